@@ -1,0 +1,141 @@
+/*
+ * The buffer file: one sparse file mapped MAP_SHARED by every process of a
+ * session.  It holds a header page, the frame index, the journal, the slot
+ * table and the slots (see docs/ARCHITECTURE.md for the layout).
+ *
+ * Everything read from the mapping is untrusted: another process may have
+ * written anything.  reel_buffer_open() copies the header out once and
+ * validates it against the file size; the accessors here only hand out
+ * pointers that the validated geometry proves to lie inside the mapping.
+ */
+#ifndef REEL_BUFFER_H
+#define REEL_BUFFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#define REEL_MAX_DIMENSION 16384
+#define REEL_MAX_CHANNELS 16
+#define REEL_MAX_SAMPLE_RATE 384000
+#define REEL_SOURCE_PATH_MAX 1024
+
+enum reel_pix_fmt { REEL_PIX_YUV420P = 1 };
+enum reel_sample_fmt { REEL_SAMPLE_NONE = 0, REEL_SAMPLE_F32 = 1 };
+
+struct reel_rational { int32_t num, den; };
+
+/* What identifies the source a buffer was made from. */
+struct reel_source_id {
+	uint64_t size;
+	int64_t mtime_ns;
+	uint8_t hash[32];   /* SHA-256 of the first MiB */
+	char path[REEL_SOURCE_PATH_MAX];
+};
+
+struct reel_buffer_params {
+	uint32_t width, height;            /* 1..REEL_MAX_DIMENSION */
+	uint64_t frame_count;
+	uint32_t slot_count;               /* 1..frame_count */
+	uint32_t journal_capacity;         /* 0 picks the default */
+	struct reel_rational frame_rate;
+	struct reel_rational time_base;
+	uint32_t sample_rate;              /* 0 for a video without audio */
+	uint32_t channels;
+	uint32_t audio_capacity;           /* samples per channel one slot holds */
+	struct reel_source_id source;
+};
+
+/* The validated copy of the header. */
+struct reel_buffer_info {
+	uint32_t version;
+	uint32_t page_size;
+	uint64_t file_size;
+	uint64_t index_offset, index_size;
+	uint64_t journal_offset, journal_size;
+	uint64_t slot_table_offset, slot_table_size;
+	uint64_t slots_offset, slots_size;
+	uint64_t slot_stride;
+	uint32_t slot_count;
+	uint32_t journal_capacity;
+	uint64_t frame_count;
+	uint32_t width, height;
+	uint32_t pix_fmt;
+	uint32_t plane_stride[3];
+	uint64_t plane_offset[3];          /* inside a slot */
+	uint64_t audio_offset;             /* inside a slot */
+	struct reel_rational frame_rate;
+	struct reel_rational time_base;
+	uint32_t sample_rate, channels, sample_fmt, audio_capacity;
+	struct reel_source_id source;
+};
+
+/* A view of one slot's pixels and samples, inside the mapping. */
+struct reel_frame {
+	uint8_t *plane[3];
+	uint32_t stride[3];
+	uint32_t width[3], height[3];
+	float *audio;                      /* interleaved, channels per sample */
+	uint32_t audio_capacity;           /* samples per channel */
+	uint32_t channels;
+};
+
+/* One entry of the frame index, in presentation order. */
+struct reel_index_entry {
+	int64_t pts;                       /* in the buffer's time base */
+	int64_t dts;
+	int64_t pos;                       /* byte position of the packet, -1 unknown */
+	uint32_t flags;                    /* REEL_INDEX_KEY, ... */
+	uint32_t size;                     /* packet size in bytes */
+};
+#define REEL_INDEX_KEY 1u
+
+struct reel_buffer;
+
+/*
+ * Create a new buffer file at path, O_EXCL and mode 0600, sparse.  On
+ * success *ret_buffer owns the fd and mapping; on failure nothing is left
+ * behind on disk and *ret_buffer is untouched.
+ */
+int reel_buffer_create(const char *path, const struct reel_buffer_params *params,
+                       struct reel_buffer **ret_buffer);
+
+/* Open and validate an existing buffer file, read-write. */
+int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer);
+
+/* Validate a header image of len bytes against a file of file_size bytes. */
+int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_size,
+                                struct reel_buffer_info *ret_info);
+
+/* Unmaps and closes; accepts NULL. */
+void reel_buffer_close(struct reel_buffer *buffer);
+
+const struct reel_buffer_info *reel_buffer_info(const struct reel_buffer *buffer);
+int reel_buffer_fd(const struct reel_buffer *buffer);
+
+/* Apparent and allocated bytes of the file, from fstat. */
+int reel_buffer_disk_usage(const struct reel_buffer *buffer, uint64_t *ret_apparent,
+                           uint64_t *ret_allocated);
+
+/* posix_fallocate the slot's bytes so that writing them cannot SIGBUS on a full disk. */
+int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot);
+
+/* Pointers to the slot's planes and samples. */
+int reel_buffer_frame(struct reel_buffer *buffer, uint32_t slot, struct reel_frame *ret_frame);
+
+/* Frame index; entries are validated on read (pts monotonic is not assumed). */
+int reel_index_get(const struct reel_buffer *buffer, uint64_t frame,
+                   struct reel_index_entry *ret_entry);
+int reel_index_put(struct reel_buffer *buffer, uint64_t frame,
+                   const struct reel_index_entry *entry);
+/* Marks the index complete and makes it durable. */
+int reel_index_commit(struct reel_buffer *buffer);
+bool reel_index_complete(const struct reel_buffer *buffer);
+
+/* The live fields of the header: who coordinates the session, and since when. */
+uint32_t reel_buffer_coordinator_pid(const struct reel_buffer *buffer);
+uint64_t reel_buffer_generation(const struct reel_buffer *buffer);
+/* Stores pid and bumps the generation; returns the new generation. */
+uint64_t reel_buffer_claim(struct reel_buffer *buffer, uint32_t pid);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * The command bus: priority POSIX message queues, one per role of a
+ * session, named /reel.<uid>.<session>.<role>, plus one reply queue per
+ * client process, /reel.<uid>.<session>.r<pid>.
+ *
+ * Queues are created O_EXCL with mode 0600 and hold REEL_BUS_DEPTH messages
+ * (Linux's default, which root cannot raise inside a container).  Nothing is
+ * ever dropped: a sender waits with mq_timedsend, and a non-blocking sender
+ * gets -EAGAIN and keeps the message until the queue drains (backpressure).
+ */
+#ifndef REEL_BUS_H
+#define REEL_BUS_H
+
+#include <mqueue.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "reel/msg.h"
+
+#define REEL_BUS_DEPTH 10
+#define REEL_SESSION_NAME_MAX 64
+#define REEL_QUEUE_NAME_MAX 128
+
+/* A session name is 1..64 of [A-Za-z0-9_-]; anything else is REEL_E_SESSION. */
+int reel_session_name_check(const char *session);
+
+/* "/reel.<uid>.<session>.<role>" into buf. */
+int reel_queue_name(char *buf, size_t len, const char *session, unsigned role);
+/* "/reel.<uid>.<session>.r<pid>" into buf. */
+int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid);
+
+/* Flags for reel_queue_create/open. */
+#define REEL_QUEUE_NONBLOCK 1
+
+/* Create with O_EXCL, mode 0600; -EEXIST when it exists. */
+int reel_queue_create(const char *name, int flags, mqd_t *ret_queue);
+/* Open an existing queue and check that its message size is REEL_MSG_SIZE. */
+int reel_queue_open(const char *name, int flags, mqd_t *ret_queue);
+void reel_queue_close(mqd_t queue);
+
+/*
+ * Send with the mq priority of prio_class.  timeout_ms < 0 waits forever,
+ * 0 does not wait (-EAGAIN when full), > 0 waits that long (-ETIMEDOUT).
+ */
+int reel_queue_send(mqd_t queue, const struct reel_msg *msg, unsigned prio_class, int timeout_ms);
+
+/*
+ * Receive one message; same timeout rules.  A message that fails
+ * reel_msg_decode() is consumed and reported as REEL_E_BADMSG.
+ */
+int reel_queue_recv(mqd_t queue, struct reel_msg *ret_msg, unsigned *ret_mq_prio, int timeout_ms);
+
+/* Messages waiting in the queue, or a negative error. */
+long reel_queue_depth(mqd_t queue);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * The source video: mapped read-only and fed to libavformat through our own
+ * AVIOContext (no other protocol is allowed), with limits on pixels and
+ * samples.  Only core/media-*.c include libav headers.
+ *
+ * reel_media_open() probes the file; reel_media_scan() builds the frame
+ * index with a demux-only pass (no decoding); a reel_decoder decodes frames
+ * into buffer slots as YUV420P and float32 interleaved audio.
+ */
+#ifndef REEL_MEDIA_H
+#define REEL_MEDIA_H
+
+#include <stdint.h>
+
+#include "reel/buffer.h"
+
+struct reel_media;
+
+struct reel_media_info {
+	uint32_t width, height;           /* as decoded */
+	struct reel_rational frame_rate;  /* nominal (average) */
+	struct reel_rational time_base;   /* of the video stream */
+	uint32_t sample_rate, channels;   /* 0 when there is no audio */
+	char codec[32];
+	char pix_fmt[32];
+	char container[32];
+	int64_t duration_us;
+};
+
+/*
+ * Open path (a regular file; REEL_E_NOTREGULAR otherwise), probe it, pick
+ * the best video stream.  REEL_E_BADMEDIA when libav cannot read it.
+ */
+int reel_media_open(const char *path, struct reel_media **ret_media);
+void reel_media_close(struct reel_media *media);
+const struct reel_media_info *reel_media_info(const struct reel_media *media);
+
+/* Size, mtime and SHA-256 of the first MiB of the opened source. */
+int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id);
+
+/*
+ * Demux-only scan: every video packet, sorted into presentation order.
+ * *ret_entries is malloc'ed (caller frees) with *ret_count entries.
+ * Also reports the largest number of audio samples per channel that fall
+ * in one frame interval, for sizing slots.
+ */
+int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entries,
+                    uint64_t *ret_count, uint32_t *ret_max_audio_per_frame);
+
+/*
+ * Where decoded frames go.  begin() is asked for the destination of frame
+ * `frame` (slot planes in the buffer, usually) and returns 0 with *ret_frame
+ * filled, 1 to skip this frame, or < 0 to abort.  The decoder then writes
+ * the picture (copied, or converted by swscale straight into the planes) and
+ * the frame's audio, and calls end() with the number of samples per channel
+ * written, or error != 0 when this frame could not be produced.  end()
+ * returns 0 to go on, 1 to stop, < 0 to abort with that error.
+ */
+struct reel_sink {
+	int (*begin)(void *userdata, uint64_t frame, struct reel_frame *ret_frame);
+	int (*end)(void *userdata, uint64_t frame, uint32_t audio_samples, int32_t error);
+	void *userdata;
+};
+
+/*
+ * Seek through the buffer's index to the keyframe at or before `frame`,
+ * decode forward and hand every frame from there up to `last` to the sink
+ * (frames before `frame` included: read-ahead for free).  Returns 0, or the
+ * error that stopped it; a frame that fails alone goes to end() with its error.
+ */
+int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer,
+                      uint64_t frame, uint64_t last, const struct reel_sink *sink);
+
+#endif

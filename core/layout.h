@@ -1,0 +1,116 @@
+/*
+ * The on-disk layout of the buffer file.  Core-internal: other folders use
+ * the accessors of reel/buffer.h, reel/slot.h and reel/journal.h.
+ *
+ *   offset 0            header page (struct reel__header, live fields at 3072)
+ *   index_offset        frame_count x struct reel_index_entry
+ *   journal_offset      journal_capacity x struct reel_journal_entry
+ *   slot_table_offset   slot_count x struct reel__slot (128 bytes each)
+ *   slots_offset        slot_count x slot_stride bytes, page-aligned
+ *
+ * Inside a slot: Y plane, U plane, V plane (each starting 64-byte aligned,
+ * rows of plane_stride[i] bytes), then interleaved float32 audio.
+ *
+ * Every section starts on a page boundary.  Nothing here is a pointer.  The
+ * file is written in host byte order; byte_order tells a foreign reader.
+ */
+#ifndef REEL_LAYOUT_H
+#define REEL_LAYOUT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reel/buffer.h"
+#include "reel/journal.h"
+
+#define REEL__MAGIC "REELBUF"          /* 7 chars and NUL: 8 bytes */
+#define REEL__FORMAT_VERSION 1u
+#define REEL__BYTE_ORDER 0x01020304u
+#define REEL__HEADER_SIZE 4096u
+#define REEL__LIVE_OFFSET 3072u
+#define REEL__PLANE_ALIGN 64u
+#define REEL__DEFAULT_JOURNAL 65536u
+#define REEL__MAX_JOURNAL (1u << 24)
+#define REEL__MAX_FRAMES (1ull << 32)
+
+/*
+ * The immutable part of the header, written once by reel_buffer_create().
+ * Readers copy it out and validate it; they never look at it again.
+ */
+struct reel__header {
+	char magic[8];
+	uint32_t version;
+	uint32_t byte_order;
+	uint32_t header_size;
+	uint32_t page_size;
+	uint64_t file_size;
+
+	uint64_t index_offset, index_size;
+	uint64_t journal_offset, journal_size;
+	uint64_t slot_table_offset, slot_table_size;
+	uint64_t slots_offset, slots_size;
+	uint64_t slot_stride;
+	uint32_t slot_count;
+	uint32_t journal_capacity;
+	uint64_t frame_count;
+
+	uint32_t width, height;
+	uint32_t pix_fmt;
+	uint32_t plane_stride[3];
+	uint64_t plane_offset[3];
+	uint64_t audio_offset;
+	int32_t frame_rate_num, frame_rate_den;
+	int32_t time_base_num, time_base_den;
+	uint32_t sample_rate, channels, sample_fmt, audio_capacity;
+
+	uint64_t source_size;
+	int64_t source_mtime_ns;
+	uint8_t source_hash[32];
+	char source_path[REEL_SOURCE_PATH_MAX];
+};
+
+/*
+ * The live part of the header page, at REEL__LIVE_OFFSET.  Written only by
+ * the coordinator with atomic stores; every reader loads it atomically and
+ * validates the value (a count above its capacity is damage, not data).
+ */
+struct reel__header_live {
+	uint32_t coordinator_pid;   /* coordinator: at start and clean stop */
+	uint32_t index_complete;    /* coordinator: 1 once every index entry is written */
+	uint64_t generation;        /* coordinator: +1 at every start */
+	uint64_t journal_count;     /* coordinator: after the entry is durable */
+	uint64_t reserved[5];
+};
+
+/*
+ * One slot table entry, one cache line pair so that two slots never share a
+ * line.  Field protection is described in core/slot.c.
+ */
+struct reel__slot {
+	uint32_t state;             /* futex word; atomic stores by the lock holder */
+	uint32_t version;           /* seqlock: odd while a writer is inside */
+	int64_t frame;              /* lock holder */
+	uint64_t journal_seq;       /* lock holder */
+	uint32_t owner_pid;         /* lock holder, cleared at unlock */
+	uint32_t mutex_init;        /* 0 zero page, 1 initialising, 2 ready */
+	uint32_t audio_samples;     /* lock holder */
+	int32_t error;              /* lock holder, with state ERROR */
+	uint64_t reserved0;
+	pthread_mutex_t mutex;      /* robust, process-shared, initialised lazily */
+	uint8_t pad[128 - 48 - sizeof(pthread_mutex_t)];
+};
+
+_Static_assert(sizeof(struct reel__header) <= REEL__LIVE_OFFSET, "header overlaps live fields");
+_Static_assert(sizeof(struct reel__header_live) == 64, "live header size changed");
+_Static_assert(REEL__LIVE_OFFSET + sizeof(struct reel__header_live) <= REEL__HEADER_SIZE,
+               "live fields outside the header page");
+_Static_assert(offsetof(struct reel__header, index_offset) == 32, "header layout changed");
+_Static_assert(offsetof(struct reel__header, source_path) == 256, "header layout changed");
+_Static_assert(sizeof(struct reel__slot) == 128, "slot entry must be 128 bytes");
+_Static_assert(offsetof(struct reel__slot, mutex) == 48, "slot layout changed");
+_Static_assert(sizeof(pthread_mutex_t) <= 80, "pthread_mutex_t too large for a slot entry");
+_Static_assert(sizeof(struct reel_journal_entry) == 128, "journal entry must be 128 bytes");
+_Static_assert(sizeof(struct reel_index_entry) == 32, "index entry must be 32 bytes");
+
+#endif

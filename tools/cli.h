@@ -1,0 +1,38 @@
+/*
+ * Shared pieces of the command line tools: the subcommands of `reel`, and
+ * small helpers for arguments and output.
+ */
+#ifndef REEL_CLI_H
+#define REEL_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes: 0 ok, 1 failure at run time, 2 bad input or usage. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+int cmd_inspect(int argc, char **argv);
+int cmd_open(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_frame(int argc, char **argv);
+
+/* "reel <cmd>: <message>" on stderr; returns code. */
+__attribute__((format(printf, 3, 4)))
+int cli_error(int code, const char *cmd, const char *fmt, ...);
+
+/* Parse "512M", "2G", "1048576" into bytes; -EINVAL on anything else. */
+int cli_parse_size(const char *text, uint64_t *ret_bytes);
+/* Parse a non-negative integer that fits in int64; -EINVAL otherwise. */
+int cli_parse_u64(const char *text, uint64_t *ret_value);
+/* Print s as a JSON string literal (quotes and escapes included). */
+void cli_json_string(FILE *out, const char *s);
+/* Human size: "1.5 GiB". */
+const char *cli_human_size(uint64_t bytes, char *buf, size_t len);
+/* True when stderr is a terminal (progress lines are shown only then). */
+bool cli_progress_enabled(void);
+
+#endif
