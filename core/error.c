@@ -29,6 +29,7 @@ static const char *const messages[] = {
 	[REEL_E_LIVE - REEL_E_FIRST] = "a live session of that name exists",
 	[REEL_E_NOSESSION - REEL_E_FIRST] = "no live session of that name",
 	[REEL_E_TOOLARGE - REEL_E_FIRST] = "video exceeds reel's limits",
+	[REEL_E_SLOT - REEL_E_FIRST] = "damaged slot table entry",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == REEL_E_LAST - REEL_E_FIRST,

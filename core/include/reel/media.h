@@ -71,4 +71,11 @@ struct reel_sink {
 int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer,
                       uint64_t frame, uint64_t last, const struct reel_sink *sink);
 
+/*
+ * Write one slot's picture to path: PNG (converted to RGB24 by swscale), or
+ * the raw YUV420P planes, rows packed without padding, when path ends in
+ * ".yuv".  The file is created or truncated, mode 0644 less the umask.
+ */
+int reel_media_write_image(const char *path, const struct reel_frame *frame);
+
 #endif
