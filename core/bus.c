@@ -1,0 +1,191 @@
+/*
+ * POSIX message queues for the command bus: names, creation with O_EXCL
+ * and mode 0600, and send/receive with the three timeout modes.  Shallow
+ * queues (REEL_BUS_DEPTH) are the norm on Linux, so nothing here ever
+ * drops a message: a full queue makes the sender wait, or tells a
+ * non-blocking sender to come back later.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reel/bus.h"
+#include "reel/error.h"
+
+int reel_session_name_check(const char *session)
+{
+	size_t n;
+
+	if (!session)
+		return REEL_E_SESSION;
+	n = strlen(session);
+	if (n == 0 || n > REEL_SESSION_NAME_MAX)
+		return REEL_E_SESSION;
+	for (size_t i = 0; i < n; i++) {
+		char c = session[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return REEL_E_SESSION;
+	}
+	return 0;
+}
+
+int reel_queue_name(char *buf, size_t len, const char *session, unsigned role)
+{
+	int r = reel_session_name_check(session);
+	int n;
+
+	if (r < 0)
+		return r;
+	if (role >= REEL_ROLE_CLIENT)
+		return -EINVAL;
+	n = snprintf(buf, len, "/reel.%u.%s.%s", (unsigned)getuid(), session, reel_role_name(role));
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid, uint64_t id)
+{
+	int r = reel_session_name_check(session);
+	int n;
+
+	if (r < 0)
+		return r;
+	if (pid <= 0)
+		return -EINVAL;
+	n = snprintf(buf, len, "/reel.%u.%s.r%ld.%llu", (unsigned)getuid(), session, (long)pid,
+	             (unsigned long long)id);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int reel_queue_create(const char *name, int flags, mqd_t *ret_queue)
+{
+	struct mq_attr attr = { .mq_maxmsg = REEL_BUS_DEPTH, .mq_msgsize = REEL_MSG_SIZE };
+	int oflag = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
+	mode_t old;
+	mqd_t q;
+
+	if (flags & REEL_QUEUE_NONBLOCK)
+		oflag |= O_NONBLOCK;
+	/* The umask must not widen or narrow 0600: it is the whole protection. */
+	old = umask(077);
+	q = mq_open(name, oflag, 0600, &attr);
+	umask(old);
+	if (q == (mqd_t)-1)
+		return -errno;
+	*ret_queue = q;
+	return 0;
+}
+
+int reel_queue_open(const char *name, int flags, mqd_t *ret_queue)
+{
+	int oflag = O_RDWR | O_CLOEXEC;
+	struct mq_attr attr;
+	struct stat st;
+	mqd_t q;
+
+	if (flags & REEL_QUEUE_NONBLOCK)
+		oflag |= O_NONBLOCK;
+	q = mq_open(name, oflag);
+	if (q == (mqd_t)-1)
+		return -errno;
+	/* On Linux an mqd_t is a file descriptor: fstat tells who made the queue. */
+	if (fstat((int)q, &st) < 0 || st.st_uid != getuid() || (st.st_mode & 077) ||
+	    mq_getattr(q, &attr) < 0 || attr.mq_msgsize != REEL_MSG_SIZE) {
+		mq_close(q);
+		return REEL_E_BADMSG;
+	}
+	*ret_queue = q;
+	return 0;
+}
+
+void reel_queue_close(mqd_t queue)
+{
+	if (queue != (mqd_t)-1)
+		mq_close(queue);
+}
+
+static void deadline_after(struct timespec *ts, int timeout_ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+int reel_queue_send(mqd_t queue, const struct reel_msg *msg, unsigned prio_class, int timeout_ms)
+{
+	char buf[REEL_MSG_SIZE];
+	struct timespec ts;
+	unsigned prio = reel_prio_mq(prio_class);
+	int r;
+
+	if (prio_class >= REEL_PRIO_COUNT)
+		return -EINVAL;
+	reel_msg_encode(msg, buf, sizeof(buf));
+	if (timeout_ms > 0)
+		deadline_after(&ts, timeout_ms);
+	for (;;) {
+		if (timeout_ms > 0)
+			r = mq_timedsend(queue, buf, sizeof(buf), prio, &ts);
+		else if (timeout_ms == 0) {
+			/* A blocking descriptor must not block here: a zero deadline polls. */
+			struct timespec now = { 0, 0 };
+			r = mq_timedsend(queue, buf, sizeof(buf), prio, &now);
+			if (r < 0 && errno == ETIMEDOUT)
+				errno = EAGAIN;
+		} else
+			r = mq_send(queue, buf, sizeof(buf), prio);
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int reel_queue_recv(mqd_t queue, struct reel_msg *ret_msg, unsigned *ret_mq_prio, int timeout_ms)
+{
+	/* One byte more than a message: a longer one is malformed, not truncated. */
+	char buf[8192];
+	struct timespec ts;
+	unsigned prio = 0;
+	ssize_t n;
+
+	if (timeout_ms > 0)
+		deadline_after(&ts, timeout_ms);
+	for (;;) {
+		if (timeout_ms > 0)
+			n = mq_timedreceive(queue, buf, sizeof(buf), &prio, &ts);
+		else if (timeout_ms == 0) {
+			struct timespec now = { 0, 0 };
+			n = mq_timedreceive(queue, buf, sizeof(buf), &prio, &now);
+			if (n < 0 && errno == ETIMEDOUT)
+				errno = EAGAIN;
+		} else
+			n = mq_receive(queue, buf, sizeof(buf), &prio);
+		if (n >= 0)
+			break;
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (reel_msg_decode(buf, (size_t)n, ret_msg) < 0)
+		return REEL_E_BADMSG;
+	if (ret_mq_prio)
+		*ret_mq_prio = prio;
+	return 0;
+}
+
+long reel_queue_depth(mqd_t queue)
+{
+	struct mq_attr attr;
+
+	if (mq_getattr(queue, &attr) < 0)
+		return -errno;
+	return attr.mq_curmsgs;
+}

@@ -1,0 +1,260 @@
+/*
+ * Session files: how a client finds a session's coordinator and buffer, and
+ * how a new coordinator tells a live session from one left by a crash.
+ *
+ * The runtime folder belongs to one user (0700, checked on every use), so
+ * another user can neither read a session file nor plant one.  A record is
+ * published atomically: written to a private temporary name, then link()ed
+ * to its final name, which fails if that name exists.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "reel/bus.h"
+#include "reel/error.h"
+#include "reel/session.h"
+
+static int check_dir(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
+		return -EPERM;
+	return 0;
+}
+
+int reel_runtime_dir(char *buf, size_t len)
+{
+	const char *env = getenv("REEL_RUNTIME_DIR");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n, r;
+
+	if (env && *env)
+		n = snprintf(buf, len, "%s", env);
+	else if (xdg && *xdg && check_dir(xdg) == 0)
+		n = snprintf(buf, len, "%s/reel", xdg);
+	else
+		n = snprintf(buf, len, "/tmp/reel-%u", (unsigned)getuid());
+	if (n <= 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	r = check_dir(buf);
+	return r;
+}
+
+int reel_process_start_time(pid_t pid, uint64_t *ret_start)
+{
+	char path[64], text[1024], *p;
+	unsigned long long start;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	text[n] = 0;
+	/* The command name may hold spaces and parentheses: fields start after the last ')'. */
+	p = strrchr(text, ')');
+	if (!p)
+		return -EIO;
+	/* Field 3 follows ") "; the start time is field 22. */
+	for (field = 2; field < 22 && *p; p++)
+		if (*p == ' ')
+			field++;
+	if (field != 22 || sscanf(p, "%llu", &start) != 1)
+		return -EIO;
+	*ret_start = start;
+	return 0;
+}
+
+static int record_path(char *buf, size_t len, const char *name, const char *suffix)
+{
+	char dir[REEL_PATH_MAX - 128];
+	int r = reel_session_name_check(name);
+	int n;
+
+	if (r < 0)
+		return r;
+	r = reel_runtime_dir(dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	n = snprintf(buf, len, "%s/%s%s", dir, name, suffix);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int reel_session_publish(const struct reel_session_record *record)
+{
+	char final[REEL_PATH_MAX], tmp[REEL_PATH_MAX + 32];
+	FILE *f;
+	int fd, r;
+
+	r = record_path(final, sizeof(final), record->name, ".session");
+	if (r < 0)
+		return r;
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", final, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		goto out_unlink;
+	}
+	fprintf(f, "pid=%ld\nstart=%" PRIu64 "\nbuffer=%s\nsource=%s\n", (long)record->pid,
+	        record->start_time, record->buffer_path, record->source_path);
+	if (fclose(f) != 0) {
+		r = -EIO;
+		goto out_unlink;
+	}
+	r = link(tmp, final) < 0 ? -errno : 0;
+out_unlink:
+	unlink(tmp);
+	return r;
+}
+
+/* Copy value into dst when it fits and holds no control characters. */
+static int take_value(char *dst, size_t len, const char *value)
+{
+	size_t n = strlen(value);
+
+	if (n == 0 || n >= len)
+		return REEL_E_NOSESSION;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)value[i] < 0x20)
+			return REEL_E_NOSESSION;
+	memcpy(dst, value, n + 1);
+	return 0;
+}
+
+int reel_session_read(const char *name, struct reel_session_record *ret_record)
+{
+	char path[REEL_PATH_MAX], text[3 * REEL_PATH_MAX];
+	struct reel_session_record rec;
+	char *line, *save = NULL;
+	int fd, r, seen = 0;
+	ssize_t n;
+
+	r = record_path(path, sizeof(path), name, ".session");
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? REEL_E_NOSESSION : -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return REEL_E_NOSESSION;
+	text[n] = 0;
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.name, sizeof(rec.name), "%s", name);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+		char *end;
+		if (!eq)
+			return REEL_E_NOSESSION;
+		*eq++ = 0;
+		if (!strcmp(line, "pid")) {
+			long v = strtol(eq, &end, 10);
+			if (*end || v <= 0 || v > 0x7fffffff)
+				return REEL_E_NOSESSION;
+			rec.pid = (pid_t)v;
+			seen |= 1;
+		} else if (!strcmp(line, "start")) {
+			rec.start_time = strtoull(eq, &end, 10);
+			if (*end || !isdigit((unsigned char)*eq))
+				return REEL_E_NOSESSION;
+			seen |= 2;
+		} else if (!strcmp(line, "buffer")) {
+			if (take_value(rec.buffer_path, sizeof(rec.buffer_path), eq) < 0)
+				return REEL_E_NOSESSION;
+			seen |= 4;
+		} else if (!strcmp(line, "source")) {
+			if (take_value(rec.source_path, sizeof(rec.source_path), eq) < 0)
+				return REEL_E_NOSESSION;
+			seen |= 8;
+		}
+	}
+	if (seen != 15)
+		return REEL_E_NOSESSION;
+	*ret_record = rec;
+	return 0;
+}
+
+int reel_session_alive(const struct reel_session_record *record)
+{
+	uint64_t start;
+
+	if (kill(record->pid, 0) < 0 && errno != EPERM)
+		return 0;
+	if (reel_process_start_time(record->pid, &start) < 0)
+		return 0;
+	return start == record->start_time;
+}
+
+int reel_session_remove(const char *name)
+{
+	char path[REEL_PATH_MAX], q[REEL_QUEUE_NAME_MAX];
+	int r = record_path(path, sizeof(path), name, ".session");
+
+	if (r < 0)
+		return r;
+	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
+		if (reel_queue_name(q, sizeof(q), name, role) == 0)
+			mq_unlink(q);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int reel_session_list(int (*fn)(const struct reel_session_record *record, void *userdata),
+                      void *userdata)
+{
+	char dir[REEL_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int r;
+
+	r = reel_runtime_dir(dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	r = 0;
+	while ((de = readdir(d))) {
+		struct reel_session_record rec;
+		char name[REEL_SESSION_NAME_MAX + 1];
+		size_t n = strlen(de->d_name);
+
+		if (n <= 8 || n - 8 > REEL_SESSION_NAME_MAX || strcmp(de->d_name + n - 8, ".session"))
+			continue;
+		memcpy(name, de->d_name, n - 8);
+		name[n - 8] = 0;
+		if (reel_session_read(name, &rec) < 0)
+			continue;
+		if (fn(&rec, userdata)) {
+			r = 1;
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}

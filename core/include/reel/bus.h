@@ -1,7 +1,7 @@
 /*
  * The command bus: priority POSIX message queues, one per role of a
- * session, named /reel.<uid>.<session>.<role>, plus one reply queue per
- * client process, /reel.<uid>.<session>.r<pid>.
+ * session, named /reel.<uid>.<session>.<role>, plus one short-lived reply
+ * queue per client request.
  *
  * Queues are created O_EXCL with mode 0600 and hold REEL_BUS_DEPTH messages
  * (Linux's default, which root cannot raise inside a container).  Nothing is
@@ -14,6 +14,7 @@
 #include <mqueue.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "reel/msg.h"
@@ -27,15 +28,22 @@ int reel_session_name_check(const char *session);
 
 /* "/reel.<uid>.<session>.<role>" into buf. */
 int reel_queue_name(char *buf, size_t len, const char *session, unsigned role);
-/* "/reel.<uid>.<session>.r<pid>" into buf. */
-int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid);
+/*
+ * "/reel.<uid>.<session>.r<pid>.<id>" into buf: the reply queue of request
+ * `id` of client `pid`.  The coordinator unlinks it as soon as it has opened
+ * it, so a client that dies leaves nothing behind once it was served.
+ */
+int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid, uint64_t id);
 
 /* Flags for reel_queue_create/open. */
 #define REEL_QUEUE_NONBLOCK 1
 
 /* Create with O_EXCL, mode 0600; -EEXIST when it exists. */
 int reel_queue_create(const char *name, int flags, mqd_t *ret_queue);
-/* Open an existing queue and check that its message size is REEL_MSG_SIZE. */
+/*
+ * Open an existing queue and check that it is ours: owned by this user,
+ * mode 0600 or narrower, message size REEL_MSG_SIZE (REEL_E_BADMSG when not).
+ */
 int reel_queue_open(const char *name, int flags, mqd_t *ret_queue);
 void reel_queue_close(mqd_t queue);
 

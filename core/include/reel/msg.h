@@ -74,6 +74,7 @@ struct reel_msg {
 	uint32_t flags;
 	double params[4];
 	uint64_t stat[REEL_STAT_COUNT];
+	uint64_t reserved[2];  /* zero */
 };
 
 _Static_assert(sizeof(struct reel_msg) == REEL_MSG_SIZE, "reel_msg must be REEL_MSG_SIZE bytes");
