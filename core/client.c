@@ -1,0 +1,141 @@
+/*
+ * reel_client: a connection to a session's coordinator (see reel/client.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reel/bus.h"
+#include "reel/client.h"
+#include "reel/error.h"
+
+struct reel_client {
+	struct reel_session_record record;
+	mqd_t coord;
+	mqd_t reply;
+	uint32_t tag;
+	uint64_t next_id;
+	char reply_name[REEL_QUEUE_NAME_MAX];
+};
+
+int reel_client_connect(const char *session, struct reel_client **ret_client)
+{
+	struct reel_client *c;
+	char name[REEL_QUEUE_NAME_MAX];
+	struct timespec ts;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->coord = c->reply = (mqd_t)-1;
+	r = reel_session_read(session, &c->record);
+	if (r < 0)
+		goto out_free;
+	if (!reel_session_alive(&c->record)) {
+		r = REEL_E_NOSESSION;
+		goto out_free;
+	}
+	r = reel_queue_name(name, sizeof(name), session, REEL_ROLE_COORD);
+	if (r < 0)
+		goto out_free;
+	r = reel_queue_open(name, 0, &c->coord);
+	if (r < 0) {
+		r = r == -ENOENT ? REEL_E_NOSESSION : r;
+		goto out_free;
+	}
+	/* The tag only has to differ between the clients of one process. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	c->tag = (uint32_t)(ts.tv_nsec ^ (uintptr_t)c) | 1u;
+	c->next_id = 1;
+	r = reel_reply_queue_name(c->reply_name, sizeof(c->reply_name), session, getpid(), c->tag);
+	if (r < 0)
+		goto out_close;
+	r = reel_queue_create(c->reply_name, 0, &c->reply);
+	if (r < 0)
+		goto out_close;
+	*ret_client = c;
+	return 0;
+
+out_close:
+	reel_queue_close(c->coord);
+out_free:
+	free(c);
+	return r;
+}
+
+void reel_client_close(struct reel_client *client)
+{
+	if (!client)
+		return;
+	reel_queue_close(client->coord);
+	if (client->reply != (mqd_t)-1) {
+		reel_queue_close(client->reply);
+		mq_unlink(client->reply_name);
+	}
+	free(client);
+}
+
+const struct reel_session_record *reel_client_record(const struct reel_client *client)
+{
+	return &client->record;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int reel_client_call(struct reel_client *client, struct reel_msg *request, unsigned prio,
+                     int timeout_ms, struct reel_msg *ret_reply)
+{
+	double deadline = now_ms() + timeout_ms;
+	struct reel_msg reply;
+	int r;
+
+	request->sender_pid = (uint32_t)getpid();
+	request->role = REEL_ROLE_CLIENT;
+	request->flags = client->tag;
+	request->id = client->next_id++;
+	request->priority = prio;
+	r = reel_queue_send(client->coord, request, prio, timeout_ms);
+	if (r < 0)
+		return r == -EAGAIN ? -ETIMEDOUT : r;
+	for (;;) {
+		int left = timeout_ms < 0 ? -1 : (int)(deadline - now_ms());
+		if (timeout_ms >= 0 && left <= 0)
+			return -ETIMEDOUT;
+		r = reel_queue_recv(client->reply, &reply, NULL, left);
+		if (r == REEL_E_BADMSG)
+			continue;
+		if (r < 0)
+			return r == -EAGAIN ? -ETIMEDOUT : r;
+		if (reply.id != request->id ||
+		    (reply.kind != REEL_MSG_REPLY && reply.kind != REEL_MSG_STATUS_REPLY))
+			continue;
+		if (ret_reply)
+			*ret_reply = reply;
+		return reply.result;
+	}
+}
+
+int reel_client_need(struct reel_client *client, uint64_t first, uint64_t last, unsigned prio,
+                     int timeout_ms, uint32_t *ret_slot)
+{
+	struct reel_msg req, reply;
+	int r;
+
+	if (first > INT64_MAX || last > INT64_MAX || last < first)
+		return REEL_E_RANGE;
+	reel_msg_init(&req, REEL_MSG_NEED);
+	req.first = (int64_t)first;
+	req.last = (int64_t)last;
+	r = reel_client_call(client, &req, prio, timeout_ms, &reply);
+	if (r == 0 && ret_slot)
+		*ret_slot = reply.slot;
+	return r;
+}
