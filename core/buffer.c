@@ -1,0 +1,648 @@
+/*
+ * The buffer file: creating it sparse, validating and mapping it, and the
+ * accessors that hand out pointers into the mapping.
+ *
+ * The header is the only part of the file whose contents decide where
+ * anything else lies, so it is copied out of the file once, validated by
+ * reel_buffer_validate_header() (a pure function of the bytes and the real
+ * file size, which the fuzzer drives directly), and every pointer this file
+ * computes comes from that private copy.  The live fields of the header page
+ * are the exception: they change while the session runs, so they are loaded
+ * atomically at every use and checked by whoever uses them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "reel/error.h"
+
+/*
+ * The format's page: sections and slots are aligned to it.  It is fixed by
+ * the format rather than taken from sysconf() so that a file means the same
+ * thing on every machine; mapping needs only that it be a multiple of the
+ * system page, checked at open.
+ */
+#define FORMAT_PAGE 4096u
+
+static bool add_ok(uint64_t a, uint64_t b, uint64_t *ret)
+{
+	return !__builtin_add_overflow(a, b, ret);
+}
+
+static bool mul_ok(uint64_t a, uint64_t b, uint64_t *ret)
+{
+	return !__builtin_mul_overflow(a, b, ret);
+}
+
+/* Round v up to a multiple of the power of two align; false on overflow. */
+static bool round_up_ok(uint64_t v, uint64_t align, uint64_t *ret)
+{
+	uint64_t t;
+
+	if (!add_ok(v, align - 1, &t))
+		return false;
+	*ret = t & ~(align - 1);
+	return true;
+}
+
+/* The plane and audio layout inside one slot, as create lays it out. */
+struct slot_layout {
+	uint32_t stride[3];
+	uint32_t rows[3];
+	uint64_t offset[3];
+	uint64_t audio_offset;
+	uint64_t audio_bytes;
+	uint64_t slot_stride;
+};
+
+/*
+ * Computes the layout for a geometry already checked to be within limits;
+ * only the audio size can overflow, which it reports with false.
+ */
+static bool compute_slot_layout(uint32_t width, uint32_t height, uint32_t channels,
+                                uint32_t audio_capacity, struct slot_layout *ret)
+{
+	struct slot_layout l;
+	uint64_t v, end;
+
+	l.stride[0] = (uint32_t)((width + REEL__PLANE_ALIGN - 1) & ~(REEL__PLANE_ALIGN - 1));
+	l.stride[1] = (uint32_t)(((width + 1) / 2 + REEL__PLANE_ALIGN - 1) & ~(REEL__PLANE_ALIGN - 1));
+	l.stride[2] = l.stride[1];
+	l.rows[0] = height;
+	l.rows[1] = l.rows[2] = (height + 1) / 2;
+	l.offset[0] = 0;
+	end = 0;
+	for (int i = 0; i < 3; i++) {
+		l.offset[i] = end;
+		/* stride is a multiple of 64, so every plane end is too */
+		end += (uint64_t)l.stride[i] * l.rows[i];
+	}
+	l.audio_offset = end;
+	if (!mul_ok((uint64_t)audio_capacity, channels, &v) || !mul_ok(v, sizeof(float), &v))
+		return false;
+	l.audio_bytes = v;
+	if (!add_ok(end, v, &end) || !round_up_ok(end, FORMAT_PAGE, &l.slot_stride))
+		return false;
+	*ret = l;
+	return true;
+}
+
+static int check_geometry(uint32_t width, uint32_t height, uint32_t pix_fmt, uint32_t sample_fmt,
+                          uint32_t sample_rate, uint32_t channels, uint32_t audio_capacity)
+{
+	if (width == 0 || height == 0 || width > REEL_MAX_DIMENSION || height > REEL_MAX_DIMENSION)
+		return REEL_E_GEOMETRY;
+	if (pix_fmt != REEL_PIX_YUV420P)
+		return REEL_E_GEOMETRY;
+	switch (sample_fmt) {
+	case REEL_SAMPLE_NONE:
+		if (sample_rate || channels || audio_capacity)
+			return REEL_E_GEOMETRY;
+		break;
+	case REEL_SAMPLE_F32:
+		if (sample_rate == 0 || sample_rate > REEL_MAX_SAMPLE_RATE)
+			return REEL_E_GEOMETRY;
+		if (channels == 0 || channels > REEL_MAX_CHANNELS)
+			return REEL_E_GEOMETRY;
+		/* a slot holds one frame's samples: a frame longer than a second is not a video */
+		if (audio_capacity == 0 || audio_capacity > REEL_MAX_SAMPLE_RATE)
+			return REEL_E_GEOMETRY;
+		break;
+	default:
+		return REEL_E_GEOMETRY;
+	}
+	return 0;
+}
+
+static bool path_terminated(const char *path)
+{
+	return memchr(path, 0, REEL_SOURCE_PATH_MAX) != NULL;
+}
+
+struct section {
+	uint64_t offset, size;
+};
+
+/*
+ * Sections must start on a page, lie after the header page and inside the
+ * file, and not overlap each other.  With four sections a pairwise check is
+ * simpler than sorting.
+ */
+static int check_sections(const struct section *s, size_t n, uint64_t page, uint64_t file_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t end;
+
+		if (s[i].offset % page || s[i].offset < REEL__HEADER_SIZE || s[i].size == 0)
+			return REEL_E_SECTION;
+		if (!add_ok(s[i].offset, s[i].size, &end) || end > file_size)
+			return REEL_E_SECTION;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (s[i].offset < s[j].offset + s[j].size && s[j].offset < s[i].offset + s[i].size)
+				return REEL_E_SECTION;
+	return 0;
+}
+
+/*
+ * The stored slot layout need not be the one create computes today, but it
+ * must be coherent: strides wide enough and 64-byte multiples, planes and
+ * audio in order without overlap, everything inside the stride.
+ */
+static int check_slot_layout(const struct reel__header *h)
+{
+	uint32_t min_width[3] = { h->width, (h->width + 1) / 2, (h->width + 1) / 2 };
+	uint32_t rows[3] = { h->height, (h->height + 1) / 2, (h->height + 1) / 2 };
+	uint64_t end = 0, audio_bytes;
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t plane_end;
+
+		if (h->plane_stride[i] < min_width[i] || h->plane_stride[i] % REEL__PLANE_ALIGN)
+			return REEL_E_SLOTSTRIDE;
+		if (h->plane_offset[i] % REEL__PLANE_ALIGN || h->plane_offset[i] < end)
+			return REEL_E_SLOTSTRIDE;
+		/* stride < 2^32 and rows <= 16384: the product cannot overflow */
+		if (!add_ok(h->plane_offset[i], (uint64_t)h->plane_stride[i] * rows[i], &plane_end))
+			return REEL_E_SLOTSTRIDE;
+		end = plane_end;
+	}
+	if (h->audio_offset % REEL__PLANE_ALIGN || h->audio_offset < end)
+		return REEL_E_SLOTSTRIDE;
+	/* channels <= 16 and capacity <= 384000 were checked: no overflow */
+	audio_bytes = (uint64_t)h->audio_capacity * h->channels * sizeof(float);
+	if (!add_ok(h->audio_offset, audio_bytes, &end))
+		return REEL_E_SLOTSTRIDE;
+	if (h->slot_stride == 0 || h->slot_stride % h->page_size || h->slot_stride < end)
+		return REEL_E_SLOTSTRIDE;
+	return 0;
+}
+
+/*
+ * The order of the checks matters: the magic first (anything else is not
+ * ours to judge), then what decides how to read the rest (byte order,
+ * version), then whether the header is whole, then the fields.  Each
+ * damage produces its own code because a check never relies on a field
+ * that a later check validates.
+ */
+int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_size,
+                                struct reel_buffer_info *ret_info)
+{
+	struct reel__header h;
+	struct reel_buffer_info info;
+	uint64_t need;
+	int r;
+
+	if (!image || len < sizeof(h.magic) || memcmp(image, REEL__MAGIC, sizeof(h.magic)))
+		return REEL_E_BADMAGIC;
+	if (len < offsetof(struct reel__header, header_size))
+		return REEL_E_TRUNCATED;
+	/* Copy what there is, so that the reads below never pass the image. */
+	memset(&h, 0, sizeof(h));
+	memcpy(&h, image, len < sizeof(h) ? len : sizeof(h));
+	if (h.byte_order != REEL__BYTE_ORDER)
+		return REEL_E_BYTEORDER;
+	if (h.version != REEL__FORMAT_VERSION)
+		return REEL_E_VERSION;
+	if (len < REEL__HEADER_SIZE || file_size < REEL__HEADER_SIZE)
+		return REEL_E_TRUNCATED;
+	if (h.header_size != REEL__HEADER_SIZE || h.page_size != FORMAT_PAGE)
+		return REEL_E_HEADER;
+	if (h.file_size < REEL__HEADER_SIZE || h.file_size > (uint64_t)INT64_MAX ||
+	    h.file_size > (uint64_t)SIZE_MAX || h.file_size % h.page_size)
+		return REEL_E_HEADER;
+	if (file_size < h.file_size)
+		return REEL_E_TRUNCATED;
+
+	r = check_geometry(h.width, h.height, h.pix_fmt, h.sample_fmt, h.sample_rate, h.channels,
+	                   h.audio_capacity);
+	if (r < 0)
+		return r;
+	if (h.frame_rate_num <= 0 || h.frame_rate_den <= 0 ||
+	    h.time_base_num <= 0 || h.time_base_den <= 0)
+		return REEL_E_HEADER;
+	if (h.frame_count == 0 || h.frame_count > REEL__MAX_FRAMES)
+		return REEL_E_HEADER;
+	if (h.journal_capacity == 0 || h.journal_capacity > REEL__MAX_JOURNAL)
+		return REEL_E_HEADER;
+	if (!path_terminated(h.source_path))
+		return REEL_E_HEADER;
+	if (h.slot_count == 0 || h.slot_count > h.frame_count)
+		return REEL_E_SLOTCOUNT;
+
+	r = check_slot_layout(&h);
+	if (r < 0)
+		return r;
+
+	/* Each section must be large enough for its count (counts are bounded above). */
+	if (h.index_size < h.frame_count * sizeof(struct reel_index_entry) ||
+	    h.journal_size < (uint64_t)h.journal_capacity * sizeof(struct reel_journal_entry) ||
+	    h.slot_table_size < (uint64_t)h.slot_count * sizeof(struct reel__slot))
+		return REEL_E_SECTION;
+	if (!mul_ok(h.slot_count, h.slot_stride, &need) || h.slots_size < need)
+		return REEL_E_SECTION;
+	r = check_sections((const struct section[]){
+		{ h.index_offset, h.index_size },
+		{ h.journal_offset, h.journal_size },
+		{ h.slot_table_offset, h.slot_table_size },
+		{ h.slots_offset, h.slots_size },
+	}, 4, h.page_size, h.file_size);
+	if (r < 0)
+		return r;
+
+	if (!ret_info)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	info.version = h.version;
+	info.page_size = h.page_size;
+	info.file_size = h.file_size;
+	info.index_offset = h.index_offset;
+	info.index_size = h.index_size;
+	info.journal_offset = h.journal_offset;
+	info.journal_size = h.journal_size;
+	info.slot_table_offset = h.slot_table_offset;
+	info.slot_table_size = h.slot_table_size;
+	info.slots_offset = h.slots_offset;
+	info.slots_size = h.slots_size;
+	info.slot_stride = h.slot_stride;
+	info.slot_count = h.slot_count;
+	info.journal_capacity = h.journal_capacity;
+	info.frame_count = h.frame_count;
+	info.width = h.width;
+	info.height = h.height;
+	info.pix_fmt = h.pix_fmt;
+	for (int i = 0; i < 3; i++) {
+		info.plane_stride[i] = h.plane_stride[i];
+		info.plane_offset[i] = h.plane_offset[i];
+	}
+	info.audio_offset = h.audio_offset;
+	info.frame_rate = (struct reel_rational){ h.frame_rate_num, h.frame_rate_den };
+	info.time_base = (struct reel_rational){ h.time_base_num, h.time_base_den };
+	info.sample_rate = h.sample_rate;
+	info.channels = h.channels;
+	info.sample_fmt = h.sample_fmt;
+	info.audio_capacity = h.audio_capacity;
+	info.source.size = h.source_size;
+	info.source.mtime_ns = h.source_mtime_ns;
+	memcpy(info.source.hash, h.source_hash, sizeof(info.source.hash));
+	memcpy(info.source.path, h.source_path, sizeof(info.source.path));
+	*ret_info = info;
+	return 0;
+}
+
+/* Builds the header image for params; codes as the validator would give them. */
+static int build_header(const struct reel_buffer_params *p, struct reel__header *ret_header)
+{
+	struct reel__header h;
+	struct slot_layout l;
+	uint32_t sample_fmt = p->sample_rate ? REEL_SAMPLE_F32 : REEL_SAMPLE_NONE;
+	uint32_t journal = p->journal_capacity ? p->journal_capacity : REEL__DEFAULT_JOURNAL;
+	uint64_t v, off;
+	int r;
+
+	r = check_geometry(p->width, p->height, REEL_PIX_YUV420P, sample_fmt, p->sample_rate,
+	                   p->channels, p->audio_capacity);
+	if (r < 0)
+		return r;
+	if (p->frame_rate.num <= 0 || p->frame_rate.den <= 0 ||
+	    p->time_base.num <= 0 || p->time_base.den <= 0)
+		return REEL_E_HEADER;
+	if (p->frame_count == 0 || p->frame_count > REEL__MAX_FRAMES)
+		return REEL_E_TOOLARGE;
+	if (journal > REEL__MAX_JOURNAL)
+		return REEL_E_TOOLARGE;
+	if (!path_terminated(p->source.path))
+		return REEL_E_HEADER;
+	if (p->slot_count == 0 || p->slot_count > p->frame_count)
+		return REEL_E_SLOTCOUNT;
+	if (!compute_slot_layout(p->width, p->height, p->channels, p->audio_capacity, &l))
+		return REEL_E_TOOLARGE;
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, REEL__MAGIC, sizeof(h.magic));
+	h.version = REEL__FORMAT_VERSION;
+	h.byte_order = REEL__BYTE_ORDER;
+	h.header_size = REEL__HEADER_SIZE;
+	h.page_size = FORMAT_PAGE;
+
+	/* Counts are bounded (frames <= 2^32, journal <= 2^24), so only the slots can overflow. */
+	off = REEL__HEADER_SIZE;
+	h.index_offset = off;
+	if (!round_up_ok(p->frame_count * sizeof(struct reel_index_entry), FORMAT_PAGE, &h.index_size))
+		return REEL_E_TOOLARGE;
+	off += h.index_size;
+	h.journal_offset = off;
+	if (!round_up_ok((uint64_t)journal * sizeof(struct reel_journal_entry), FORMAT_PAGE,
+	                 &h.journal_size))
+		return REEL_E_TOOLARGE;
+	off += h.journal_size;
+	h.slot_table_offset = off;
+	if (!round_up_ok((uint64_t)p->slot_count * sizeof(struct reel__slot), FORMAT_PAGE,
+	                 &h.slot_table_size))
+		return REEL_E_TOOLARGE;
+	off += h.slot_table_size;
+	h.slots_offset = off;
+	if (!mul_ok(p->slot_count, l.slot_stride, &h.slots_size) ||
+	    !add_ok(off, h.slots_size, &v) || v > (uint64_t)INT64_MAX || v > (uint64_t)SIZE_MAX)
+		return REEL_E_TOOLARGE;
+	h.file_size = v;
+	h.slot_stride = l.slot_stride;
+	h.slot_count = p->slot_count;
+	h.journal_capacity = journal;
+	h.frame_count = p->frame_count;
+
+	h.width = p->width;
+	h.height = p->height;
+	h.pix_fmt = REEL_PIX_YUV420P;
+	for (int i = 0; i < 3; i++) {
+		h.plane_stride[i] = l.stride[i];
+		h.plane_offset[i] = l.offset[i];
+	}
+	h.audio_offset = l.audio_offset;
+	h.frame_rate_num = p->frame_rate.num;
+	h.frame_rate_den = p->frame_rate.den;
+	h.time_base_num = p->time_base.num;
+	h.time_base_den = p->time_base.den;
+	h.sample_rate = p->sample_rate;
+	h.channels = p->channels;
+	h.sample_fmt = sample_fmt;
+	h.audio_capacity = p->audio_capacity;
+
+	h.source_size = p->source.size;
+	h.source_mtime_ns = p->source.mtime_ns;
+	memcpy(h.source_hash, p->source.hash, sizeof(h.source_hash));
+	/* strncpy pads with zeros: no byte of the caller's buffer past the NUL lands on disk */
+	strncpy(h.source_path, p->source.path, sizeof(h.source_path));
+	*ret_header = h;
+	return 0;
+}
+
+/* Maps the validated file and builds the handle; takes over fd on success. */
+static int map_buffer(int fd, const struct reel_buffer_info *info, struct reel_buffer **ret_buffer)
+{
+	struct reel_buffer *b;
+	long sys_page = sysconf(_SC_PAGESIZE);
+	void *map;
+	int r;
+
+	/* Offsets in the file are format pages; they must be system pages too to be mapped. */
+	if (sys_page <= 0 || FORMAT_PAGE % (unsigned long)sys_page)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	/* One bit per slot; calloc of a large size hands out zero pages, paid for when used. */
+	b->reserved = calloc(info->slot_count / 8 + 1, 1);
+	if (!b->reserved) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	map = mmap(NULL, (size_t)info->file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		r = -errno;
+		goto out_free_bitmap;
+	}
+	b->fd = fd;
+	b->map = map;
+	b->map_size = (size_t)info->file_size;
+	b->info = *info;
+	b->live = (struct reel__header_live *)(b->map + REEL__LIVE_OFFSET);
+	b->index = (struct reel_index_entry *)(b->map + info->index_offset);
+	b->journal = (struct reel_journal_entry *)(b->map + info->journal_offset);
+	b->slot_table = (struct reel__slot *)(b->map + info->slot_table_offset);
+	b->slots = b->map + info->slots_offset;
+	*ret_buffer = b;
+	return 0;
+
+out_free_bitmap:
+	free(b->reserved);
+out_free:
+	free(b);
+	return r;
+}
+
+int reel_buffer_create(const char *path, const struct reel_buffer_params *params,
+                       struct reel_buffer **ret_buffer)
+{
+	/* The whole header page, live fields zero, as it will lie on disk. */
+	union {
+		struct reel__header h;
+		uint8_t bytes[REEL__HEADER_SIZE];
+	} page;
+	struct reel_buffer_info info;
+	struct reel_buffer *b;
+	int fd, r;
+
+	if (!path || !params || !ret_buffer)
+		return -EINVAL;
+	memset(&page, 0, sizeof(page));
+	r = build_header(params, &page.h);
+	if (r < 0)
+		return r;
+	/* The validator is the definition of a good header: create must satisfy it. */
+	r = reel_buffer_validate_header(page.bytes, sizeof(page.bytes), page.h.file_size, &info);
+	if (r < 0)
+		return r;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/* The umask may only take bits away; make sure nobody else got any. */
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)page.h.file_size) < 0) {
+		r = -errno;
+		goto out_unlink;
+	}
+	r = map_buffer(fd, &info, &b);
+	if (r < 0)
+		goto out_unlink;
+	/* The live fields start as zero pages: generation 0, no coordinator, empty journal. */
+	memcpy(b->map, page.bytes, sizeof(page.bytes));
+	r = reel__msync_range(b, b->map, REEL__HEADER_SIZE);
+	if (r < 0)
+		goto out_unmap;
+	*ret_buffer = b;
+	return 0;
+
+out_unmap:
+	munmap(b->map, b->map_size);
+	free(b->reserved);
+	free(b);
+out_unlink:
+	unlink(path);
+	close(fd);
+	return r;
+}
+
+int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer)
+{
+	/* Aligned so that the copy can be read as a struct reel__header. */
+	_Alignas(8) uint8_t page[REEL__HEADER_SIZE];
+	struct reel_buffer_info info;
+	struct stat st;
+	size_t got = 0;
+	int fd, r;
+
+	if (!path || !ret_buffer)
+		return -EINVAL;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = REEL_E_NOTREGULAR;
+		goto out_close;
+	}
+	while (got < sizeof(page)) {
+		ssize_t n = pread(fd, page + got, sizeof(page) - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out_close;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	r = reel_buffer_validate_header(page, got, (uint64_t)st.st_size, &info);
+	if (r < 0)
+		goto out_close;
+	r = map_buffer(fd, &info, ret_buffer);
+	if (r < 0)
+		goto out_close;
+	return 0;
+
+out_close:
+	close(fd);
+	return r;
+}
+
+void reel_buffer_close(struct reel_buffer *buffer)
+{
+	if (!buffer)
+		return;
+	munmap(buffer->map, buffer->map_size);
+	close(buffer->fd);
+	free(buffer->reserved);
+	free(buffer);
+}
+
+const struct reel_buffer_info *reel_buffer_info(const struct reel_buffer *buffer)
+{
+	return &buffer->info;
+}
+
+int reel_buffer_fd(const struct reel_buffer *buffer)
+{
+	return buffer->fd;
+}
+
+int reel_buffer_disk_usage(const struct reel_buffer *buffer, uint64_t *ret_apparent,
+                           uint64_t *ret_allocated)
+{
+	struct stat st;
+
+	if (fstat(buffer->fd, &st) < 0)
+		return -errno;
+	if (ret_apparent)
+		*ret_apparent = (uint64_t)st.st_size;
+	if (ret_allocated)
+		*ret_allocated = (uint64_t)st.st_blocks * 512;
+	return 0;
+}
+
+int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot)
+{
+	uint8_t bit = (uint8_t)(1u << (slot % 8));
+	int r;
+
+	if (slot >= buffer->info.slot_count)
+		return REEL_E_RANGE;
+	if (__atomic_load_n(&buffer->reserved[slot / 8], __ATOMIC_ACQUIRE) & bit)
+		return 0;
+	/* Two threads may both reach here; fallocating the same range twice is harmless. */
+	r = posix_fallocate(buffer->fd,
+	                    (off_t)(buffer->info.slots_offset + (uint64_t)slot * buffer->info.slot_stride),
+	                    (off_t)buffer->info.slot_stride);
+	if (r != 0)
+		return -r;
+	__atomic_fetch_or(&buffer->reserved[slot / 8], bit, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int reel_buffer_frame(struct reel_buffer *buffer, uint32_t slot, struct reel_frame *ret_frame)
+{
+	const struct reel_buffer_info *info = &buffer->info;
+	struct reel_frame f;
+	uint8_t *data;
+
+	if (slot >= info->slot_count)
+		return REEL_E_RANGE;
+	data = reel__slot_data(buffer, slot);
+	for (int i = 0; i < 3; i++) {
+		f.plane[i] = data + info->plane_offset[i];
+		f.stride[i] = info->plane_stride[i];
+		f.width[i] = i == 0 ? info->width : (info->width + 1) / 2;
+		f.height[i] = i == 0 ? info->height : (info->height + 1) / 2;
+	}
+	f.audio = info->channels ? (float *)(void *)(data + info->audio_offset) : NULL;
+	f.audio_capacity = info->audio_capacity;
+	f.channels = info->channels;
+	*ret_frame = f;
+	return 0;
+}
+
+uint32_t reel_buffer_coordinator_pid(const struct reel_buffer *buffer)
+{
+	return __atomic_load_n(&buffer->live->coordinator_pid, __ATOMIC_ACQUIRE);
+}
+
+uint64_t reel_buffer_generation(const struct reel_buffer *buffer)
+{
+	return __atomic_load_n(&buffer->live->generation, __ATOMIC_ACQUIRE);
+}
+
+uint64_t reel_buffer_claim(struct reel_buffer *buffer, uint32_t pid)
+{
+	uint64_t generation;
+
+	/*
+	 * Only a coordinator claims, and only one runs per buffer (the session
+	 * lock sees to that), so bump-then-store needs no compare-and-swap.
+	 * The generation goes first: a stage that sees the new pid also sees
+	 * the new generation.
+	 */
+	generation = __atomic_add_fetch(&buffer->live->generation, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&buffer->live->coordinator_pid, pid, __ATOMIC_RELEASE);
+	/* Durability of the claim is best effort: a lost claim only costs a generation number. */
+	(void)reel__msync_range(buffer, buffer->map, REEL__HEADER_SIZE);
+	return generation;
+}
+
+int reel__msync_range(const struct reel_buffer *b, const void *addr, size_t len)
+{
+	const uint8_t *p = addr;
+	long sys_page = sysconf(_SC_PAGESIZE);
+	size_t start, end;
+
+	if (p < b->map || len > b->map_size || (size_t)(p - b->map) > b->map_size - len)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	start = (size_t)(p - b->map);
+	end = start + len;
+	start -= start % (size_t)sys_page;
+	if (msync(b->map + start, end - start, MS_SYNC) < 0)
+		return -errno;
+	return 0;
+}
