@@ -1,0 +1,876 @@
+/*
+ * Unit tests of the buffer file (core/buffer.c) and the frame index
+ * (core/index.c): real files in a private temp folder, damaged on disk with
+ * pwrite/ftruncate and reopened, so that every validation path is reached
+ * the way a hostile or broken file would reach it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "layout.h"
+#include "private.h"
+#include "reel/buffer.h"
+#include "reel/error.h"
+#include "testutil.h"
+
+struct fixture {
+	char *dir;
+	char path[4096];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->dir = tu_tempdir();
+	snprintf(f->path, sizeof(f->path), "%s/buffer.reel", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	tu_rmrf(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* A small buffer with odd sizes, so that chroma rounding and padding show. */
+static struct reel_buffer_params small_params(void)
+{
+	struct reel_buffer_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.width = 101;
+	p.height = 75;
+	p.frame_count = 10;
+	p.slot_count = 4;
+	p.journal_capacity = 16;
+	p.frame_rate = (struct reel_rational){ 30000, 1001 };
+	p.time_base = (struct reel_rational){ 1, 90000 };
+	p.sample_rate = 48000;
+	p.channels = 2;
+	p.audio_capacity = 1602;
+	p.source.size = 123456789;
+	p.source.mtime_ns = 1700000000123456789LL;
+	for (int i = 0; i < 32; i++)
+		p.source.hash[i] = (uint8_t)(i * 7 + 1);
+	snprintf(p.source.path, sizeof(p.source.path), "/videos/some clip.mp4");
+	return p;
+}
+
+static void create_small(const char *path)
+{
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL;
+
+	assert_int_equal(reel_buffer_create(path, &p, &b), 0);
+	reel_buffer_close(b);
+}
+
+static uint64_t file_blocks(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/* Writes len bytes at offset into the file on disk, as a hostile process would. */
+static void damage(const char *path, uint64_t offset, const void *bytes, size_t len)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bytes, len, (off_t)offset), (ssize_t)len);
+	close(fd);
+}
+
+static void damage_u32(const char *path, size_t offset, uint32_t v)
+{
+	damage(path, offset, &v, sizeof(v));
+}
+
+static void damage_u64(const char *path, size_t offset, uint64_t v)
+{
+	damage(path, offset, &v, sizeof(v));
+}
+
+static struct reel__header read_header(const char *path)
+{
+	struct reel__header h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	return h;
+}
+
+static void expect_open_fails(const char *path, int code)
+{
+	struct reel_buffer *b = (struct reel_buffer *)0x1;
+	int r = reel_buffer_open(path, &b);
+
+	if (r != code)
+		fail_msg("open gave %d (%s), expected %d (%s)", r, reel_strerror(r), code,
+		         reel_strerror(code));
+	/* ret_* is never written on failure */
+	assert_ptr_equal(b, (struct reel_buffer *)0x1);
+}
+
+static void test_buffer_create_open_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL, *b2 = NULL;
+	struct reel_buffer_info created, opened;
+	struct stat st;
+
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	created = *reel_buffer_info(b);
+	reel_buffer_close(b);
+
+	assert_int_equal(reel_buffer_open(f->path, &b2), 0);
+	opened = *reel_buffer_info(b2);
+
+	/* What the caller asked for comes back. */
+	assert_int_equal(opened.width, p.width);
+	assert_int_equal(opened.height, p.height);
+	assert_int_equal(opened.pix_fmt, REEL_PIX_YUV420P);
+	assert_int_equal(opened.frame_count, p.frame_count);
+	assert_int_equal(opened.slot_count, p.slot_count);
+	assert_int_equal(opened.journal_capacity, p.journal_capacity);
+	assert_int_equal(opened.frame_rate.num, p.frame_rate.num);
+	assert_int_equal(opened.frame_rate.den, p.frame_rate.den);
+	assert_int_equal(opened.time_base.num, p.time_base.num);
+	assert_int_equal(opened.time_base.den, p.time_base.den);
+	assert_int_equal(opened.sample_rate, p.sample_rate);
+	assert_int_equal(opened.channels, p.channels);
+	assert_int_equal(opened.sample_fmt, REEL_SAMPLE_F32);
+	assert_int_equal(opened.audio_capacity, p.audio_capacity);
+	assert_int_equal(opened.source.size, p.source.size);
+	assert_true(opened.source.mtime_ns == p.source.mtime_ns);
+	assert_memory_equal(opened.source.hash, p.source.hash, sizeof(p.source.hash));
+	assert_string_equal(opened.source.path, p.source.path);
+	assert_int_equal(opened.version, REEL__FORMAT_VERSION);
+
+	/* Every field, layout included, is the same after a reopen. */
+	assert_int_equal(opened.page_size, created.page_size);
+	assert_int_equal(opened.file_size, created.file_size);
+	assert_int_equal(opened.index_offset, created.index_offset);
+	assert_int_equal(opened.index_size, created.index_size);
+	assert_int_equal(opened.journal_offset, created.journal_offset);
+	assert_int_equal(opened.journal_size, created.journal_size);
+	assert_int_equal(opened.slot_table_offset, created.slot_table_offset);
+	assert_int_equal(opened.slot_table_size, created.slot_table_size);
+	assert_int_equal(opened.slots_offset, created.slots_offset);
+	assert_int_equal(opened.slots_size, created.slots_size);
+	assert_int_equal(opened.slot_stride, created.slot_stride);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(opened.plane_stride[i], created.plane_stride[i]);
+		assert_int_equal(opened.plane_offset[i], created.plane_offset[i]);
+	}
+	assert_int_equal(opened.audio_offset, created.audio_offset);
+	assert_memory_equal(&opened, &created, sizeof(opened));
+
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal((uint64_t)st.st_size, opened.file_size);
+
+	/* A new buffer has no coordinator yet and generation 0. */
+	assert_int_equal(reel_buffer_coordinator_pid(b2), 0);
+	assert_int_equal(reel_buffer_generation(b2), 0);
+	assert_false(reel_index_complete(b2));
+	reel_buffer_close(b2);
+}
+
+static void test_buffer_create_without_audio(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL;
+	struct reel_frame fr;
+
+	p.sample_rate = 0;
+	p.channels = 0;
+	p.audio_capacity = 0;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	reel_buffer_close(b);
+	b = NULL;
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_int_equal(reel_buffer_info(b)->sample_fmt, REEL_SAMPLE_NONE);
+	assert_int_equal(reel_buffer_frame(b, 0, &fr), 0);
+	assert_null(fr.audio);
+	assert_int_equal(fr.channels, 0);
+	reel_buffer_close(b);
+}
+
+static void test_buffer_create_refuses_existing(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = (struct reel_buffer *)0x1;
+	const char text[] = "precious data";
+	char back[sizeof(text) + 16] = { 0 };
+	int fd;
+
+	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text)), (ssize_t)sizeof(text));
+	close(fd);
+
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), -EEXIST);
+	assert_ptr_equal(b, (struct reel_buffer *)0x1);
+
+	/* Left exactly as it was. */
+	fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, back, sizeof(back)), (ssize_t)sizeof(text));
+	close(fd);
+	assert_memory_equal(back, text, sizeof(text));
+}
+
+static void test_buffer_create_mode_0600(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	mode_t old = umask(0);
+
+	create_small(f->path);
+	umask(old);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void test_buffer_create_bad_params_leave_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p;
+	struct reel_buffer *b = (struct reel_buffer *)0x1;
+
+	p = small_params();
+	p.width = 0;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_GEOMETRY);
+	p = small_params();
+	p.height = REEL_MAX_DIMENSION + 1;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_GEOMETRY);
+	p = small_params();
+	p.slot_count = 11;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_SLOTCOUNT);
+	p = small_params();
+	p.slot_count = 0;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_SLOTCOUNT);
+	p = small_params();
+	p.channels = REEL_MAX_CHANNELS + 1;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_GEOMETRY);
+	p = small_params();
+	memset(p.source.path, 'x', sizeof(p.source.path));
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_HEADER);
+	assert_ptr_equal(b, (struct reel_buffer *)0x1);
+	assert_int_equal(access(f->path, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void test_buffer_create_failure_after_open_unlinks(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = (struct reel_buffer *)0x1;
+	int r;
+
+	/*
+	 * Valid by every limit, but about 1.7 EB: the file is opened, then
+	 * ftruncate (EFBIG) or mmap (ENOMEM) fails.  Nothing may stay behind.
+	 */
+	p.width = REEL_MAX_DIMENSION;
+	p.height = REEL_MAX_DIMENSION;
+	p.frame_count = UINT32_MAX;
+	p.slot_count = UINT32_MAX;
+	r = reel_buffer_create(f->path, &p, &b);
+	assert_true(r < 0);
+	assert_ptr_equal(b, (struct reel_buffer *)0x1);
+	assert_int_equal(access(f->path, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void test_buffer_open_missing_file(void **state)
+{
+	struct fixture *f = *state;
+
+	expect_open_fails(f->path, -ENOENT);
+}
+
+static void test_buffer_open_bad_magic(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage(f->path, 0, "REELBUG", 8);
+	expect_open_fails(f->path, REEL_E_BADMAGIC);
+}
+
+static void test_buffer_open_random_bytes(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t bytes[65536];
+	int fd;
+
+	/* Deterministic noise: a file that is not ours, whatever its size. */
+	srand(12345);
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)rand();
+	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bytes, sizeof(bytes)), (ssize_t)sizeof(bytes));
+	close(fd);
+	expect_open_fails(f->path, REEL_E_BADMAGIC);
+}
+
+static void test_buffer_open_empty_file(void **state)
+{
+	struct fixture *f = *state;
+	int fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	close(fd);
+	/* Not even the magic is there: it is not a reel file, truncated or not. */
+	expect_open_fails(f->path, REEL_E_BADMAGIC);
+}
+
+static void test_buffer_open_shorter_than_header_page(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	/* The magic is there, the rest of the header page is not. */
+	assert_int_equal(truncate(f->path, 1000), 0);
+	expect_open_fails(f->path, REEL_E_TRUNCATED);
+}
+
+static void test_buffer_open_other_version(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, version), REEL__FORMAT_VERSION + 1);
+	expect_open_fails(f->path, REEL_E_VERSION);
+}
+
+static void test_buffer_open_other_byte_order(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, byte_order),
+	           __builtin_bswap32(REEL__BYTE_ORDER));
+	expect_open_fails(f->path, REEL_E_BYTEORDER);
+}
+
+static void test_buffer_open_truncated(void **state)
+{
+	struct fixture *f = *state;
+	struct reel__header h;
+
+	create_small(f->path);
+	h = read_header(f->path);
+	assert_int_equal(truncate(f->path, (off_t)(h.file_size - 4096)), 0);
+	expect_open_fails(f->path, REEL_E_TRUNCATED);
+}
+
+static void test_buffer_open_bad_header_size(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, header_size), 8192);
+	expect_open_fails(f->path, REEL_E_HEADER);
+}
+
+static void test_buffer_open_section_outside(void **state)
+{
+	struct fixture *f = *state;
+	struct reel__header h;
+
+	create_small(f->path);
+	h = read_header(f->path);
+	/* Page-aligned and with its size intact, but past the end of the file. */
+	damage_u64(f->path, offsetof(struct reel__header, journal_offset), h.file_size);
+	expect_open_fails(f->path, REEL_E_SECTION);
+}
+
+static void test_buffer_open_section_overlap(void **state)
+{
+	struct fixture *f = *state;
+	struct reel__header h;
+
+	create_small(f->path);
+	h = read_header(f->path);
+	damage_u64(f->path, offsetof(struct reel__header, journal_offset), h.index_offset);
+	expect_open_fails(f->path, REEL_E_SECTION);
+}
+
+static void test_buffer_open_section_misaligned(void **state)
+{
+	struct fixture *f = *state;
+	struct reel__header h;
+
+	create_small(f->path);
+	h = read_header(f->path);
+	damage_u64(f->path, offsetof(struct reel__header, slot_table_offset), h.slot_table_offset + 64);
+	expect_open_fails(f->path, REEL_E_SECTION);
+}
+
+static void test_buffer_open_section_too_small(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	/* 10 frames need 320 bytes of index. */
+	damage_u64(f->path, offsetof(struct reel__header, index_size), 0);
+	expect_open_fails(f->path, REEL_E_SECTION);
+}
+
+static void test_buffer_open_geometry_zero(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, width), 0);
+	expect_open_fails(f->path, REEL_E_GEOMETRY);
+}
+
+static void test_buffer_open_geometry_too_large(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, height), REEL_MAX_DIMENSION + 1);
+	expect_open_fails(f->path, REEL_E_GEOMETRY);
+}
+
+static void test_buffer_open_bad_formats(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, pix_fmt), 99);
+	expect_open_fails(f->path, REEL_E_GEOMETRY);
+
+	assert_int_equal(unlink(f->path), 0);
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, channels), REEL_MAX_CHANNELS + 1);
+	expect_open_fails(f->path, REEL_E_GEOMETRY);
+
+	assert_int_equal(unlink(f->path), 0);
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, sample_fmt), REEL_SAMPLE_NONE);
+	/* audio fields set while the format says "no audio" */
+	expect_open_fails(f->path, REEL_E_GEOMETRY);
+}
+
+static void test_buffer_open_bad_rational(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, time_base_den), 0);
+	expect_open_fails(f->path, REEL_E_HEADER);
+}
+
+static void test_buffer_open_slot_count_zero(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, slot_count), 0);
+	expect_open_fails(f->path, REEL_E_SLOTCOUNT);
+}
+
+static void test_buffer_open_slot_count_above_frames(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, slot_count), 11);
+	expect_open_fails(f->path, REEL_E_SLOTCOUNT);
+}
+
+static void test_buffer_open_slot_stride_too_small(void **state)
+{
+	struct fixture *f = *state;
+
+	create_small(f->path);
+	/* Page-aligned, but a 101x75 frame with 1602 stereo samples needs more. */
+	damage_u64(f->path, offsetof(struct reel__header, slot_stride), 4096);
+	expect_open_fails(f->path, REEL_E_SLOTSTRIDE);
+}
+
+static void test_buffer_open_plane_layout_inconsistent(void **state)
+{
+	struct fixture *f = *state;
+	struct reel__header h;
+
+	create_small(f->path);
+	h = read_header(f->path);
+	/* The V plane starting inside the U plane. */
+	damage_u64(f->path, offsetof(struct reel__header, plane_offset[2]), h.plane_offset[1] + 64);
+	expect_open_fails(f->path, REEL_E_SLOTSTRIDE);
+
+	assert_int_equal(unlink(f->path), 0);
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, plane_stride[0]), 64);
+	expect_open_fails(f->path, REEL_E_SLOTSTRIDE);
+}
+
+static void test_buffer_open_unterminated_path(void **state)
+{
+	struct fixture *f = *state;
+	char path[REEL_SOURCE_PATH_MAX];
+
+	create_small(f->path);
+	memset(path, 'A', sizeof(path));
+	damage(f->path, offsetof(struct reel__header, source_path), path, sizeof(path));
+	expect_open_fails(f->path, REEL_E_HEADER);
+}
+
+static void test_buffer_validate_header_short_images(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t page[REEL__HEADER_SIZE];
+	struct reel__header h;
+	struct reel_buffer_info info;
+	int fd;
+
+	create_small(f->path);
+	h = read_header(f->path);
+	fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, page, sizeof(page), 0), (ssize_t)sizeof(page));
+	close(fd);
+
+	assert_int_equal(reel_buffer_validate_header(page, sizeof(page), h.file_size, &info), 0);
+	assert_int_equal(info.file_size, h.file_size);
+	/* A larger file is fine (only the header's size is mapped), a smaller one is not. */
+	assert_int_equal(reel_buffer_validate_header(page, sizeof(page), h.file_size + 4096, NULL), 0);
+	assert_int_equal(reel_buffer_validate_header(page, sizeof(page), h.file_size - 1, NULL),
+	                 REEL_E_TRUNCATED);
+	for (size_t len = 0; len < 8; len++)
+		assert_int_equal(reel_buffer_validate_header(page, len, h.file_size, NULL),
+		                 REEL_E_BADMAGIC);
+	for (size_t len = 8; len < sizeof(page); len += 97)
+		assert_int_equal(reel_buffer_validate_header(page, len, h.file_size, NULL),
+		                 REEL_E_TRUNCATED);
+	assert_int_equal(reel_buffer_validate_header(NULL, 0, 0, NULL), REEL_E_BADMAGIC);
+}
+
+static void check_layout(const char *path, uint32_t width, uint32_t height, uint32_t channels)
+{
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL;
+	const struct reel_buffer_info *info;
+	uint64_t prev_end;
+
+	p.width = width;
+	p.height = height;
+	p.channels = channels;
+	if (!channels) {
+		p.sample_rate = 0;
+		p.audio_capacity = 0;
+	}
+	assert_int_equal(reel_buffer_create(path, &p, &b), 0);
+	info = reel_buffer_info(b);
+
+	/* Sections in order, page-aligned, each after the previous. */
+	assert_int_equal(info->index_offset, REEL__HEADER_SIZE);
+	assert_int_equal(info->index_offset % 4096, 0);
+	assert_int_equal(info->journal_offset, info->index_offset + info->index_size);
+	assert_int_equal(info->slot_table_offset, info->journal_offset + info->journal_size);
+	assert_int_equal(info->slots_offset, info->slot_table_offset + info->slot_table_size);
+	assert_int_equal(info->slots_offset % 4096, 0);
+	assert_int_equal(info->slot_stride % 4096, 0);
+	assert_int_equal(info->file_size, info->slots_offset + info->slot_count * info->slot_stride);
+	assert_true(info->index_size >= info->frame_count * 32);
+	assert_true(info->slot_table_size >= info->slot_count * 128ull);
+
+	/* Planes 64-byte aligned, wide enough, in order, audio last, all inside the stride. */
+	prev_end = 0;
+	for (uint32_t s = 0; s < info->slot_count; s++) {
+		struct reel_frame fr;
+
+		assert_int_equal(reel_buffer_frame(b, s, &fr), 0);
+		assert_int_equal(((uintptr_t)fr.plane[0] - (uintptr_t)b->map - info->slots_offset) %
+		                 4096, 0);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal((uintptr_t)fr.plane[i] % 64, 0);
+			assert_int_equal(fr.stride[i] % 64, 0);
+			assert_true(fr.stride[i] >= fr.width[i]);
+			assert_int_equal(fr.width[i], i ? (width + 1) / 2 : width);
+			assert_int_equal(fr.height[i], i ? (height + 1) / 2 : height);
+			if (i)
+				assert_true(fr.plane[i] >= fr.plane[i - 1] +
+				            (size_t)fr.stride[i - 1] * fr.height[i - 1]);
+			assert_true(fr.plane[i] >= b->map && fr.plane[i] < b->map + b->map_size);
+		}
+		if (channels) {
+			uint8_t *audio = (uint8_t *)fr.audio;
+			assert_int_equal((uintptr_t)audio % 64, 0);
+			assert_true(audio >= fr.plane[2] + (size_t)fr.stride[2] * fr.height[2]);
+			assert_true(audio + (size_t)fr.audio_capacity * fr.channels * sizeof(float) <=
+			            fr.plane[0] + info->slot_stride);
+		} else {
+			assert_true(fr.plane[2] + (size_t)fr.stride[2] * fr.height[2] <=
+			            fr.plane[0] + info->slot_stride);
+		}
+		assert_true((uint64_t)(fr.plane[0] - b->map) >= prev_end);
+		prev_end = (uint64_t)(fr.plane[0] - b->map) + info->slot_stride;
+		assert_true(prev_end <= b->map_size);
+	}
+	reel_buffer_close(b);
+	assert_int_equal(unlink(path), 0);
+}
+
+static void test_buffer_layout_alignment(void **state)
+{
+	struct fixture *f = *state;
+
+	check_layout(f->path, 1, 1, 0);
+	check_layout(f->path, 33, 17, 1);
+	check_layout(f->path, 101, 75, 2);
+	check_layout(f->path, 1920, 1080, 2);
+	check_layout(f->path, 4097, 3, 16);
+}
+
+static void test_buffer_reserve_slot_allocates(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL;
+	struct reel_frame fr;
+	uint64_t before, after, again, apparent, allocated;
+	uint64_t stride;
+
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	stride = reel_buffer_info(b)->slot_stride;
+	before = file_blocks(f->path);
+	assert_int_equal(reel_buffer_reserve_slot(b, 2), 0);
+	after = file_blocks(f->path);
+	assert_true(after >= before + stride);
+	assert_int_equal(reel_buffer_disk_usage(b, &apparent, &allocated), 0);
+	assert_int_equal(allocated, after);
+	assert_int_equal(apparent, reel_buffer_info(b)->file_size);
+
+	/* Reserving again costs nothing, and writing the reserved slot allocates no more. */
+	assert_int_equal(reel_buffer_reserve_slot(b, 2), 0);
+	assert_int_equal(reel_buffer_frame(b, 2, &fr), 0);
+	for (int i = 0; i < 3; i++)
+		for (uint32_t y = 0; y < fr.height[i]; y++)
+			memset(fr.plane[i] + (size_t)y * fr.stride[i], 0x5a, fr.width[i]);
+	for (uint32_t s = 0; s < fr.audio_capacity * fr.channels; s++)
+		fr.audio[s] = 0.25f;
+	again = file_blocks(f->path);
+	assert_int_equal(again, after);
+
+	assert_int_equal(reel_buffer_reserve_slot(b, p.slot_count), REEL_E_RANGE);
+	assert_int_equal(reel_buffer_frame(b, p.slot_count, &fr), REEL_E_RANGE);
+	reel_buffer_close(b);
+}
+
+static void test_buffer_sparse_20000_1080p(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL;
+	uint64_t apparent, allocated;
+	double t0, t1;
+
+	p.width = 1920;
+	p.height = 1080;
+	p.frame_count = 20000;
+	p.slot_count = 20000;
+	p.journal_capacity = 0;
+	p.audio_capacity = 1600;
+	t0 = tu_now_ms();
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	t1 = tu_now_ms();
+	assert_int_equal(reel_buffer_info(b)->journal_capacity, REEL__DEFAULT_JOURNAL);
+	assert_int_equal(reel_buffer_disk_usage(b, &apparent, &allocated), 0);
+	print_message("# create+map of %.1f GB apparent (%" PRIu64 " bytes): %.2f ms, "
+	              "%" PRIu64 " bytes allocated\n", apparent / 1e9, apparent, t1 - t0, allocated);
+	assert_true(apparent > 60000000000ull);
+	assert_true(allocated < 1024 * 1024);
+	reel_buffer_close(b);
+
+	/* Opening it again is as cheap and reads the same figures. */
+	b = NULL;
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_int_equal(reel_buffer_info(b)->file_size, apparent);
+	assert_int_equal(reel_buffer_disk_usage(b, NULL, &allocated), 0);
+	assert_true(allocated < 1024 * 1024);
+	reel_buffer_close(b);
+}
+
+static void test_buffer_claim_seen_by_other_process(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+	pid_t pid;
+	int status;
+
+	create_small(f->path);
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_int_equal(reel_buffer_claim(b, 4242), 1);
+	assert_int_equal(reel_buffer_claim(b, (uint32_t)getpid()), 2);
+	assert_int_equal(reel_buffer_coordinator_pid(b), (uint32_t)getpid());
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct reel_buffer *c = NULL;
+		int ok = reel_buffer_open(f->path, &c) == 0 &&
+		         reel_buffer_generation(c) == 2 &&
+		         reel_buffer_coordinator_pid(c) == (uint32_t)getppid() &&
+		         reel_buffer_claim(c, (uint32_t)getpid()) == 3;
+		reel_buffer_close(c);
+		_exit(ok ? 0 : 1);
+	}
+	status = tu_wait(pid, 5000);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The child's claim landed in our mapping too. */
+	assert_int_equal(reel_buffer_generation(b), 3);
+	assert_int_equal(reel_buffer_coordinator_pid(b), (uint32_t)pid);
+	reel_buffer_close(b);
+}
+
+static void test_buffer_index_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+	struct reel_index_entry e, back;
+
+	create_small(f->path);
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	for (uint64_t i = 0; i < 10; i++) {
+		e = (struct reel_index_entry){ .pts = (int64_t)i * 3003 - 6006, .dts = (int64_t)i * 3003,
+		                               .pos = i == 4 ? -1 : (int64_t)i * 1000,
+		                               .flags = i % 5 == 0 ? REEL_INDEX_KEY : 0,
+		                               .size = (uint32_t)(i + 100) };
+		assert_int_equal(reel_index_put(b, i, &e), 0);
+	}
+	assert_false(reel_index_complete(b));
+	assert_int_equal(reel_index_commit(b), 0);
+	assert_true(reel_index_complete(b));
+	reel_buffer_close(b);
+
+	b = NULL;
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_true(reel_index_complete(b));
+	for (uint64_t i = 0; i < 10; i++) {
+		assert_int_equal(reel_index_get(b, i, &back), 0);
+		assert_true(back.pts == (int64_t)i * 3003 - 6006);
+		assert_true(back.dts == (int64_t)i * 3003);
+		assert_true(back.pos == (i == 4 ? -1 : (int64_t)i * 1000));
+		assert_int_equal(back.flags, i % 5 == 0 ? REEL_INDEX_KEY : 0);
+		assert_int_equal(back.size, i + 100);
+	}
+	assert_int_equal(reel_index_get(b, 10, &back), REEL_E_RANGE);
+	assert_int_equal(reel_index_put(b, 10, &e), REEL_E_RANGE);
+	e.flags = 0x80;
+	assert_int_equal(reel_index_put(b, 3, &e), -EINVAL);
+	reel_buffer_close(b);
+}
+
+static void test_buffer_index_damaged_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+	struct reel_index_entry back;
+	struct reel__header h;
+	uint32_t flags = 0x40000000u;
+	int64_t pos = -7;
+
+	create_small(f->path);
+	h = read_header(f->path);
+	damage(f->path, h.index_offset + 3 * sizeof(struct reel_index_entry) +
+	       offsetof(struct reel_index_entry, flags), &flags, sizeof(flags));
+	damage(f->path, h.index_offset + 5 * sizeof(struct reel_index_entry) +
+	       offsetof(struct reel_index_entry, pos), &pos, sizeof(pos));
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	memset(&back, 0x11, sizeof(back));
+	assert_int_equal(reel_index_get(b, 3, &back), REEL_E_INDEX);
+	assert_int_equal(reel_index_get(b, 5, &back), REEL_E_INDEX);
+	assert_true(back.pts == 0x1111111111111111LL);
+	assert_int_equal(reel_index_get(b, 4, &back), 0);
+	reel_buffer_close(b);
+}
+
+static void test_buffer_close_accepts_null(void **state)
+{
+	(void)state;
+	reel_buffer_close(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_buffer_create_open_roundtrip),
+		T(test_buffer_create_without_audio),
+		T(test_buffer_create_refuses_existing),
+		T(test_buffer_create_mode_0600),
+		T(test_buffer_create_bad_params_leave_nothing),
+		T(test_buffer_create_failure_after_open_unlinks),
+		T(test_buffer_open_missing_file),
+		T(test_buffer_open_bad_magic),
+		T(test_buffer_open_random_bytes),
+		T(test_buffer_open_empty_file),
+		T(test_buffer_open_shorter_than_header_page),
+		T(test_buffer_open_other_version),
+		T(test_buffer_open_other_byte_order),
+		T(test_buffer_open_truncated),
+		T(test_buffer_open_bad_header_size),
+		T(test_buffer_open_section_outside),
+		T(test_buffer_open_section_overlap),
+		T(test_buffer_open_section_misaligned),
+		T(test_buffer_open_section_too_small),
+		T(test_buffer_open_geometry_zero),
+		T(test_buffer_open_geometry_too_large),
+		T(test_buffer_open_bad_formats),
+		T(test_buffer_open_bad_rational),
+		T(test_buffer_open_slot_count_zero),
+		T(test_buffer_open_slot_count_above_frames),
+		T(test_buffer_open_slot_stride_too_small),
+		T(test_buffer_open_plane_layout_inconsistent),
+		T(test_buffer_open_unterminated_path),
+		T(test_buffer_validate_header_short_images),
+		T(test_buffer_layout_alignment),
+		T(test_buffer_reserve_slot_allocates),
+		T(test_buffer_sparse_20000_1080p),
+		T(test_buffer_claim_seen_by_other_process),
+		T(test_buffer_index_roundtrip),
+		T(test_buffer_index_damaged_entry),
+		T(test_buffer_close_accepts_null),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

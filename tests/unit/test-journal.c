@@ -1,0 +1,383 @@
+/*
+ * Unit tests of the journal (core/journal.c): appends read back through a
+ * fresh mapping and another process, entries damaged on disk, a hostile
+ * count in the live header, a full journal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "layout.h"
+#include "private.h"
+#include "reel/buffer.h"
+#include "reel/error.h"
+#include "reel/journal.h"
+#include "reel/ops.h"
+#include "testutil.h"
+
+#define FRAMES 100
+#define CAPACITY 8
+
+struct fixture {
+	char *dir;
+	char path[4096];
+	struct reel_buffer *buffer;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct reel_buffer_params p;
+
+	if (!f)
+		return -1;
+	f->dir = tu_tempdir();
+	snprintf(f->path, sizeof(f->path), "%s/journal.reel", f->dir);
+	memset(&p, 0, sizeof(p));
+	p.width = 64;
+	p.height = 48;
+	p.frame_count = FRAMES;
+	p.slot_count = 2;
+	p.journal_capacity = CAPACITY;
+	p.frame_rate = (struct reel_rational){ 25, 1 };
+	p.time_base = (struct reel_rational){ 1, 25 };
+	snprintf(p.source.path, sizeof(p.source.path), "/src.mkv");
+	if (reel_buffer_create(f->path, &p, &f->buffer) < 0) {
+		tu_rmrf(f->dir);
+		free(f->dir);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	reel_buffer_close(f->buffer);
+	tu_rmrf(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct reel_journal_entry make_entry(uint32_t op, int64_t first, int64_t last, double p0)
+{
+	struct reel_journal_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.op = op;
+	e.first = first;
+	e.last = last;
+	e.params[0] = p0;
+	e.params[1] = -p0 / 3;
+	e.flags = 7;
+	/* Whatever the caller puts in seq, state and crc is replaced. */
+	e.seq = 999;
+	e.state = REEL_JOURNAL_UNDONE;
+	e.crc = 0xdeadbeef;
+	return e;
+}
+
+static void reopen(struct fixture *f)
+{
+	reel_buffer_close(f->buffer);
+	f->buffer = NULL;
+	assert_int_equal(reel_buffer_open(f->path, &f->buffer), 0);
+}
+
+/* Offset in the file of entry seq's field at field_offset. */
+static uint64_t entry_offset(const struct fixture *f, uint64_t seq, size_t field_offset)
+{
+	return reel_buffer_info(f->buffer)->journal_offset +
+	       (seq - 1) * sizeof(struct reel_journal_entry) + field_offset;
+}
+
+static void pwrite_file(const char *path, uint64_t offset, const void *bytes, size_t len)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, bytes, len, (off_t)offset), (ssize_t)len);
+	close(fd);
+}
+
+static void test_journal_append_read_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e = make_entry(REEL_OP_BRIGHTNESS, 10, 42, 0.125), back;
+	uint64_t seq = 0;
+
+	assert_int_equal(reel_journal_count(f->buffer), 0);
+	assert_int_equal(reel_journal_append(f->buffer, &e, &seq), 0);
+	assert_int_equal(seq, 1);
+	assert_int_equal(reel_journal_count(f->buffer), 1);
+	assert_int_equal(reel_journal_read(f->buffer, 1, &back), 0);
+	assert_int_equal(back.seq, 1);
+	assert_int_equal(back.op, REEL_OP_BRIGHTNESS);
+	assert_int_equal(back.state, REEL_JOURNAL_PENDING);
+	assert_true(back.first == 10 && back.last == 42);
+	assert_true(back.params[0] == 0.125 && back.params[1] == -0.125 / 3);
+	assert_true(back.params[2] == 0 && back.params[3] == 0);
+	assert_int_equal(back.flags, 7);
+	assert_int_not_equal(back.crc, 0xdeadbeef);
+}
+
+static void test_journal_seq_numbering(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e, back;
+	uint64_t seq;
+
+	for (uint64_t i = 1; i <= 5; i++) {
+		e = make_entry(REEL_OP_GAIN, (int64_t)i, (int64_t)i * 10, (double)i);
+		seq = 0;
+		assert_int_equal(reel_journal_append(f->buffer, &e, &seq), 0);
+		assert_int_equal(seq, i);
+		assert_int_equal(reel_journal_count(f->buffer), i);
+	}
+	for (uint64_t i = 1; i <= 5; i++) {
+		assert_int_equal(reel_journal_read(f->buffer, i, &back), 0);
+		assert_int_equal(back.seq, i);
+		assert_true(back.first == (int64_t)i && back.params[0] == (double)i);
+	}
+	assert_int_equal(reel_journal_read(f->buffer, 0, &back), REEL_E_RANGE);
+	assert_int_equal(reel_journal_read(f->buffer, 6, &back), REEL_E_RANGE);
+}
+
+static void test_journal_durable_across_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e, back;
+
+	for (int i = 0; i < 3; i++) {
+		e = make_entry(REEL_OP_CROP + (uint32_t)i, i, FRAMES - 1, 0.5 * i);
+		assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	}
+	assert_int_equal(reel_journal_set_state(f->buffer, 2, REEL_JOURNAL_APPLIED), 0);
+	reopen(f);
+	assert_int_equal(reel_journal_count(f->buffer), 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(reel_journal_read(f->buffer, (uint64_t)i + 1, &back), 0);
+		assert_int_equal(back.op, REEL_OP_CROP + (uint32_t)i);
+		assert_true(back.first == i && back.last == FRAMES - 1);
+		assert_true(back.params[0] == 0.5 * i);
+		assert_int_equal(back.state, i == 1 ? REEL_JOURNAL_APPLIED : REEL_JOURNAL_PENDING);
+	}
+}
+
+static void test_journal_full(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e = make_entry(REEL_OP_INVERT, 0, 0, 0), back;
+	uint8_t before[CAPACITY * sizeof(struct reel_journal_entry)];
+	uint64_t seq = 77;
+
+	for (int i = 0; i < CAPACITY; i++)
+		assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	memcpy(before, f->buffer->journal, sizeof(before));
+	e.first = 1;
+	e.last = 1;
+	assert_int_equal(reel_journal_append(f->buffer, &e, &seq), REEL_E_JOURNALFULL);
+	assert_int_equal(seq, 77);
+	assert_int_equal(reel_journal_count(f->buffer), CAPACITY);
+	assert_memory_equal(before, f->buffer->journal, sizeof(before));
+	reopen(f);
+	assert_int_equal(reel_journal_count(f->buffer), CAPACITY);
+	assert_int_equal(reel_journal_read(f->buffer, CAPACITY, &back), 0);
+	assert_true(back.first == 0);
+	assert_int_equal(reel_journal_append(f->buffer, &e, &seq), REEL_E_JOURNALFULL);
+}
+
+static void test_journal_rejects_invalid_entries(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e;
+
+	e = make_entry(REEL_OP_COUNT, 0, 1, 0);
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	e = make_entry(REEL_OP_BLUR, 5, 4, 0);
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	e = make_entry(REEL_OP_BLUR, 0, FRAMES, 0);
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	e = make_entry(REEL_OP_BLUR, -1, 3, 0);
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	e = make_entry(REEL_OP_BLUR, 0, 3, NAN);
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	assert_int_equal(reel_journal_count(f->buffer), 0);
+}
+
+static void test_journal_damaged_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e = make_entry(REEL_OP_SATURATION, 3, 9, 1.5), back;
+	uint8_t byte;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	/* Flip one bit of entry 2's parameters, on disk, behind our mapping's back. */
+	byte = ((const uint8_t *)&f->buffer->journal[1])[offsetof(struct reel_journal_entry, params) + 3];
+	byte ^= 0x10;
+	pwrite_file(f->path, entry_offset(f, 2, offsetof(struct reel_journal_entry, params) + 3),
+	            &byte, 1);
+	memset(&back, 0x33, sizeof(back));
+	assert_int_equal(reel_journal_read(f->buffer, 2, &back), REEL_E_JOURNAL);
+	assert_int_equal(back.seq, 0x3333333333333333ull);
+	assert_int_equal(reel_journal_set_state(f->buffer, 2, REEL_JOURNAL_APPLIED), REEL_E_JOURNAL);
+	/* Its neighbours are intact. */
+	assert_int_equal(reel_journal_read(f->buffer, 1, &back), 0);
+	assert_int_equal(reel_journal_read(f->buffer, 3, &back), 0);
+
+	/* A wrong seq with a matching CRC is damage too (an entry copied to the wrong place). */
+	reopen(f);
+	memcpy(&back, &f->buffer->journal[0], sizeof(back));
+	pwrite_file(f->path, entry_offset(f, 3, 0), &back, sizeof(back));
+	assert_int_equal(reel_journal_read(f->buffer, 3, &back), REEL_E_JOURNAL);
+
+	/* An out-of-range state is not covered by the CRC but is still refused. */
+	{
+		uint32_t bad = REEL_JOURNAL_STATE_COUNT;
+		pwrite_file(f->path, entry_offset(f, 1, offsetof(struct reel_journal_entry, state)),
+		            &bad, sizeof(bad));
+	}
+	assert_int_equal(reel_journal_read(f->buffer, 1, &back), REEL_E_JOURNAL);
+}
+
+static void test_journal_hostile_count(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e = make_entry(REEL_OP_MUTE, 0, 0, 0), back;
+	uint64_t hostile = CAPACITY + 1;
+	uint64_t seq = 55;
+
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	pwrite_file(f->path, REEL__LIVE_OFFSET + offsetof(struct reel__header_live, journal_count),
+	            &hostile, sizeof(hostile));
+	/* Seen through the existing mapping and through a fresh one alike. */
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(reel_journal_read(f->buffer, 1, &back), REEL_E_JOURNAL);
+		assert_int_equal(reel_journal_append(f->buffer, &e, &seq), REEL_E_JOURNAL);
+		assert_int_equal(seq, 55);
+		assert_int_equal(reel_journal_set_state(f->buffer, 1, REEL_JOURNAL_APPLIED),
+		                 REEL_E_JOURNAL);
+		/* Never more than the capacity, so a caller walking the entries stays inside. */
+		assert_true(reel_journal_count(f->buffer) <= CAPACITY);
+		reopen(f);
+	}
+	hostile = UINT64_MAX;
+	pwrite_file(f->path, REEL__LIVE_OFFSET + offsetof(struct reel__header_live, journal_count),
+	            &hostile, sizeof(hostile));
+	assert_int_equal(reel_journal_read(f->buffer, UINT64_MAX, &back), REEL_E_JOURNAL);
+	assert_true(reel_journal_count(f->buffer) <= CAPACITY);
+}
+
+static void test_journal_set_state(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e = make_entry(REEL_OP_FADE_IN, 0, 24, 0), back;
+
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	assert_int_equal(reel_journal_set_state(f->buffer, 1, REEL_JOURNAL_APPLIED), 0);
+	assert_int_equal(reel_journal_read(f->buffer, 1, &back), 0);
+	assert_int_equal(back.state, REEL_JOURNAL_APPLIED);
+	assert_int_equal(reel_journal_set_state(f->buffer, 1, REEL_JOURNAL_UNDONE), 0);
+	assert_int_equal(reel_journal_read(f->buffer, 1, &back), 0);
+	assert_int_equal(back.state, REEL_JOURNAL_UNDONE);
+	assert_int_equal(reel_journal_read(f->buffer, 2, &back), 0);
+	assert_int_equal(back.state, REEL_JOURNAL_PENDING);
+
+	assert_int_equal(reel_journal_set_state(f->buffer, 1, REEL_JOURNAL_STATE_COUNT), -EINVAL);
+	assert_int_equal(reel_journal_set_state(f->buffer, 1, 0xffffffffu), -EINVAL);
+	assert_int_equal(reel_journal_set_state(f->buffer, 3, REEL_JOURNAL_APPLIED), REEL_E_RANGE);
+	assert_int_equal(reel_journal_set_state(f->buffer, 0, REEL_JOURNAL_APPLIED), REEL_E_RANGE);
+	assert_int_equal(reel_journal_read(f->buffer, 1, &back), 0);
+	assert_int_equal(back.state, REEL_JOURNAL_UNDONE);
+
+	reopen(f);
+	assert_int_equal(reel_journal_read(f->buffer, 1, &back), 0);
+	assert_int_equal(back.state, REEL_JOURNAL_UNDONE);
+}
+
+static void test_journal_child_reads_parent_appends(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e;
+	int go[2], done[2];
+	pid_t pid;
+	int status;
+	char c;
+
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	/* The child opens its own mapping before anything is appended. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct reel_buffer *b = NULL;
+		struct reel_journal_entry back;
+		int ok;
+
+		close(go[1]);
+		close(done[0]);
+		ok = reel_buffer_open(f->path, &b) == 0 && reel_journal_count(b) == 0;
+		if (write(done[1], "r", 1) != 1)
+			_exit(3);
+		if (read(go[0], &c, 1) != 1)
+			_exit(4);
+		ok = ok && reel_journal_count(b) == 4;
+		for (uint64_t s = 1; ok && s <= 4; s++)
+			ok = reel_journal_read(b, s, &back) == 0 && back.seq == s &&
+			     back.first == (int64_t)s && back.params[0] == s * 0.25 &&
+			     back.state == (s == 3 ? REEL_JOURNAL_APPLIED : REEL_JOURNAL_PENDING);
+		reel_buffer_close(b);
+		_exit(ok ? 0 : 1);
+	}
+	close(go[0]);
+	close(done[1]);
+	assert_int_equal(read(done[0], &c, 1), 1);
+	for (uint64_t s = 1; s <= 4; s++) {
+		e = make_entry(REEL_OP_CONTRAST, (int64_t)s, (int64_t)s + 1, s * 0.25);
+		assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	}
+	assert_int_equal(reel_journal_set_state(f->buffer, 3, REEL_JOURNAL_APPLIED), 0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	status = tu_wait(pid, 5000);
+	close(go[1]);
+	close(done[0]);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_journal_append_read_roundtrip),
+		T(test_journal_seq_numbering),
+		T(test_journal_durable_across_reopen),
+		T(test_journal_full),
+		T(test_journal_rejects_invalid_entries),
+		T(test_journal_damaged_entry),
+		T(test_journal_hostile_count),
+		T(test_journal_set_state),
+		T(test_journal_child_reads_parent_appends),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
