@@ -72,8 +72,8 @@ int reel_op_check_params(uint32_t op, const double params[4])
 		if (!isfinite(params[i]))
 			return REEL_E_BADMSG;
 		if (i >= d->nparams) {
-			/* Unused parameters must be zero so a message has one encoding. */
-			if (params[i] != 0)
+			/* Unused parameters must be +0 so a message has one encoding (-0 == 0). */
+			if (params[i] != 0 || signbit(params[i]))
 				return REEL_E_BADMSG;
 		} else if (params[i] < d->min[i] || params[i] > d->max[i]) {
 			return REEL_E_BADMSG;
