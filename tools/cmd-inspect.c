@@ -1,0 +1,276 @@
+/*
+ * `reel inspect FILE [--json]`: describe a buffer file — header, geometry,
+ * sections, sizes on disk, slot states, journal — as aligned text or one
+ * JSON object.
+ *
+ * It uses only the public API of core, so it doubles as a smoke test of
+ * that API, and it goes through the same validation as every other opener:
+ * a damaged or foreign file is refused with one line naming the problem.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "reel/buffer.h"
+#include "reel/error.h"
+#include "reel/journal.h"
+#include "reel/slot.h"
+
+/* JSON keys, stable whatever reel_slot_state_name() prints. */
+static const char *const slot_keys[REEL_SLOT_STATE_COUNT] = {
+	[REEL_SLOT_EMPTY] = "empty",
+	[REEL_SLOT_DECODING] = "decoding",
+	[REEL_SLOT_READY] = "ready",
+	[REEL_SLOT_BUSY] = "busy",
+	[REEL_SLOT_STALE] = "stale",
+	[REEL_SLOT_ERROR] = "error",
+};
+
+static const char *const journal_keys[REEL_JOURNAL_STATE_COUNT] = {
+	[REEL_JOURNAL_PENDING] = "pending",
+	[REEL_JOURNAL_APPLIED] = "applied",
+	[REEL_JOURNAL_UNDONE] = "undone",
+};
+
+struct summary {
+	const struct reel_buffer_info *info;
+	uint64_t apparent, allocated;
+	uint32_t pid;
+	bool pid_alive;
+	uint64_t generation;
+	bool index_complete;
+	uint64_t slot_states[REEL_SLOT_STATE_COUNT];
+	uint64_t slots_damaged;
+	uint64_t journal_count;
+	uint64_t journal_states[REEL_JOURNAL_STATE_COUNT];
+	uint64_t journal_damaged;
+	char hash[65];
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: reel inspect FILE [--json]\n\n"
+	             "Describe a reel buffer file: format version, geometry, frame rate, audio\n"
+	             "format, source identity, coordinator, sections, sizes on disk, slot states\n"
+	             "and journal.  The file is validated first; a damaged or foreign file is\n"
+	             "refused with one line naming the problem (exit status 2).\n\n"
+	             "options:\n"
+	             "  --json     print one JSON object instead of text\n"
+	             "  --help     show this help\n");
+}
+
+static void collect(struct reel_buffer *b, struct summary *s)
+{
+	const struct reel_buffer_info *info = reel_buffer_info(b);
+
+	s->info = info;
+	s->pid = reel_buffer_coordinator_pid(b);
+	/* EPERM still means someone has that pid. */
+	s->pid_alive = s->pid != 0 && (kill((pid_t)s->pid, 0) == 0 || errno == EPERM);
+	s->generation = reel_buffer_generation(b);
+	s->index_complete = reel_index_complete(b);
+	for (uint32_t i = 0; i < info->slot_count; i++) {
+		struct reel_slot_info si;
+
+		if (reel_slot_get(b, i, &si) < 0 || si.state >= REEL_SLOT_STATE_COUNT)
+			s->slots_damaged++;
+		else
+			s->slot_states[si.state]++;
+	}
+	s->journal_count = reel_journal_count(b);
+	for (uint64_t seq = 1; seq <= s->journal_count; seq++) {
+		struct reel_journal_entry e;
+
+		if (reel_journal_read(b, seq, &e) < 0)
+			s->journal_damaged++;
+		else
+			s->journal_states[e.state]++;
+	}
+	for (int i = 0; i < 32; i++)
+		snprintf(s->hash + 2 * i, 3, "%02x", info->source.hash[i]);
+}
+
+static void format_mtime(int64_t mtime_ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(mtime_ns / 1000000000);
+	struct tm tm;
+
+	if (mtime_ns < 0 || !gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, len, "%" PRId64 " ns", mtime_ns);
+}
+
+static void print_section(const char *name, uint64_t offset, uint64_t size)
+{
+	char human[32];
+
+	printf("  %-12s offset %14" PRIu64 "  size %14" PRIu64 "  (%s)\n", name, offset, size,
+	       cli_human_size(size, human, sizeof(human)));
+}
+
+static void print_text(const char *path, const struct summary *s)
+{
+	const struct reel_buffer_info *in = s->info;
+	char h1[32], h2[32], when[64];
+
+	printf("%s: reel buffer file, format version %" PRIu32 "\n", path, in->version);
+	printf("  %-16s %" PRIu32 "x%" PRIu32 " yuv420p, plane strides %" PRIu32 "/%" PRIu32
+	       "/%" PRIu32 "\n", "geometry", in->width, in->height,
+	       in->plane_stride[0], in->plane_stride[1], in->plane_stride[2]);
+	printf("  %-16s %" PRId32 "/%" PRId32 " (%.3f fps)\n", "frame rate",
+	       in->frame_rate.num, in->frame_rate.den,
+	       (double)in->frame_rate.num / in->frame_rate.den);
+	printf("  %-16s %" PRId32 "/%" PRId32 "\n", "time base", in->time_base.num, in->time_base.den);
+	printf("  %-16s %" PRIu64 "\n", "frames", in->frame_count);
+	if (in->sample_fmt == REEL_SAMPLE_NONE)
+		printf("  %-16s none\n", "audio");
+	else
+		printf("  %-16s %" PRIu32 " Hz, %" PRIu32 " channel%s, float32 interleaved, "
+		       "%" PRIu32 " samples per slot\n", "audio", in->sample_rate, in->channels,
+		       in->channels == 1 ? "" : "s", in->audio_capacity);
+	format_mtime(in->source.mtime_ns, when, sizeof(when));
+	printf("  %-16s %s\n", "source", in->source.path[0] ? in->source.path : "(none)");
+	printf("  %-16s %" PRIu64 " bytes, modified %s\n", "", in->source.size, when);
+	printf("  %-16s %s\n", "source hash", s->hash);
+	if (s->pid)
+		printf("  %-16s pid %" PRIu32 " (%s), generation %" PRIu64 "\n", "coordinator",
+		       s->pid, s->pid_alive ? "running" : "not running", s->generation);
+	else
+		printf("  %-16s none, generation %" PRIu64 "\n", "coordinator", s->generation);
+	printf("  %-16s %s\n", "frame index", s->index_complete ? "complete" : "not complete");
+
+	printf("sections:\n");
+	print_section("header", 0, 4096);
+	print_section("index", in->index_offset, in->index_size);
+	print_section("journal", in->journal_offset, in->journal_size);
+	print_section("slot table", in->slot_table_offset, in->slot_table_size);
+	print_section("slots", in->slots_offset, in->slots_size);
+	printf("  %-12s %" PRIu32 " x %" PRIu64 " bytes (%s)\n", "slot stride", in->slot_count,
+	       in->slot_stride, cli_human_size(in->slot_stride, h1, sizeof(h1)));
+
+	printf("disk:\n");
+	printf("  %-12s %s (%" PRIu64 " bytes)\n", "apparent",
+	       cli_human_size(s->apparent, h1, sizeof(h1)), s->apparent);
+	printf("  %-12s %s (%" PRIu64 " bytes)\n", "allocated",
+	       cli_human_size(s->allocated, h2, sizeof(h2)), s->allocated);
+
+	printf("slots: %" PRIu32 "\n ", in->slot_count);
+	for (int i = 0; i < REEL_SLOT_STATE_COUNT; i++)
+		printf(" %s %" PRIu64 ",", slot_keys[i], s->slot_states[i]);
+	printf(" damaged %" PRIu64 "\n", s->slots_damaged);
+
+	printf("journal: %" PRIu64 " of %" PRIu32 " entries\n ", s->journal_count,
+	       in->journal_capacity);
+	for (int i = 0; i < REEL_JOURNAL_STATE_COUNT; i++)
+		printf(" %s %" PRIu64 ",", journal_keys[i], s->journal_states[i]);
+	printf(" damaged %" PRIu64 "\n", s->journal_damaged);
+}
+
+static void json_section(const char *name, uint64_t offset, uint64_t size, bool last)
+{
+	printf("\"%s\":{\"offset\":%" PRIu64 ",\"size\":%" PRIu64 "}%s", name, offset, size,
+	       last ? "" : ",");
+}
+
+static void print_json(const char *path, const struct summary *s)
+{
+	const struct reel_buffer_info *in = s->info;
+
+	printf("{\"file\":");
+	cli_json_string(stdout, path);
+	printf(",\"version\":%" PRIu32, in->version);
+	printf(",\"width\":%" PRIu32 ",\"height\":%" PRIu32 ",\"pix_fmt\":\"yuv420p\"",
+	       in->width, in->height);
+	printf(",\"plane_strides\":[%" PRIu32 ",%" PRIu32 ",%" PRIu32 "]",
+	       in->plane_stride[0], in->plane_stride[1], in->plane_stride[2]);
+	printf(",\"frame_rate\":{\"num\":%" PRId32 ",\"den\":%" PRId32 "}",
+	       in->frame_rate.num, in->frame_rate.den);
+	printf(",\"time_base\":{\"num\":%" PRId32 ",\"den\":%" PRId32 "}",
+	       in->time_base.num, in->time_base.den);
+	printf(",\"frames\":%" PRIu64 ",\"slots\":%" PRIu32 ",\"slot_stride\":%" PRIu64,
+	       in->frame_count, in->slot_count, in->slot_stride);
+	printf(",\"audio\":{\"sample_fmt\":\"%s\",\"sample_rate\":%" PRIu32 ",\"channels\":%" PRIu32
+	       ",\"samples_per_slot\":%" PRIu32 "}",
+	       in->sample_fmt == REEL_SAMPLE_NONE ? "none" : "f32", in->sample_rate, in->channels,
+	       in->audio_capacity);
+	printf(",\"source\":{\"path\":");
+	cli_json_string(stdout, in->source.path);
+	printf(",\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64 ",\"hash\":\"%s\"}",
+	       in->source.size, in->source.mtime_ns, s->hash);
+	printf(",\"coordinator\":{\"pid\":%" PRIu32 ",\"running\":%s,\"generation\":%" PRIu64 "}",
+	       s->pid, s->pid_alive ? "true" : "false", s->generation);
+	printf(",\"index_complete\":%s", s->index_complete ? "true" : "false");
+	printf(",\"file_size\":%" PRIu64 ",\"sections\":{", in->file_size);
+	json_section("header", 0, 4096, false);
+	json_section("index", in->index_offset, in->index_size, false);
+	json_section("journal", in->journal_offset, in->journal_size, false);
+	json_section("slot_table", in->slot_table_offset, in->slot_table_size, false);
+	json_section("slots", in->slots_offset, in->slots_size, true);
+	printf("},\"apparent_bytes\":%" PRIu64 ",\"allocated_bytes\":%" PRIu64,
+	       s->apparent, s->allocated);
+	printf(",\"slot_states\":{");
+	for (int i = 0; i < REEL_SLOT_STATE_COUNT; i++)
+		printf("\"%s\":%" PRIu64 ",", slot_keys[i], s->slot_states[i]);
+	printf("\"damaged\":%" PRIu64 "}", s->slots_damaged);
+	printf(",\"journal\":{\"count\":%" PRIu64 ",\"capacity\":%" PRIu32 ",",
+	       s->journal_count, in->journal_capacity);
+	for (int i = 0; i < REEL_JOURNAL_STATE_COUNT; i++)
+		printf("\"%s\":%" PRIu64 ",", journal_keys[i], s->journal_states[i]);
+	printf("\"damaged\":%" PRIu64 "}}\n", s->journal_damaged);
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	struct reel_buffer *b = NULL;
+	struct summary s;
+	const char *path = NULL;
+	bool json = false;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return CLI_OK;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--")) {
+			if (i + 2 != argc || path)
+				return cli_error(CLI_USAGE, "inspect",
+				                 "expected exactly one FILE (see 'reel inspect --help')");
+			path = argv[i + 1];
+			break;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return cli_error(CLI_USAGE, "inspect", "unknown option '%s' (see 'reel inspect --help')",
+			                 argv[i]);
+		} else if (path) {
+			return cli_error(CLI_USAGE, "inspect",
+			                 "expected exactly one FILE (see 'reel inspect --help')");
+		} else {
+			path = argv[i];
+		}
+	}
+	if (!path)
+		return cli_error(CLI_USAGE, "inspect", "missing FILE (see 'reel inspect --help')");
+
+	r = reel_buffer_open(path, &b);
+	if (r < 0)
+		return cli_error(CLI_USAGE, "inspect", "%s: %s", path, reel_strerror(r));
+	memset(&s, 0, sizeof(s));
+	r = reel_buffer_disk_usage(b, &s.apparent, &s.allocated);
+	if (r < 0) {
+		reel_buffer_close(b);
+		return cli_error(CLI_USAGE, "inspect", "%s: %s", path, reel_strerror(r));
+	}
+	collect(b, &s);
+	if (json)
+		print_json(path, &s);
+	else
+		print_text(path, &s);
+	reel_buffer_close(b);
+	if (fflush(stdout) != 0)
+		return cli_error(CLI_FAIL, "inspect", "writing output: %s", strerror(errno));
+	return CLI_OK;
+}
