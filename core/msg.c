@@ -57,13 +57,15 @@ static int check_kind(const struct reel_msg *m)
 	case REEL_MSG_COMMAND:
 		if (m->op == REEL_OP_NONE || m->op >= REEL_OP_COUNT)
 			return REEL_E_BADMSG;
+		/* Undo and redo name no frames, but take no parameters either. */
 		if (m->op == REEL_OP_UNDO || m->op == REEL_OP_REDO)
-			return check_params_finite(m);
+			return reel_op_check_params(m->op, m->params);
 		if (check_range(m) < 0)
 			return REEL_E_BADMSG;
 		return reel_op_check_params(m->op, m->params);
 	case REEL_MSG_WORK:
 	case REEL_MSG_DONE:
+	case REEL_MSG_CLAIM:
 		if (m->seq == 0 || m->op == REEL_OP_NONE || m->op >= REEL_OP_COUNT)
 			return REEL_E_BADMSG;
 		if (check_range(m) < 0)
@@ -112,6 +114,7 @@ const char *reel_msg_kind_name(unsigned kind)
 		[REEL_MSG_STATUS] = "status", [REEL_MSG_STOP] = "stop",
 		[REEL_MSG_COMMAND] = "command", [REEL_MSG_WORK] = "work", [REEL_MSG_DONE] = "done",
 		[REEL_MSG_REPLY] = "reply", [REEL_MSG_STATUS_REPLY] = "status-reply",
+		[REEL_MSG_CLAIM] = "claim",
 	};
 	return kind < REEL_MSG_KIND_COUNT && names[kind] ? names[kind] : "unknown";
 }

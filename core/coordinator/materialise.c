@@ -1,0 +1,472 @@
+/*
+ * The materialiser thread (see materialise.h).
+ *
+ * Requests wait in a small array kept in priority order (FIFO within a
+ * class).  The thread decodes one request at a time through
+ * reel_media_decode(), whose sink callbacks pick a slot for each frame,
+ * lock it, mark it DECODING inside a seqlock write, and on completion mark
+ * it READY (or ERROR with the reason) and wake its waiters.  A request of a
+ * higher class arriving meanwhile preempts the current one between two
+ * frames; the rest of the current request goes back in the queue.
+ *
+ * When there are at least as many slots as frames, frame f lives in slot f
+ * and nothing is ever evicted.  Otherwise slots are handed out free first,
+ * then by least recent use; the frames of the request being served are
+ * touched first so that they are the last candidates.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "materialise.h"
+#include "reel/buffer.h"
+#include "reel/error.h"
+#include "reel/media.h"
+#include "reel/slot.h"
+
+#define NO_SLOT UINT32_MAX
+
+enum { FRAME_ABSENT = 0, FRAME_READY, FRAME_ERROR };
+
+struct request {
+	uint64_t first, last, token, order;
+	unsigned prio;
+};
+
+struct materialiser {
+	struct reel_buffer *buffer;
+	struct reel_media *media;
+	const struct reel_buffer_info *info;
+	int notify_fd;
+	pthread_t thread;
+	bool started;
+
+	/* Everything below is guarded by lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+	struct request *reqs;
+	size_t nreqs, reqcap;
+	uint64_t order;
+	struct mat_done *done;
+	size_t ndone, donecap;
+	unsigned serving_prio;       /* class of the request being decoded */
+	bool preempt;                /* a higher class waits */
+
+	bool identity;               /* slot f holds frame f */
+	uint32_t *frame_slot;        /* frame -> slot, NO_SLOT when absent */
+	uint8_t *frame_status;       /* FRAME_* */
+	int64_t *slot_frame;         /* slot -> frame, -1 when free */
+	uint64_t *last_use;          /* slot -> tick of its latest use */
+	uint64_t tick;
+	struct mat_stats stats;
+
+	/* The thread's own: the slot being written between begin() and end(). */
+	uint32_t cur_slot;
+	uint64_t cur_first;
+};
+
+static void forget_slot(struct materialiser *m, uint32_t slot)
+{
+	int64_t old = m->slot_frame[slot];
+
+	if (old >= 0) {
+		if (m->frame_status[old] == FRAME_READY)
+			m->stats.resident--;
+		else if (m->frame_status[old] == FRAME_ERROR)
+			m->stats.errors--;
+		m->frame_status[old] = FRAME_ABSENT;
+		m->frame_slot[old] = NO_SLOT;
+	}
+	m->slot_frame[slot] = -1;
+}
+
+/* A slot for `frame`: free first, else least recently used; NO_SLOT when none. */
+static uint32_t pick_slot(struct materialiser *m, uint64_t frame, bool free_only)
+{
+	uint32_t best = NO_SLOT;
+
+	if (m->identity)
+		return (uint32_t)frame;
+	for (uint32_t s = 0; s < m->info->slot_count; s++) {
+		if (m->slot_frame[s] < 0)
+			return s;
+		if (!free_only && (best == NO_SLOT || m->last_use[s] < m->last_use[best]))
+			best = s;
+	}
+	return best;
+}
+
+static int sink_begin(void *userdata, uint64_t frame, struct reel_frame *ret_frame)
+{
+	struct materialiser *m = userdata;
+	uint32_t slot;
+	int r;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->stop) {
+		pthread_mutex_unlock(&m->lock);
+		return -ECANCELED;
+	}
+	if (frame >= m->info->frame_count || m->frame_status[frame] != FRAME_ABSENT) {
+		pthread_mutex_unlock(&m->lock);
+		return 1;
+	}
+	/* Read-ahead before the request may use free slots, never evict. */
+	slot = pick_slot(m, frame, frame < m->cur_first);
+	if (slot == NO_SLOT) {
+		pthread_mutex_unlock(&m->lock);
+		return 1;
+	}
+	forget_slot(m, slot);
+	pthread_mutex_unlock(&m->lock);
+
+	r = reel_slot_lock(m->buffer, slot, 2000);
+	if (r < 0)
+		return 1;
+	r = reel_buffer_reserve_slot(m->buffer, slot);
+	if (r < 0)
+		goto out_unlock;
+	r = reel_buffer_frame(m->buffer, slot, ret_frame);
+	if (r < 0)
+		goto out_unlock;
+	reel_slot_set_state(m->buffer, slot, REEL_SLOT_DECODING, 0);
+	reel_slot_write_begin(m->buffer, slot);
+	reel_slot_set_contents(m->buffer, slot, (int64_t)frame, 0, 0);
+	m->cur_slot = slot;
+	return 0;
+
+out_unlock:
+	reel_slot_unlock(m->buffer, slot);
+	return r;
+}
+
+static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int32_t error)
+{
+	struct materialiser *m = userdata;
+	uint32_t slot = m->cur_slot;
+	int r;
+
+	reel_slot_set_contents(m->buffer, slot, (int64_t)frame, 0, audio_samples);
+	reel_slot_write_end(m->buffer, slot);
+	reel_slot_set_state(m->buffer, slot, error ? REEL_SLOT_ERROR : REEL_SLOT_READY, error);
+	reel_slot_unlock(m->buffer, slot);
+
+	pthread_mutex_lock(&m->lock);
+	m->frame_slot[frame] = slot;
+	m->slot_frame[slot] = (int64_t)frame;
+	m->frame_status[frame] = error ? FRAME_ERROR : FRAME_READY;
+	m->last_use[slot] = ++m->tick;
+	if (error)
+		m->stats.errors++;
+	else
+		m->stats.resident++;
+	m->stats.decoded++;
+	r = m->stop ? -ECANCELED : m->preempt ? 1 : 0;
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+/* Give a frame that the decoder could not produce a slot in ERROR, so nobody waits on it. */
+static void mark_error(struct materialiser *m, uint64_t frame, int32_t error)
+{
+	struct reel_frame unused;
+
+	if (sink_begin(m, frame, &unused) == 0)
+		sink_end(m, frame, 0, error);
+}
+
+static bool present(struct materialiser *m, uint64_t frame)
+{
+	bool p;
+
+	pthread_mutex_lock(&m->lock);
+	p = m->frame_status[frame] != FRAME_ABSENT;
+	pthread_mutex_unlock(&m->lock);
+	return p;
+}
+
+/* Touch the resident frames of first..last so eviction takes them last. */
+static void touch_range(struct materialiser *m, uint64_t first, uint64_t last)
+{
+	for (uint64_t f = first; f <= last; f++)
+		if (m->frame_slot[f] != NO_SLOT)
+			m->last_use[m->frame_slot[f]] = ++m->tick;
+}
+
+/* Returns 1 when the request is complete, 0 when preempted or stopped. */
+static int serve(struct materialiser *m, struct request *req)
+{
+	const struct reel_sink sink = { sink_begin, sink_end, m };
+
+	pthread_mutex_lock(&m->lock);
+	touch_range(m, req->first, req->last);
+	pthread_mutex_unlock(&m->lock);
+	m->cur_first = req->first;
+	for (uint64_t f = req->first; f <= req->last; f++) {
+		int r;
+
+		if (present(m, f))
+			continue;
+		r = reel_media_decode(m->media, m->buffer, f, req->last, &sink);
+		pthread_mutex_lock(&m->lock);
+		if (m->stop || (m->preempt && r >= 0)) {
+			pthread_mutex_unlock(&m->lock);
+			req->first = f;
+			return 0;
+		}
+		pthread_mutex_unlock(&m->lock);
+		if (!present(m, f))
+			mark_error(m, f, r < 0 ? r : REEL_E_DECODE);
+	}
+	return 1;
+}
+
+static void fill_done(struct materialiser *m, uint64_t first, uint64_t token, struct mat_done *d)
+{
+	uint32_t slot = m->frame_slot[first];
+
+	d->token = token;
+	d->slot = slot == NO_SLOT ? 0 : slot;
+	if (slot == NO_SLOT)
+		d->result = REEL_E_DECODE;
+	else if (m->frame_status[first] == FRAME_ERROR) {
+		struct reel_slot_info si;
+		d->result = reel_slot_get(m->buffer, slot, &si) == 0 && si.error < 0 ? si.error
+		                                                                     : REEL_E_DECODE;
+	} else
+		d->result = 0;
+}
+
+static void push_done(struct materialiser *m, const struct request *req)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->ndone == m->donecap) {
+		size_t cap = m->donecap ? m->donecap * 2 : 16;
+		struct mat_done *v = realloc(m->done, cap * sizeof(*v));
+		if (!v) {
+			pthread_mutex_unlock(&m->lock);
+			return;
+		}
+		m->done = v;
+		m->donecap = cap;
+	}
+	fill_done(m, req->first, req->token, &m->done[m->ndone++]);
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->notify_fd, &one, sizeof(one)) < 0) {
+		/* The loop also polls on a timer; a lost wake-up only delays the reply. */
+	}
+}
+
+/* Insert keeping (prio desc, order asc); caller holds the lock. */
+static int enqueue(struct materialiser *m, const struct request *req)
+{
+	size_t i;
+
+	if (m->nreqs == m->reqcap) {
+		size_t cap = m->reqcap ? m->reqcap * 2 : 16;
+		struct request *v = realloc(m->reqs, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		m->reqs = v;
+		m->reqcap = cap;
+	}
+	for (i = m->nreqs; i > 0; i--) {
+		const struct request *p = &m->reqs[i - 1];
+		if (p->prio > req->prio || (p->prio == req->prio && p->order < req->order))
+			break;
+	}
+	memmove(&m->reqs[i + 1], &m->reqs[i], (m->nreqs - i) * sizeof(*req));
+	m->reqs[i] = *req;
+	m->nreqs++;
+	m->stats.queued = m->nreqs;
+	return 0;
+}
+
+static void *thread_main(void *arg)
+{
+	struct materialiser *m = arg;
+
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		struct request req;
+		bool complete;
+
+		while (!m->stop && m->nreqs == 0)
+			pthread_cond_wait(&m->cond, &m->lock);
+		if (m->stop)
+			break;
+		req = m->reqs[0];
+		memmove(&m->reqs[0], &m->reqs[1], (m->nreqs - 1) * sizeof(req));
+		m->nreqs--;
+		m->stats.queued = m->nreqs;
+		m->serving_prio = req.prio;
+		m->preempt = false;
+		pthread_mutex_unlock(&m->lock);
+
+		complete = serve(m, &req);
+		if (complete)
+			push_done(m, &req);
+
+		pthread_mutex_lock(&m->lock);
+		if (!complete && !m->stop) {
+			/* Preempted: the rest of the request waits behind the higher class. */
+			if (enqueue(m, &req) < 0)
+				m->stop = true;
+		}
+		m->preempt = false;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+/* Adopt what a previous coordinator left READY; everything else is free. */
+static void adopt_slots(struct materialiser *m)
+{
+	for (uint32_t s = 0; s < m->info->slot_count; s++) {
+		struct reel_slot_info si;
+		uint64_t f;
+
+		if (reel_slot_get(m->buffer, s, &si) < 0 || si.state != REEL_SLOT_READY || si.frame < 0)
+			continue;
+		f = (uint64_t)si.frame;
+		if (f >= m->info->frame_count || m->frame_slot[f] != NO_SLOT || (m->identity && f != s))
+			continue;
+		m->frame_slot[f] = s;
+		m->slot_frame[s] = (int64_t)f;
+		m->frame_status[f] = FRAME_READY;
+		m->last_use[s] = ++m->tick;
+		m->stats.resident++;
+	}
+}
+
+int materialiser_start(struct reel_buffer *buffer, struct reel_media *media, int notify_fd,
+                       struct materialiser **ret_mat)
+{
+	struct materialiser *m;
+	int r = -ENOMEM;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->buffer = buffer;
+	m->media = media;
+	m->info = reel_buffer_info(buffer);
+	m->notify_fd = notify_fd;
+	m->identity = m->info->slot_count >= m->info->frame_count;
+	m->frame_slot = malloc(m->info->frame_count * sizeof(*m->frame_slot));
+	m->frame_status = calloc(m->info->frame_count, 1);
+	m->slot_frame = malloc(m->info->slot_count * sizeof(*m->slot_frame));
+	m->last_use = calloc(m->info->slot_count, sizeof(*m->last_use));
+	if (!m->frame_slot || !m->frame_status || !m->slot_frame || !m->last_use)
+		goto out_free;
+	memset(m->frame_slot, 0xff, m->info->frame_count * sizeof(*m->frame_slot));
+	for (uint32_t s = 0; s < m->info->slot_count; s++)
+		m->slot_frame[s] = -1;
+	adopt_slots(m);
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	r = -pthread_create(&m->thread, NULL, thread_main, m);
+	if (r < 0)
+		goto out_destroy;
+	m->started = true;
+	*ret_mat = m;
+	return 0;
+
+out_destroy:
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+out_free:
+	free(m->frame_slot);
+	free(m->frame_status);
+	free(m->slot_frame);
+	free(m->last_use);
+	free(m);
+	return r;
+}
+
+void materialiser_stop(struct materialiser *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stop = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	if (m->started)
+		pthread_join(m->thread, NULL);
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	free(m->reqs);
+	free(m->done);
+	free(m->frame_slot);
+	free(m->frame_status);
+	free(m->slot_frame);
+	free(m->last_use);
+	free(m);
+}
+
+int materialiser_request(struct materialiser *m, uint64_t first, uint64_t last, unsigned prio,
+                         uint64_t token)
+{
+	struct request req = { first, last, token, 0, prio };
+	int r;
+
+	if (first > last || last >= m->info->frame_count)
+		return REEL_E_RANGE;
+	pthread_mutex_lock(&m->lock);
+	req.order = m->order++;
+	r = enqueue(m, &req);
+	if (r == 0) {
+		if (prio > m->serving_prio)
+			m->preempt = true;
+		pthread_cond_signal(&m->cond);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int materialiser_poll(struct materialiser *m, struct mat_done *ret_done)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->ndone) {
+		*ret_done = m->done[0];
+		memmove(&m->done[0], &m->done[1], (m->ndone - 1) * sizeof(*m->done));
+		m->ndone--;
+		found = 1;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return found;
+}
+
+int materialiser_lookup(struct materialiser *m, uint64_t first, uint64_t last,
+                        struct mat_done *ret_done)
+{
+	int all = 1;
+
+	if (first > last || last >= m->info->frame_count)
+		return REEL_E_RANGE;
+	pthread_mutex_lock(&m->lock);
+	for (uint64_t f = first; f <= last && all; f++)
+		all = m->frame_status[f] != FRAME_ABSENT;
+	if (all) {
+		touch_range(m, first, last);
+		fill_done(m, first, 0, ret_done);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return all;
+}
+
+void materialiser_stats(struct materialiser *m, struct mat_stats *ret_stats)
+{
+	pthread_mutex_lock(&m->lock);
+	*ret_stats = m->stats;
+	pthread_mutex_unlock(&m->lock);
+}

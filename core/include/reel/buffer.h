@@ -107,6 +107,12 @@ int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer);
 int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_size,
                                 struct reel_buffer_info *ret_info);
 
+/*
+ * Bytes one slot takes for these parameters (planes and audio, rounded up to
+ * a page), for sizing a cache before creating; 0 when they are invalid.
+ */
+uint64_t reel_buffer_slot_size(const struct reel_buffer_params *params);
+
 /* Unmaps and closes; accepts NULL. */
 void reel_buffer_close(struct reel_buffer *buffer);
 

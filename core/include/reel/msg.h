@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REEL_MSG_MAGIC 0x4c455552u   /* "REEL" read as little-endian bytes */
+#define REEL_MSG_MAGIC 0x4c454552u   /* "REEL" read as little-endian bytes */
 #define REEL_MSG_VERSION 1u
 #define REEL_MSG_SIZE 256u
 
@@ -25,6 +25,7 @@ enum reel_msg_kind {
 	REEL_MSG_DONE,         /* stage -> coord: work (seq, first..last, epoch) finished */
 	REEL_MSG_REPLY,        /* coord -> client: result, seq, slot */
 	REEL_MSG_STATUS_REPLY, /* coord -> client: the stat[] array */
+	REEL_MSG_CLAIM,        /* stage -> coord: took work (seq, first..last, epoch) off its queue */
 	REEL_MSG_KIND_COUNT
 };
 

@@ -1,0 +1,50 @@
+/*
+ * The coordinator of a session: `reel open` builds one, runs its event loop
+ * in the foreground, and closes it.  It owns the buffer file, the session's
+ * queues and session file, the materialiser thread and the scheduler.
+ */
+#ifndef REEL_COORD_H
+#define REEL_COORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reel/buffer.h"
+
+struct reel_coord_options {
+	const char *video;
+	const char *session;        /* NULL: made from the video's file name */
+	const char *buffer_path;    /* NULL: <cache folder>/<session>.reel */
+	uint64_t cache_bytes;       /* 0: the whole clip when it fits in a quarter of RAM */
+	bool no_stages;
+};
+
+struct reel_coord;
+
+/*
+ * Open the video, create or resume the buffer file, claim the session and
+ * create its queues.  On failure nothing is left behind (no queue, no session
+ * file, no new buffer file) and *ret_coord is untouched.
+ */
+int reel_coord_open(const struct reel_coord_options *options, struct reel_coord **ret_coord);
+
+/* Run the event loop until a STOP message, SIGINT or SIGTERM; 0 on a clean stop. */
+int reel_coord_run(struct reel_coord *coord);
+
+/* Remove queues and session file, stop the materialiser, unmap; accepts NULL. */
+void reel_coord_close(struct reel_coord *coord);
+
+const char *reel_coord_session(const struct reel_coord *coord);
+const char *reel_coord_buffer_path(const struct reel_coord *coord);
+const struct reel_buffer_info *reel_coord_info(const struct reel_coord *coord);
+/* 1 when the buffer file existed and was resumed, 0 when new. */
+int reel_coord_resumed(const struct reel_coord *coord);
+
+/* The folder for buffer files when --buffer is not given (created 0700). */
+int reel_coord_default_buffer_dir(char *buf, size_t len);
+
+/* Pick a session name from a video path: its base name, reduced to [A-Za-z0-9_-]. */
+void reel_coord_session_from_path(const char *video, char *buf, size_t len);
+
+#endif

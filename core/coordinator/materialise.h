@@ -1,0 +1,53 @@
+/*
+ * The materialiser: the coordinator's decoding thread.  It owns the media
+ * handle and the private map from frames to slots (with the LRU order used
+ * for eviction), serves `need` requests in priority order, and tells the
+ * event loop through an eventfd when a request is complete.
+ *
+ * The slot table in the buffer says what each slot holds, but a stage may
+ * have scribbled there: the coordinator trusts only this private map.
+ */
+#ifndef REEL_MATERIALISE_H
+#define REEL_MATERIALISE_H
+
+#include <stdint.h>
+
+struct reel_buffer;
+struct reel_media;
+struct materialiser;
+
+struct mat_done {
+	uint64_t token;        /* the caller's, from materialiser_request() */
+	int32_t result;        /* 0, or why the first frame is not READY */
+	uint32_t slot;         /* slot of the request's first frame */
+};
+
+/* Starts the thread.  notify_fd (an eventfd) is written when results are ready. */
+int materialiser_start(struct reel_buffer *buffer, struct reel_media *media, int notify_fd,
+                       struct materialiser **ret_mat);
+/* Stops the thread after the frame it is decoding; accepts NULL. */
+void materialiser_stop(struct materialiser *mat);
+
+/* Queue frames first..last at priority class prio. */
+int materialiser_request(struct materialiser *mat, uint64_t first, uint64_t last, unsigned prio,
+                         uint64_t token);
+/* Take one finished request; 1 when one was there, 0 when none. */
+int materialiser_poll(struct materialiser *mat, struct mat_done *ret_done);
+
+/*
+ * When every frame of first..last is READY or ERROR, fill *ret_done's slot
+ * and result as a finished request would and return 1; else 0.  Marks the
+ * frames used (LRU).
+ */
+int materialiser_lookup(struct materialiser *mat, uint64_t first, uint64_t last,
+                        struct mat_done *ret_done);
+
+struct mat_stats {
+	uint64_t resident;      /* frames READY */
+	uint64_t errors;        /* frames in ERROR */
+	uint64_t decoded;       /* frames written since start */
+	uint64_t queued;        /* requests waiting */
+};
+void materialiser_stats(struct materialiser *mat, struct mat_stats *ret_stats);
+
+#endif

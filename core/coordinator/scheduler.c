@@ -1,0 +1,252 @@
+/*
+ * The scheduler (see sched.h).  Commands sit in a vector in seq order, each
+ * with its chunks; finished commands leave the vector.  The overlap test is
+ * a scan of the earlier commands' unfinished chunks: the table holds only
+ * what is not yet applied, which the bus's backpressure keeps small.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduler.h"
+
+struct command {
+	uint64_t seq;
+	uint32_t role;
+	uint32_t nchunks;
+	uint32_t unfinished;
+	struct sched_chunk *chunks;
+};
+
+struct reel_sched {
+	uint64_t chunk_frames;
+	uint64_t next_epoch;
+	struct command *cmds;
+	size_t ncmds, cap;
+	uint64_t inflight;
+};
+
+int sched_new(uint64_t chunk_frames, struct reel_sched **ret_sched)
+{
+	struct reel_sched *s;
+
+	if (chunk_frames == 0)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->chunk_frames = chunk_frames;
+	s->next_epoch = 1;
+	*ret_sched = s;
+	return 0;
+}
+
+void sched_free(struct reel_sched *sched)
+{
+	if (!sched)
+		return;
+	for (size_t i = 0; i < sched->ncmds; i++)
+		free(sched->cmds[i].chunks);
+	free(sched->cmds);
+	free(sched);
+}
+
+int sched_add(struct reel_sched *s, const struct reel_journal_entry *e, uint32_t role)
+{
+	uint64_t frames, n;
+	struct command *c;
+
+	if (e->first < 0 || e->last < e->first)
+		return -EINVAL;
+	if (s->ncmds && s->cmds[s->ncmds - 1].seq >= e->seq)
+		return -EINVAL;
+	frames = (uint64_t)(e->last - e->first) + 1;
+	n = (frames + s->chunk_frames - 1) / s->chunk_frames;
+	if (n > UINT32_MAX)
+		return -E2BIG;
+	if (s->ncmds == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct command *v = realloc(s->cmds, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		s->cmds = v;
+		s->cap = cap;
+	}
+	c = &s->cmds[s->ncmds];
+	c->chunks = calloc(n, sizeof(*c->chunks));
+	if (!c->chunks)
+		return -ENOMEM;
+	c->seq = e->seq;
+	c->role = role;
+	c->nchunks = c->unfinished = (uint32_t)n;
+	for (uint64_t i = 0; i < n; i++) {
+		struct sched_chunk *k = &c->chunks[i];
+		k->seq = e->seq;
+		k->op = e->op;
+		k->role = role;
+		k->first = e->first + (int64_t)(i * s->chunk_frames);
+		k->last = k->first + (int64_t)s->chunk_frames - 1;
+		if (k->last > e->last)
+			k->last = e->last;
+		memcpy(k->params, e->params, sizeof(k->params));
+		k->state = SCHED_PENDING;
+	}
+	s->ncmds++;
+	return 0;
+}
+
+/* True when an unfinished chunk of a command before index ci overlaps [first, last]. */
+static int blocked(const struct reel_sched *s, size_t ci, int64_t first, int64_t last)
+{
+	for (size_t i = 0; i < ci; i++) {
+		const struct command *c = &s->cmds[i];
+		for (uint32_t j = 0; j < c->nchunks; j++) {
+			const struct sched_chunk *k = &c->chunks[j];
+			if (k->state != SCHED_DONE && k->first <= last && first <= k->last)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int sched_take(struct reel_sched *s, uint32_t role, double now_ms, struct sched_chunk *ret_chunk)
+{
+	for (size_t i = 0; i < s->ncmds; i++) {
+		struct command *c = &s->cmds[i];
+		if (c->role != role)
+			continue;
+		for (uint32_t j = 0; j < c->nchunks; j++) {
+			struct sched_chunk *k = &c->chunks[j];
+			if (k->state != SCHED_PENDING || blocked(s, i, k->first, k->last))
+				continue;
+			k->state = SCHED_INFLIGHT;
+			k->owner = 0;
+			k->epoch = s->next_epoch++;
+			k->since_ms = now_ms;
+			s->inflight++;
+			*ret_chunk = *k;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static struct sched_chunk *find(struct reel_sched *s, uint64_t seq, int64_t first, size_t *ret_ci)
+{
+	for (size_t i = 0; i < s->ncmds; i++) {
+		struct command *c = &s->cmds[i];
+		if (c->seq != seq)
+			continue;
+		for (uint32_t j = 0; j < c->nchunks; j++)
+			if (c->chunks[j].first == first) {
+				*ret_ci = i;
+				return &c->chunks[j];
+			}
+		return NULL;
+	}
+	return NULL;
+}
+
+int sched_untake(struct reel_sched *s, uint64_t seq, int64_t first, uint64_t epoch)
+{
+	size_t ci;
+	struct sched_chunk *k = find(s, seq, first, &ci);
+
+	if (!k)
+		return -ENOENT;
+	if (k->state != SCHED_INFLIGHT || k->epoch != epoch)
+		return -ESTALE;
+	k->state = SCHED_PENDING;
+	s->inflight--;
+	return 0;
+}
+
+int sched_claim(struct reel_sched *s, uint64_t seq, int64_t first, uint64_t epoch, pid_t pid,
+                double now_ms)
+{
+	size_t ci;
+	struct sched_chunk *k = find(s, seq, first, &ci);
+
+	if (!k)
+		return -ENOENT;
+	if (k->state != SCHED_INFLIGHT || k->epoch != epoch)
+		return -ESTALE;
+	k->owner = pid;
+	k->since_ms = now_ms;
+	return 0;
+}
+
+int sched_done(struct reel_sched *s, uint64_t seq, int64_t first, uint64_t epoch)
+{
+	size_t ci;
+	struct sched_chunk *k = find(s, seq, first, &ci);
+	struct command *c;
+
+	if (!k)
+		return -ENOENT;
+	if (k->state != SCHED_INFLIGHT || k->epoch != epoch)
+		return -ESTALE;
+	k->state = SCHED_DONE;
+	s->inflight--;
+	c = &s->cmds[ci];
+	if (--c->unfinished > 0)
+		return 0;
+	free(c->chunks);
+	memmove(c, c + 1, (s->ncmds - ci - 1) * sizeof(*c));
+	s->ncmds--;
+	return 1;
+}
+
+static int requeue_if(struct reel_sched *s, int (*pred)(const struct sched_chunk *, const void *),
+                      const void *arg)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < s->ncmds; i++)
+		for (uint32_t j = 0; j < s->cmds[i].nchunks; j++) {
+			struct sched_chunk *k = &s->cmds[i].chunks[j];
+			if (k->state == SCHED_INFLIGHT && pred(k, arg)) {
+				k->state = SCHED_PENDING;
+				k->owner = 0;
+				s->inflight--;
+				n++;
+			}
+		}
+	return n;
+}
+
+static int owned_by(const struct sched_chunk *k, const void *arg)
+{
+	return k->owner == *(const pid_t *)arg;
+}
+
+int sched_requeue_owner(struct reel_sched *s, pid_t pid)
+{
+	if (pid <= 0)
+		return -EINVAL;
+	return requeue_if(s, owned_by, &pid);
+}
+
+struct deadlines { double claimed, unclaimed; };
+
+static int too_old(const struct sched_chunk *k, const void *arg)
+{
+	const struct deadlines *d = arg;
+	return k->since_ms < (k->owner ? d->claimed : d->unclaimed);
+}
+
+int sched_requeue_stale(struct reel_sched *s, double claimed_before_ms, double unclaimed_before_ms)
+{
+	struct deadlines d = { claimed_before_ms, unclaimed_before_ms };
+	return requeue_if(s, too_old, &d);
+}
+
+uint64_t sched_commands(const struct reel_sched *s)
+{
+	return s->ncmds;
+}
+
+uint64_t sched_inflight(const struct reel_sched *s)
+{
+	return s->inflight;
+}

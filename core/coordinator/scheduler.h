@@ -1,0 +1,76 @@
+/*
+ * The scheduler: the coordinator's private table of accepted commands, cut
+ * into chunks, and of which stage holds which chunk.  It decides what may be
+ * dispatched now: a chunk goes out only when no chunk of an earlier command
+ * that overlaps its frames is still unfinished, so every frame sees the
+ * journal's order while non-overlapping work runs in parallel.
+ *
+ * Every dispatch gets a fresh epoch; a DONE or CLAIM that names another
+ * epoch comes from a dispatch that was taken back (a stage presumed dead or
+ * hung) and is ignored.
+ */
+#ifndef REEL_SCHEDULER_H
+#define REEL_SCHEDULER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "reel/journal.h"
+
+enum sched_chunk_state { SCHED_PENDING, SCHED_INFLIGHT, SCHED_DONE };
+
+struct sched_chunk {
+	uint64_t seq;
+	uint32_t op;
+	uint32_t role;
+	int64_t first, last;
+	double params[4];
+	uint32_t state;
+	pid_t owner;           /* stage that claimed it; 0 while unclaimed */
+	uint64_t epoch;        /* of the latest dispatch */
+	double since_ms;       /* when dispatched, or claimed */
+};
+
+struct reel_sched;
+
+/* chunk_frames: the largest frame range one work item covers. */
+int sched_new(uint64_t chunk_frames, struct reel_sched **ret_sched);
+void sched_free(struct reel_sched *sched);
+
+/* Add an accepted journal entry for `role`, cut into chunks.  Entries must come in seq order. */
+int sched_add(struct reel_sched *sched, const struct reel_journal_entry *entry, uint32_t role);
+
+/*
+ * The next chunk for `role` that may run now; it becomes in flight with a
+ * new epoch.  Returns 1 with *ret_chunk filled, 0 when nothing may go.
+ */
+int sched_take(struct reel_sched *sched, uint32_t role, double now_ms, struct sched_chunk *ret_chunk);
+/* Undo a take whose message could not be sent (the queue was full). */
+int sched_untake(struct reel_sched *sched, uint64_t seq, int64_t first, uint64_t epoch);
+
+/* A stage says it took the chunk; -ESTALE for another epoch, -ENOENT when unknown. */
+int sched_claim(struct reel_sched *sched, uint64_t seq, int64_t first, uint64_t epoch, pid_t pid,
+                double now_ms);
+/*
+ * A stage finished the chunk.  Returns 1 when it was the command's last
+ * unfinished chunk (the command is then dropped from the table), 0 when more
+ * remain, -ESTALE for another epoch, -ENOENT when unknown.
+ */
+int sched_done(struct reel_sched *sched, uint64_t seq, int64_t first, uint64_t epoch);
+
+/* Put back every in-flight chunk claimed by pid (a dead stage); returns how many. */
+int sched_requeue_owner(struct reel_sched *sched, pid_t pid);
+/*
+ * Put back in-flight chunks older than their deadline: claimed ones older than
+ * claimed_before_ms (a hung stage), unclaimed ones older than
+ * unclaimed_before_ms (taken off the queue by a stage that died before it
+ * could claim).  Returns how many.
+ */
+int sched_requeue_stale(struct reel_sched *sched, double claimed_before_ms,
+                        double unclaimed_before_ms);
+
+/* Commands with unfinished chunks, and chunks in flight. */
+uint64_t sched_commands(const struct reel_sched *sched);
+uint64_t sched_inflight(const struct reel_sched *sched);
+
+#endif
