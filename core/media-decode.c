@@ -1,0 +1,824 @@
+/*
+ * Decoding frames into buffer slots.  reel_media_decode() finds through the
+ * buffer's frame index the keyframe at or before the frame asked for, seeks
+ * the video demuxer there (unless the decoder already stands right before
+ * the frame: sequential calls never seek), decodes forward and hands each
+ * frame to the sink, which says where its pixels and samples go.
+ *
+ * Decoded pictures are matched to frame numbers by pts (binary search in the
+ * pts-sorted index); frames before the keyframe sought to are decoded but
+ * not delivered (the leading pictures of an open GOP cannot be right).  A
+ * frame of the range that the decoder never produces (damaged data) goes to
+ * the sink with REEL_E_DECODE, and decoding goes on.
+ *
+ * Pictures: a YUV420P limited-range source of the buffer's size is copied
+ * plane by plane; anything else goes through swscale straight into the
+ * slot's planes (flags in reel/media.h).  Audio: the samples whose time on
+ * the container clock lies in [pts(f), pts(f+1)) are converted to float32
+ * interleaved by swresample and copied after the picture; the audio
+ * demuxer and decoder run on their own format context, so they keep their
+ * place whatever the video side does.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/channel_layout.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/mathematics.h>
+#include <libavutil/pixdesc.h>
+
+#include "media-private.h"
+#include "reel/error.h"
+#include "reel/log.h"
+
+/* Decoder errors in a row after which a stream counts as finished. */
+#define MAX_DECODE_ERRORS 1000
+
+/* Result of next_video_frame() at the end of the stream. */
+#define END_OF_STREAM 1
+
+struct decode_call {
+	struct reel_media *media;
+	const struct reel_buffer *buffer;
+	const struct reel_buffer_info *binfo;
+	const struct reel_sink *sink;
+	uint64_t last;
+	AVRational stream_tb, buffer_tb;
+};
+
+void reel__media_decode_fini(struct reel_media *media)
+{
+	if (!media)
+		return;
+	sws_freeContext(media->video.sws);
+	media->video.sws = NULL;
+	swr_free(&media->audio.swr);
+	av_channel_layout_uninit(&media->audio.swr_in_layout);
+	free(media->audio.buf);
+	media->audio.buf = NULL;
+	media->audio.buf_cap = media->audio.buf_len = 0;
+}
+
+/* ---- the index ------------------------------------------------------- */
+
+static int entry_at(const struct decode_call *c, uint64_t i, struct reel_index_entry *ret)
+{
+	return reel_index_get(c->buffer, i, ret);
+}
+
+/* The keyframe at or before frame, in presentation order; 0 when none is marked. */
+static int find_keyframe(const struct decode_call *c, uint64_t frame, uint64_t *ret_key)
+{
+	for (uint64_t i = frame + 1; i-- > 0;) {
+		struct reel_index_entry e;
+		int ret = entry_at(c, i, &e);
+
+		if (ret < 0)
+			return ret;
+		if (e.flags & REEL_INDEX_KEY) {
+			*ret_key = i;
+			return 0;
+		}
+	}
+	*ret_key = 0;
+	return 0;
+}
+
+/*
+ * The frame whose pts is pts, or -1.  The decoder delivers in presentation
+ * order, so the guess (the next frame expected) is nearly always right.
+ */
+static int64_t lookup_pts(const struct decode_call *c, int64_t pts, uint64_t guess)
+{
+	uint64_t lo = 0, hi = c->binfo->frame_count;
+	struct reel_index_entry e;
+
+	if (guess < hi && entry_at(c, guess, &e) == 0 && e.pts == pts)
+		return (int64_t)guess;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (entry_at(c, mid, &e) < 0)
+			return -1;
+		if (e.pts < pts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < c->binfo->frame_count && entry_at(c, lo, &e) == 0 && e.pts == pts) {
+		/* Equal pts (damaged files): take the first one not delivered yet. */
+		while (lo < guess && lo + 1 < c->binfo->frame_count &&
+		       entry_at(c, lo + 1, &e) == 0 && e.pts == pts)
+			lo++;
+		return (int64_t)lo;
+	}
+	return -1;
+}
+
+/* ---- the video demuxer and decoder ------------------------------------ */
+
+static void drop_pending(struct reel__video *v)
+{
+	v->has_pending = false;
+	av_frame_unref(v->pending);
+}
+
+/* Read the next packet of the video stream into v->pkt; < 0 at the end or on damage. */
+static int read_video_packet(struct reel__video *v)
+{
+	for (;;) {
+		int ret = av_read_frame(v->fmt, v->pkt);
+
+		if (ret < 0)
+			return ret;
+		if (v->pkt->stream_index == v->stream)
+			return 0;
+		av_packet_unref(v->pkt);
+	}
+}
+
+static void send_video_packet(struct reel__video *v)
+{
+	int ret = avcodec_send_packet(v->dec, v->pkt);
+
+	/* A packet the decoder refuses is a frame lost: the gap is reported by pts. */
+	if (ret < 0 && ret != AVERROR(EAGAIN))
+		reel_log(REEL_LOG_DEBUG, "media", "video packet refused by the decoder: %s",
+		         av_err2str(ret));
+	av_packet_unref(v->pkt);
+}
+
+/*
+ * The next decoded picture into v->frame: 0, END_OF_STREAM, or < 0 when
+ * libav runs out of memory.
+ */
+static int next_video_frame(struct reel__video *v)
+{
+	int errors = 0;
+
+	if (v->has_pending) {
+		av_frame_move_ref(v->frame, v->pending);
+		v->has_pending = false;
+		return 0;
+	}
+	for (;;) {
+		int ret = avcodec_receive_frame(v->dec, v->frame);
+
+		if (ret == 0)
+			return 0;
+		if (ret == AVERROR_EOF || (v->draining && ret == AVERROR(EAGAIN)) ||
+		    ++errors > MAX_DECODE_ERRORS) {
+			v->draining = false;
+			v->positioned = false;
+			avcodec_flush_buffers(v->dec);
+			return END_OF_STREAM;
+		}
+		if (ret == AVERROR(ENOMEM))
+			return -ENOMEM;
+		if (ret != AVERROR(EAGAIN)) {
+			reel_log(REEL_LOG_DEBUG, "media", "video decoding error: %s", av_err2str(ret));
+			if (v->draining)
+				continue;
+		}
+		if (v->draining)
+			continue;
+		ret = read_video_packet(v);
+		if (ret == AVERROR(ENOMEM))
+			return -ENOMEM;
+		if (ret < 0) {
+			v->draining = true;
+			avcodec_send_packet(v->dec, NULL);
+			continue;
+		}
+		send_video_packet(v);
+	}
+}
+
+/*
+ * Seek the video demuxer to keyframe `key` and prime the decoder with the
+ * first packet.  Demuxers index by dts (mp4) or by pts (matroska); seeking
+ * backward to the smaller of the two lands on the keyframe or before it.
+ * Landing before it costs decoding time only; landing after it (a demuxer
+ * that cannot seek exactly) is caught on the first packet, and then the
+ * demuxer starts again from the top of the file.
+ */
+static int seek_video(const struct decode_call *c, uint64_t key)
+{
+	struct reel_media *media = c->media;
+	struct reel__video *v = &media->video;
+	struct reel_index_entry e;
+	int64_t ts, key_dts, key_pts;
+	bool rewound = false;
+	int ret;
+
+	ret = entry_at(c, key, &e);
+	if (ret < 0)
+		return ret;
+	key_pts = av_rescale_q(e.pts, c->buffer_tb, c->stream_tb);
+	key_dts = e.dts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE :
+	          av_rescale_q(e.dts, c->buffer_tb, c->stream_tb);
+	ts = key_dts != AV_NOPTS_VALUE && key_dts < key_pts ? key_dts : key_pts;
+
+	drop_pending(v);
+	avcodec_flush_buffers(v->dec);
+	v->positioned = false;
+	v->draining = false;
+
+	if (!(v->fresh && key == 0)) {
+		ret = av_seek_frame(v->fmt, v->stream, ts, AVSEEK_FLAG_BACKWARD);
+		if (ret < 0) {
+			ret = reel__media_rewind_video(media);
+			if (ret < 0)
+				return ret;
+			rewound = true;
+		}
+	}
+	v->fresh = false;
+
+	for (;;) {
+		bool overshot = false;
+
+		ret = read_video_packet(v);
+		if (ret == AVERROR(ENOMEM))
+			return -ENOMEM;
+		if (ret < 0) {
+			/* Nothing left to read: the frames asked for will be reported missing. */
+			v->draining = true;
+			avcodec_send_packet(v->dec, NULL);
+			break;
+		}
+		if (!rewound) {
+			if (v->pkt->dts != AV_NOPTS_VALUE && key_dts != AV_NOPTS_VALUE)
+				overshot = v->pkt->dts > key_dts;
+			else if (v->pkt->pts != AV_NOPTS_VALUE)
+				overshot = v->pkt->pts > key_pts;
+		}
+		if (overshot) {
+			av_packet_unref(v->pkt);
+			ret = reel__media_rewind_video(media);
+			if (ret < 0)
+				return ret;
+			v->fresh = false;
+			rewound = true;
+			continue;
+		}
+		send_video_packet(v);
+		break;
+	}
+	v->positioned = true;
+	v->next_index = key;
+	return 0;
+}
+
+/* ---- pictures ----------------------------------------------------------- */
+
+static bool frame_view_valid(const struct reel_frame *f)
+{
+	uint32_t w = f->width[0], h = f->height[0];
+
+	if (w == 0 || h == 0 || w > REEL_MAX_DIMENSION || h > REEL_MAX_DIMENSION)
+		return false;
+	for (int i = 0; i < 3; i++) {
+		uint32_t pw = i ? (w + 1) / 2 : w, ph = i ? (h + 1) / 2 : h;
+
+		if (!f->plane[i] || f->width[i] != pw || f->height[i] != ph ||
+		    f->stride[i] < pw || f->stride[i] > INT_MAX)
+			return false;
+	}
+	return true;
+}
+
+/* The pixel format swscale should be told, without the deprecated yuvj aliases. */
+static enum AVPixelFormat plain_format(enum AVPixelFormat fmt, bool *full_range)
+{
+	switch (fmt) {
+	case AV_PIX_FMT_YUVJ420P: *full_range = true; return AV_PIX_FMT_YUV420P;
+	case AV_PIX_FMT_YUVJ422P: *full_range = true; return AV_PIX_FMT_YUV422P;
+	case AV_PIX_FMT_YUVJ444P: *full_range = true; return AV_PIX_FMT_YUV444P;
+	case AV_PIX_FMT_YUVJ440P: *full_range = true; return AV_PIX_FMT_YUV440P;
+	case AV_PIX_FMT_YUVJ411P: *full_range = true; return AV_PIX_FMT_YUV411P;
+	default: return fmt;
+	}
+}
+
+static int get_sws(struct reel__video *v, int sw, int sh, enum AVPixelFormat sfmt, bool full,
+                   int dw, int dh)
+{
+	const int *coefs;
+
+	if (v->sws && v->sws_src_w == sw && v->sws_src_h == sh && v->sws_src_fmt == (int)sfmt &&
+	    v->sws_src_range == (int)full && v->sws_dst_w == dw && v->sws_dst_h == dh)
+		return 0;
+	sws_freeContext(v->sws);
+	v->sws = sws_getContext(sw, sh, sfmt, dw, dh, AV_PIX_FMT_YUV420P, REEL__SWS_FLAGS,
+	                        NULL, NULL, NULL);
+	if (!v->sws)
+		return REEL_E_DECODE;
+	/*
+	 * Full-range sources are brought to limited range, the range every
+	 * stage and the preview assume.  The matrices do not matter for
+	 * YUV -> YUV; only the ranges do.
+	 */
+	coefs = sws_getCoefficients(SWS_CS_DEFAULT);
+	sws_setColorspaceDetails(v->sws, coefs, full ? 1 : 0, coefs, 0, 0, 1 << 16, 1 << 16);
+	v->sws_src_w = sw;
+	v->sws_src_h = sh;
+	v->sws_src_fmt = (int)sfmt;
+	v->sws_src_range = (int)full;
+	v->sws_dst_w = dw;
+	v->sws_dst_h = dh;
+	return 0;
+}
+
+static int write_picture(struct reel__video *v, const AVFrame *src, const struct reel_frame *dst)
+{
+	int dw = (int)dst->width[0], dh = (int)dst->height[0];
+	bool full = src->color_range == AVCOL_RANGE_JPEG;
+	enum AVPixelFormat fmt = plain_format((enum AVPixelFormat)src->format, &full);
+	uint8_t *planes[4] = { dst->plane[0], dst->plane[1], dst->plane[2], NULL };
+	int strides[4] = { (int)dst->stride[0], (int)dst->stride[1], (int)dst->stride[2], 0 };
+	int ret;
+
+	if (src->width <= 0 || src->height <= 0 || !src->data[0])
+		return REEL_E_DECODE;
+	if (fmt == AV_PIX_FMT_YUV420P && !full && src->width == dw && src->height == dh) {
+		for (int i = 0; i < 3; i++)
+			av_image_copy_plane(dst->plane[i], strides[i], src->data[i], src->linesize[i],
+			                    (int)dst->width[i], (int)dst->height[i]);
+		return 0;
+	}
+	ret = get_sws(v, src->width, src->height, fmt, full, dw, dh);
+	if (ret < 0)
+		return ret;
+	ret = sws_scale(v->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
+	                planes, strides);
+	return ret == dh ? 0 : REEL_E_DECODE;
+}
+
+/* ---- audio -------------------------------------------------------------- */
+
+static void audio_reset(struct reel__audio *a)
+{
+	a->positioned = false;
+	a->eof = false;
+	a->buf_len = 0;
+	a->buf_start = 0;
+}
+
+static int64_t audio_end(const struct reel__audio *a)
+{
+	return a->buf_start + (int64_t)a->buf_len;
+}
+
+static int audio_reserve(struct reel__audio *a, size_t samples)
+{
+	size_t need = a->buf_len + samples, ch = a->out_channels;
+	float *n;
+
+	if (need <= a->buf_cap)
+		return 0;
+	if (need > SIZE_MAX / sizeof(float) / ch / 2)
+		return -ENOMEM;
+	need = need < 4096 ? 4096 : need * 2;
+	n = realloc(a->buf, need * ch * sizeof(float));
+	if (!n)
+		return -ENOMEM;
+	a->buf = n;
+	a->buf_cap = need;
+	return 0;
+}
+
+/* Forget the samples before global sample number s. */
+static void audio_drop_before(struct reel__audio *a, int64_t s)
+{
+	size_t n;
+
+	if (s <= a->buf_start)
+		return;
+	n = s - a->buf_start >= (int64_t)a->buf_len ? a->buf_len : (size_t)(s - a->buf_start);
+	memmove(a->buf, a->buf + n * a->out_channels,
+	        (a->buf_len - n) * a->out_channels * sizeof(float));
+	a->buf_len -= n;
+	a->buf_start += (int64_t)n;
+	if (a->buf_len == 0)
+		a->buf_start = s;
+}
+
+static int audio_get_swr(struct reel__audio *a, const AVFrame *f)
+{
+	AVChannelLayout in = { 0 }, out = { 0 };
+	int ret;
+
+	if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || f->ch_layout.nb_channels <= 0)
+		av_channel_layout_default(&in, f->ch_layout.nb_channels > 0 ?
+		                          f->ch_layout.nb_channels : 1);
+	else if ((ret = av_channel_layout_copy(&in, &f->ch_layout)) < 0)
+		return reel__from_averror(ret);
+	if (a->swr && a->swr_in_fmt == f->format && a->swr_in_rate == f->sample_rate &&
+	    !av_channel_layout_compare(&a->swr_in_layout, &in)) {
+		av_channel_layout_uninit(&in);
+		return 0;
+	}
+	swr_free(&a->swr);
+	av_channel_layout_uninit(&a->swr_in_layout);
+	av_channel_layout_default(&out, (int)a->out_channels);
+	ret = swr_alloc_set_opts2(&a->swr, &out, AV_SAMPLE_FMT_FLT, (int)a->out_rate,
+	                          &in, (enum AVSampleFormat)f->format, f->sample_rate, 0, NULL);
+	if (ret >= 0)
+		ret = swr_init(a->swr);
+	av_channel_layout_uninit(&out);
+	if (ret < 0) {
+		swr_free(&a->swr);
+		av_channel_layout_uninit(&in);
+		return reel__from_averror(ret);
+	}
+	a->swr_in_layout = in;
+	a->swr_in_fmt = f->format;
+	a->swr_in_rate = f->sample_rate;
+	return 0;
+}
+
+/*
+ * Append a decoded audio frame at its place on the global sample line.  A
+ * timestamp within 10 ms of where the previous frame ended continues it
+ * (container timestamps are rounded, to the millisecond in matroska); a
+ * larger gap is filled with silence, an overlap is cut off.
+ */
+static int audio_append(struct reel__audio *a, const AVFrame *f)
+{
+	AVRational tb = a->fmt->streams[a->stream]->time_base;
+	int64_t ts = f->pts != AV_NOPTS_VALUE ? f->pts : f->best_effort_timestamp;
+	int64_t at, gap = 0, skip = 0, tol = a->out_rate / 100;
+	uint8_t *out[1];
+	int max_out, got, ret;
+
+	if (f->nb_samples <= 0)
+		return 0;
+	ret = audio_get_swr(a, f);
+	if (ret < 0)
+		return ret;
+	at = ts == AV_NOPTS_VALUE ? (a->positioned ? audio_end(a) : 0) :
+	     av_rescale_q_rnd(ts, tb, (AVRational){ 1, (int)a->out_rate },
+	                      AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
+	if (!a->positioned) {
+		a->buf_len = 0;
+		a->buf_start = at;
+		a->positioned = true;
+	} else if (at - audio_end(a) > tol) {
+		gap = at - audio_end(a);
+	} else if (audio_end(a) - at > tol) {
+		skip = audio_end(a) - at;
+	}
+	if (gap > (int64_t)a->out_rate * 60) {
+		/* A jump of more than a minute is a new start, not silence to store. */
+		a->buf_len = 0;
+		a->buf_start = at;
+		gap = 0;
+	}
+	max_out = swr_get_out_samples(a->swr, f->nb_samples);
+	if (max_out < 0)
+		return REEL_E_DECODE;
+	ret = audio_reserve(a, (size_t)gap + (size_t)max_out);
+	if (ret < 0)
+		return ret;
+	if (gap > 0) {
+		memset(a->buf + a->buf_len * a->out_channels, 0,
+		       (size_t)gap * a->out_channels * sizeof(float));
+		a->buf_len += (size_t)gap;
+	}
+	out[0] = (uint8_t *)(a->buf + a->buf_len * a->out_channels);
+	got = swr_convert(a->swr, out, max_out, (const uint8_t **)f->extended_data, f->nb_samples);
+	if (got < 0)
+		return REEL_E_DECODE;
+	if (skip >= got)
+		return 0;
+	if (skip > 0)
+		memmove(out[0], out[0] + (size_t)skip * a->out_channels * sizeof(float),
+		        (size_t)(got - skip) * a->out_channels * sizeof(float));
+	a->buf_len += (size_t)(got - skip);
+	return 0;
+}
+
+/* Decode one more audio frame into the buffer; sets eof at the end. */
+static int audio_decode_more(struct reel__audio *a)
+{
+	int errors = 0;
+	bool draining = false;
+
+	for (;;) {
+		int ret = avcodec_receive_frame(a->dec, a->frame);
+
+		if (ret == 0) {
+			ret = audio_append(a, a->frame);
+			av_frame_unref(a->frame);
+			return ret == -ENOMEM ? ret : 0;
+		}
+		if (ret == AVERROR_EOF || (draining && ret == AVERROR(EAGAIN)) ||
+		    ++errors > MAX_DECODE_ERRORS) {
+			a->eof = true;
+			return 0;
+		}
+		if (ret == AVERROR(ENOMEM))
+			return -ENOMEM;
+		if (ret != AVERROR(EAGAIN) || draining)
+			continue;
+		for (;;) {
+			ret = av_read_frame(a->fmt, a->pkt);
+			if (ret < 0 || a->pkt->stream_index == a->stream)
+				break;
+			av_packet_unref(a->pkt);
+		}
+		if (ret == AVERROR(ENOMEM))
+			return -ENOMEM;
+		if (ret < 0) {
+			draining = true;
+			avcodec_send_packet(a->dec, NULL);
+			continue;
+		}
+		ret = avcodec_send_packet(a->dec, a->pkt);
+		av_packet_unref(a->pkt);
+		if (ret < 0 && ret != AVERROR(EAGAIN))
+			reel_log(REEL_LOG_DEBUG, "media", "audio packet refused: %s", av_err2str(ret));
+	}
+}
+
+/*
+ * Position the audio decoder so that sample s comes out: seek a little
+ * before it (the decoder's pre-roll, at least 200 ms, so that the samples
+ * we keep come from a warmed-up decoder), or read from the top when the
+ * context is fresh and s is near the start.
+ */
+static int audio_seek(struct reel_media *media, int64_t s)
+{
+	struct reel__audio *a = &media->audio;
+	const AVStream *st = a->fmt->streams[a->stream];
+	int64_t preroll = a->out_rate / 5, ts;
+	int ret;
+
+	if (st->codecpar->seek_preroll > 0 && st->codecpar->sample_rate > 0) {
+		int64_t p = av_rescale(st->codecpar->seek_preroll, a->out_rate,
+		                       st->codecpar->sample_rate);
+		if (p > preroll)
+			preroll = p;
+	}
+	audio_reset(a);
+	if (a->fresh && s <= (int64_t)a->out_rate) {
+		a->fresh = false;
+		return 0;
+	}
+	a->fresh = false;
+	avcodec_flush_buffers(a->dec);
+	swr_free(&a->swr);
+	ts = av_rescale_q(s - preroll, (AVRational){ 1, (int)a->out_rate }, st->time_base);
+	ret = av_seek_frame(a->fmt, a->stream, ts, AVSEEK_FLAG_BACKWARD);
+	if (ret < 0)
+		ret = avformat_seek_file(a->fmt, a->stream, INT64_MIN, ts, INT64_MAX, 0);
+	if (ret < 0) {
+		/* Cannot seek: start over from the top of the file. */
+		AVFormatContext *fmt;
+
+		ret = reel__media_open_format(media, &a->io, media->iformat, false, &fmt);
+		if (ret < 0)
+			return ret;
+		if ((int)fmt->nb_streams <= a->stream) {
+			reel__media_close_format(&fmt);
+			a->eof = true;
+			return 0;
+		}
+		reel__media_close_format(&a->fmt);
+		a->fmt = fmt;
+		for (unsigned i = 0; i < fmt->nb_streams; i++)
+			fmt->streams[i]->discard = (int)i == a->stream ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+	}
+	return 0;
+}
+
+/*
+ * Copy the samples of [s0, s1) into dst (at most its capacity); returns the
+ * number of samples per channel written, silence where the stream has a gap.
+ */
+static int write_audio(struct reel_media *media, const struct decode_call *c,
+                       int64_t s0, int64_t s1, const struct reel_frame *dst, uint32_t *ret_n)
+{
+	struct reel__audio *a = &media->audio;
+	int64_t n = s1 - s0, end, have_from, have_to;
+	size_t ch = dst->channels;
+	int ret;
+
+	*ret_n = 0;
+	if (n > (int64_t)dst->audio_capacity)
+		n = dst->audio_capacity;
+	if (n <= 0)
+		return 0;
+	if (a->out_rate != c->binfo->sample_rate || a->out_channels != dst->channels) {
+		a->out_rate = c->binfo->sample_rate;
+		a->out_channels = dst->channels;
+		swr_free(&a->swr);
+		a->buf_len = 0;
+		a->positioned = false;
+	}
+	if (!a->positioned || s0 < a->buf_start ||
+	    (!a->eof && s0 > audio_end(a) + (int64_t)a->out_rate)) {
+		ret = audio_seek(media, s0);
+		if (ret < 0)
+			return ret;
+	}
+	while (!a->eof && (!a->positioned || audio_end(a) < s0 + n)) {
+		ret = audio_decode_more(a);
+		if (ret < 0)
+			return ret;
+	}
+	audio_drop_before(a, s0);
+	end = audio_end(a);
+	if (!a->positioned || (a->eof && end <= s0))
+		return 0;   /* the audio ended before this frame */
+	if (a->eof && end < s0 + n)
+		n = end - s0;
+	have_from = a->buf_start > s0 ? a->buf_start : s0;
+	have_to = end < s0 + n ? end : s0 + n;
+	if (have_from > s0)
+		memset(dst->audio, 0, (size_t)(have_from - s0) * ch * sizeof(float));
+	if (have_to > have_from)
+		memcpy(dst->audio + (size_t)(have_from - s0) * ch,
+		       a->buf + (size_t)(have_from - a->buf_start) * ch,
+		       (size_t)(have_to - have_from) * ch * sizeof(float));
+	if (have_to < s0 + n && have_to >= have_from)
+		memset(dst->audio + (size_t)(have_to - s0) * ch, 0,
+		       (size_t)(s0 + n - have_to) * ch * sizeof(float));
+	audio_drop_before(a, s1);
+	*ret_n = (uint32_t)n;
+	return 0;
+}
+
+/* [s0, s1): the global sample numbers of frame idx. */
+static int frame_samples(const struct decode_call *c, uint64_t idx, int64_t duration,
+                         int64_t *ret_s0, int64_t *ret_s1)
+{
+	struct reel_index_entry e, next, prev;
+	int64_t end;
+	int ret;
+
+	ret = entry_at(c, idx, &e);
+	if (ret < 0)
+		return ret;
+	if (idx + 1 < c->binfo->frame_count) {
+		ret = entry_at(c, idx + 1, &next);
+		if (ret < 0)
+			return ret;
+		end = next.pts;
+	} else {
+		prev.pts = AV_NOPTS_VALUE;
+		if (idx > 0 && entry_at(c, idx - 1, &prev) < 0)
+			prev.pts = AV_NOPTS_VALUE;
+		end = reel__media_last_end(e.pts, duration, prev.pts, c->binfo->frame_rate,
+		                           c->binfo->time_base);
+	}
+	*ret_s0 = reel__media_sample_at(e.pts, c->binfo->time_base, c->binfo->sample_rate);
+	*ret_s1 = reel__media_sample_at(end, c->binfo->time_base, c->binfo->sample_rate);
+	return 0;
+}
+
+/* ---- delivery ------------------------------------------------------------- */
+
+/* Tell the sink frame idx could not be produced.  Returns the sink's verdict. */
+static int deliver_error(const struct decode_call *c, uint64_t idx, int32_t error)
+{
+	struct reel_frame dst;
+	int ret = c->sink->begin(c->sink->userdata, idx, &dst);
+
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	return c->sink->end(c->sink->userdata, idx, 0, error);
+}
+
+static int deliver_frame(const struct decode_call *c, uint64_t idx)
+{
+	struct reel_media *media = c->media;
+	struct reel_frame dst;
+	uint32_t samples = 0;
+	int32_t error = 0;
+	int ret;
+
+	ret = c->sink->begin(c->sink->userdata, idx, &dst);
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	if (!frame_view_valid(&dst)) {
+		error = -EINVAL;
+		goto out_end;
+	}
+	ret = write_picture(&media->video, media->video.frame, &dst);
+	if (ret < 0) {
+		error = ret;
+		goto out_end;
+	}
+	if (media->audio.fmt && dst.audio && dst.channels > 0 && dst.channels <= REEL_MAX_CHANNELS &&
+	    dst.audio_capacity > 0 && c->binfo->sample_rate > 0) {
+		int64_t s0, s1;
+
+		ret = frame_samples(c, idx, media->video.frame->pkt_duration, &s0, &s1);
+		if (ret == 0)
+			ret = write_audio(media, c, s0, s1, &dst, &samples);
+		if (ret == -ENOMEM) {
+			error = ret;
+			goto out_end;
+		}
+		if (ret < 0)
+			samples = 0;   /* the picture is good; the audio is lost for this frame */
+	}
+out_end:
+	return c->sink->end(c->sink->userdata, idx, samples, error);
+}
+
+/* Report every frame of [from, to] as not decodable.  Returns the sink's verdict. */
+static int deliver_errors(const struct decode_call *c, uint64_t from, uint64_t to)
+{
+	for (uint64_t i = from; i <= to; i++) {
+		int ret = deliver_error(c, i, REEL_E_DECODE);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
+int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer,
+                      uint64_t frame, uint64_t last, const struct reel_sink *sink)
+{
+	struct decode_call c;
+	struct reel__video *v;
+	uint64_t key = 0;
+	int ret;
+
+	if (!media || !buffer || !sink || !sink->begin || !sink->end)
+		return -EINVAL;
+	c.media = media;
+	c.buffer = buffer;
+	c.binfo = reel_buffer_info(buffer);
+	c.sink = sink;
+	c.last = last;
+	if (!c.binfo || frame > last || last >= c.binfo->frame_count)
+		return REEL_E_RANGE;
+	if (c.binfo->time_base.num <= 0 || c.binfo->time_base.den <= 0)
+		return REEL_E_HEADER;
+	v = &media->video;
+	c.stream_tb = v->fmt->streams[v->stream]->time_base;
+	c.buffer_tb = (AVRational){ c.binfo->time_base.num, c.binfo->time_base.den };
+
+	ret = find_keyframe(&c, frame, &key);
+	if (ret < 0)
+		return ret;
+	/* Going on from where the decoder stands beats seeking when no keyframe lies between. */
+	if (!(v->positioned && v->next_index <= frame && key <= v->next_index)) {
+		ret = seek_video(&c, key);
+		if (ret < 0)
+			return ret;
+	}
+
+	for (;;) {
+		int64_t pts, idx;
+		uint64_t expect = v->next_index;
+
+		ret = next_video_frame(v);
+		if (ret < 0)
+			return ret;
+		if (ret == END_OF_STREAM) {
+			if (expect <= last) {
+				ret = deliver_errors(&c, expect, last);
+				return ret < 0 ? ret : 0;
+			}
+			return 0;
+		}
+		pts = v->frame->pts != AV_NOPTS_VALUE ? v->frame->pts : v->frame->best_effort_timestamp;
+		idx = pts == AV_NOPTS_VALUE ? (int64_t)expect :
+		      lookup_pts(&c, av_rescale_q(pts, c.stream_tb, c.buffer_tb), expect);
+		if (idx < 0 || (uint64_t)idx < expect) {
+			/* Before the keyframe, already delivered, or not in the index. */
+			av_frame_unref(v->frame);
+			continue;
+		}
+		if ((uint64_t)idx > last) {
+			av_frame_move_ref(v->pending, v->frame);
+			v->has_pending = true;
+			v->next_index = last + 1;
+			if (expect <= last) {
+				ret = deliver_errors(&c, expect, last);
+				return ret < 0 ? ret : 0;
+			}
+			return 0;
+		}
+		if ((uint64_t)idx > expect) {
+			ret = deliver_errors(&c, expect, (uint64_t)idx - 1);
+			if (ret != 0) {
+				av_frame_unref(v->frame);
+				v->positioned = false;
+				return ret < 0 ? ret : 0;
+			}
+		}
+		v->next_index = (uint64_t)idx + 1;
+		ret = deliver_frame(&c, (uint64_t)idx);
+		av_frame_unref(v->frame);
+		if (ret != 0 || (uint64_t)idx == last)
+			return ret < 0 ? ret : 0;
+	}
+}

@@ -1,0 +1,174 @@
+/*
+ * Writing one slot's picture to a file, for `reel frame` and the tests:
+ * either the raw YUV420P planes with the rows packed (width bytes per Y row,
+ * (width + 1) / 2 per U and V row), or a PNG made by libavcodec's encoder
+ * after swscale converts to RGB24 (flags in reel/media.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <libavutil/frame.h>
+
+#include "media-private.h"
+#include "reel/error.h"
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static bool view_valid(const struct reel_frame *f)
+{
+	uint32_t w = f->width[0], h = f->height[0];
+
+	if (w == 0 || h == 0 || w > REEL_MAX_DIMENSION || h > REEL_MAX_DIMENSION)
+		return false;
+	for (int i = 0; i < 3; i++) {
+		uint32_t pw = i ? (w + 1) / 2 : w, ph = i ? (h + 1) / 2 : h;
+
+		if (!f->plane[i] || f->width[i] != pw || f->height[i] != ph ||
+		    f->stride[i] < pw || f->stride[i] > INT_MAX)
+			return false;
+	}
+	return true;
+}
+
+static int write_yuv(int fd, const struct reel_frame *f)
+{
+	for (int i = 0; i < 3; i++) {
+		for (uint32_t y = 0; y < f->height[i]; y++) {
+			int ret = write_all(fd, f->plane[i] + (size_t)y * f->stride[i], f->width[i]);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int encode_png(const struct reel_frame *f, AVPacket **ret_pkt)
+{
+	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
+	int w = (int)f->width[0], h = (int)f->height[0];
+	const uint8_t *src[4] = { f->plane[0], f->plane[1], f->plane[2], NULL };
+	int src_stride[4] = { (int)f->stride[0], (int)f->stride[1], (int)f->stride[2], 0 };
+	struct SwsContext *sws = NULL;
+	AVCodecContext *enc = NULL;
+	AVFrame *rgb = NULL;
+	AVPacket *pkt = NULL;
+	const int *coefs;
+	int ret;
+
+	if (!codec)
+		return REEL_E_BADMEDIA;
+	rgb = av_frame_alloc();
+	pkt = av_packet_alloc();
+	enc = avcodec_alloc_context3(codec);
+	if (!rgb || !pkt || !enc) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	rgb->format = AV_PIX_FMT_RGB24;
+	rgb->width = w;
+	rgb->height = h;
+	ret = av_frame_get_buffer(rgb, 0);
+	if (ret < 0) {
+		ret = reel__from_averror(ret);
+		goto out_free;
+	}
+	sws = sws_getContext(w, h, AV_PIX_FMT_YUV420P, w, h, AV_PIX_FMT_RGB24,
+	                     REEL__SWS_FLAGS | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
+	if (!sws) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	/* The buffer holds limited-range YUV; BT.601 is swscale's default matrix. */
+	coefs = sws_getCoefficients(SWS_CS_DEFAULT);
+	sws_setColorspaceDetails(sws, coefs, 0, coefs, 1, 0, 1 << 16, 1 << 16);
+	if (sws_scale(sws, src, src_stride, 0, h, rgb->data, rgb->linesize) != h) {
+		ret = REEL_E_DECODE;
+		goto out_free;
+	}
+
+	enc->width = w;
+	enc->height = h;
+	enc->pix_fmt = AV_PIX_FMT_RGB24;
+	enc->time_base = (AVRational){ 1, 25 };
+	enc->thread_count = 1;
+	ret = avcodec_open2(enc, codec, NULL);
+	if (ret < 0) {
+		ret = reel__from_averror(ret);
+		goto out_free;
+	}
+	ret = avcodec_send_frame(enc, rgb);
+	if (ret >= 0)
+		ret = avcodec_receive_packet(enc, pkt);
+	if (ret < 0) {
+		ret = ret == AVERROR(ENOMEM) ? -ENOMEM : REEL_E_DECODE;
+		goto out_free;
+	}
+	*ret_pkt = pkt;
+	pkt = NULL;
+	ret = 0;
+
+out_free:
+	sws_freeContext(sws);
+	avcodec_free_context(&enc);
+	av_packet_free(&pkt);
+	av_frame_free(&rgb);
+	return ret;
+}
+
+int reel_media_write_image(const char *path, const struct reel_frame *frame)
+{
+	AVPacket *pkt = NULL;
+	bool yuv;
+	int fd, ret;
+
+	if (!path || !frame || !view_valid(frame))
+		return -EINVAL;
+	yuv = has_suffix(path, ".yuv");
+	/* Encode before touching the file, so that a failed encode leaves it alone. */
+	if (!yuv) {
+		ret = encode_png(frame, &pkt);
+		if (ret < 0)
+			return ret;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	ret = yuv ? write_yuv(fd, frame) : write_all(fd, pkt->data, (size_t)pkt->size);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret < 0)
+		unlink(path);
+
+out_free:
+	av_packet_free(&pkt);
+	return ret;
+}

@@ -1,0 +1,584 @@
+/*
+ * Opening a source video.  The file must be a regular file; it is mapped
+ * read-only MAP_SHARED and libavformat reads it only through our own
+ * AVIOContexts over the mapping, with every protocol refused (no playlist,
+ * concat list or reference in a container can make libav open another
+ * file or a URL), and with limits on pixels and samples.  libav's log
+ * lines are routed into reel_log() under the component "libav".
+ *
+ * The source may be changed by someone else while it is mapped; a file
+ * truncated underneath the mapping raises SIGBUS in the read callback
+ * like it would in any mmap reader.  The identity (size, mtime, hash of
+ * the first MiB) lets a buffer refuse a source that changed since.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavutil/avstring.h>
+#include <libavutil/log.h>
+#include <libavutil/mathematics.h>
+#include <libavutil/pixdesc.h>
+#include <libavutil/sha.h>
+
+#include "media-private.h"
+#include "reel/error.h"
+#include "reel/log.h"
+
+#define IO_BUFFER_SIZE (64 * 1024)
+#define HASH_BYTES (1024 * 1024)
+#define MAX_STREAMS 256
+/* Per decoded audio frame; far above any real codec's frame size. */
+#define MAX_AUDIO_SAMPLES (1 << 20)
+
+int reel__from_averror(int err)
+{
+	if (err >= 0)
+		return err;
+	if (err == AVERROR(ENOMEM))
+		return -ENOMEM;
+	/* Plain errno values from the I/O layer pass through; libav's own tags become ours. */
+	if (err > -4096 && err != AVERROR_EOF)
+		return err;
+	return REEL_E_BADMEDIA;
+}
+
+/*
+ * libav logs from its own threads too, so the "print prefix" state that
+ * av_log_format_line2() keeps between calls is per thread.
+ */
+static _Thread_local int log_print_prefix = 1;
+
+static void av_log_to_reel(void *avcl, int level, const char *fmt, va_list vl)
+{
+	char line[1024];
+	size_t len;
+	int reel_level;
+
+	/*
+	 * libav complains loudly about damaged input that reel reports through
+	 * return values anyway, so its errors are informational to us and its
+	 * warnings debug output; the default level keeps it quiet.
+	 */
+	if (level <= AV_LOG_ERROR)
+		reel_level = REEL_LOG_INFO;
+	else if (level <= AV_LOG_WARNING)
+		reel_level = REEL_LOG_DEBUG;
+	else
+		return;
+	if (reel_level > reel_log_get_level())
+		return;
+	av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &log_print_prefix);
+	len = strlen(line);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = 0;
+	if (len > 0)
+		reel_log(reel_level, "libav", "%s", line);
+}
+
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static void install_log_callback(void)
+{
+	av_log_set_callback(av_log_to_reel);
+}
+
+static int mapio_read(void *opaque, uint8_t *buf, int size)
+{
+	struct reel__mapio *io = opaque;
+	size_t n;
+
+	if (size <= 0)
+		return size == 0 ? 0 : AVERROR(EINVAL);
+	if (io->pos >= io->size)
+		return AVERROR_EOF;
+	n = io->size - io->pos;
+	if (n > (size_t)size)
+		n = (size_t)size;
+	memcpy(buf, io->data + io->pos, n);
+	io->pos += n;
+	return (int)n;
+}
+
+static int64_t mapio_seek(void *opaque, int64_t offset, int whence)
+{
+	struct reel__mapio *io = opaque;
+	int64_t base;
+
+	switch (whence & ~AVSEEK_FORCE) {
+	case AVSEEK_SIZE:
+		return (int64_t)io->size;
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = (int64_t)io->pos;
+		break;
+	case SEEK_END:
+		base = (int64_t)io->size;
+		break;
+	default:
+		return AVERROR(EINVAL);
+	}
+	/* Positions past the end are refused, as lseek on a pipe-less file would not. */
+	if (offset > (int64_t)io->size - base || offset < -base)
+		return AVERROR(EINVAL);
+	io->pos = (size_t)(base + offset);
+	return (int64_t)io->pos;
+}
+
+/* Every nested open (HLS segments, concat entries, mov references, ...) ends here. */
+static int refuse_io_open(struct AVFormatContext *s, AVIOContext **pb, const char *url,
+                          int flags, AVDictionary **options)
+{
+	(void)pb; (void)flags; (void)options;
+	av_log(s, AV_LOG_ERROR, "refusing to open '%s': reel reads only the source file\n", url);
+	return AVERROR(EPERM);
+}
+
+void reel__media_close_format(AVFormatContext **fmt)
+{
+	AVIOContext *pb;
+
+	if (!fmt || !*fmt)
+		return;
+	pb = (*fmt)->pb;
+	avformat_close_input(fmt);
+	if (pb) {
+		av_freep(&pb->buffer);
+		avio_context_free(&pb);
+	}
+}
+
+int reel__media_open_format(struct reel_media *media, struct reel__mapio *io,
+                            const AVInputFormat *iformat, bool find_info,
+                            AVFormatContext **ret_fmt)
+{
+	AVFormatContext *fmt;
+	AVIOContext *pb;
+	AVDictionary *opts = NULL;
+	uint8_t *iobuf;
+	int ret;
+
+	io->data = media->map;
+	io->size = media->size;
+	io->pos = 0;
+
+	iobuf = av_malloc(IO_BUFFER_SIZE);
+	if (!iobuf)
+		return -ENOMEM;
+	pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 0, io, mapio_read, NULL, mapio_seek);
+	if (!pb) {
+		av_free(iobuf);
+		return -ENOMEM;
+	}
+	fmt = avformat_alloc_context();
+	if (!fmt) {
+		ret = -ENOMEM;
+		goto out_free_pb;
+	}
+	fmt->pb = pb;
+	fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+	fmt->io_open = refuse_io_open;
+	fmt->max_streams = MAX_STREAMS;
+	/*
+	 * An empty whitelist means "no whitelist" to libav, so name a protocol
+	 * that does not exist, and blacklist everything ("ALL") as well.
+	 */
+	av_dict_set(&opts, "protocol_whitelist", "reel-none", 0);
+	av_dict_set(&opts, "protocol_blacklist", "ALL", 0);
+	av_dict_set(&opts, "probesize", "10000000", 0);
+	av_dict_set(&opts, "formatprobesize", "1048576", 0);
+	av_dict_set(&opts, "analyzeduration", "10000000", 0);
+
+	/* On failure avformat_open_input frees fmt, but never our custom pb. */
+	ret = avformat_open_input(&fmt, NULL, iformat, &opts);
+	av_dict_free(&opts);
+	if (ret < 0) {
+		ret = reel__from_averror(ret);
+		if (ret == -EPERM || ret == -EINVAL)
+			ret = REEL_E_BADMEDIA;
+		goto out_free_pb;
+	}
+	if (find_info) {
+		ret = avformat_find_stream_info(fmt, NULL);
+		if (ret < 0) {
+			ret = REEL_E_BADMEDIA;
+			goto out_close;
+		}
+	}
+	*ret_fmt = fmt;
+	return 0;
+
+out_close:
+	avformat_close_input(&fmt);
+out_free_pb:
+	av_freep(&pb->buffer);
+	avio_context_free(&pb);
+	return ret;
+}
+
+int reel__media_open_decoder(const AVStream *st, bool threads, AVCodecContext **ret_dec)
+{
+	const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+	AVDictionary *opts = NULL;
+	AVCodecContext *dec;
+	int ret;
+
+	if (!codec)
+		return REEL_E_BADMEDIA;
+	dec = avcodec_alloc_context3(codec);
+	if (!dec)
+		return -ENOMEM;
+	ret = avcodec_parameters_to_context(dec, st->codecpar);
+	if (ret < 0) {
+		ret = reel__from_averror(ret);
+		goto out_free;
+	}
+	dec->pkt_timebase = st->time_base;
+	if (threads) {
+		dec->thread_count = 0;
+		dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+	} else {
+		dec->thread_count = 1;
+	}
+	av_dict_set_int(&opts, "max_pixels", (int64_t)REEL_MAX_DIMENSION * REEL_MAX_DIMENSION, 0);
+	if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+		av_dict_set_int(&opts, "max_samples", MAX_AUDIO_SAMPLES, 0);
+	ret = avcodec_open2(dec, codec, &opts);
+	av_dict_free(&opts);
+	if (ret < 0) {
+		ret = ret == AVERROR(ENOMEM) ? -ENOMEM : REEL_E_BADMEDIA;
+		goto out_free;
+	}
+	*ret_dec = dec;
+	return 0;
+
+out_free:
+	avcodec_free_context(&dec);
+	return ret;
+}
+
+/* The best video stream that is a real video, not a cover picture. */
+static int pick_video_stream(AVFormatContext *fmt)
+{
+	int best = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+
+	if (best >= 0 && !(fmt->streams[best]->disposition & AV_DISPOSITION_ATTACHED_PIC))
+		return best;
+	for (unsigned i = 0; i < fmt->nb_streams; i++) {
+		const AVStream *st = fmt->streams[i];
+		if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+		    !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Keep only `keep` in fmt: the demuxer then skips the other streams' data. */
+static void discard_all_but(AVFormatContext *fmt, int keep)
+{
+	for (unsigned i = 0; i < fmt->nb_streams; i++)
+		fmt->streams[i]->discard = (int)i == keep ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+}
+
+int reel__media_rewind_video(struct reel_media *media)
+{
+	struct reel__video *v = &media->video;
+	AVFormatContext *fmt;
+	int ret;
+
+	ret = reel__media_open_format(media, &v->io, media->iformat, true, &fmt);
+	if (ret < 0)
+		return ret;
+	/* Same file, same demuxer: the streams must come out the same. */
+	if ((int)fmt->nb_streams <= v->stream ||
+	    fmt->streams[v->stream]->codecpar->codec_id != v->dec->codec_id) {
+		reel__media_close_format(&fmt);
+		return REEL_E_BADMEDIA;
+	}
+	reel__media_close_format(&v->fmt);
+	v->fmt = fmt;
+	discard_all_but(fmt, v->stream);
+	v->fresh = true;
+	v->positioned = false;
+	v->draining = false;
+	v->check_seek = false;
+	v->has_pending = false;
+	av_frame_unref(v->pending);
+	avcodec_flush_buffers(v->dec);
+	return 0;
+}
+
+static int open_audio(struct reel_media *media)
+{
+	struct reel__audio *a = &media->audio;
+	AVFormatContext *vfmt = media->video.fmt;
+	const AVStream *vst = vfmt->streams[media->audio_index];
+	int ret;
+
+	/*
+	 * The format is known, so no probing; and the stream parameters come
+	 * from the video context, which ran avformat_find_stream_info().  A
+	 * demuxer that finds its streams only while reading needs the full
+	 * treatment.
+	 */
+	ret = reel__media_open_format(media, &a->io, media->iformat, false, &a->fmt);
+	if (ret < 0)
+		return ret;
+	if ((int)a->fmt->nb_streams <= media->audio_index ||
+	    a->fmt->streams[media->audio_index]->codecpar->codec_id != vst->codecpar->codec_id) {
+		reel__media_close_format(&a->fmt);
+		ret = reel__media_open_format(media, &a->io, media->iformat, true, &a->fmt);
+		if (ret < 0)
+			return ret;
+		if ((int)a->fmt->nb_streams <= media->audio_index ||
+		    a->fmt->streams[media->audio_index]->codecpar->codec_id !=
+		    vst->codecpar->codec_id) {
+			ret = REEL_E_BADMEDIA;
+			goto out_close;
+		}
+	}
+	a->stream = media->audio_index;
+	discard_all_but(a->fmt, a->stream);
+	ret = reel__media_open_decoder(vst, false, &a->dec);
+	if (ret < 0)
+		goto out_close;
+	/* The decoder's timestamps are read in the audio context's time base. */
+	a->dec->pkt_timebase = a->fmt->streams[a->stream]->time_base;
+	a->pkt = av_packet_alloc();
+	a->frame = av_frame_alloc();
+	if (!a->pkt || !a->frame) {
+		ret = -ENOMEM;
+		goto out_close;
+	}
+	a->fresh = true;
+	return 0;
+
+out_close:
+	reel__media_close_format(&a->fmt);
+	return ret;
+}
+
+static struct reel_rational pick_frame_rate(const AVStream *st)
+{
+	AVRational r = st->avg_frame_rate;
+
+	if (r.num <= 0 || r.den <= 0)
+		r = st->r_frame_rate;
+	if (r.num <= 0 || r.den <= 0)
+		r = (AVRational){ 25, 1 };   /* nothing known: a common default */
+	av_reduce(&r.num, &r.den, r.num, r.den, INT32_MAX);
+	return (struct reel_rational){ r.num, r.den };
+}
+
+static void fill_info(struct reel_media *media)
+{
+	struct reel_media_info *info = &media->info;
+	const AVFormatContext *fmt = media->video.fmt;
+	const AVStream *st = fmt->streams[media->video.stream];
+	const AVCodecParameters *par = st->codecpar;
+	const char *pix = av_get_pix_fmt_name(par->format);
+
+	info->width = (uint32_t)par->width;
+	info->height = (uint32_t)par->height;
+	info->frame_rate = pick_frame_rate(st);
+	info->time_base = (struct reel_rational){ st->time_base.num, st->time_base.den };
+	if (media->audio_index >= 0) {
+		const AVCodecParameters *apar = fmt->streams[media->audio_index]->codecpar;
+		info->sample_rate = (uint32_t)apar->sample_rate;
+		info->channels = (uint32_t)apar->ch_layout.nb_channels;
+	}
+	snprintf(info->codec, sizeof(info->codec), "%s", avcodec_get_name(par->codec_id));
+	snprintf(info->pix_fmt, sizeof(info->pix_fmt), "%s", pix ? pix : "unknown");
+	snprintf(info->container, sizeof(info->container), "%s", fmt->iformat->name);
+	info->duration_us = fmt->duration > 0 ? fmt->duration : 0;
+}
+
+/* A usable audio stream, or -1: a source with odd audio is still a video. */
+static int pick_audio_stream(AVFormatContext *fmt, int video)
+{
+	int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, video, NULL, 0);
+	const AVCodecParameters *par;
+
+	if (idx < 0)
+		return -1;
+	par = fmt->streams[idx]->codecpar;
+	if (par->sample_rate <= 0 || par->sample_rate > REEL_MAX_SAMPLE_RATE ||
+	    par->ch_layout.nb_channels <= 0 || par->ch_layout.nb_channels > REEL_MAX_CHANNELS ||
+	    !avcodec_find_decoder(par->codec_id))
+		return -1;
+	return idx;
+}
+
+static int open_streams(struct reel_media *media)
+{
+	struct reel__video *v = &media->video;
+	const AVCodecParameters *par;
+	int ret;
+
+	ret = reel__media_open_format(media, &v->io, NULL, true, &v->fmt);
+	if (ret < 0)
+		return ret;
+	media->iformat = v->fmt->iformat;
+	media->nb_streams = (int)v->fmt->nb_streams;
+	v->stream = pick_video_stream(v->fmt);
+	if (v->stream < 0)
+		return REEL_E_BADMEDIA;
+	par = v->fmt->streams[v->stream]->codecpar;
+	if (par->width <= 0 || par->height <= 0)
+		return REEL_E_BADMEDIA;
+	if (par->width > REEL_MAX_DIMENSION || par->height > REEL_MAX_DIMENSION)
+		return REEL_E_TOOLARGE;
+	ret = reel__media_open_decoder(v->fmt->streams[v->stream], true, &v->dec);
+	if (ret < 0)
+		return ret;
+	v->pkt = av_packet_alloc();
+	v->frame = av_frame_alloc();
+	v->pending = av_frame_alloc();
+	if (!v->pkt || !v->frame || !v->pending)
+		return -ENOMEM;
+	v->fresh = true;
+
+	media->audio_index = pick_audio_stream(v->fmt, v->stream);
+	if (media->audio_index >= 0) {
+		ret = open_audio(media);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret < 0)
+			media->audio_index = -1;   /* undecodable audio: a silent video */
+	}
+	discard_all_but(v->fmt, v->stream);
+	fill_info(media);
+	return 0;
+}
+
+int reel_media_open(const char *path, struct reel_media **ret_media)
+{
+	struct reel_media *media;
+	struct stat st;
+	char *real;
+	void *map;
+	int fd, ret;
+
+	if (!path || !ret_media)
+		return -EINVAL;
+	pthread_once(&log_once, install_log_callback);
+
+	/* stat first, so that a FIFO or a device is never even opened. */
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return REEL_E_NOTREGULAR;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = REEL_E_NOTREGULAR;
+		goto out_close;
+	}
+	if (st.st_size <= 0) {
+		ret = REEL_E_BADMEDIA;
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX / 2) {
+		ret = REEL_E_TOOLARGE;
+		goto out_close;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		ret = -errno;
+		goto out_close;
+	}
+	media = calloc(1, sizeof(*media));
+	if (!media) {
+		ret = -ENOMEM;
+		goto out_unmap;
+	}
+	media->fd = fd;
+	media->map = map;
+	media->size = (size_t)st.st_size;
+	media->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	media->audio_index = -1;
+	media->audio.stream = -1;
+	real = realpath(path, NULL);
+	/* av_strlcpy truncates and always terminates; a cut path still identifies well with the hash. */
+	av_strlcpy(media->path, real ? real : path, sizeof(media->path));
+	free(real);
+
+	ret = open_streams(media);
+	if (ret < 0) {
+		/* reel_media_close() undoes whatever open_streams() got to, mapping included. */
+		reel_media_close(media);
+		return ret;
+	}
+	*ret_media = media;
+	return 0;
+
+out_unmap:
+	munmap(map, (size_t)st.st_size);
+out_close:
+	close(fd);
+	return ret;
+}
+
+void reel_media_close(struct reel_media *media)
+{
+	if (!media)
+		return;
+	reel__media_decode_fini(media);
+	avcodec_free_context(&media->video.dec);
+	av_packet_free(&media->video.pkt);
+	av_frame_free(&media->video.frame);
+	av_frame_free(&media->video.pending);
+	reel__media_close_format(&media->video.fmt);
+	avcodec_free_context(&media->audio.dec);
+	av_packet_free(&media->audio.pkt);
+	av_frame_free(&media->audio.frame);
+	reel__media_close_format(&media->audio.fmt);
+	if (media->map)
+		munmap((void *)media->map, media->size);
+	if (media->fd >= 0)
+		close(media->fd);
+	free(media);
+}
+
+const struct reel_media_info *reel_media_info(const struct reel_media *media)
+{
+	return media ? &media->info : NULL;
+}
+
+int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id)
+{
+	struct reel_source_id id;
+	struct AVSHA *sha;
+	size_t n;
+
+	if (!media || !ret_id)
+		return -EINVAL;
+	memset(&id, 0, sizeof(id));
+	sha = av_sha_alloc();
+	if (!sha)
+		return -ENOMEM;
+	av_sha_init(sha, 256);
+	n = media->size < HASH_BYTES ? media->size : HASH_BYTES;
+	av_sha_update(sha, media->map, n);
+	av_sha_final(sha, id.hash);
+	av_free(sha);
+	id.size = media->size;
+	id.mtime_ns = media->mtime_ns;
+	memcpy(id.path, media->path, sizeof(id.path));
+	*ret_id = id;
+	return 0;
+}

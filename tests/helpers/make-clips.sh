@@ -1,5 +1,91 @@
 #!/bin/sh
-# make-clips.sh FFMPEG OUTDIR STAMP: the tiny test clips (filled in by the media work).
-set -e
-mkdir -p "$2"
-touch "$3"
+# make-clips.sh FFMPEG OUTDIR STAMP
+#
+# The tiny test clips every media test decodes, made from lavfi sources with
+# the ffmpeg command line tool so that no media is committed.  Each clip is
+# about 2 s at 25 fps and small, so the whole set takes a few seconds on two
+# cores.  The output is written under a temporary name and renamed, so an
+# interrupted run never leaves a half-written clip that looks finished, and a
+# second run only redoes what is missing (idempotent).
+#
+# Good clips: H.264 with B-frames and a long-ish GOP (mp4, AAC), ProRes 4:2:2
+# 10-bit (mov, PCM), an odd-sized 97x55 H.264 4:4:4 (mp4) and FFV1 4:2:0
+# (mkv), HEVC (mkv), VP9 (webm, Opus), MJPEG yuvj422p (avi), a variable frame
+# rate H.264 (mkv) and a video without audio (mp4).
+# Bad inputs: an mp4 cut in half (index at the end: unreadable), a
+# "faststart" mp4 cut in half (index intact, data missing), an mp4 with bytes
+# overwritten in the middle, an empty file, a text file, and playlists (HLS,
+# ffconcat) that point at another clip and must not be followed.
+set -eu
+
+FFMPEG=$1
+OUT=$2
+STAMP=$3
+mkdir -p "$OUT"
+
+# make NAME ffmpeg-arguments...: run ffmpeg into NAME unless it exists.
+make() {
+	name=$1
+	shift
+	[ -s "$OUT/$name" ] && return 0
+	ext=${name##*.}
+	"$FFMPEG" -nostdin -hide_banner -loglevel error -y "$@" "$OUT/.tmp-$name.$ext"
+	mv "$OUT/.tmp-$name.$ext" "$OUT/$name"
+}
+
+SRC="-f lavfi -i testsrc2=size=320x240:rate=25:duration=2"
+SINE44="-f lavfi -i sine=frequency=440:sample_rate=44100:duration=2"
+SINE48="-f lavfi -i sine=frequency=660:sample_rate=48000:duration=2"
+
+# shellcheck disable=SC2086
+{
+make h264-bframes.mp4 $SRC $SINE44 -c:v libx264 -preset veryfast -bf 3 -g 20 \
+	-keyint_min 20 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 64k -ac 2
+make h264-faststart.mp4 $SRC $SINE44 -c:v libx264 -preset veryfast -bf 2 -g 12 \
+	-pix_fmt yuv420p -c:a aac -b:a 48k -movflags +faststart
+make prores422-10.mov -f lavfi -i testsrc2=size=176x144:rate=25:duration=2 $SINE48 \
+	-c:v prores_ks -profile:v 2 -pix_fmt yuv422p10le -c:a pcm_s16le
+make odd-97x55.mp4 -f lavfi -i mandelbrot=size=97x55:rate=25 -t 2 \
+	-c:v libx264 -preset veryfast -bf 2 -g 10 -pix_fmt yuv444p
+make odd-97x55-ffv1.mkv -f lavfi -i mandelbrot=size=97x55:rate=25 -t 2 \
+	-c:v ffv1 -pix_fmt yuv420p
+make hevc.mkv -f lavfi -i testsrc2=size=192x108:rate=25:duration=2 $SINE48 \
+	-c:v libx265 -preset ultrafast -x265-params log-level=error:keyint=15:min-keyint=15:bframes=3 \
+	-pix_fmt yuv420p -c:a aac -b:a 48k
+make vp9.webm -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 $SINE48 \
+	-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 15 -b:v 300k -c:a libopus -b:a 48k
+make mjpeg.avi -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
+	-c:v mjpeg -pix_fmt yuvj422p -q:v 4
+# Frames 0-19 every 40 ms, then every 80 ms: variable frame rate.
+make vfr.mkv -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
+	-vf "setpts='if(lt(N,20),N*0.04,0.8+(N-20)*0.08)/TB'" -fps_mode passthrough \
+	-c:v libx264 -preset veryfast -bf 2 -pix_fmt yuv420p
+make noaudio.mp4 -f lavfi -i testsrc2=size=128x96:rate=25:duration=2 \
+	-c:v libx264 -preset veryfast -pix_fmt yuv420p
+}
+
+cut_half() {
+	[ -s "$OUT/$2" ] && return 0
+	size=$(wc -c < "$OUT/$1")
+	head -c $((size / 2)) "$OUT/$1" > "$OUT/.tmp-$2"
+	mv "$OUT/.tmp-$2" "$OUT/$2"
+}
+cut_half h264-bframes.mp4 truncated.mp4
+cut_half h264-faststart.mp4 truncated-faststart.mp4
+
+if [ ! -s "$OUT/corrupt.mp4" ]; then
+	cp "$OUT/h264-faststart.mp4" "$OUT/.tmp-corrupt.mp4"
+	size=$(wc -c < "$OUT/.tmp-corrupt.mp4")
+	# 16 KiB of a fixed pattern over the middle of the media data.
+	awk 'BEGIN { for (i = 0; i < 16384; i++) printf "%c", 33 + (i * 7919) % 90 }' |
+		dd of="$OUT/.tmp-corrupt.mp4" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+	mv "$OUT/.tmp-corrupt.mp4" "$OUT/corrupt.mp4"
+fi
+
+: > "$OUT/empty.mp4"
+printf 'This is not a video.\nJust some text.\n' > "$OUT/text.mp4"
+printf '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nnoaudio.mp4\n#EXT-X-ENDLIST\n' \
+	> "$OUT/playlist.m3u8"
+printf 'ffconcat version 1.0\nfile noaudio.mp4\nfile %s/noaudio.mp4\n' "$OUT" > "$OUT/list.ffconcat"
+
+touch "$STAMP"

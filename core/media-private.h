@@ -1,0 +1,135 @@
+/*
+ * The state behind a struct reel_media, shared by core/media-*.c and by no
+ * other file: these four files are the only ones that include libav headers.
+ *
+ * One read-only MAP_SHARED mapping of the source feeds two AVFormatContexts
+ * through two AVIOContexts (each with its own read position): `video` is
+ * used by the scan and the video decoder, `audio` only demuxes the audio
+ * stream, so audio for a frame can be read wherever the video demuxer
+ * stands, without seeking it back and forth.
+ */
+#ifndef REEL_MEDIA_PRIVATE_H
+#define REEL_MEDIA_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
+
+#include "reel/buffer.h"
+#include "reel/media.h"
+
+/*
+ * The swscale flags of every YUV -> YUV420P conversion (see reel/media.h);
+ * the PNG writer adds SWS_FULL_CHR_H_INT for its YUV -> RGB24 step.
+ */
+#define REEL__SWS_FLAGS (SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT)
+
+/* A read position over the shared mapping, one per AVIOContext. */
+struct reel__mapio {
+	const uint8_t *data;
+	size_t size;
+	size_t pos;
+};
+
+/* The video demuxer, decoder and what the decoder is positioned on. */
+struct reel__video {
+	struct reel__mapio io;
+	AVFormatContext *fmt;
+	int stream;                 /* index in fmt */
+	AVCodecContext *dec;
+	AVPacket *pkt;
+	AVFrame *frame;             /* the frame being delivered */
+	AVFrame *pending;           /* decoded after `last`, kept for the next call */
+	bool has_pending;
+	bool fresh;                 /* fmt not read since it was opened */
+	bool positioned;            /* dec fed in order, next_index is meaningful */
+	bool draining;              /* demuxer at its end, decoder being drained */
+	bool check_seek;            /* the next packet tells whether a seek overshot */
+	int64_t seek_dts, seek_pts; /* the keyframe last sought to */
+	uint64_t next_index;        /* the frame the decoder delivers next */
+
+	/* cached converter: rebuilt only when the source or target changes */
+	struct SwsContext *sws;
+	int sws_src_w, sws_src_h, sws_src_fmt, sws_src_range;
+	int sws_dst_w, sws_dst_h;
+};
+
+/* The audio demuxer and decoder, and the decoded samples not yet handed out. */
+struct reel__audio {
+	struct reel__mapio io;
+	AVFormatContext *fmt;       /* NULL when the source has no audio */
+	int stream;                 /* index in fmt */
+	AVCodecContext *dec;
+	AVPacket *pkt;
+	AVFrame *frame;
+	struct SwrContext *swr;
+	AVChannelLayout swr_in_layout;
+	int swr_in_fmt, swr_in_rate;
+	uint32_t out_rate, out_channels;
+	bool fresh;                 /* fmt not read since it was opened */
+	bool positioned;            /* buf continues the stream without a gap */
+	bool eof;                   /* no more samples after buf_start + buf_len */
+	/*
+	 * Float32 interleaved samples of the global sample numbers
+	 * [buf_start, buf_start + buf_len); a global sample number is a time
+	 * on the container clock times out_rate.
+	 */
+	float *buf;
+	size_t buf_cap, buf_len;    /* in samples per channel */
+	int64_t buf_start;
+};
+
+struct reel_media {
+	int fd;
+	const uint8_t *map;
+	size_t size;
+	int64_t mtime_ns;
+	char path[REEL_SOURCE_PATH_MAX];
+	const AVInputFormat *iformat;
+	int nb_streams;
+	int audio_index;            /* of the best audio stream in video.fmt, -1 none */
+	struct reel_media_info info;
+	struct reel__video video;
+	struct reel__audio audio;
+};
+
+/* Convert a libav error code to one of ours; AVERROR(e) stays -e. */
+int reel__from_averror(int err);
+
+/*
+ * Open an AVFormatContext over the mapping through io (rewound to the
+ * start), with every protocol refused.  When iformat is NULL the format is
+ * probed.  find_info runs avformat_find_stream_info().
+ */
+int reel__media_open_format(struct reel_media *media, struct reel__mapio *io,
+                            const AVInputFormat *iformat, bool find_info,
+                            AVFormatContext **ret_fmt);
+void reel__media_close_format(AVFormatContext **fmt);
+
+/* Reopen the video demuxer at the start of the file (used by the scan after decoding). */
+int reel__media_rewind_video(struct reel_media *media);
+
+/* Allocate a decoder for a stream, with reel's limits, and open it. */
+int reel__media_open_decoder(const AVStream *st, bool threads, AVCodecContext **ret_dec);
+
+/* Free the decoders' state, converters and buffers (media-decode.c). */
+void reel__media_decode_fini(struct reel_media *media);
+
+/*
+ * The time of the end of the last frame: its pts plus `duration` when
+ * positive, else plus the previous frame interval, else plus one nominal
+ * frame interval.  Every timestamp is in time_base.
+ */
+int64_t reel__media_last_end(int64_t pts, int64_t duration, int64_t prev_pts,
+                             struct reel_rational frame_rate, struct reel_rational time_base);
+
+/* A time in time_base as a global audio sample number at rate (rounded to nearest). */
+int64_t reel__media_sample_at(int64_t ts, struct reel_rational time_base, uint32_t rate);
+
+#endif
