@@ -1,0 +1,161 @@
+/*
+ * libFuzzer target for the buffer header validator.
+ *
+ * reel_buffer_validate_header() is the one gate between the bytes of a
+ * (possibly hostile) buffer file and every pointer the library computes, so
+ * it must never read past its input or crash, and whatever it accepts must
+ * describe a layout that fits in the file.  The target checks both: the
+ * sanitizers catch the first, the explicit checks below the second.
+ *
+ * Built with -DREEL_FUZZ_REPLAY it is instead a small program that runs the
+ * seed corpus through the same function (for builds without libFuzzer) and
+ * reports each file as a TAP case: files named valid-* must be accepted,
+ * files named bad-* refused.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+#include "reel/buffer.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool inside(uint64_t offset, uint64_t size, uint64_t limit)
+{
+	return offset <= limit && size <= limit - offset;
+}
+
+/* What an accepted header promises to every user of the mapping. */
+static void check_accepted(const struct reel_buffer_info *in, uint64_t file_size)
+{
+	const uint64_t rows[3] = { in->height, (in->height + 1) / 2, (in->height + 1) / 2 };
+
+	if (in->file_size > file_size || in->slot_count == 0 || in->slot_count > in->frame_count)
+		abort();
+	if (!inside(in->index_offset, in->index_size, in->file_size) ||
+	    !inside(in->journal_offset, in->journal_size, in->file_size) ||
+	    !inside(in->slot_table_offset, in->slot_table_size, in->file_size) ||
+	    !inside(in->slots_offset, in->slots_size, in->file_size))
+		abort();
+	if (in->slots_size / in->slot_count < in->slot_stride)
+		abort();
+	if (in->index_size / sizeof(struct reel_index_entry) < in->frame_count ||
+	    in->journal_size / sizeof(struct reel_journal_entry) < in->journal_capacity)
+		abort();
+	for (int i = 0; i < 3; i++)
+		if (in->plane_offset[i] % 64 ||
+		    !inside(in->plane_offset[i], (uint64_t)in->plane_stride[i] * rows[i], in->slot_stride))
+			abort();
+	if (!inside(in->audio_offset, (uint64_t)in->audio_capacity * in->channels * sizeof(float),
+	            in->slot_stride))
+		abort();
+	if (memchr(in->source.path, 0, sizeof(in->source.path)) == NULL)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t sizes[5] = { size, 0, REEL__HEADER_SIZE, UINT64_MAX, 0 };
+	size_t n = 4;
+
+	/* The size the header claims lets the fuzzer get past the truncation check. */
+	if (size >= offsetof(struct reel__header, file_size) + sizeof(uint64_t))
+		memcpy(&sizes[n++], data + offsetof(struct reel__header, file_size), sizeof(uint64_t));
+	for (size_t i = 0; i < n; i++) {
+		struct reel_buffer_info info;
+
+		if (reel_buffer_validate_header(data, size, sizes[i], &info) == 0)
+			check_accepted(&info, sizes[i]);
+	}
+	return 0;
+}
+
+#ifdef REEL_FUZZ_REPLAY
+#include <dirent.h>
+#include <stdio.h>
+
+/* Exactly the file's bytes in a buffer of exactly that size, so ASan sees any overread. */
+static uint8_t *read_file(const char *path, size_t *ret_size)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *data;
+	long len;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) < 0 || (len = ftell(f)) < 0 || len > (1 << 20) ||
+	    fseek(f, 0, SEEK_SET) < 0) {
+		fclose(f);
+		return NULL;
+	}
+	data = malloc(len ? (size_t)len : 1);
+	if (data && fread(data, 1, (size_t)len, f) != (size_t)len) {
+		free(data);
+		data = NULL;
+	}
+	fclose(f);
+	*ret_size = (size_t)len;
+	return data;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int main(int argc, char **argv)
+{
+	int cases = 0, failed = 0;
+
+	for (int a = 1; a < argc; a++) {
+		struct dirent **names;
+		int n = scandir(argv[a], &names, NULL, by_name);
+
+		if (n < 0) {
+			printf("not ok %d - cannot read %s\n", ++cases, argv[a]);
+			failed++;
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			const char *name = names[i]->d_name;
+			bool want_ok = !strncmp(name, "valid-", 6), want_bad = !strncmp(name, "bad-", 4);
+			char path[4096];
+			uint8_t *data;
+			size_t size = 0;
+			uint64_t claimed = 0;
+			int r;
+
+			if (name[0] == '.') {
+				free(names[i]);
+				continue;
+			}
+			snprintf(path, sizeof(path), "%s/%s", argv[a], name);
+			data = read_file(path, &size);
+			if (!data) {
+				printf("not ok %d - cannot read %s\n", ++cases, path);
+				failed++;
+				free(names[i]);
+				continue;
+			}
+			LLVMFuzzerTestOneInput(data, size);
+			if (size >= offsetof(struct reel__header, file_size) + sizeof(claimed))
+				memcpy(&claimed, data + offsetof(struct reel__header, file_size),
+				       sizeof(claimed));
+			r = reel_buffer_validate_header(data, size, claimed, NULL);
+			if ((want_ok && r != 0) || (want_bad && r == 0)) {
+				printf("not ok %d - %s: validator returned %d\n", ++cases, name, r);
+				failed++;
+			} else {
+				printf("ok %d - %s (%d)\n", ++cases, name, r);
+			}
+			free(data);
+			free(names[i]);
+		}
+		free(names);
+	}
+	printf("1..%d\n", cases);
+	return failed ? 1 : 0;
+}
+#endif
