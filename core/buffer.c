@@ -646,3 +646,21 @@ int reel__msync_range(const struct reel_buffer *b, const void *addr, size_t len)
 		return -errno;
 	return 0;
 }
+
+uint64_t reel_buffer_slot_size(const struct reel_buffer_params *params)
+{
+	struct slot_layout l;
+	uint32_t sample_fmt;
+
+	if (!params)
+		return 0;
+	/* As build_header() decides it, so that the answer is the stride create would use. */
+	sample_fmt = params->sample_rate ? REEL_SAMPLE_F32 : REEL_SAMPLE_NONE;
+	if (check_geometry(params->width, params->height, REEL_PIX_YUV420P, sample_fmt,
+	                   params->sample_rate, params->channels, params->audio_capacity) < 0)
+		return 0;
+	if (!compute_slot_layout(params->width, params->height, params->channels,
+	                         params->audio_capacity, &l))
+		return 0;
+	return l.slot_stride;
+}

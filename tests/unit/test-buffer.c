@@ -202,6 +202,26 @@ static void test_buffer_create_open_roundtrip(void **state)
 	reel_buffer_close(b2);
 }
 
+static void test_buffer_slot_size_matches_create(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL;
+	uint64_t predicted = reel_buffer_slot_size(&p);
+
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	assert_int_not_equal(predicted, 0);
+	assert_int_equal(predicted, reel_buffer_info(b)->slot_stride);
+	reel_buffer_close(b);
+
+	p.width = 0;
+	assert_int_equal(reel_buffer_slot_size(&p), 0);
+	p = small_params();
+	p.channels = REEL_MAX_CHANNELS + 1;
+	assert_int_equal(reel_buffer_slot_size(&p), 0);
+	assert_int_equal(reel_buffer_slot_size(NULL), 0);
+}
+
 static void test_buffer_create_without_audio(void **state)
 {
 	struct fixture *f = *state;
@@ -834,6 +854,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_buffer_create_open_roundtrip),
+		T(test_buffer_slot_size_matches_create),
 		T(test_buffer_create_without_audio),
 		T(test_buffer_create_refuses_existing),
 		T(test_buffer_create_mode_0600),
