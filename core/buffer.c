@@ -314,7 +314,9 @@ static int build_header(const struct reel_buffer_params *p, struct reel__header 
 	if (p->frame_rate.num <= 0 || p->frame_rate.den <= 0 ||
 	    p->time_base.num <= 0 || p->time_base.den <= 0)
 		return REEL_E_HEADER;
-	if (p->frame_count == 0 || p->frame_count > REEL__MAX_FRAMES)
+	if (p->frame_count == 0)
+		return REEL_E_HEADER;
+	if (p->frame_count > REEL__MAX_FRAMES)
 		return REEL_E_TOOLARGE;
 	if (journal > REEL__MAX_JOURNAL)
 		return REEL_E_TOOLARGE;

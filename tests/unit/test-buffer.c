@@ -303,6 +303,16 @@ static void test_buffer_create_bad_params_leave_nothing(void **state)
 	p.channels = REEL_MAX_CHANNELS + 1;
 	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_GEOMETRY);
 	p = small_params();
+	p.frame_count = 0;
+	p.slot_count = 0;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_HEADER);
+	p = small_params();
+	p.frame_count = REEL__MAX_FRAMES + 1;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_TOOLARGE);
+	p = small_params();
+	p.frame_rate.den = 0;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_HEADER);
+	p = small_params();
 	memset(p.source.path, 'x', sizeof(p.source.path));
 	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_HEADER);
 	assert_ptr_equal(b, (struct reel_buffer *)0x1);
