@@ -98,7 +98,9 @@ int reel_client_call(struct reel_client *client, struct reel_msg *request, unsig
 	int r;
 
 	request->sender_pid = (uint32_t)getpid();
-	request->role = REEL_ROLE_CLIENT;
+	/* A stage says which role it plays; everyone else is a client. */
+	if (request->role == REEL_ROLE_COORD)
+		request->role = REEL_ROLE_CLIENT;
 	request->flags = client->tag;
 	request->id = client->next_id++;
 	request->priority = prio;

@@ -88,7 +88,7 @@ int cmd_frame(int argc, char **argv)
 	int opt, r, code = CLI_FAIL;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+ho:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); return CLI_OK;

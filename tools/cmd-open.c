@@ -49,7 +49,7 @@ int cmd_open(int argc, char **argv)
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': o.session = optarg; break;
 		case 'b': o.buffer_path = optarg; break;

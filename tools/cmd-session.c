@@ -30,7 +30,7 @@ static int parse_common(int argc, char **argv, const char *cmd, const char *usag
 	*ret_json = false;
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j': *ret_json = true; break;
 		case 'h': fputs(usage_text, stdout); return 1;

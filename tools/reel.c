@@ -12,6 +12,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
+	{ "demo", cmd_demo, "open a video, materialise every frame, write a few as PNG, stop" },
 	{ "open", cmd_open, "open a video in a new session and coordinate it (foreground)" },
 	{ "status", cmd_status, "show a live session: frames, resident, journal, stages" },
 	{ "ls", cmd_ls, "list live sessions" },

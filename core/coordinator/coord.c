@@ -326,18 +326,20 @@ static int epoll_add(int epfd, int fd, uint32_t events, uint32_t tag, uint32_t i
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+static void stop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGHUP);
+}
+
 static int setup_events(struct reel_coord *c)
 {
 	sigset_t mask;
 	int r;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	/* Blocked before the materialiser thread starts, so it inherits the mask. */
-	if (sigprocmask(SIG_BLOCK, &mask, &c->old_mask) < 0)
-		return -errno;
+	stop_signals(&mask);
 	c->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	c->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -357,6 +359,7 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 {
 	struct reel_coord *c;
 	char dir[REEL_PATH_MAX];
+	sigset_t mask;
 	int r, fresh;
 
 	c = calloc(1, sizeof(*c));
@@ -365,6 +368,17 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	c->sigfd = c->evfd = c->epfd = -1;
 	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
 		c->queues[role] = (mqd_t)-1;
+	/*
+	 * Block the stop signals before any thread exists (libav's decoder
+	 * threads start with the media), so that every thread inherits the mask
+	 * and the signalfd is the only way they arrive.
+	 */
+	stop_signals(&mask);
+	if (sigprocmask(SIG_BLOCK, &mask, &c->old_mask) < 0) {
+		r = -errno;
+		free(c);
+		return r;
+	}
 	if (o->session)
 		snprintf(c->session, sizeof(c->session), "%s", o->session);
 	else
@@ -439,6 +453,7 @@ out_session:
 out_media:
 	reel_media_close(c->media);
 out_free:
+	sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
 	free(c);
 	return r;
 }
@@ -493,10 +508,9 @@ static void teardown(struct reel_coord *c, bool remove_buffer)
 		close(c->epfd);
 	if (c->evfd >= 0)
 		close(c->evfd);
-	if (c->sigfd >= 0) {
+	if (c->sigfd >= 0)
 		close(c->sigfd);
-		sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
-	}
+	sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
 	free(c->waiting);
 	free(c->outbox);
 	free(c);

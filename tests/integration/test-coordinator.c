@@ -1,0 +1,620 @@
+/*
+ * The coordinator as people run it: the real `reel` binary in child
+ * processes, real queues, real session files, real video decoded by libav.
+ * Each test runs in its own temp folder with its own runtime folder
+ * (REEL_RUNTIME_DIR) and session name, and checks that a stop leaves no
+ * queue, no session file and no process behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+
+#include "reel/buffer.h"
+#include "reel/bus.h"
+#include "reel/client.h"
+#include "reel/error.h"
+#include "reel/journal.h"
+#include "reel/ops.h"
+#include "reel/session.h"
+#include "testutil.h"
+
+struct fixture {
+	char *dir;
+	char session[64];
+	char buffer[4096];
+	char log[4096];
+	pid_t coord;
+};
+
+static const char *reel_bin(void)
+{
+	const char *bin = getenv("REEL_BIN");
+	assert_non_null(bin);
+	return bin;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char run[4096];
+
+	f->dir = tu_tempdir();
+	snprintf(run, sizeof(run), "%s/run", f->dir);
+	mkdir(run, 0700);
+	setenv("REEL_RUNTIME_DIR", run, 1);
+	tu_session_name(f->session, sizeof(f->session));
+	snprintf(f->buffer, sizeof(f->buffer), "%s/session.reel", f->dir);
+	snprintf(f->log, sizeof(f->log), "%s/coord.log", f->dir);
+	*state = f;
+	return 0;
+}
+
+static void assert_session_gone(const char *session)
+{
+	char name[REEL_QUEUE_NAME_MAX];
+	struct reel_session_record rec;
+
+	assert_int_equal(reel_session_read(session, &rec), REEL_E_NOSESSION);
+	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++) {
+		mqd_t q;
+		assert_int_equal(reel_queue_name(name, sizeof(name), session, role), 0);
+		q = mq_open(name, O_RDONLY);
+		if (q != (mqd_t)-1)
+			mq_close(q);
+		assert_true(q == (mqd_t)-1 && errno == ENOENT);
+	}
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->coord > 0) {
+		kill(f->coord, SIGKILL);
+		tu_wait(f->coord, 5000);
+	}
+	reel_session_remove(f->session);
+	tu_rmrf(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Start `reel open VIDEO --session S --buffer B [extra...]`, stderr into the log. */
+static pid_t start_coord(struct fixture *f, const char *video, const char *buffer, const char *extra)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(fd, 2);
+		execl(reel_bin(), "reel", "open", video, "--session", f->session, "--buffer", buffer,
+		      "--no-stages", "--no-preview", extra, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static struct reel_client *wait_ready(struct fixture *f, pid_t pid)
+{
+	struct reel_client *c = NULL;
+
+	for (int i = 0; i < 3000; i++) {
+		int status;
+		if (reel_client_connect(f->session, &c) == 0)
+			return c;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			fail_msg("coordinator exited early with status %d", status);
+		usleep(5000);
+	}
+	fail_msg("session %s never became ready", f->session);
+	return NULL;
+}
+
+static void status(struct reel_client *c, struct reel_msg *ret)
+{
+	struct reel_msg req;
+	reel_msg_init(&req, REEL_MSG_STATUS);
+	assert_int_equal(reel_client_call(c, &req, REEL_PRIO_INTERACTIVE, 5000, ret), 0);
+}
+
+static void stop(struct fixture *f, struct reel_client *c)
+{
+	struct reel_msg req;
+	int st;
+
+	reel_msg_init(&req, REEL_MSG_STOP);
+	assert_int_equal(reel_client_call(c, &req, REEL_PRIO_CONTROL, 5000, NULL), 0);
+	reel_client_close(c);
+	st = tu_wait(f->coord, 10000);
+	f->coord = 0;
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_session_gone(f->session);
+}
+
+static int64_t send_command(struct reel_client *c, uint32_t op, int64_t first, int64_t last,
+                            double p0)
+{
+	struct reel_msg req, rep;
+	int r;
+
+	reel_msg_init(&req, REEL_MSG_COMMAND);
+	req.op = op;
+	req.first = first;
+	req.last = last;
+	req.params[0] = p0;
+	r = reel_client_call(c, &req, REEL_PRIO_INTERACTIVE, 10000, &rep);
+	return r < 0 ? r : (int64_t)rep.seq;
+}
+
+/* Frame n of path decoded by plain libav in presentation order, packed YUV420P. */
+static uint8_t *reference_frame(const char *path, int n, int *ret_w, int *ret_h)
+{
+	AVFormatContext *fmt = NULL;
+	const AVCodec *codec;
+	AVCodecContext *dec;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *frame = av_frame_alloc();
+	uint8_t *out = NULL;
+	int stream, seen = 0;
+
+	assert_int_equal(avformat_open_input(&fmt, path, NULL, NULL), 0);
+	assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
+	stream = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+	assert_true(stream >= 0);
+	dec = avcodec_alloc_context3(codec);
+	avcodec_parameters_to_context(dec, fmt->streams[stream]->codecpar);
+	assert_int_equal(avcodec_open2(dec, codec, NULL), 0);
+	for (int eof = 0; !out;) {
+		int r;
+		if (!eof) {
+			r = av_read_frame(fmt, pkt);
+			if (r < 0) {
+				eof = 1;
+				avcodec_send_packet(dec, NULL);
+			} else {
+				if (pkt->stream_index == stream)
+					avcodec_send_packet(dec, pkt);
+				av_packet_unref(pkt);
+			}
+		}
+		while ((r = avcodec_receive_frame(dec, frame)) == 0) {
+			if (seen++ == n && !out) {
+				int w = frame->width, h = frame->height;
+				assert_int_equal(frame->format, AV_PIX_FMT_YUV420P);
+				out = malloc((size_t)av_image_get_buffer_size(AV_PIX_FMT_YUV420P, w, h, 1));
+				av_image_copy_to_buffer(out, av_image_get_buffer_size(AV_PIX_FMT_YUV420P, w, h, 1),
+				                        (const uint8_t *const *)frame->data, frame->linesize,
+				                        AV_PIX_FMT_YUV420P, w, h, 1);
+				*ret_w = w;
+				*ret_h = h;
+			}
+			av_frame_unref(frame);
+		}
+		if (r == AVERROR_EOF)
+			break;
+	}
+	av_frame_free(&frame);
+	av_packet_free(&pkt);
+	avcodec_free_context(&dec);
+	avformat_close_input(&fmt);
+	assert_non_null(out);
+	return out;
+}
+
+static char *slurp(const char *path, size_t *ret_len)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	buf[n] = 0;
+	*ret_len = (size_t)n;
+	return buf;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void test_coordinator_open_status_frames_stop(void **state)
+{
+	struct fixture *f = *state;
+	const char *clip = tu_clip("h264-bframes.mp4");
+	struct reel_client *c;
+	struct reel_msg st;
+	char *out, *err, outpath[4096];
+	int frames[] = { 37, 0, 49, 12, 25 };
+
+	assert_non_null(clip);
+	f->coord = start_coord(f, clip, f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_FRAMES], 50);
+	/* Opening decodes nothing: frames come only when asked for. */
+	assert_int_equal(st.stat[REEL_STAT_RESIDENT], 0);
+
+	/* Random frames in random order through `reel frame`, each bit-identical to libav. */
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+		char n[16];
+		size_t len;
+		int w, h;
+		uint8_t *ref = reference_frame(clip, frames[i], &w, &h);
+		char *got;
+
+		snprintf(n, sizeof(n), "%d", frames[i]);
+		snprintf(outpath, sizeof(outpath), "%s/f%d.yuv", f->dir, frames[i]);
+		assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "frame", f->session, n, "--out",
+		                                    outpath, NULL }, &out, &err), 0);
+		free(out);
+		free(err);
+		got = slurp(outpath, &len);
+		assert_int_equal(len, (size_t)(w * h + 2 * ((w + 1) / 2) * ((h + 1) / 2)));
+		assert_memory_equal(got, ref, len);
+		free(got);
+		free(ref);
+	}
+
+	/* status --json carries the keys scripts wait on. */
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "status", f->session, "--json", NULL },
+	                        &out, &err), 0);
+	assert_non_null(strstr(out, "\"frames\":50"));
+	assert_non_null(strstr(out, "\"resident\":"));
+	assert_non_null(strstr(out, "\"journal\":0"));
+	assert_non_null(strstr(out, "\"pending\":0"));
+	assert_non_null(strstr(out, "\"stages\":0"));
+	free(out);
+	free(err);
+
+	/* reel ls lists it. */
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "ls", "--json", NULL }, &out, &err), 0);
+	assert_non_null(strstr(out, f->session));
+	free(out);
+	free(err);
+
+	/* Out of range: one clear line, exit 2, the session unharmed. */
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "frame", f->session, "50", "--out",
+	                                    outpath, NULL }, &out, &err), 2);
+	assert_int_equal(count_lines(err), 1);
+	assert_non_null(strstr(err, "out of range"));
+	free(out);
+	free(err);
+	status(c, &st);
+	assert_true(st.stat[REEL_STAT_RESIDENT] >= 5);
+
+	/* reel stop: the coordinator exits 0 and leaves nothing. */
+	reel_client_close(c);
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "stop", f->session, NULL }, &out, &err), 0);
+	free(out);
+	free(err);
+	assert_true(WIFEXITED(tu_wait(f->coord, 10000)));
+	f->coord = 0;
+	assert_session_gone(f->session);
+}
+
+static void test_coordinator_live_session_refused_dead_one_reclaimed(void **state)
+{
+	struct fixture *f = *state;
+	const char *clip = tu_clip("noaudio.mp4");
+	struct reel_client *c;
+	struct reel_msg st;
+	char other[4096], *out, *err;
+	int status_code;
+
+	assert_non_null(clip);
+	f->coord = start_coord(f, clip, f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	assert_true(send_command(c, REEL_OP_BRIGHTNESS, 0, 9, 0.1) == 1);
+	reel_client_close(c);
+
+	/* Same session name while it lives: refused, one line, exit 2. */
+	snprintf(other, sizeof(other), "%s/other.reel", f->dir);
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "open", (char *)clip, "--session",
+	                                    f->session, "--buffer", other, "--no-stages", NULL },
+	                        &out, &err), 2);
+	assert_int_equal(count_lines(err), 1);
+	assert_non_null(strstr(err, "live session"));
+	assert_int_equal(access(other, F_OK), -1);
+	free(out);
+	free(err);
+
+	/* The coordinator dies without cleaning up. */
+	kill(f->coord, SIGKILL);
+	tu_wait(f->coord, 5000);
+
+	/* A new coordinator reclaims the name and resumes the buffer, journal and all. */
+	f->coord = start_coord(f, clip, f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_JOURNAL], 1);
+	assert_int_equal(st.stat[REEL_STAT_GENERATION], 2);
+	stop(f, c);
+
+	/* A buffer made from another source is refused with a clear message. */
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "open", (char *)tu_clip("vp9.webm"),
+	                                    "--session", f->session, "--buffer", f->buffer,
+	                                    "--no-stages", NULL }, &out, &err), 2);
+	assert_int_equal(count_lines(err), 1);
+	assert_non_null(strstr(err, "another source"));
+	free(out);
+	free(err);
+	assert_session_gone(f->session);
+	(void)status_code;
+}
+
+static void test_coordinator_sigterm_stops_cleanly(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_client *c;
+	int st;
+
+	f->coord = start_coord(f, tu_clip("vp9.webm"), f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	assert_int_equal(reel_client_need(c, 0, 10, REEL_PRIO_INTERACTIVE, 30000, NULL), 0);
+	reel_client_close(c);
+	kill(f->coord, SIGTERM);
+	st = tu_wait(f->coord, 10000);
+	f->coord = 0;
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_session_gone(f->session);
+	/* The buffer file stays for a later resume; it holds what was decoded. */
+	assert_int_equal(access(f->buffer, F_OK), 0);
+}
+
+static void test_coordinator_bad_inputs_one_line_each(void **state)
+{
+	struct fixture *f = *state;
+	const char *bad[] = { "empty.mp4", "text.mp4", "truncated.mp4", "playlist.m3u8", "list.ffconcat" };
+	char *out, *err;
+
+	(void)f;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *clip = tu_clip(bad[i]);
+		int r;
+		assert_non_null(clip);
+		r = tu_run((char *[]){ (char *)reel_bin(), "open", (char *)clip, "--session", f->session,
+		                       "--buffer", f->buffer, "--no-stages", NULL }, &out, &err);
+		assert_true(r != 0);
+		assert_int_equal(count_lines(err), 1);
+		assert_non_null(strstr(err, "reel open: "));
+		free(out);
+		free(err);
+		assert_int_equal(access(f->buffer, F_OK), -1);
+		assert_session_gone(f->session);
+	}
+	/* A folder, a missing file, an unknown option. */
+	assert_true(tu_run((char *[]){ (char *)reel_bin(), "open", f->dir, NULL }, &out, &err) != 0);
+	assert_non_null(strstr(err, "regular file"));
+	assert_int_equal(count_lines(err), 1);
+	free(out);
+	free(err);
+	assert_true(tu_run((char *[]){ (char *)reel_bin(), "open", "/nonexistent/x.mp4", NULL }, &out,
+	                   &err) != 0);
+	assert_int_equal(count_lines(err), 1);
+	free(out);
+	free(err);
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "open", "--frobnicate", NULL }, &out,
+	                        &err), 2);
+	assert_non_null(strstr(err, "unknown option"));
+	free(out);
+	free(err);
+}
+
+static void test_coordinator_malformed_message_counted_and_dropped(void **state)
+{
+	struct fixture *f = *state;
+	char name[REEL_QUEUE_NAME_MAX], junk[REEL_MSG_SIZE];
+	struct reel_client *c;
+	struct reel_msg st;
+	mqd_t q;
+
+	f->coord = start_coord(f, tu_clip("noaudio.mp4"), f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_COORD), 0);
+	q = mq_open(name, O_WRONLY);
+	assert_true(q != (mqd_t)-1);
+	memset(junk, 0xa5, sizeof(junk));
+	/* Above every class, so they are read before the status request below. */
+	assert_int_equal(mq_send(q, junk, sizeof(junk), 31), 0);
+	assert_int_equal(mq_send(q, junk, 17, 31), 0);
+	mq_close(q);
+	/* A hostile command: a range past the end is refused, nothing journaled. */
+	assert_int_equal(send_command(c, REEL_OP_INVERT, 0, 1000000, 0), REEL_E_RANGE);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_MALFORMED], 2);
+	assert_int_equal(st.stat[REEL_STAT_JOURNAL], 0);
+	stop(f, c);
+}
+
+/*
+ * A stand-in effect stage: attaches, takes WORK off the effect queue, claims
+ * it, and answers DONE, or dies holding it when told to.  It does not touch
+ * pixels: the effect workers arrive with their own issue.
+ */
+static void fake_stage(const char *session, int die_after_claims)
+{
+	char name[REEL_QUEUE_NAME_MAX];
+	struct reel_client *c;
+	struct reel_msg hello, w, m;
+	mqd_t work, coord;
+	int claims = 0;
+
+	if (reel_client_connect(session, &c) < 0)
+		_exit(10);
+	reel_msg_init(&hello, REEL_MSG_HELLO);
+	hello.role = REEL_ROLE_EFFECT;
+	if (reel_client_call(c, &hello, REEL_PRIO_CONTROL, 5000, NULL) < 0)
+		_exit(11);
+	reel_queue_name(name, sizeof(name), session, REEL_ROLE_EFFECT);
+	if (reel_queue_open(name, 0, &work) < 0)
+		_exit(12);
+	reel_queue_name(name, sizeof(name), session, REEL_ROLE_COORD);
+	if (reel_queue_open(name, 0, &coord) < 0)
+		_exit(13);
+	for (;;) {
+		int r = reel_queue_recv(work, &w, NULL, 5000);
+		if (r == -ETIMEDOUT || r == -EAGAIN)
+			_exit(0);
+		if (r < 0 || w.kind != REEL_MSG_WORK)
+			_exit(14);
+		m = w;
+		m.kind = REEL_MSG_CLAIM;
+		m.sender_pid = (uint32_t)getpid();
+		m.role = REEL_ROLE_EFFECT;
+		reel_queue_send(coord, &m, REEL_PRIO_INTERACTIVE, -1);
+		if (++claims == die_after_claims) {
+			usleep(100000);
+			raise(SIGKILL);
+		}
+		m.kind = REEL_MSG_DONE;
+		reel_queue_send(coord, &m, REEL_PRIO_INTERACTIVE, -1);
+	}
+}
+
+static void wait_idle(struct reel_client *c, uint64_t journal, int timeout_ms)
+{
+	struct reel_msg st;
+	double deadline = tu_now_ms() + timeout_ms;
+
+	for (;;) {
+		status(c, &st);
+		if (st.stat[REEL_STAT_JOURNAL] == journal && st.stat[REEL_STAT_PENDING] == 0)
+			return;
+		if (tu_now_ms() > deadline)
+			fail_msg("not idle: journal %lu pending %lu inflight %lu",
+			         (unsigned long)st.stat[REEL_STAT_JOURNAL],
+			         (unsigned long)st.stat[REEL_STAT_PENDING],
+			         (unsigned long)st.stat[REEL_STAT_INFLIGHT]);
+		usleep(20000);
+	}
+}
+
+static void test_coordinator_commands_dispatched_and_survive_a_killed_stage(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b;
+	struct reel_journal_entry e;
+	struct reel_client *c;
+	pid_t stage1, stage2;
+	int n = 300;
+
+	f->coord = start_coord(f, tu_clip("noaudio.mp4"), f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	/* Many more commands than the 10-deep effect queue holds, with no stage yet. */
+	for (int i = 0; i < n; i++)
+		assert_int_equal(send_command(c, REEL_OP_BRIGHTNESS, i % 50, i % 50, 0.01), i + 1);
+
+	/* A stage that dies (SIGKILL) holding its third work item. */
+	stage1 = fork();
+	if (stage1 == 0)
+		fake_stage(f->session, 3);
+	{
+		int st1 = tu_wait(stage1, 20000);
+		if (!WIFSIGNALED(st1))
+			fail_msg("stage exited with %d", WIFEXITED(st1) ? WEXITSTATUS(st1) : -1);
+	}
+
+	/* A healthy stage finishes everything, the dead one's item included. */
+	stage2 = fork();
+	if (stage2 == 0)
+		fake_stage(f->session, -1);
+	wait_idle(c, (uint64_t)n, 60000);
+	kill(stage2, SIGTERM);
+	tu_wait(stage2, 10000);
+
+	/* Every command was journaled once and is applied. */
+	assert_int_equal(reel_buffer_open(f->buffer, &b), 0);
+	assert_int_equal(reel_journal_count(b), (uint64_t)n);
+	for (uint64_t s = 1; s <= (uint64_t)n; s++) {
+		assert_int_equal(reel_journal_read(b, s, &e), 0);
+		assert_int_equal(e.state, REEL_JOURNAL_APPLIED);
+		assert_int_equal(e.first, (int64_t)((s - 1) % 50));
+	}
+	reel_buffer_close(b);
+	stop(f, c);
+}
+
+static void test_coordinator_eviction_with_small_cache(void **state)
+{
+	struct fixture *f = *state;
+	const char *clip = tu_clip("h264-bframes.mp4");
+	struct reel_client *c;
+	struct reel_msg st;
+	char *out, *err, n[16], outpath[4096];
+	int order[] = { 49, 3, 27, 44, 8, 31, 0, 19 };
+
+	/* One 320x240 slot is about 128 KiB: 1 MiB holds the 16-slot minimum, not 50 frames. */
+	f->coord = start_coord(f, clip, f->buffer, "--cache=1M");
+	c = wait_ready(f, f->coord);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		size_t len;
+		int w, h;
+		uint8_t *ref;
+		char *got;
+
+		/* Push everything else out between two looks at the same region. */
+		assert_int_equal(reel_client_need(c, (uint64_t)(order[i] + 17) % 34, (uint64_t)(order[i] + 17) % 34 + 15,
+		                                  REEL_PRIO_BATCH, 30000, NULL), 0);
+		snprintf(n, sizeof(n), "%d", order[i]);
+		snprintf(outpath, sizeof(outpath), "%s/e%d.yuv", f->dir, order[i]);
+		assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "frame", f->session, n, "--out",
+		                                    outpath, NULL }, &out, &err), 0);
+		free(out);
+		free(err);
+		ref = reference_frame(clip, order[i], &w, &h);
+		got = slurp(outpath, &len);
+		assert_memory_equal(got, ref, len);
+		free(got);
+		free(ref);
+	}
+	status(c, &st);
+	assert_true(st.stat[REEL_STAT_RESIDENT] <= 16);
+	assert_true(st.stat[REEL_STAT_DECODED] > 50);
+	stop(f, c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_coordinator_open_status_frames_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_live_session_refused_dead_one_reclaimed,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_sigterm_stops_cleanly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_bad_inputs_one_line_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_malformed_message_counted_and_dropped,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_commands_dispatched_and_survive_a_killed_stage,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_eviction_with_small_cache, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
