@@ -41,10 +41,17 @@ static uint32_t entry_crc(const struct reel_journal_entry *entry)
 	return (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)&e, sizeof(e));
 }
 
-/* The checks an entry must pass apart from its seq, state and crc. */
-static bool body_valid(const struct reel_buffer *buffer, const struct reel_journal_entry *e)
+/*
+ * The checks an entry must pass apart from its state and crc; seq is the
+ * sequence it has (or is about to get).  An undo or redo can only act on
+ * an earlier entry, so a target is 0 (none) or below seq.
+ */
+static bool body_valid(const struct reel_buffer *buffer, const struct reel_journal_entry *e,
+                       uint64_t seq)
 {
 	if (e->op >= REEL_OP_COUNT)
+		return false;
+	if (e->target >= seq)
 		return false;
 	if (e->first < 0 || e->first > e->last || (uint64_t)e->last >= buffer->info.frame_count)
 		return false;
@@ -84,7 +91,7 @@ int reel_journal_append(struct reel_buffer *buffer, const struct reel_journal_en
 	if (count == buffer->info.journal_capacity)
 		return REEL_E_JOURNALFULL;
 	e = *entry;
-	if (!body_valid(buffer, &e))
+	if (!body_valid(buffer, &e, count + 1))
 		return -EINVAL;
 	e.seq = count + 1;
 	e.state = REEL_JOURNAL_PENDING;
@@ -120,7 +127,7 @@ int reel_journal_read(const struct reel_buffer *buffer, uint64_t seq,
 		return REEL_E_RANGE;
 	memcpy(&e, &buffer->journal[seq - 1], sizeof(e));
 	if (e.seq != seq || e.crc != entry_crc(&e) || e.state >= REEL_JOURNAL_STATE_COUNT ||
-	    !body_valid(buffer, &e))
+	    !body_valid(buffer, &e, seq))
 		return REEL_E_JOURNAL;
 	if (ret_entry)
 		*ret_entry = e;

@@ -218,7 +218,19 @@ static void test_journal_rejects_invalid_entries(void **state)
 	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
 	e = make_entry(REEL_OP_BLUR, 0, 3, NAN);
 	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	/* An undo can only name an earlier entry. */
+	e = make_entry(REEL_OP_UNDO, 0, 3, 0);
+	e.target = 1;
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
 	assert_int_equal(reel_journal_count(f->buffer), 0);
+	e = make_entry(REEL_OP_BLUR, 0, 3, 1);
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	e = make_entry(REEL_OP_UNDO, 0, 3, 0);
+	e.target = 1;
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	e.target = 3;
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	assert_int_equal(reel_journal_count(f->buffer), 2);
 }
 
 static void test_journal_damaged_entry(void **state)
