@@ -30,6 +30,7 @@ static const char *const messages[] = {
 	[REEL_E_NOSESSION - REEL_E_FIRST] = "no live session of that name",
 	[REEL_E_TOOLARGE - REEL_E_FIRST] = "video exceeds reel's limits",
 	[REEL_E_SLOT - REEL_E_FIRST] = "damaged slot table entry",
+	[REEL_E_RUNDIR - REEL_E_FIRST] = "runtime folder not private (it must be yours, a real folder, mode 0700)",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == REEL_E_LAST - REEL_E_FIRST,

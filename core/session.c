@@ -30,7 +30,7 @@ static int check_dir(const char *path)
 	if (lstat(path, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
-		return -EPERM;
+		return REEL_E_RUNDIR;
 	return 0;
 }
 
@@ -149,15 +149,25 @@ int reel_session_read(const char *name, struct reel_session_record *ret_record)
 	char path[REEL_PATH_MAX], text[3 * REEL_PATH_MAX];
 	struct reel_session_record rec;
 	char *line, *save = NULL;
+	struct stat st;
 	int fd, r, seen = 0;
 	ssize_t n;
 
 	r = record_path(path, sizeof(path), name, ".session");
 	if (r < 0)
 		return r;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO planted under the name must not hang `reel ls`. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? REEL_E_NOSESSION : -errno;
+	/*
+	 * A file larger than any record is damaged: reading only its beginning
+	 * would accept a file whose end says something else.
+	 */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= (off_t)sizeof(text)) {
+		close(fd);
+		return REEL_E_NOSESSION;
+	}
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	if (n <= 0)

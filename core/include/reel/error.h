@@ -34,6 +34,7 @@ enum reel_error {
 	REEL_E_NOSESSION,      /* no live session of that name */
 	REEL_E_TOOLARGE,       /* the video exceeds reel's limits */
 	REEL_E_SLOT,           /* a slot table entry is damaged */
+	REEL_E_RUNDIR,         /* the runtime folder is not private to this user */
 	REEL_E_LAST
 };
 
