@@ -29,9 +29,10 @@ int reel_session_name_check(const char *session);
 /* "/reel.<uid>.<session>.<role>" into buf. */
 int reel_queue_name(char *buf, size_t len, const char *session, unsigned role);
 /*
- * "/reel.<uid>.<session>.r<pid>.<id>" into buf: the reply queue of request
- * `id` of client `pid`.  The coordinator unlinks it as soon as it has opened
- * it, so a client that dies leaves nothing behind once it was served.
+ * "/reel.<uid>.<session>.r<pid>.<id>" into buf: the reply queue of client
+ * `pid`, `id` being the tag it sends in each request's flags.  The client
+ * keeps it for all its calls and removes it on close; the coordinator
+ * unlinks the reply queues of clients it served that have died.
  */
 int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid, uint64_t id);
 
