@@ -544,6 +544,38 @@ static int audio_decode_more(struct reel__audio *a)
 	}
 }
 
+/* Reopen the audio demuxer at the top of the file, with a fresh decoder. */
+static int audio_rewind(struct reel_media *media)
+{
+	struct reel__audio *a = &media->audio;
+	const AVStream *vst = media->video.fmt->streams[media->audio_index];
+	AVFormatContext *fmt;
+	AVCodecContext *dec;
+	int ret;
+
+	ret = reel__media_open_format(media, &a->io, media->iformat, false, &fmt);
+	if (ret < 0)
+		return ret;
+	if ((int)fmt->nb_streams <= a->stream) {
+		reel__media_close_format(&fmt);
+		a->eof = true;   /* the demuxer changed its mind about the streams: no audio */
+		return 0;
+	}
+	ret = reel__media_open_decoder(vst, false, &dec);
+	if (ret < 0) {
+		reel__media_close_format(&fmt);
+		return ret;
+	}
+	dec->pkt_timebase = fmt->streams[a->stream]->time_base;
+	for (unsigned i = 0; i < fmt->nb_streams; i++)
+		fmt->streams[i]->discard = (int)i == a->stream ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+	reel__media_close_format(&a->fmt);
+	a->fmt = fmt;
+	avcodec_free_context(&a->dec);
+	a->dec = dec;
+	return 0;
+}
+
 /*
  * Position the audio decoder so that sample s comes out: seek a little
  * before it (the decoder's pre-roll, at least 200 ms, so that the samples
@@ -553,8 +585,8 @@ static int audio_decode_more(struct reel__audio *a)
 static int audio_seek(struct reel_media *media, int64_t s)
 {
 	struct reel__audio *a = &media->audio;
-	const AVStream *st = a->fmt->streams[a->stream];
-	int64_t preroll = a->out_rate / 5, ts;
+	const AVStream *st = a->fmt->streams[a->stream], *vst;
+	int64_t preroll = a->out_rate / 5, ts, start;
 	int ret;
 
 	if (st->codecpar->seek_preroll > 0 && st->codecpar->sample_rate > 0) {
@@ -564,35 +596,32 @@ static int audio_seek(struct reel_media *media, int64_t s)
 			preroll = p;
 	}
 	audio_reset(a);
+	swr_free(&a->swr);
 	if (a->fresh && s <= (int64_t)a->out_rate) {
 		a->fresh = false;
 		return 0;
 	}
 	a->fresh = false;
-	avcodec_flush_buffers(a->dec);
-	swr_free(&a->swr);
+	/* The probed copy of the stream knows where it starts; ours was never probed. */
+	vst = media->video.fmt->streams[media->audio_index];
+	start = vst->start_time != AV_NOPTS_VALUE ?
+	        av_rescale_q(vst->start_time, vst->time_base, st->time_base) : 0;
 	ts = av_rescale_q(s - preroll, (AVRational){ 1, (int)a->out_rate }, st->time_base);
-	ret = av_seek_frame(a->fmt, a->stream, ts, AVSEEK_FLAG_BACKWARD);
-	if (ret < 0)
-		ret = avformat_seek_file(a->fmt, a->stream, INT64_MIN, ts, INT64_MAX, 0);
-	if (ret < 0) {
-		/* Cannot seek: start over from the top of the file. */
-		AVFormatContext *fmt;
-
-		ret = reel__media_open_format(media, &a->io, media->iformat, false, &fmt);
+	if (ts > start) {
+		avcodec_flush_buffers(a->dec);
+		ret = av_seek_frame(a->fmt, a->stream, ts, AVSEEK_FLAG_BACKWARD);
 		if (ret < 0)
-			return ret;
-		if ((int)fmt->nb_streams <= a->stream) {
-			reel__media_close_format(&fmt);
-			a->eof = true;
+			ret = avformat_seek_file(a->fmt, a->stream, INT64_MIN, ts, INT64_MAX, 0);
+		if (ret >= 0)
 			return 0;
-		}
-		reel__media_close_format(&a->fmt);
-		a->fmt = fmt;
-		for (unsigned i = 0; i < fmt->nb_streams; i++)
-			fmt->streams[i]->discard = (int)i == a->stream ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
 	}
-	return 0;
+	/*
+	 * Near the start, or when the demuxer cannot seek: begin again from the
+	 * top with a new decoder, whose state is then exactly that of a decode
+	 * from the start (a flushed decoder may remember window shapes and the
+	 * like from where it was).
+	 */
+	return audio_rewind(media);
 }
 
 /*

@@ -202,9 +202,12 @@ int reel__media_open_format(struct reel_media *media, struct reel__mapio *io,
 	ret = avformat_open_input(&fmt, NULL, iformat, &opts);
 	av_dict_free(&opts);
 	if (ret < 0) {
-		ret = reel__from_averror(ret);
-		if (ret == -EPERM || ret == -EINVAL)
-			ret = REEL_E_BADMEDIA;
+		/*
+		 * Whatever a demuxer says about a file it cannot read (playlists
+		 * whose entries we refuse to open even report ENOMEM), the file is
+		 * not a video reel can use.
+		 */
+		ret = REEL_E_BADMEDIA;
 		goto out_free_pb;
 	}
 	if (find_info) {

@@ -8,7 +8,10 @@
 # interrupted run never leaves a half-written clip that looks finished, and a
 # second run only redoes what is missing (idempotent).
 #
-# Good clips: H.264 with B-frames and a long-ish GOP (mp4, AAC), ProRes 4:2:2
+# Good clips: H.264 with B-frames and a long-ish GOP (mp4, AAC without
+# perceptual noise substitution, whose random noise a decoder cannot repeat
+# after a seek, so that audio can be compared exactly), the same with PNS and
+# faststart, ProRes 4:2:2
 # 10-bit (mov, PCM), an odd-sized 97x55 H.264 4:4:4 (mp4) and FFV1 4:2:0
 # (mkv), HEVC (mkv), VP9 (webm, Opus), MJPEG yuvj422p (avi), a variable frame
 # rate H.264 (mkv) and a video without audio (mp4).
@@ -40,7 +43,7 @@ SINE48="-f lavfi -i sine=frequency=660:sample_rate=48000:duration=2"
 # shellcheck disable=SC2086
 {
 make h264-bframes.mp4 $SRC $SINE44 -c:v libx264 -preset veryfast -bf 3 -g 20 \
-	-keyint_min 20 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 64k -ac 2
+	-keyint_min 20 -sc_threshold 0 -pix_fmt yuv420p -c:a aac -aac_pns 0 -b:a 64k -ac 2
 make h264-faststart.mp4 $SRC $SINE44 -c:v libx264 -preset veryfast -bf 2 -g 12 \
 	-pix_fmt yuv420p -c:a aac -b:a 48k -movflags +faststart
 make prores422-10.mov -f lavfi -i testsrc2=size=176x144:rate=25:duration=2 $SINE48 \
@@ -51,7 +54,7 @@ make odd-97x55-ffv1.mkv -f lavfi -i mandelbrot=size=97x55:rate=25 -t 2 \
 	-c:v ffv1 -pix_fmt yuv420p
 make hevc.mkv -f lavfi -i testsrc2=size=192x108:rate=25:duration=2 $SINE48 \
 	-c:v libx265 -preset ultrafast -x265-params log-level=error:keyint=15:min-keyint=15:bframes=3 \
-	-pix_fmt yuv420p -c:a aac -b:a 48k
+	-pix_fmt yuv420p -c:a aac -aac_pns 0 -b:a 48k
 make vp9.webm -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 $SINE48 \
 	-c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 15 -b:v 300k -c:a libopus -b:a 48k
 make mjpeg.avi -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
@@ -86,6 +89,8 @@ fi
 printf 'This is not a video.\nJust some text.\n' > "$OUT/text.mp4"
 printf '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nnoaudio.mp4\n#EXT-X-ENDLIST\n' \
 	> "$OUT/playlist.m3u8"
-printf 'ffconcat version 1.0\nfile noaudio.mp4\nfile %s/noaudio.mp4\n' "$OUT" > "$OUT/list.ffconcat"
+# Relative names only: the concat demuxer's own "safe" check would refuse an
+# absolute one before reel's refusal to open anything by name is reached.
+printf 'ffconcat version 1.0\nfile noaudio.mp4\nfile vp9.webm\n' > "$OUT/list.ffconcat"
 
 touch "$STAMP"

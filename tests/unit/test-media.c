@@ -1,0 +1,994 @@
+/*
+ * Tests of the media access (core/media-*.c) on the clips that
+ * tests/helpers/make-clips.sh makes at build time.
+ *
+ * The frame index is checked against ffprobe's packet list.  Materialised
+ * frames are checked against an independent reference: this file decodes
+ * each clip again with plain libav (avformat_open_input on the path, no
+ * custom I/O, one thread), every frame in order, converts it with its own
+ * swscale context using the flags and range rule documented in
+ * reel/media.h, and compares planes byte for byte.  Audio is checked
+ * against the whole stream decoded from the start and converted by its own
+ * swresample context.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/mathematics.h>
+#include <libavutil/pixdesc.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
+
+#include "reel/buffer.h"
+#include "reel/error.h"
+#include "reel/media.h"
+#include "testutil.h"
+
+/* The documented conversion (reel/media.h), restated here on purpose. */
+#define TEST_SWS_FLAGS (SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT)
+
+struct clip {
+	const char *name;
+	bool audio_check;   /* compare audio samples with the reference */
+	uint32_t slots;     /* 0: one slot per frame; otherwise fewer, so slots are reused */
+	/*
+	 * Largest sample difference allowed.  0 where the decoder's output after
+	 * a seek and pre-roll cannot differ from a decode from the start: PCM,
+	 * and AAC without noise substitution (the AAC decoder's state is the
+	 * previous frame's overlap, rebuilt by the pre-roll).  AAC with PNS
+	 * draws its noise from a generator that a seek cannot rewind, and Opus
+	 * converges to, but not exactly onto, the continuous decode.
+	 */
+	double audio_tol;
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static const char *find_in_path(const char *prog)
+{
+	static char path[PATH_MAX];
+	const char *p = getenv("PATH");
+
+	if (!p)
+		p = "/usr/bin:/bin";
+	while (*p) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		snprintf(path, sizeof(path), "%.*s/%s", (int)len, p, prog);
+		if (access(path, X_OK) == 0)
+			return path;
+		p += len + (end ? 1 : 0);
+	}
+	return NULL;
+}
+
+static const char *clip_path(const char *name)
+{
+	const char *path = tu_clip(name);
+
+	if (!path)
+		fail_msg("test clip %s missing (REEL_TEST_CLIPS=%s)", name,
+		         getenv("REEL_TEST_CLIPS") ? getenv("REEL_TEST_CLIPS") : "unset");
+	return path;
+}
+
+static int compare_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* ffprobe's video packet pts, sorted; *ret_n counts them. */
+static int64_t *ffprobe_pts(const char *path, size_t *ret_n)
+{
+	char *out = NULL, *err = NULL, *line, *save = NULL;
+	const char *ffprobe = find_in_path("ffprobe");
+	char *argv[] = { NULL, "-v", "error", "-select_streams", "v", "-show_entries",
+	                 "packet=pts", "-of", "csv=p=0", (char *)path, NULL };
+	int64_t *pts = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!ffprobe)
+		fail_msg("ffprobe not found in PATH");
+	argv[0] = strdup(ffprobe);
+	tu_run(argv, &out, &err);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *end;
+		long long v = strtoll(line, &end, 10);
+
+		if (end == line)
+			continue;   /* "N/A" and the like: counted by the caller's check below */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			pts = realloc(pts, cap * sizeof(*pts));
+			assert_non_null(pts);
+		}
+		pts[n++] = v;
+	}
+	qsort(pts, n, sizeof(*pts), compare_i64);
+	free(argv[0]);
+	free(out);
+	free(err);
+	*ret_n = n;
+	return pts;
+}
+
+/* ---- the independent reference --------------------------------------- */
+
+struct ref_video {
+	int w, h, cw, ch;
+	size_t frame_size;
+	size_t n, cap;
+	int64_t *pts;
+	uint8_t *data;      /* n frames of packed Y, U, V */
+};
+
+struct ref_audio {
+	int rate, channels;
+	int shift;          /* how far apart two readings of one timestamp may lie, in samples */
+	int64_t start;      /* sample number of data[0] */
+	size_t n, cap;      /* samples per channel */
+	float *data;
+};
+
+static enum AVPixelFormat ref_plain(enum AVPixelFormat f, bool *full)
+{
+	switch (f) {
+	case AV_PIX_FMT_YUVJ420P: *full = true; return AV_PIX_FMT_YUV420P;
+	case AV_PIX_FMT_YUVJ422P: *full = true; return AV_PIX_FMT_YUV422P;
+	case AV_PIX_FMT_YUVJ444P: *full = true; return AV_PIX_FMT_YUV444P;
+	case AV_PIX_FMT_YUVJ440P: *full = true; return AV_PIX_FMT_YUV440P;
+	default: return f;
+	}
+}
+
+static void ref_add_picture(struct ref_video *r, AVFrame *f, struct SwsContext **sws)
+{
+	bool full = f->color_range == AVCOL_RANGE_JPEG;
+	enum AVPixelFormat fmt = ref_plain((enum AVPixelFormat)f->format, &full);
+	AVFrame *conv = NULL, *src = f;
+	uint8_t *dst;
+	int64_t pts = f->pts != AV_NOPTS_VALUE ? f->pts : f->best_effort_timestamp;
+
+	if (fmt != AV_PIX_FMT_YUV420P || full || f->width != r->w || f->height != r->h) {
+		const int *coefs = sws_getCoefficients(SWS_CS_DEFAULT);
+
+		sws_freeContext(*sws);
+		*sws = sws_getContext(f->width, f->height, fmt, r->w, r->h, AV_PIX_FMT_YUV420P,
+		                      TEST_SWS_FLAGS, NULL, NULL, NULL);
+		assert_non_null(*sws);
+		sws_setColorspaceDetails(*sws, coefs, full, coefs, 0, 0, 1 << 16, 1 << 16);
+		conv = av_frame_alloc();
+		conv->format = AV_PIX_FMT_YUV420P;
+		conv->width = r->w;
+		conv->height = r->h;
+		assert_int_equal(av_frame_get_buffer(conv, 0), 0);
+		assert_int_equal(sws_scale(*sws, (const uint8_t *const *)f->data, f->linesize, 0,
+		                           f->height, conv->data, conv->linesize), r->h);
+		src = conv;
+	}
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		r->pts = realloc(r->pts, r->cap * sizeof(*r->pts));
+		r->data = realloc(r->data, r->cap * r->frame_size);
+		assert_non_null(r->pts);
+		assert_non_null(r->data);
+	}
+	dst = r->data + r->n * r->frame_size;
+	for (int y = 0; y < r->h; y++)
+		memcpy(dst + (size_t)y * r->w, src->data[0] + (size_t)y * src->linesize[0], r->w);
+	dst += (size_t)r->w * r->h;
+	for (int p = 1; p < 3; p++) {
+		for (int y = 0; y < r->ch; y++)
+			memcpy(dst + (size_t)y * r->cw, src->data[p] + (size_t)y * src->linesize[p], r->cw);
+		dst += (size_t)r->cw * r->ch;
+	}
+	r->pts[r->n++] = pts;
+	av_frame_free(&conv);
+}
+
+static void ref_add_samples(struct ref_audio *r, AVFrame *f, struct SwrContext **swr,
+                            AVRational tb)
+{
+	uint8_t *out[1];
+	int got;
+
+	if (!*swr) {
+		AVChannelLayout ol, il;
+
+		av_channel_layout_default(&ol, r->channels);
+		if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+			av_channel_layout_default(&il, f->ch_layout.nb_channels);
+		else
+			av_channel_layout_copy(&il, &f->ch_layout);
+		assert_true(swr_alloc_set_opts2(swr, &ol, AV_SAMPLE_FMT_FLT, r->rate, &il,
+		                                (enum AVSampleFormat)f->format, f->sample_rate,
+		                                0, NULL) >= 0);
+		assert_true(swr_init(*swr) >= 0);
+		av_channel_layout_uninit(&il);
+		av_channel_layout_uninit(&ol);
+	}
+	if (r->n == 0) {
+		int64_t ts = f->pts != AV_NOPTS_VALUE ? f->pts : f->best_effort_timestamp;
+		r->start = av_rescale_q_rnd(ts, tb, (AVRational){ 1, r->rate }, AV_ROUND_NEAR_INF);
+	}
+	while (r->n + (size_t)f->nb_samples + 64 > r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 65536;
+		r->data = realloc(r->data, r->cap * r->channels * sizeof(float));
+		assert_non_null(r->data);
+	}
+	out[0] = (uint8_t *)(r->data + r->n * r->channels);
+	got = swr_convert(*swr, out, (int)(r->cap - r->n), (const uint8_t **)f->extended_data,
+	                  f->nb_samples);
+	assert_true(got >= 0);
+	r->n += (size_t)got;
+}
+
+static AVCodecContext *ref_open_decoder(AVStream *st)
+{
+	const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+	AVCodecContext *dec;
+
+	assert_non_null(codec);
+	dec = avcodec_alloc_context3(codec);
+	assert_non_null(dec);
+	assert_true(avcodec_parameters_to_context(dec, st->codecpar) >= 0);
+	dec->pkt_timebase = st->time_base;
+	dec->thread_count = 1;
+	assert_int_equal(avcodec_open2(dec, codec, NULL), 0);
+	return dec;
+}
+
+static void ref_drain(AVCodecContext *dec, AVFrame *f, struct ref_video *rv,
+                      struct ref_audio *ra, struct SwsContext **sws, struct SwrContext **swr,
+                      AVRational tb)
+{
+	while (avcodec_receive_frame(dec, f) == 0) {
+		if (rv)
+			ref_add_picture(rv, f, sws);
+		else
+			ref_add_samples(ra, f, swr, tb);
+		av_frame_unref(f);
+	}
+}
+
+/* Decode the whole clip: every picture (and the audio when ra is not NULL). */
+static void ref_decode(const char *path, struct ref_video *rv, struct ref_audio *ra)
+{
+	AVFormatContext *fmt = NULL;
+	AVCodecContext *vdec, *adec = NULL;
+	struct SwsContext *sws = NULL;
+	struct SwrContext *swr = NULL;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *f = av_frame_alloc();
+	int vi, ai = -1;
+	AVRational atb = { 1, 1 };
+
+	assert_int_equal(avformat_open_input(&fmt, path, NULL, NULL), 0);
+	assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
+	vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+	assert_true(vi >= 0);
+	vdec = ref_open_decoder(fmt->streams[vi]);
+	memset(rv, 0, sizeof(*rv));
+	rv->w = fmt->streams[vi]->codecpar->width;
+	rv->h = fmt->streams[vi]->codecpar->height;
+	rv->cw = (rv->w + 1) / 2;
+	rv->ch = (rv->h + 1) / 2;
+	rv->frame_size = (size_t)rv->w * rv->h + 2 * (size_t)rv->cw * rv->ch;
+	if (ra) {
+		memset(ra, 0, sizeof(*ra));
+		ai = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, vi, NULL, 0);
+		assert_true(ai >= 0);
+		adec = ref_open_decoder(fmt->streams[ai]);
+		atb = fmt->streams[ai]->time_base;
+		ra->rate = fmt->streams[ai]->codecpar->sample_rate;
+		ra->channels = fmt->streams[ai]->codecpar->ch_layout.nb_channels;
+		/*
+		 * Timestamps rounded to the stream's tick (a millisecond in
+		 * matroska) place a frame only to within one tick.
+		 */
+		ra->shift = (int)av_rescale_rnd(atb.num, ra->rate, atb.den, AV_ROUND_UP);
+		if (ra->shift <= 1)
+			ra->shift = 0;
+	}
+	while (av_read_frame(fmt, pkt) >= 0) {
+		if (pkt->stream_index == vi) {
+			avcodec_send_packet(vdec, pkt);
+			ref_drain(vdec, f, rv, NULL, &sws, NULL, atb);
+		} else if (pkt->stream_index == ai) {
+			avcodec_send_packet(adec, pkt);
+			ref_drain(adec, f, NULL, ra, NULL, &swr, atb);
+		}
+		av_packet_unref(pkt);
+	}
+	avcodec_send_packet(vdec, NULL);
+	ref_drain(vdec, f, rv, NULL, &sws, NULL, atb);
+	if (adec) {
+		avcodec_send_packet(adec, NULL);
+		ref_drain(adec, f, NULL, ra, NULL, &swr, atb);
+	}
+	sws_freeContext(sws);
+	swr_free(&swr);
+	avcodec_free_context(&vdec);
+	avcodec_free_context(&adec);
+	av_frame_free(&f);
+	av_packet_free(&pkt);
+	avformat_close_input(&fmt);
+}
+
+static void ref_free(struct ref_video *rv, struct ref_audio *ra)
+{
+	if (rv) {
+		free(rv->pts);
+		free(rv->data);
+	}
+	if (ra)
+		free(ra->data);
+}
+
+/* ---- a real buffer from a real scan --------------------------------- */
+
+struct fixture {
+	char *dir;
+	struct reel_media *media;
+	struct reel_buffer *buffer;
+	struct reel_index_entry *index;
+	uint64_t count;
+	uint32_t max_audio;
+};
+
+static void fixture_open(struct fixture *fx, const char *path, uint32_t slots)
+{
+	const struct reel_media_info *info;
+	struct reel_buffer_params params;
+	char bufpath[PATH_MAX];
+
+	memset(fx, 0, sizeof(*fx));
+	assert_int_equal(reel_media_open(path, &fx->media), 0);
+	assert_int_equal(reel_media_scan(fx->media, &fx->index, &fx->count, &fx->max_audio), 0);
+	info = reel_media_info(fx->media);
+	memset(&params, 0, sizeof(params));
+	params.width = info->width;
+	params.height = info->height;
+	params.frame_count = fx->count;
+	params.slot_count = slots && slots < fx->count ? slots : (uint32_t)fx->count;
+	params.frame_rate = info->frame_rate;
+	params.time_base = info->time_base;
+	params.sample_rate = info->sample_rate;
+	params.channels = info->channels;
+	params.audio_capacity = info->sample_rate ? fx->max_audio : 0;
+	assert_int_equal(reel_media_source_id(fx->media, &params.source), 0);
+	fx->dir = tu_tempdir();
+	snprintf(bufpath, sizeof(bufpath), "%s/session.reel", fx->dir);
+	assert_int_equal(reel_buffer_create(bufpath, &params, &fx->buffer), 0);
+	for (uint64_t i = 0; i < fx->count; i++)
+		assert_int_equal(reel_index_put(fx->buffer, i, &fx->index[i]), 0);
+	assert_int_equal(reel_index_commit(fx->buffer), 0);
+}
+
+static void fixture_close(struct fixture *fx)
+{
+	reel_buffer_close(fx->buffer);
+	reel_media_close(fx->media);
+	free(fx->index);
+	tu_rmrf(fx->dir);
+	free(fx->dir);
+}
+
+/* ---- a sink that checks every frame as it lands --------------------- */
+
+struct check_sink {
+	struct fixture *fx;
+	const struct ref_video *ref;     /* NULL: no picture check (damaged clips) */
+	const struct ref_audio *aref;    /* NULL: no audio check */
+	double audio_tol;
+	uint32_t slots;
+	struct reel_frame cur;
+	uint8_t *delivered;              /* per frame, this call: 1 ok, 2 error */
+	unsigned ok, errors, mismatches, audio_frames, audio_bad;
+	double audio_max_diff;
+};
+
+static int check_begin(void *userdata, uint64_t frame, struct reel_frame *ret_frame)
+{
+	struct check_sink *s = userdata;
+	uint32_t slot = (uint32_t)(frame % s->slots);
+
+	assert_true(frame < s->fx->count);
+	assert_int_equal(reel_buffer_reserve_slot(s->fx->buffer, slot), 0);
+	assert_int_equal(reel_buffer_frame(s->fx->buffer, slot, &s->cur), 0);
+	/* Poison the slot, so that a plane the decoder forgets cannot pass. */
+	for (int p = 0; p < 3; p++)
+		memset(s->cur.plane[p], 0xa5, (size_t)s->cur.stride[p] * s->cur.height[p]);
+	if (s->cur.audio)
+		memset(s->cur.audio, 0xff, (size_t)s->cur.audio_capacity * s->cur.channels * 4);
+	*ret_frame = s->cur;
+	return 0;
+}
+
+static bool picture_matches(const struct reel_frame *f, const struct ref_video *r, uint64_t i)
+{
+	const uint8_t *src = r->data + i * r->frame_size;
+
+	for (int p = 0; p < 3; p++) {
+		uint32_t w = f->width[p], h = f->height[p];
+
+		for (uint32_t y = 0; y < h; y++)
+			if (memcmp(f->plane[p] + (size_t)y * f->stride[p], src + (size_t)y * w, w) != 0)
+				return false;
+		src += (size_t)w * h;
+	}
+	return true;
+}
+
+static void check_audio(struct check_sink *s, uint64_t frame, uint32_t samples)
+{
+	const struct ref_audio *r = s->aref;
+	const struct reel_buffer_info *bi = reel_buffer_info(s->fx->buffer);
+	AVRational tb = { bi->time_base.num, bi->time_base.den };
+	int64_t s0, s1, want;
+	double best = INFINITY;
+
+	if (frame + 1 >= s->fx->count)
+		return;   /* the last frame's end is the decoder's estimate */
+	s0 = av_rescale_q_rnd(s->fx->index[frame].pts, tb, (AVRational){ 1, r->rate },
+	                      AV_ROUND_NEAR_INF);
+	s1 = av_rescale_q_rnd(s->fx->index[frame + 1].pts, tb, (AVRational){ 1, r->rate },
+	                      AV_ROUND_NEAR_INF);
+	if (s0 - r->shift < r->start || s1 + r->shift > r->start + (int64_t)r->n)
+		return;   /* outside the stream: nothing to compare with */
+	want = s1 - s0 < (int64_t)s->cur.audio_capacity ? s1 - s0 : s->cur.audio_capacity;
+	s->audio_frames++;
+	if ((int64_t)samples != want) {
+		s->audio_bad++;
+		print_message("# frame %llu: %u samples, expected %lld\n", (unsigned long long)frame,
+		              samples, (long long)want);
+		return;
+	}
+	for (int shift = -r->shift; shift <= r->shift; shift++) {
+		const float *ref = r->data + (size_t)(s0 + shift - r->start) * r->channels;
+		double maxd = 0;
+
+		for (int64_t k = 0; k < want * r->channels; k++) {
+			double d = fabs((double)s->cur.audio[k] - (double)ref[k]);
+			if (!(d <= maxd))
+				maxd = d;   /* NaN counts as the largest difference */
+		}
+		if (maxd < best)
+			best = maxd;
+	}
+	if (!(best <= s->audio_max_diff))
+		s->audio_max_diff = best;
+	if (!(best <= s->audio_tol)) {
+		s->audio_bad++;
+		print_message("# frame %llu: audio differs by %g\n", (unsigned long long)frame, best);
+	}
+}
+
+static int check_end(void *userdata, uint64_t frame, uint32_t audio_samples, int32_t error)
+{
+	struct check_sink *s = userdata;
+
+	s->delivered[frame] = error ? 2 : 1;
+	if (error) {
+		s->errors++;
+		return 0;
+	}
+	s->ok++;
+	if (s->ref && !picture_matches(&s->cur, s->ref, frame)) {
+		s->mismatches++;
+		print_message("# frame %llu differs from the reference\n", (unsigned long long)frame);
+	}
+	if (s->aref)
+		check_audio(s, frame, audio_samples);
+	else if (s->ref && s->cur.audio)
+		assert_true(audio_samples <= s->cur.audio_capacity);
+	return 0;
+}
+
+/* Decode [frame, last] and check that each of them arrived, good when must_be_ok. */
+static void decode_range(struct check_sink *s, uint64_t frame, uint64_t last, bool must_be_ok)
+{
+	struct reel_sink sink = { check_begin, check_end, s };
+
+	memset(s->delivered, 0, s->fx->count);
+	assert_int_equal(reel_media_decode(s->fx->media, s->fx->buffer, frame, last, &sink), 0);
+	for (uint64_t i = frame; i <= last; i++) {
+		if (!s->delivered[i])
+			fail_msg("frame %llu of [%llu, %llu] was not delivered", (unsigned long long)i,
+			         (unsigned long long)frame, (unsigned long long)last);
+		if (must_be_ok && s->delivered[i] != 1)
+			fail_msg("frame %llu failed to decode", (unsigned long long)i);
+	}
+}
+
+static uint64_t rng_next(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+/* ---- the tests ------------------------------------------------------- */
+
+static void test_media_index_matches_ffprobe(void **state)
+{
+	const struct clip *clip = *state;
+	const char *path = clip_path(clip->name);
+	struct reel_media *media;
+	struct reel_index_entry *idx;
+	uint64_t count;
+	uint32_t max_audio;
+	size_t n;
+	int64_t *pts = ffprobe_pts(path, &n);
+
+	assert_int_equal(reel_media_open(path, &media), 0);
+	assert_int_equal(reel_media_scan(media, &idx, &count, &max_audio), 0);
+	assert_true(n > 0);
+	assert_int_equal(count, n);
+	for (uint64_t i = 0; i < count; i++) {
+		if (idx[i].pts != pts[i])
+			fail_msg("%s: frame %llu has pts %lld, ffprobe says %lld", clip->name,
+			         (unsigned long long)i, (long long)idx[i].pts, (long long)pts[i]);
+		if (i > 0)
+			assert_true(idx[i].pts > idx[i - 1].pts);
+	}
+	/* The first frame in presentation order of these clips is a keyframe. */
+	assert_true(idx[0].flags & REEL_INDEX_KEY);
+	if (reel_media_info(media)->sample_rate) {
+		const struct reel_media_info *info = reel_media_info(media);
+		double per_frame = (double)info->sample_rate * info->frame_rate.den / info->frame_rate.num;
+		/* At least one nominal frame interval of samples, and not absurdly more. */
+		assert_true(max_audio >= (uint32_t)per_frame);
+		assert_true(max_audio <= 4 * info->sample_rate);
+	} else {
+		assert_int_equal(max_audio, 0);
+	}
+	/* A second scan gives the same index. */
+	{
+		struct reel_index_entry *idx2;
+		uint64_t count2;
+		uint32_t max2;
+
+		assert_int_equal(reel_media_scan(media, &idx2, &count2, &max2), 0);
+		assert_int_equal(count2, count);
+		assert_memory_equal(idx2, idx, count * sizeof(*idx));
+		free(idx2);
+	}
+	free(idx);
+	free(pts);
+	reel_media_close(media);
+}
+
+static void test_media_info_matches_libav(void **state)
+{
+	const struct clip *clip = *state;
+	const char *path = clip_path(clip->name);
+	const struct reel_media_info *info;
+	struct reel_media *media;
+	AVFormatContext *fmt = NULL;
+	const AVStream *st;
+	int vi, ai;
+
+	assert_int_equal(reel_media_open(path, &media), 0);
+	info = reel_media_info(media);
+	assert_int_equal(avformat_open_input(&fmt, path, NULL, NULL), 0);
+	assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
+	vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+	st = fmt->streams[vi];
+	assert_int_equal(info->width, st->codecpar->width);
+	assert_int_equal(info->height, st->codecpar->height);
+	assert_int_equal(info->time_base.num, st->time_base.num);
+	assert_int_equal(info->time_base.den, st->time_base.den);
+	assert_true(av_cmp_q((AVRational){ info->frame_rate.num, info->frame_rate.den },
+	                     st->avg_frame_rate.num ? st->avg_frame_rate : st->r_frame_rate) == 0);
+	assert_string_equal(info->codec, avcodec_get_name(st->codecpar->codec_id));
+	assert_string_equal(info->pix_fmt, av_get_pix_fmt_name(st->codecpar->format));
+	ai = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, vi, NULL, 0);
+	if (ai >= 0) {
+		assert_int_equal(info->sample_rate, fmt->streams[ai]->codecpar->sample_rate);
+		assert_int_equal(info->channels, fmt->streams[ai]->codecpar->ch_layout.nb_channels);
+	} else {
+		assert_int_equal(info->sample_rate, 0);
+		assert_int_equal(info->channels, 0);
+	}
+	avformat_close_input(&fmt);
+	reel_media_close(media);
+}
+
+static void test_media_random_frames_bit_identical(void **state)
+{
+	const struct clip *clip = *state;
+	const char *path = clip_path(clip->name);
+	struct fixture fx;
+	struct ref_video ref;
+	struct ref_audio aref;
+	struct check_sink s;
+	uint64_t rng = 0x9e3779b97f4a7c15ull ^ strlen(clip->name) * 0x100000001b3ull;
+	uint64_t key = 0;
+
+	fixture_open(&fx, path, clip->slots);
+	ref_decode(path, &ref, clip->audio_check ? &aref : NULL);
+	assert_int_equal(ref.n, fx.count);
+	assert_int_equal(ref.w, reel_buffer_info(fx.buffer)->width);
+	for (uint64_t i = 0; i < fx.count; i++)
+		assert_int_equal(ref.pts[i], fx.index[i].pts);
+	for (uint64_t i = fx.count / 2; i < fx.count; i++)
+		if (fx.index[i].flags & REEL_INDEX_KEY) {
+			key = i;
+			break;
+		}
+
+	memset(&s, 0, sizeof(s));
+	s.fx = &fx;
+	s.ref = &ref;
+	s.aref = clip->audio_check ? &aref : NULL;
+	s.audio_tol = clip->audio_tol;
+	s.slots = reel_buffer_info(fx.buffer)->slot_count;
+	s.delivered = calloc(fx.count, 1);
+
+	/* The edges, a keyframe, the frame after it, and the frame before it. */
+	decode_range(&s, fx.count - 1, fx.count - 1, true);
+	decode_range(&s, 0, 0, true);
+	decode_range(&s, key, key, true);
+	decode_range(&s, key + 1 < fx.count ? key + 1 : key, key + 1 < fx.count ? key + 1 : key, true);
+	if (key > 0)
+		decode_range(&s, key - 1, key - 1, true);
+	/* Random single frames and short ranges in random order. */
+	for (int k = 0; k < 16; k++) {
+		uint64_t f = rng_next(&rng) % fx.count;
+		uint64_t len = rng_next(&rng) % 4;
+		uint64_t last = f + len < fx.count ? f + len : fx.count - 1;
+
+		decode_range(&s, f, last, true);
+	}
+	/* A sequential run, one frame per call, as playback asks. */
+	for (uint64_t f = fx.count / 3; f < fx.count / 3 + 8 && f < fx.count; f++)
+		decode_range(&s, f, f, true);
+	assert_int_equal(s.mismatches, 0);
+	assert_int_equal(s.errors, 0);
+	assert_true(s.ok >= 16);
+	if (clip->audio_check) {
+		print_message("# %s: %u frames of audio checked, max difference %g\n", clip->name,
+		              s.audio_frames, s.audio_max_diff);
+		assert_true(s.audio_frames > 10);
+		assert_int_equal(s.audio_bad, 0);
+	}
+	free(s.delivered);
+	ref_free(&ref, clip->audio_check ? &aref : NULL);
+	fixture_close(&fx);
+}
+
+static void test_media_every_frame_in_order(void **state)
+{
+	const struct clip *clip = *state;
+	const char *path = clip_path(clip->name);
+	struct fixture fx;
+	struct ref_video ref;
+	struct check_sink s;
+
+	fixture_open(&fx, path, 5);
+	ref_decode(path, &ref, NULL);
+	memset(&s, 0, sizeof(s));
+	s.fx = &fx;
+	s.ref = &ref;
+	s.slots = reel_buffer_info(fx.buffer)->slot_count;
+	s.delivered = calloc(fx.count, 1);
+	decode_range(&s, 0, fx.count - 1, true);
+	assert_int_equal(s.ok, fx.count);
+	assert_int_equal(s.mismatches, 0);
+	free(s.delivered);
+	ref_free(&ref, NULL);
+	fixture_close(&fx);
+}
+
+/* The sink may skip frames and stop early; the decoder keeps its place. */
+static int skip_begin(void *userdata, uint64_t frame, struct reel_frame *ret_frame)
+{
+	if (frame % 2)
+		return 1;
+	return check_begin(userdata, frame, ret_frame);
+}
+
+static int cancel_begin(void *userdata, uint64_t frame, struct reel_frame *ret_frame)
+{
+	(void)userdata; (void)frame; (void)ret_frame;
+	return -ECANCELED;
+}
+
+static int stop_end(void *userdata, uint64_t frame, uint32_t samples, int32_t error)
+{
+	check_end(userdata, frame, samples, error);
+	return frame >= 6 ? 1 : 0;
+}
+
+static void test_media_sink_skip_and_stop(void **state)
+{
+	const char *path = clip_path("h264-bframes.mp4");
+	struct fixture fx;
+	struct ref_video ref;
+	struct check_sink s;
+	struct reel_sink sink;
+
+	(void)state;
+	fixture_open(&fx, path, 0);
+	ref_decode(path, &ref, NULL);
+	memset(&s, 0, sizeof(s));
+	s.fx = &fx;
+	s.ref = &ref;
+	s.slots = reel_buffer_info(fx.buffer)->slot_count;
+	s.delivered = calloc(fx.count, 1);
+	sink = (struct reel_sink){ skip_begin, stop_end, &s };
+	assert_int_equal(reel_media_decode(fx.media, fx.buffer, 0, fx.count - 1, &sink), 0);
+	/* Even frames up to 6 arrived, odd ones were skipped, nothing after the stop. */
+	for (uint64_t i = 0; i < fx.count; i++)
+		assert_int_equal(s.delivered[i], i <= 6 && i % 2 == 0 ? 1 : 0);
+	assert_int_equal(s.mismatches, 0);
+	/* The next frames come out right after a stop. */
+	decode_range(&s, 7, 9, true);
+	assert_int_equal(s.mismatches, 0);
+	/* An aborting sink's error comes back, and the decoder recovers afterwards. */
+	{
+		struct reel_sink abort_sink = { cancel_begin, check_end, &s };
+		assert_int_equal(reel_media_decode(fx.media, fx.buffer, 20, 22, &abort_sink),
+		                 -ECANCELED);
+		abort_sink.end = NULL;
+		assert_int_equal(reel_media_decode(fx.media, fx.buffer, 0, 0, &abort_sink), -EINVAL);
+		decode_range(&s, 21, 21, true);
+		assert_int_equal(s.mismatches, 0);
+	}
+	assert_int_equal(reel_media_decode(fx.media, fx.buffer, 3, 2, &sink), REEL_E_RANGE);
+	assert_int_equal(reel_media_decode(fx.media, fx.buffer, 0, fx.count, &sink), REEL_E_RANGE);
+	free(s.delivered);
+	ref_free(&ref, NULL);
+	fixture_close(&fx);
+}
+
+static void test_media_bad_paths_refused(void **state)
+{
+	struct reel_media *media = (struct reel_media *)0x1;
+	char *dir = tu_tempdir();
+	char fifo[PATH_MAX], missing[PATH_MAX];
+
+	(void)state;
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(missing, sizeof(missing), "%s/missing.mp4", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(reel_media_open(dir, &media), REEL_E_NOTREGULAR);
+	assert_int_equal(reel_media_open("/dev/null", &media), REEL_E_NOTREGULAR);
+	assert_int_equal(reel_media_open(fifo, &media), REEL_E_NOTREGULAR);
+	assert_int_equal(reel_media_open(missing, &media), -ENOENT);
+	assert_int_equal(reel_media_open(clip_path("empty.mp4"), &media), REEL_E_BADMEDIA);
+	assert_int_equal(reel_media_open(clip_path("text.mp4"), &media), REEL_E_BADMEDIA);
+	/* The index of this mp4 was at the end, in the half that is gone. */
+	assert_int_equal(reel_media_open(clip_path("truncated.mp4"), &media), REEL_E_BADMEDIA);
+	/* Playlists name other files: nothing may be opened by name. */
+	assert_int_equal(reel_media_open(clip_path("playlist.m3u8"), &media), REEL_E_BADMEDIA);
+	assert_int_equal(reel_media_open(clip_path("list.ffconcat"), &media), REEL_E_BADMEDIA);
+	/* ret_media untouched on every failure. */
+	assert_ptr_equal(media, (struct reel_media *)0x1);
+	reel_media_close(NULL);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+/* Damaged files open with what can be demuxed, and every frame ends clean: good or ERROR. */
+static void test_media_damaged_files_decode_cleanly(void **state)
+{
+	const char *names[] = { "truncated-faststart.mp4", "corrupt.mp4" };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		const char *path = clip_path(names[k]);
+		struct fixture fx;
+		struct check_sink s;
+		size_t n;
+		int64_t *pts = ffprobe_pts(path, &n);
+
+		fixture_open(&fx, path, 4);
+		assert_int_equal(fx.count, n);
+		memset(&s, 0, sizeof(s));
+		s.fx = &fx;
+		s.slots = reel_buffer_info(fx.buffer)->slot_count;
+		s.delivered = calloc(fx.count, 1);
+		decode_range(&s, 0, fx.count - 1, false);
+		print_message("# %s: %llu frames, %u decoded, %u in error\n", names[k],
+		              (unsigned long long)fx.count, s.ok, s.errors);
+		assert_int_equal(s.ok + s.errors, fx.count);
+		decode_range(&s, fx.count / 2, fx.count / 2, false);
+		decode_range(&s, fx.count - 1, fx.count - 1, false);
+		decode_range(&s, 1, 3, false);
+		free(s.delivered);
+		free(pts);
+		fixture_close(&fx);
+	}
+}
+
+static void test_media_source_id(void **state)
+{
+	const char *path = clip_path("h264-bframes.mp4");
+	char *argv[] = { NULL, (char *)path, NULL };
+	const char *sha = find_in_path("sha256sum");
+	struct reel_source_id id;
+	struct reel_media *media;
+	char real[PATH_MAX], hex[65], *out = NULL;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(sha);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size < 1024 * 1024);   /* whole file hashed: sha256sum agrees */
+	assert_non_null(realpath(path, real));
+	assert_int_equal(reel_media_open(path, &media), 0);
+	assert_int_equal(reel_media_source_id(media, &id), 0);
+	assert_int_equal(id.size, (uint64_t)st.st_size);
+	assert_int_equal(id.mtime_ns, (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+	assert_string_equal(id.path, real);
+	argv[0] = strdup(sha);
+	assert_int_equal(tu_run(argv, &out, NULL), 0);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id.hash[i]);
+	assert_memory_equal(out, hex, 64);
+	free(out);
+	free(argv[0]);
+	reel_media_close(media);
+}
+
+static void test_media_write_image(void **state)
+{
+	const char *path = clip_path("odd-97x55.mp4");
+	struct fixture fx;
+	struct ref_video ref;
+	struct check_sink s;
+	char yuv[PATH_MAX], png[PATH_MAX];
+	uint64_t f;
+
+	(void)state;
+	fixture_open(&fx, path, 0);
+	ref_decode(path, &ref, NULL);
+	memset(&s, 0, sizeof(s));
+	s.fx = &fx;
+	s.ref = &ref;
+	s.slots = reel_buffer_info(fx.buffer)->slot_count;
+	s.delivered = calloc(fx.count, 1);
+	f = fx.count / 2;
+	decode_range(&s, f, f, true);
+	snprintf(yuv, sizeof(yuv), "%s/frame.yuv", fx.dir);
+	snprintf(png, sizeof(png), "%s/frame.png", fx.dir);
+	assert_int_equal(reel_media_write_image(yuv, &s.cur), 0);
+	assert_int_equal(reel_media_write_image(png, &s.cur), 0);
+
+	/* Raw planes, rows packed: exactly the reference frame. */
+	{
+		FILE *fp = fopen(yuv, "rb");
+		uint8_t *data = malloc(ref.frame_size + 1);
+		size_t got = fread(data, 1, ref.frame_size + 1, fp);
+
+		fclose(fp);
+		assert_int_equal(got, ref.frame_size);
+		assert_memory_equal(data, ref.data + f * ref.frame_size, ref.frame_size);
+		free(data);
+	}
+	/* PNG: decodes to the documented YUV -> RGB24 conversion of the frame. */
+	{
+		AVFormatContext *fmt = NULL;
+		AVCodecContext *dec;
+		AVPacket *pkt = av_packet_alloc();
+		AVFrame *img = av_frame_alloc(), *rgb = av_frame_alloc();
+		const uint8_t *src[4];
+		int src_stride[4] = { ref.w, ref.cw, ref.cw, 0 };
+		struct SwsContext *sws;
+		const int *coefs = sws_getCoefficients(SWS_CS_DEFAULT);
+		const uint8_t *base = ref.data + f * ref.frame_size;
+
+		assert_int_equal(avformat_open_input(&fmt, png, NULL, NULL), 0);
+		assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
+		dec = ref_open_decoder(fmt->streams[0]);
+		assert_int_equal(av_read_frame(fmt, pkt), 0);
+		assert_int_equal(avcodec_send_packet(dec, pkt), 0);
+		assert_int_equal(avcodec_receive_frame(dec, img), 0);
+		assert_int_equal(img->format, AV_PIX_FMT_RGB24);
+		assert_int_equal(img->width, ref.w);
+		assert_int_equal(img->height, ref.h);
+
+		src[0] = base;
+		src[1] = base + (size_t)ref.w * ref.h;
+		src[2] = src[1] + (size_t)ref.cw * ref.ch;
+		src[3] = NULL;
+		rgb->format = AV_PIX_FMT_RGB24;
+		rgb->width = ref.w;
+		rgb->height = ref.h;
+		assert_int_equal(av_frame_get_buffer(rgb, 0), 0);
+		sws = sws_getContext(ref.w, ref.h, AV_PIX_FMT_YUV420P, ref.w, ref.h, AV_PIX_FMT_RGB24,
+		                     TEST_SWS_FLAGS | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
+		sws_setColorspaceDetails(sws, coefs, 0, coefs, 1, 0, 1 << 16, 1 << 16);
+		assert_int_equal(sws_scale(sws, src, src_stride, 0, ref.h, rgb->data, rgb->linesize),
+		                 ref.h);
+		for (int y = 0; y < ref.h; y++)
+			assert_memory_equal(img->data[0] + (size_t)y * img->linesize[0],
+			                    rgb->data[0] + (size_t)y * rgb->linesize[0], (size_t)ref.w * 3);
+		sws_freeContext(sws);
+		av_frame_free(&rgb);
+		av_frame_free(&img);
+		av_packet_free(&pkt);
+		avcodec_free_context(&dec);
+		avformat_close_input(&fmt);
+	}
+	/* A bad view is refused and no file appears. */
+	{
+		struct reel_frame bad = s.cur;
+		char other[PATH_MAX];
+
+		snprintf(other, sizeof(other), "%s/bad.png", fx.dir);
+		bad.width[1] = bad.width[0];
+		assert_int_equal(reel_media_write_image(other, &bad), -EINVAL);
+		assert_int_equal(access(other, F_OK), -1);
+	}
+	free(s.delivered);
+	ref_free(&ref, NULL);
+	fixture_close(&fx);
+}
+
+static const struct clip clip_h264 = { "h264-bframes.mp4", true, 7, 0 };
+static const struct clip clip_h264_full = { "h264-faststart.mp4", true, 0, 1e-3 };
+static const struct clip clip_prores = { "prores422-10.mov", true, 6, 0 };
+static const struct clip clip_odd = { "odd-97x55.mp4", false, 5, 0 };
+static const struct clip clip_odd_ffv1 = { "odd-97x55-ffv1.mkv", false, 9, 0 };
+static const struct clip clip_hevc = { "hevc.mkv", true, 8, 0 };
+static const struct clip clip_vp9 = { "vp9.webm", true, 8, 1e-3 };
+static const struct clip clip_mjpeg = { "mjpeg.avi", false, 4, 0 };
+static const struct clip clip_vfr = { "vfr.mkv", false, 6, 0 };
+static const struct clip clip_noaudio = { "noaudio.mp4", false, 3, 0 };
+
+#define CLIP_TESTS(fn) \
+	cmocka_unit_test_prestate(fn, (void *)&clip_h264), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_h264_full), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_prores), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_odd), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_odd_ffv1), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_hevc), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_vp9), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_mjpeg), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_vfr), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_noaudio)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		CLIP_TESTS(test_media_index_matches_ffprobe),
+		CLIP_TESTS(test_media_info_matches_libav),
+		CLIP_TESTS(test_media_random_frames_bit_identical),
+		cmocka_unit_test_prestate(test_media_every_frame_in_order, (void *)&clip_h264),
+		cmocka_unit_test_prestate(test_media_every_frame_in_order, (void *)&clip_prores),
+		cmocka_unit_test_prestate(test_media_every_frame_in_order, (void *)&clip_vfr),
+		cmocka_unit_test(test_media_sink_skip_and_stop),
+		cmocka_unit_test(test_media_bad_paths_refused),
+		cmocka_unit_test(test_media_damaged_files_decode_cleanly),
+		cmocka_unit_test(test_media_source_id),
+		cmocka_unit_test(test_media_write_image),
+	};
+
+	av_log_set_level(AV_LOG_QUIET);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
