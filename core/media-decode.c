@@ -221,6 +221,8 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 	          av_rescale_q(e.dts, c->buffer_tb, c->stream_tb);
 	ts = key_dts != AV_NOPTS_VALUE && key_dts < key_pts ? key_dts : key_pts;
 
+	reel_log(REEL_LOG_DEBUG, "media", "seek to keyframe %llu (ts %lld)",
+	         (unsigned long long)key, (long long)ts);
 	drop_pending(v);
 	avcodec_flush_buffers(v->dec);
 	v->positioned = false;

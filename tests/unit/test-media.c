@@ -38,6 +38,7 @@
 
 #include "reel/buffer.h"
 #include "reel/error.h"
+#include "reel/log.h"
 #include "reel/media.h"
 #include "testutil.h"
 
@@ -765,6 +766,65 @@ static void test_media_sink_skip_and_stop(void **state)
 	fixture_close(&fx);
 }
 
+static unsigned seek_count;
+
+static void count_seeks(int level, const char *component, const char *message, void *userdata)
+{
+	(void)level; (void)userdata;
+	if (component && strcmp(component, "media") == 0 &&
+	    strncmp(message, "seek to keyframe", 16) == 0)
+		seek_count++;
+}
+
+/* Playback asks frame after frame: the decoder goes on where it stands, never seeking. */
+static void test_media_sequential_calls_do_not_seek(void **state)
+{
+	const char *path = clip_path("h264-bframes.mp4");
+	int old_level = reel_log_get_level();
+	struct fixture fx;
+	struct ref_video ref;
+	struct check_sink s;
+	uint64_t key = 0;
+
+	(void)state;
+	fixture_open(&fx, path, 6);
+	ref_decode(path, &ref, NULL);
+	memset(&s, 0, sizeof(s));
+	s.fx = &fx;
+	s.ref = &ref;
+	s.slots = reel_buffer_info(fx.buffer)->slot_count;
+	s.delivered = calloc(fx.count, 1);
+	for (uint64_t i = 1; i < fx.count; i++)
+		if (fx.index[i].flags & REEL_INDEX_KEY) {
+			key = i;
+			break;
+		}
+	assert_true(key > 4);   /* the clip has a GOP to walk through */
+
+	reel_log_set_callback(count_seeks, NULL);
+	reel_log_set_level(REEL_LOG_DEBUG);
+	seek_count = 0;
+	decode_range(&s, 2, 2, true);
+	assert_int_equal(seek_count, 1);
+	/* Frame by frame across the next keyframe, and a range after that. */
+	for (uint64_t f = 3; f <= key + 2; f++)
+		decode_range(&s, f, f, true);
+	decode_range(&s, key + 3, key + 6, true);
+	assert_int_equal(seek_count, 1);
+	/* Skipping ahead within the GOP decodes forward too. */
+	decode_range(&s, key + 9, key + 9, true);
+	assert_int_equal(seek_count, 1);
+	/* Going back needs a seek. */
+	decode_range(&s, 1, 1, true);
+	assert_int_equal(seek_count, 2);
+	reel_log_set_callback(NULL, NULL);
+	reel_log_set_level(old_level);
+	assert_int_equal(s.mismatches, 0);
+	free(s.delivered);
+	ref_free(&ref, NULL);
+	fixture_close(&fx);
+}
+
 static void test_media_bad_paths_refused(void **state)
 {
 	struct reel_media *media = (struct reel_media *)0x1;
@@ -983,6 +1043,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_media_every_frame_in_order, (void *)&clip_prores),
 		cmocka_unit_test_prestate(test_media_every_frame_in_order, (void *)&clip_vfr),
 		cmocka_unit_test(test_media_sink_skip_and_stop),
+		cmocka_unit_test(test_media_sequential_calls_do_not_seek),
 		cmocka_unit_test(test_media_bad_paths_refused),
 		cmocka_unit_test(test_media_damaged_files_decode_cleanly),
 		cmocka_unit_test(test_media_source_id),

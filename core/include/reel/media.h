@@ -39,10 +39,15 @@ const struct reel_media_info *reel_media_info(const struct reel_media *media);
 int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id);
 
 /*
- * Demux-only scan: every video packet, sorted into presentation order.
+ * Demux-only scan: every video packet, sorted into presentation order
+ * (entry count and pts as ffprobe lists the packets; a packet without pts
+ * takes its dts, one without either the previous pts plus its duration).
  * *ret_entries is malloc'ed (caller frees) with *ret_count entries.
  * Also reports the largest number of audio samples per channel that fall
- * in one frame interval, for sizing slots.
+ * in one frame interval, for sizing slots (0 without audio; at most 4 s of
+ * samples: a longer still frame keeps the start of its audio).  A truncated
+ * or damaged file gives the packets demuxed before the damage; no video
+ * packet at all is REEL_E_BADMEDIA.  Scanning after decoding is allowed.
  */
 int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entries,
                     uint64_t *ret_count, uint32_t *ret_max_audio_per_frame);
@@ -67,14 +72,43 @@ struct reel_sink {
  * decode forward and hand every frame from there up to `last` to the sink
  * (frames before `frame` included: read-ahead for free).  Returns 0, or the
  * error that stopped it; a frame that fails alone goes to end() with its error.
+ *
+ * The decoder keeps its place between calls: when the next frame it would
+ * deliver is at or before `frame` and no keyframe lies between, it decodes
+ * on without seeking (playback, frame after frame, never seeks).  Decoded
+ * pictures are matched to frames by pts; frames before the keyframe sought
+ * to (open-GOP leading pictures) are never delivered.
+ *
+ * Pictures: a limited-range YUV420P picture of the buffer's size is copied
+ * as is.  Anything else (10-bit, 4:2:2, 4:4:4, another size, full range) is
+ * converted by swscale straight into the slot with the flags
+ * SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, after
+ * sws_setColorspaceDetails(ctx, coefs, src_full, coefs, 0, 0, 1 << 16,
+ * 1 << 16) with coefs = sws_getCoefficients(SWS_CS_DEFAULT), where src_full
+ * is 1 for yuvj formats (given to swscale as their yuv twins) and for
+ * color_range == AVCOL_RANGE_JPEG: the buffer is always limited range.
+ *
+ * Audio: frame f gets the samples whose time on the container clock lies in
+ * [pts(f), pts(f + 1)), the bounds rounded to the nearest sample; the last
+ * frame ends at its pts plus its decoded duration (or the previous
+ * interval).  Samples are converted by swresample to float32 interleaved at
+ * the buffer's rate and channel count, and cut at the slot's capacity.
+ * Gaps in the audio are silence; audio outside the video's time is dropped.
+ * Audio is read by its own demuxer and decoder, which seek 200 ms (or the
+ * codec's pre-roll) ahead of what they need and start afresh near the top
+ * of the file, so a frame's samples do not depend on the order frames were
+ * asked in (except for codecs with decoder-side randomness, AAC PNS).
  */
 int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer,
                       uint64_t frame, uint64_t last, const struct reel_sink *sink);
 
 /*
- * Write one slot's picture to path: PNG (converted to RGB24 by swscale), or
- * the raw YUV420P planes, rows packed without padding, when path ends in
- * ".yuv".  The file is created or truncated, mode 0644 less the umask.
+ * Write one slot's picture to path: PNG (converted to RGB24 by swscale with
+ * SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT, BT.601
+ * limited range in, full range out), or the raw YUV420P planes, rows packed
+ * without padding (width bytes per Y row, (width + 1) / 2 per U and V row),
+ * when path ends in ".yuv".  The file is created or truncated, mode 0644
+ * less the umask; on failure it is removed.
  */
 int reel_media_write_image(const char *path, const struct reel_frame *frame);
 
