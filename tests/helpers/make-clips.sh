@@ -14,7 +14,7 @@
 # faststart, ProRes 4:2:2
 # 10-bit (mov, PCM), an odd-sized 97x55 H.264 4:4:4 (mp4) and FFV1 4:2:0
 # (mkv), HEVC (mkv), VP9 (webm, Opus), MJPEG yuvj422p (avi), a variable frame
-# rate H.264 (mkv) and a video without audio (mp4).
+# rate H.264 (mkv), a video without audio (mp4), and one too wide for reel.
 # Bad inputs: an mp4 cut in half (index at the end: unreadable), a
 # "faststart" mp4 cut in half (index intact, data missing), an mp4 with bytes
 # overwritten in the middle, an empty file, a text file, and playlists (HLS,
@@ -63,6 +63,8 @@ make mjpeg.avi -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
 make vfr.mkv -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
 	-vf "setpts='if(lt(N,20),N*0.04,0.8+(N-20)*0.08)/TB'" -fps_mode passthrough \
 	-c:v libx264 -preset veryfast -bf 2 -pix_fmt yuv420p
+# Wider than reel's 16384-pixel limit (two frames, a few KiB).
+make too-wide.mkv -f lavfi -i color=size=16400x16:rate=25:duration=0.08 -c:v ffv1
 make noaudio.mp4 -f lavfi -i testsrc2=size=128x96:rate=25:duration=2 \
 	-c:v libx264 -preset veryfast -pix_fmt yuv420p
 }

@@ -841,6 +841,7 @@ static void test_media_bad_paths_refused(void **state)
 	assert_int_equal(reel_media_open(missing, &media), -ENOENT);
 	assert_int_equal(reel_media_open(clip_path("empty.mp4"), &media), REEL_E_BADMEDIA);
 	assert_int_equal(reel_media_open(clip_path("text.mp4"), &media), REEL_E_BADMEDIA);
+	assert_int_equal(reel_media_open(clip_path("too-wide.mkv"), &media), REEL_E_TOOLARGE);
 	/* The index of this mp4 was at the end, in the half that is gone. */
 	assert_int_equal(reel_media_open(clip_path("truncated.mp4"), &media), REEL_E_BADMEDIA);
 	/* Playlists name other files: nothing may be opened by name. */
