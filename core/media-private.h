@@ -50,8 +50,6 @@ struct reel__video {
 	bool fresh;                 /* fmt not read since it was opened */
 	bool positioned;            /* dec fed in order, next_index is meaningful */
 	bool draining;              /* demuxer at its end, decoder being drained */
-	bool check_seek;            /* the next packet tells whether a seek overshot */
-	int64_t seek_dts, seek_pts; /* the keyframe last sought to */
 	uint64_t next_index;        /* the frame the decoder delivers next */
 
 	/* cached converter: rebuilt only when the source or target changes */

@@ -313,7 +313,6 @@ int reel__media_rewind_video(struct reel_media *media)
 	v->fresh = true;
 	v->positioned = false;
 	v->draining = false;
-	v->check_seek = false;
 	v->has_pending = false;
 	av_frame_unref(v->pending);
 	avcodec_flush_buffers(v->dec);

@@ -687,20 +687,33 @@ static void test_media_every_frame_in_order(void **state)
 	const char *path = clip_path(clip->name);
 	struct fixture fx;
 	struct ref_video ref;
+	struct ref_audio aref;
 	struct check_sink s;
 
 	fixture_open(&fx, path, 5);
-	ref_decode(path, &ref, NULL);
+	ref_decode(path, &ref, clip->audio_check ? &aref : NULL);
+	/*
+	 * A coordinator reopening a buffer decodes with the index stored in it,
+	 * from a source it opened but never scanned.
+	 */
+	reel_media_close(fx.media);
+	assert_int_equal(reel_media_open(path, &fx.media), 0);
 	memset(&s, 0, sizeof(s));
 	s.fx = &fx;
 	s.ref = &ref;
+	s.aref = clip->audio_check ? &aref : NULL;
+	s.audio_tol = clip->audio_tol;
 	s.slots = reel_buffer_info(fx.buffer)->slot_count;
 	s.delivered = calloc(fx.count, 1);
 	decode_range(&s, 0, fx.count - 1, true);
 	assert_int_equal(s.ok, fx.count);
 	assert_int_equal(s.mismatches, 0);
+	if (clip->audio_check) {
+		assert_true(s.audio_frames + 2 >= fx.count);
+		assert_int_equal(s.audio_bad, 0);
+	}
 	free(s.delivered);
-	ref_free(&ref, NULL);
+	ref_free(&ref, clip->audio_check ? &aref : NULL);
 	fixture_close(&fx);
 }
 
@@ -1043,6 +1056,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_media_every_frame_in_order, (void *)&clip_h264),
 		cmocka_unit_test_prestate(test_media_every_frame_in_order, (void *)&clip_prores),
 		cmocka_unit_test_prestate(test_media_every_frame_in_order, (void *)&clip_vfr),
+		cmocka_unit_test_prestate(test_media_every_frame_in_order, (void *)&clip_vp9),
 		cmocka_unit_test(test_media_sink_skip_and_stop),
 		cmocka_unit_test(test_media_sequential_calls_do_not_seek),
 		cmocka_unit_test(test_media_bad_paths_refused),
