@@ -51,9 +51,11 @@
 #define CALL_TIMEOUT_MS 5000
 #define READY_TIMEOUT_MS 120000
 #define NEED_TIMEOUT_MS 120000
-#define CHUNK 32
+#define DEFAULT_CHUNK 32
 
 static bool progress;
+/* Frames per NEED in the throughput run (--chunk). */
+static uint64_t chunk = DEFAULT_CHUNK;
 
 /* ------------------------------------------------------------ utilities */
 
@@ -760,7 +762,7 @@ static int ttff_once(const char *reel, const char *video, const char *workdir, u
 	return r;
 }
 
-/* Materialise every frame in order, CHUNK at a time; frames per second. */
+/* Materialise every frame in order, `chunk` at a time; frames per second. */
 static int throughput_once(const char *reel, const char *video, const char *workdir, unsigned n,
                            double *ret_fps, uint64_t *ret_frames)
 {
@@ -774,8 +776,8 @@ static int throughput_once(const char *reel, const char *video, const char *work
 		return r;
 	}
 	t0 = now_us();
-	for (uint64_t f = 0; f < c.frames && r == 0; f += CHUNK) {
-		uint64_t last = f + CHUNK - 1 < c.frames - 1 ? f + CHUNK - 1 : c.frames - 1;
+	for (uint64_t f = 0; f < c.frames && r == 0; f += chunk) {
+		uint64_t last = f + chunk - 1 < c.frames - 1 ? f + chunk - 1 : c.frames - 1;
 		r = reel_client_need(c.client, f, last, REEL_PRIO_BATCH, NEED_TIMEOUT_MS, NULL);
 		note("open: materialising frame %" PRIu64 "/%" PRIu64, last + 1, c.frames);
 	}
@@ -791,22 +793,24 @@ static int throughput_once(const char *reel, const char *video, const char *work
 static void open_usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: reel-bench open [VIDEO] [--runs R] [--buffer-dir DIR] [--json]\n\n"
+	        "usage: reel-bench open [VIDEO] [--runs R] [--chunk N] [--buffer-dir DIR] [--json]\n\n"
 	        "Time to first frame: from spawning 'reel open' to the reply of NEED(0), each\n"
 	        "run with a fresh buffer file, next to ffmpeg decoding one frame of the same file.\n"
-	        "Throughput: every frame materialised in order (NEED of %d frames at a time),\n"
-	        "next to 'ffmpeg -i FILE -f null -'.  Medians of R runs (default 3).\n\n"
+	        "Throughput: every frame materialised in order (NEED of N frames at a time,\n"
+	        "default %d),"
+	        " next to 'ffmpeg -i FILE -f null -'.  Medians of R runs (default 3).\n\n"
 	        "Without VIDEO: a 10-second and a 10-minute 1080p30 H.264 clip made once with\n"
 	        "ffmpeg and cached in ${XDG_CACHE_HOME:-~/.cache}/reel/bench/; the throughput\n"
 	        "is measured on the 10-second one.  Buffer files go to a temporary folder in\n"
 	        "reel's default buffer folder (or DIR), removed afterwards.\n",
-	        CHUNK);
+	        DEFAULT_CHUNK);
 }
 
 static int cmd_open_bench(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "runs", required_argument, NULL, 'r' },
+		{ "chunk", required_argument, NULL, 'c' },
 		{ "buffer-dir", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -828,6 +832,10 @@ static int cmd_open_bench(int argc, char **argv)
 		case 'r':
 			if (cli_parse_u64(optarg, &runs) < 0 || runs < 1 || runs > 64)
 				return fail("--runs: '%s' is not a number from 1 to 64", optarg), CLI_USAGE;
+			break;
+		case 'c':
+			if (cli_parse_u64(optarg, &chunk) < 0 || chunk < 1 || chunk > 1000000)
+				return fail("--chunk: '%s' is not a number from 1 to 1000000", optarg), CLI_USAGE;
 			break;
 		case 'd': base = optarg; break;
 		case 'j': json = true; break;
@@ -931,9 +939,9 @@ static int cmd_open_bench(int argc, char **argv)
 		}
 		printf("],\"throughput\":{\"clip\":");
 		cli_json_string(stdout, clips[0].label);
-		printf(",\"frames\":%" PRIu64 ",\"chunk\":%d,\"reel_fps\":%.1f,\"ffmpeg_fps\":%.1f,"
+		printf(",\"frames\":%" PRIu64 ",\"chunk\":%" PRIu64 ",\"reel_fps\":%.1f,\"ffmpeg_fps\":%.1f,"
 		       "\"ratio\":%.3f}}\n",
-		       tp_frames, CHUNK, reel_fps, ffmpeg_fps, reel_fps / ffmpeg_fps);
+		       tp_frames, chunk, reel_fps, ffmpeg_fps, reel_fps / ffmpeg_fps);
 	} else {
 		printf("reel-bench open: medians of %" PRIu64 " runs, buffers in %s\n\n", runs, workdir);
 		printf("time to first frame (spawn 'reel open' .. reply of NEED(0)), next to\n"
@@ -944,9 +952,9 @@ static int cmd_open_bench(int argc, char **argv)
 			printf("  %-22s %7" PRIu64 " %10.1f %10.1f %10.1f %6.2fx\n", clips[k].label,
 			       clips[k].frames, clips[k].ready_ms, clips[k].ttff_ms, clips[k].ffmpeg_first_ms,
 			       clips[k].ttff_ms / clips[k].ffmpeg_first_ms);
-		printf("\nthroughput, every frame of %s (%" PRIu64 " frames, NEED of %d at a time),\n"
+		printf("\nthroughput, every frame of %s (%" PRIu64 " frames, NEED of %" PRIu64 " at a time),\n"
 		       "next to 'ffmpeg -i FILE -f null -':\n",
-		       clips[0].label, tp_frames, CHUNK);
+		       clips[0].label, tp_frames, chunk);
 		printf("  reel %.1f fps, ffmpeg %.1f fps, ratio %.2fx\n", reel_fps, ffmpeg_fps,
 		       reel_fps / ffmpeg_fps);
 	}
