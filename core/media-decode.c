@@ -168,8 +168,11 @@ static int next_video_frame(struct reel__video *v)
 
 		if (ret == 0)
 			return 0;
+		/* Only real errors count: EAGAIN is the decoder asking for the next packet. */
+		if (ret != AVERROR(EAGAIN))
+			errors++;
 		if (ret == AVERROR_EOF || (v->draining && ret == AVERROR(EAGAIN)) ||
-		    ++errors > MAX_DECODE_ERRORS) {
+		    errors > MAX_DECODE_ERRORS) {
 			v->draining = false;
 			v->positioned = false;
 			avcodec_flush_buffers(v->dec);
@@ -517,8 +520,10 @@ static int audio_decode_more(struct reel__audio *a)
 			av_frame_unref(a->frame);
 			return ret == -ENOMEM ? ret : 0;
 		}
+		if (ret != AVERROR(EAGAIN))
+			errors++;
 		if (ret == AVERROR_EOF || (draining && ret == AVERROR(EAGAIN)) ||
-		    ++errors > MAX_DECODE_ERRORS) {
+		    errors > MAX_DECODE_ERRORS) {
 			a->eof = true;
 			return 0;
 		}
