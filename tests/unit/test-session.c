@@ -174,12 +174,12 @@ static void test_session_runtime_dir_refused_when_not_private(void **state)
 
 	assert_int_equal(mkdir(f->run, 0700), 0);
 	assert_int_equal(chmod(f->run, 0755), 0);
-	assert_true(reel_runtime_dir(buf, sizeof(buf)) < 0);
+	assert_int_equal(reel_runtime_dir(buf, sizeof(buf)), REEL_E_RUNDIR);
 	/* Nothing is published into a folder others can read. */
-	assert_true(reel_session_publish(&rec) < 0);
+	assert_int_equal(reel_session_publish(&rec), REEL_E_RUNDIR);
 	assert_int_equal(count_entries(f->run), 0);
 	assert_int_equal(chmod(f->run, 0701), 0);
-	assert_true(reel_runtime_dir(buf, sizeof(buf)) < 0);
+	assert_int_equal(reel_runtime_dir(buf, sizeof(buf)), REEL_E_RUNDIR);
 	assert_int_equal(chmod(f->run, 0700), 0);
 	assert_int_equal(reel_runtime_dir(buf, sizeof(buf)), 0);
 
@@ -188,12 +188,12 @@ static void test_session_runtime_dir_refused_when_not_private(void **state)
 	snprintf(target, sizeof(target), "%s/real", f->tmp);
 	assert_int_equal(mkdir(target, 0700), 0);
 	assert_int_equal(symlink(target, f->run), 0);
-	assert_true(reel_runtime_dir(buf, sizeof(buf)) < 0);
+	assert_int_equal(reel_runtime_dir(buf, sizeof(buf)), REEL_E_RUNDIR);
 
 	/* Nor is a file. */
 	assert_int_equal(unlink(f->run), 0);
 	write_file(f->run, "x", 1);
-	assert_true(reel_runtime_dir(buf, sizeof(buf)) < 0);
+	assert_int_equal(reel_runtime_dir(buf, sizeof(buf)), REEL_E_RUNDIR);
 	assert_int_equal(unlink(f->run), 0);
 }
 
