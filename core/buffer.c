@@ -386,8 +386,13 @@ static int build_header(const struct reel_buffer_params *p, struct reel__header 
 	return 0;
 }
 
-/* Maps the validated file and builds the handle; takes over fd on success. */
-static int map_buffer(int fd, const struct reel_buffer_info *info, struct reel_buffer **ret_buffer)
+/*
+ * Maps the validated file and builds the handle; takes over fd on success.
+ * A read-only handle maps PROT_READ, so a write through it faults instead of
+ * changing the file, and needs no bitmap of reserved slots.
+ */
+static int map_buffer(int fd, const struct reel_buffer_info *info, bool readonly,
+                      struct reel_buffer **ret_buffer)
 {
 	struct reel_buffer *b;
 	long sys_page = sysconf(_SC_PAGESIZE);
@@ -400,13 +405,16 @@ static int map_buffer(int fd, const struct reel_buffer_info *info, struct reel_b
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	/* One bit per slot; calloc of a large size hands out zero pages, paid for when used. */
-	b->reserved = calloc(info->slot_count / 8 + 1, 1);
-	if (!b->reserved) {
-		r = -ENOMEM;
-		goto out_free;
+	if (!readonly) {
+		/* One bit per slot; calloc of a large size hands out zero pages, paid for when used. */
+		b->reserved = calloc(info->slot_count / 8 + 1, 1);
+		if (!b->reserved) {
+			r = -ENOMEM;
+			goto out_free;
+		}
 	}
-	map = mmap(NULL, (size_t)info->file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	map = mmap(NULL, (size_t)info->file_size, readonly ? PROT_READ : PROT_READ | PROT_WRITE,
+	           MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		r = -errno;
 		goto out_free_bitmap;
@@ -415,6 +423,7 @@ static int map_buffer(int fd, const struct reel_buffer_info *info, struct reel_b
 	b->map = map;
 	b->map_size = (size_t)info->file_size;
 	b->info = *info;
+	b->readonly = readonly;
 	b->live = (struct reel__header_live *)(b->map + REEL__LIVE_OFFSET);
 	b->index = (struct reel_index_entry *)(b->map + info->index_offset);
 	b->journal = (struct reel_journal_entry *)(b->map + info->journal_offset);
@@ -461,7 +470,7 @@ int reel_buffer_create(const char *path, const struct reel_buffer_params *params
 		r = -errno;
 		goto out_unlink;
 	}
-	r = map_buffer(fd, &info, &b);
+	r = map_buffer(fd, &info, false, &b);
 	if (r < 0)
 		goto out_unlink;
 	/* The live fields start as zero pages: generation 0, no coordinator, empty journal. */
@@ -482,7 +491,7 @@ out_unlink:
 	return r;
 }
 
-int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer)
+static int open_buffer(const char *path, bool readonly, struct reel_buffer **ret_buffer)
 {
 	/* Aligned so that the copy can be read as a struct reel__header. */
 	_Alignas(8) uint8_t page[REEL__HEADER_SIZE];
@@ -493,7 +502,7 @@ int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer)
 
 	if (!path || !ret_buffer)
 		return -EINVAL;
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -519,7 +528,7 @@ int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer)
 	r = reel_buffer_validate_header(page, got, (uint64_t)st.st_size, &info);
 	if (r < 0)
 		goto out_close;
-	r = map_buffer(fd, &info, ret_buffer);
+	r = map_buffer(fd, &info, readonly, ret_buffer);
 	if (r < 0)
 		goto out_close;
 	return 0;
@@ -527,6 +536,16 @@ int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer)
 out_close:
 	close(fd);
 	return r;
+}
+
+int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer)
+{
+	return open_buffer(path, false, ret_buffer);
+}
+
+int reel_buffer_open_readonly(const char *path, struct reel_buffer **ret_buffer)
+{
+	return open_buffer(path, true, ret_buffer);
 }
 
 void reel_buffer_close(struct reel_buffer *buffer)
@@ -568,6 +587,8 @@ int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot)
 	uint8_t bit = (uint8_t)(1u << (slot % 8));
 	int r;
 
+	if (buffer->readonly)
+		return -EBADF;
 	if (slot >= buffer->info.slot_count)
 		return REEL_E_RANGE;
 	if (__atomic_load_n(&buffer->reserved[slot / 8], __ATOMIC_ACQUIRE) & bit)
@@ -618,6 +639,9 @@ uint64_t reel_buffer_claim(struct reel_buffer *buffer, uint32_t pid)
 {
 	uint64_t generation;
 
+	/* 0 is the generation of a buffer never claimed, so it cannot pass for a claim. */
+	if (buffer->readonly)
+		return 0;
 	/*
 	 * Only a coordinator claims, and only one runs per buffer (the session
 	 * lock sees to that), so bump-then-store needs no compare-and-swap.

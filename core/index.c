@@ -37,6 +37,8 @@ int reel_index_get(const struct reel_buffer *buffer, uint64_t frame,
 int reel_index_put(struct reel_buffer *buffer, uint64_t frame,
                    const struct reel_index_entry *entry)
 {
+	if (buffer->readonly)
+		return -EBADF;
 	if (frame >= buffer->info.frame_count)
 		return REEL_E_RANGE;
 	if (!entry || !entry_valid(entry))
@@ -49,6 +51,8 @@ int reel_index_commit(struct reel_buffer *buffer)
 {
 	int r;
 
+	if (buffer->readonly)
+		return -EBADF;
 	/*
 	 * The entries must be on disk before the flag that vouches for them,
 	 * or a crash between the two could leave a complete-looking index of

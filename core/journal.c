@@ -83,6 +83,8 @@ int reel_journal_append(struct reel_buffer *buffer, const struct reel_journal_en
 	uint64_t count;
 	int r;
 
+	if (buffer->readonly)
+		return -EBADF;
 	if (!entry)
 		return -EINVAL;
 	r = load_count(buffer, &count);
@@ -139,6 +141,8 @@ int reel_journal_set_state(struct reel_buffer *buffer, uint64_t seq, uint32_t st
 	struct reel_journal_entry *slot;
 	int r;
 
+	if (buffer->readonly)
+		return -EBADF;
 	if (state >= REEL_JOURNAL_STATE_COUNT)
 		return -EINVAL;
 	/* Never touch an entry that does not check out: that would hide the damage. */

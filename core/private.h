@@ -6,6 +6,7 @@
 #define REEL_PRIVATE_H
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,7 +28,8 @@ struct reel_buffer {
 	struct reel_index_entry *index;   /* inside map */
 	struct reel_journal_entry *journal; /* inside map */
 	uint8_t *slots;                   /* inside map: slot 0 */
-	uint8_t *reserved;                /* private bitmap: slots already fallocated */
+	uint8_t *reserved;                /* private bitmap: slots already fallocated; NULL when read-only */
+	bool readonly;                    /* O_RDONLY fd, PROT_READ mapping: every writer refuses */
 };
 
 static inline struct reel__slot *reel__slot_entry(const struct reel_buffer *b, uint32_t slot)

@@ -194,6 +194,18 @@ static int check_args(const struct reel_buffer *buffer, uint32_t slot)
 	return 0;
 }
 
+/*
+ * As check_args, for the calls that write the table: a read-only handle maps
+ * it PROT_READ (even a failed compare-and-swap is a write on x86), so they
+ * refuse it rather than fault.
+ */
+static int check_write_args(const struct reel_buffer *buffer, uint32_t slot)
+{
+	if (buffer && buffer->readonly)
+		return -EBADF;
+	return check_args(buffer, slot);
+}
+
 static long futex(uint32_t *word, int op, uint32_t value, const struct timespec *timeout)
 {
 	return syscall(SYS_futex, word, op, value, timeout, NULL, 0);
@@ -298,7 +310,7 @@ int reel_slot_lock(struct reel_buffer *buffer, uint32_t slot, int timeout_ms)
 	uint32_t version;
 	int r;
 
-	r = check_args(buffer, slot);
+	r = check_write_args(buffer, slot);
 	if (r < 0)
 		return r;
 	s = reel__slot_entry(buffer, slot);
@@ -354,7 +366,7 @@ int reel_slot_unlock(struct reel_buffer *buffer, uint32_t slot)
 	uint32_t me = (uint32_t)getpid();
 	int r;
 
-	r = check_args(buffer, slot);
+	r = check_write_args(buffer, slot);
 	if (r < 0)
 		return r;
 	s = reel__slot_entry(buffer, slot);
@@ -377,8 +389,8 @@ void reel_slot_write_begin(struct reel_buffer *buffer, uint32_t slot)
 {
 	struct reel__slot *s = entry_or_null(buffer, slot);
 
-	/* A bad index has no slot to protect; the lock call already reported it. */
-	if (!s)
+	/* A bad index or a read-only handle has nothing to protect; the lock call reported it. */
+	if (!s || buffer->readonly)
 		return;
 	__atomic_add_fetch(&s->version, 1, __ATOMIC_RELAXED);
 	/* The odd version must be visible before any byte of the new data. */
@@ -389,7 +401,7 @@ void reel_slot_write_end(struct reel_buffer *buffer, uint32_t slot)
 {
 	struct reel__slot *s = entry_or_null(buffer, slot);
 
-	if (!s)
+	if (!s || buffer->readonly)
 		return;
 	/* Every byte of the new data must be visible before the even version. */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -486,7 +498,7 @@ int reel_slot_set_contents(struct reel_buffer *buffer, uint32_t slot, int64_t fr
 	struct reel__slot *s;
 	int r;
 
-	r = check_args(buffer, slot);
+	r = check_write_args(buffer, slot);
 	if (r < 0)
 		return r;
 	if (frame < -1 || (frame >= 0 && (uint64_t)frame >= buffer->info.frame_count))
@@ -518,7 +530,7 @@ int reel_slot_set_state(struct reel_buffer *buffer, uint32_t slot, uint32_t stat
 	struct reel__slot *s;
 	int r;
 
-	r = check_args(buffer, slot);
+	r = check_write_args(buffer, slot);
 	if (r < 0)
 		return r;
 	if (state >= REEL_SLOT_STATE_COUNT)

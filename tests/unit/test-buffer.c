@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +27,9 @@
 #include "private.h"
 #include "reel/buffer.h"
 #include "reel/error.h"
+#include "reel/journal.h"
+#include "reel/ops.h"
+#include "reel/slot.h"
 #include "testutil.h"
 
 struct fixture {
@@ -853,6 +859,211 @@ static void test_buffer_index_damaged_entry(void **state)
 	reel_buffer_close(b);
 }
 
+/* The whole file, for proving that something did not change it. */
+static uint8_t *file_bytes(const char *path, size_t *ret_len)
+{
+	struct stat st;
+	uint8_t *bytes;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	bytes = malloc((size_t)st.st_size);
+	assert_non_null(bytes);
+	assert_int_equal(pread(fd, bytes, (size_t)st.st_size, 0), (ssize_t)st.st_size);
+	close(fd);
+	*ret_len = (size_t)st.st_size;
+	return bytes;
+}
+
+/*
+ * Root bypasses file modes, which would make a mode test pass whatever the
+ * code does: take CAP_DAC_OVERRIDE away from this (child) process for good.
+ */
+static int drop_dac_override(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (geteuid() != 0)
+		return 0;
+	if (prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) < 0)
+		return -errno;
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	d[0].effective &= ~(1u << CAP_DAC_OVERRIDE);
+	d[0].permitted &= ~(1u << CAP_DAC_OVERRIDE);
+	d[0].inheritable &= ~(1u << CAP_DAC_OVERRIDE);
+	if (syscall(SYS_capset, &h, d) < 0)
+		return -errno;
+	return 0;
+}
+
+static void test_buffer_readonly_opens_mode_0400(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid;
+	int status;
+
+	create_small(f->path);
+	assert_int_equal(chmod(f->path, 0400), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct reel_buffer *b = NULL;
+		int fd;
+
+		if (drop_dac_override() < 0)
+			_exit(10);
+		/* Precondition: this process really cannot write the file. */
+		fd = open(f->path, O_RDWR | O_CLOEXEC);
+		if (fd >= 0 || errno != EACCES)
+			_exit(11);
+		if (reel_buffer_open(f->path, &b) != -EACCES)
+			_exit(12);
+		if (reel_buffer_open_readonly(f->path, &b) != 0)
+			_exit(13);
+		if (reel_buffer_info(b)->width != small_params().width)
+			_exit(14);
+		reel_buffer_close(b);
+		_exit(0);
+	}
+	status = tu_wait(pid, 5000);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("child failed at step %d (10 cap drop, 11 precondition, 12 rw open, "
+		         "13 read-only open, 14 info)", WEXITSTATUS(status));
+}
+
+static void test_buffer_readonly_writers_refuse(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+	struct reel_buffer_info rw_info;
+	struct reel_journal_entry e, back;
+	struct reel_index_entry ie, ie_back;
+	struct reel_slot_info si;
+	struct reel_frame fr;
+	uint8_t *before, *after;
+	size_t before_len, after_len;
+	uint32_t version;
+
+	/* Something in every section, written through a read-write handle. */
+	create_small(f->path);
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	rw_info = *reel_buffer_info(b);
+	memset(&e, 0, sizeof(e));
+	e.op = REEL_OP_BRIGHTNESS;
+	e.last = 3;
+	e.params[0] = 0.5;
+	assert_int_equal(reel_journal_append(b, &e, NULL), 0);
+	memset(&ie, 0, sizeof(ie));
+	ie.pts = 3003;
+	ie.pos = 48;
+	ie.flags = REEL_INDEX_KEY;
+	assert_int_equal(reel_index_put(b, 1, &ie), 0);
+	assert_int_equal(reel_index_commit(b), 0);
+	assert_int_equal(reel_buffer_claim(b, 4242), 1);
+	assert_int_equal(reel_slot_lock(b, 1, 1000), 0);
+	assert_int_equal(reel_slot_set_contents(b, 1, 2, 1, 0), 0);
+	assert_int_equal(reel_slot_set_state(b, 1, REEL_SLOT_READY, 0), 0);
+	assert_int_equal(reel_slot_unlock(b, 1), 0);
+	reel_buffer_close(b);
+	before = file_bytes(f->path, &before_len);
+
+	b = NULL;
+	assert_int_equal(reel_buffer_open_readonly(f->path, &b), 0);
+	assert_memory_equal(reel_buffer_info(b), &rw_info, sizeof(rw_info));
+
+	/* Readers work as on a read-write handle. */
+	assert_int_equal(reel_buffer_coordinator_pid(b), 4242);
+	assert_int_equal(reel_buffer_generation(b), 1);
+	assert_true(reel_index_complete(b));
+	assert_int_equal(reel_index_get(b, 1, &ie_back), 0);
+	assert_int_equal(ie_back.pts, 3003);
+	assert_int_equal(reel_journal_count(b), 1);
+	assert_int_equal(reel_journal_read(b, 1, &back), 0);
+	assert_int_equal(back.last, 3);
+	assert_int_equal(reel_slot_get(b, 1, &si), 0);
+	assert_int_equal(si.state, REEL_SLOT_READY);
+	assert_int_equal(si.frame, 2);
+	assert_int_equal(reel_slot_get(b, 0, &si), 0);
+	assert_int_equal(si.frame, -1);
+	version = reel_slot_read_begin(b, 1);
+	assert_int_equal(reel_buffer_frame(b, 1, &fr), 0);
+	assert_int_equal(fr.plane[0][0], 0);
+	assert_true(reel_slot_read_validate(b, 1, version));
+	assert_int_equal(reel_buffer_disk_usage(b, NULL, NULL), 0);
+
+	/* Every writer refuses instead of faulting on the PROT_READ mapping. */
+	assert_int_equal(reel_buffer_reserve_slot(b, 0), -EBADF);
+	assert_int_equal(reel_index_put(b, 2, &ie), -EBADF);
+	assert_int_equal(reel_index_commit(b), -EBADF);
+	assert_int_equal(reel_journal_append(b, &e, NULL), -EBADF);
+	assert_int_equal(reel_journal_set_state(b, 1, REEL_JOURNAL_APPLIED), -EBADF);
+	assert_int_equal(reel_buffer_claim(b, 77), 0);
+	assert_int_equal(reel_buffer_generation(b), 1);
+	/* Slot 0 was never used: locking it would have to initialise its mutex. */
+	assert_int_equal(reel_slot_lock(b, 0, 100), -EBADF);
+	assert_int_equal(reel_slot_lock(b, 1, 100), -EBADF);
+	assert_int_equal(reel_slot_unlock(b, 1), -EBADF);
+	assert_int_equal(reel_slot_set_contents(b, 1, 3, 1, 0), -EBADF);
+	assert_int_equal(reel_slot_set_state(b, 0, REEL_SLOT_STALE, 0), -EBADF);
+	assert_int_equal(reel_slot_set_state(b, 1, REEL_SLOT_STALE, 0), -EBADF);
+	reel_slot_write_begin(b, 1);
+	reel_slot_write_end(b, 1);
+	assert_int_equal(reel_slot_get(b, 1, &si), 0);
+	assert_int_equal(si.version, version);
+	reel_buffer_close(b);
+
+	after = file_bytes(f->path, &after_len);
+	assert_int_equal(after_len, before_len);
+	assert_memory_equal(after, before, before_len);
+	free(before);
+	free(after);
+}
+
+static void test_buffer_readonly_wait_woken_by_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+	struct reel_slot_info si;
+	double t0;
+	pid_t pid;
+	int status, r;
+
+	create_small(f->path);
+	assert_int_equal(reel_buffer_open_readonly(f->path, &b), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct reel_buffer *w = NULL;
+		struct timespec pause = { 0, 100 * 1000 * 1000 };
+		int ok;
+
+		/* Late enough that the parent is most likely asleep on the word. */
+		nanosleep(&pause, NULL);
+		ok = reel_buffer_open(f->path, &w) == 0 && reel_slot_lock(w, 2, 1000) == 0 &&
+		     reel_slot_set_state(w, 2, REEL_SLOT_DECODING, 0) == 0 &&
+		     reel_slot_unlock(w, 2) == 0;
+		reel_buffer_close(w);
+		_exit(ok ? 0 : 1);
+	}
+	/* A futex wait needs only read access to the word: it must sleep, not fail. */
+	t0 = tu_now_ms();
+	do
+		r = reel_slot_wait(b, 2, REEL_SLOT_EMPTY, 5000);
+	while (r == 0 && reel_slot_get(b, 2, &si) == 0 && si.state == REEL_SLOT_EMPTY &&
+	       tu_now_ms() - t0 < 5000);
+	assert_int_equal(r, 0);
+	status = tu_wait(pid, 5000);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(reel_slot_get(b, 2, &si), 0);
+	assert_int_equal(si.state, REEL_SLOT_DECODING);
+	reel_buffer_close(b);
+}
+
 static void test_buffer_close_accepts_null(void **state)
 {
 	(void)state;
@@ -899,6 +1110,9 @@ int main(void)
 		T(test_buffer_claim_seen_by_other_process),
 		T(test_buffer_index_roundtrip),
 		T(test_buffer_index_damaged_entry),
+		T(test_buffer_readonly_opens_mode_0400),
+		T(test_buffer_readonly_writers_refuse),
+		T(test_buffer_readonly_wait_woken_by_writer),
 		T(test_buffer_close_accepts_null),
 #undef T
 	};

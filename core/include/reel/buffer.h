@@ -103,6 +103,19 @@ int reel_buffer_create(const char *path, const struct reel_buffer_params *params
 /* Open and validate an existing buffer file, read-write. */
 int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer);
 
+/*
+ * Open and validate an existing buffer file for reading only: O_RDONLY and a
+ * PROT_READ mapping, so a file the caller may not write (mode 0400, another
+ * user's, a read-only mount) can still be looked at, and no bug in the
+ * caller can change it.  Every function that writes the file refuses such a
+ * handle with -EBADF (reel_buffer_claim() returns 0, never a generation)
+ * instead of faulting; reel_slot_write_begin/end do nothing.  Readers work
+ * as on a read-write handle: reel_slot_get, read_begin/validate and
+ * reel_slot_wait (a futex wait needs only read access to the word).  The
+ * pointers reel_buffer_frame() hands out must then only be read.
+ */
+int reel_buffer_open_readonly(const char *path, struct reel_buffer **ret_buffer);
+
 /* Validate a header image of len bytes against a file of file_size bytes. */
 int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_size,
                                 struct reel_buffer_info *ret_info);
@@ -141,7 +154,7 @@ bool reel_index_complete(const struct reel_buffer *buffer);
 /* The live fields of the header: who coordinates the session, and since when. */
 uint32_t reel_buffer_coordinator_pid(const struct reel_buffer *buffer);
 uint64_t reel_buffer_generation(const struct reel_buffer *buffer);
-/* Stores pid and bumps the generation; returns the new generation. */
+/* Stores pid and bumps the generation; returns the new generation (0 on a read-only handle). */
 uint64_t reel_buffer_claim(struct reel_buffer *buffer, uint32_t pid);
 
 #endif

@@ -40,7 +40,8 @@ uint64_t reel_journal_count(const struct reel_buffer *buffer);
  * Append entry (its seq, state and crc are filled in) and msync it before
  * returning.  *ret_seq gets the new sequence.  REEL_E_JOURNALFULL when full;
  * -EINVAL for an unknown op, a frame range outside the buffer, a parameter
- * that is not finite, or a target that is not 0 or an earlier sequence.
+ * that is not finite, or a target that is not 0 or an earlier sequence;
+ * -EBADF on a read-only handle (as set_state).
  */
 int reel_journal_append(struct reel_buffer *buffer, const struct reel_journal_entry *entry,
                         uint64_t *ret_seq);

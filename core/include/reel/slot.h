@@ -46,6 +46,8 @@ const char *reel_slot_state_name(uint32_t state);
  * Lock the slot's writer mutex, waiting at most timeout_ms (negative: forever).
  * Returns 0, REEL_SLOT_RECOVERED when the previous owner died (the slot is
  * then STALE and the mutex consistent again), -ETIMEDOUT, or -EINVAL/REEL_E_RANGE.
+ * This and every other call that writes the table (unlock, set_contents,
+ * set_state) refuse a read-only handle with -EBADF; write_begin/end ignore it.
  */
 int reel_slot_lock(struct reel_buffer *buffer, uint32_t slot, int timeout_ms);
 int reel_slot_unlock(struct reel_buffer *buffer, uint32_t slot);
