@@ -6,13 +6,26 @@
  * It uses only the public API of core, so it doubles as a smoke test of
  * that API, and it goes through the same validation as every other opener:
  * a damaged or foreign file is refused with one line naming the problem.
+ *
+ * It opens the file read-only, so it works on a file it may not write and
+ * cannot change what it looks at.  The file may be truncated by someone else
+ * after it was validated; reading the mapping past the new end raises
+ * SIGBUS, which is caught around the reads only and reported as one line.
+ *
+ * Test hook: when REEL_TEST_INSPECT_SYNC_FD names a file descriptor, inspect
+ * writes one byte to it once the file is open and mapped, and waits for one
+ * byte back before reading, so that a test can change the file at exactly
+ * that point.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "reel/buffer.h"
@@ -50,6 +63,35 @@ struct summary {
 	uint64_t journal_damaged;
 	char hash[65];
 };
+
+/* Where a SIGBUS during collect() lands; armed only while collect() runs. */
+static sigjmp_buf bus_jump;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	/* Only reads of the mapping run while armed: the fault is the truncation, nothing to undo. */
+	siglongjmp(bus_jump, 1);
+}
+
+/* The test hook described at the top; a bad value or a closed peer means no pause. */
+static void test_sync(void)
+{
+	const char *v = getenv("REEL_TEST_INSPECT_SYNC_FD");
+	char *end, byte = 0;
+	long fd;
+
+	if (!v || !*v)
+		return;
+	errno = 0;
+	fd = strtol(v, &end, 10);
+	if (errno || *end || fd < 0 || fd > 1024)
+		return;
+	if (write((int)fd, &byte, 1) != 1)
+		return;
+	while (read((int)fd, &byte, 1) < 0 && errno == EINTR)
+		;
+}
 
 static void usage(FILE *out)
 {
@@ -92,6 +134,30 @@ static void collect(struct reel_buffer *b, struct summary *s)
 	}
 	for (int i = 0; i < 32; i++)
 		snprintf(s->hash + 2 * i, 3, "%02x", info->source.hash[i]);
+}
+
+/*
+ * collect() with SIGBUS caught; REEL_E_TRUNCATED when the file shrank under
+ * the mapping.  Its own function so that no local of the caller lives
+ * across the siglongjmp.
+ */
+static int collect_guarded(struct reel_buffer *b, struct summary *s)
+{
+	struct sigaction bus, old;
+	int r = 0;
+
+	memset(&bus, 0, sizeof(bus));
+	bus.sa_handler = on_sigbus;
+	sigemptyset(&bus.sa_mask);
+	if (sigaction(SIGBUS, &bus, &old) < 0)
+		return -errno;
+	/* savemask 1: the SIGBUS blocked in the handler is unblocked again on the way out. */
+	if (sigsetjmp(bus_jump, 1) == 0)
+		collect(b, s);
+	else
+		r = REEL_E_TRUNCATED;
+	sigaction(SIGBUS, &old, NULL);
+	return r;
 }
 
 static void format_mtime(int64_t mtime_ns, char *buf, size_t len)
@@ -255,20 +321,29 @@ int cmd_inspect(int argc, char **argv)
 	if (!path)
 		return cli_error(CLI_USAGE, "inspect", "missing FILE (see 'reel inspect --help')");
 
-	r = reel_buffer_open(path, &b);
+	r = reel_buffer_open_readonly(path, &b);
 	if (r < 0)
 		return cli_error(CLI_USAGE, "inspect", "%s: %s", path, reel_strerror(r));
+	test_sync();
 	memset(&s, 0, sizeof(s));
 	r = reel_buffer_disk_usage(b, &s.apparent, &s.allocated);
 	if (r < 0) {
 		reel_buffer_close(b);
 		return cli_error(CLI_USAGE, "inspect", "%s: %s", path, reel_strerror(r));
 	}
-	collect(b, &s);
+	r = collect_guarded(b, &s);
+	if (r < 0) {
+		reel_buffer_close(b);
+		if (r == REEL_E_TRUNCATED)
+			return cli_error(CLI_USAGE, "inspect",
+			                 "%s: buffer file truncated while being read", path);
+		return cli_error(CLI_FAIL, "inspect", "%s: %s", path, reel_strerror(r));
+	}
 	if (json)
 		print_json(path, &s);
 	else
 		print_text(path, &s);
+	/* Not before: s.info points into the handle. */
 	reel_buffer_close(b);
 	if (fflush(stdout) != 0)
 		return cli_error(CLI_FAIL, "inspect", "writing output: %s", strerror(errno));

@@ -14,7 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -335,6 +341,167 @@ static void test_inspect_truncated_file(void **state)
 	expect_one_error_line(f, f->path, "truncated");
 }
 
+/* The whole of a small file as a string (the child's captured output). */
+static char *slurp_file(const char *path)
+{
+	FILE *in = fopen(path, "re");
+	char *text = calloc(1, 65536);
+	size_t len;
+
+	assert_non_null(in);
+	assert_non_null(text);
+	len = fread(text, 1, 65535, in);
+	assert_false(ferror(in));
+	text[len] = '\0';
+	fclose(in);
+	return text;
+}
+
+/*
+ * Root bypasses file modes, which would make a mode test pass whatever the
+ * code does: take CAP_DAC_OVERRIDE away from this (child) process and from
+ * what it executes.
+ */
+static int drop_dac_override(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (geteuid() != 0)
+		return 0;
+	if (prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) < 0)
+		return -errno;
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	d[0].effective &= ~(1u << CAP_DAC_OVERRIDE);
+	d[0].permitted &= ~(1u << CAP_DAC_OVERRIDE);
+	d[0].inheritable &= ~(1u << CAP_DAC_OVERRIDE);
+	if (syscall(SYS_capset, &h, d) < 0)
+		return -errno;
+	return 0;
+}
+
+struct spawn {
+	bool cannot_write;      /* the child must be unable to open the file for writing */
+	bool sync;              /* pause inspect through REEL_TEST_INSPECT_SYNC_FD */
+	off_t truncate_to;      /* with sync: truncate the file to this while inspect waits */
+};
+
+enum { CHILD_SETUP_FAILED = 99 };
+
+/*
+ * Runs `reel inspect --json PATH` as sp says, output kept in the fixture;
+ * returns the exit status, or -1 when inspect died of a signal.
+ */
+static int spawn_inspect(struct fixture *f, const struct spawn *sp)
+{
+	const char *bin = getenv("REEL_BIN");
+	char out_path[4200], err_path[4200];
+	int pair[2] = { -1, -1 };
+	int status;
+	pid_t pid;
+
+	if (!bin)
+		fail_msg("REEL_BIN is not set");
+	snprintf(out_path, sizeof(out_path), "%s/stdout", f->dir);
+	snprintf(err_path, sizeof(err_path), "%s/stderr", f->dir);
+	/* Not close-on-exec: the child's end must survive into reel. */
+	if (sp->sync)
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char fd_text[16];
+		int out, err, fd;
+
+		if (sp->cannot_write) {
+			if (drop_dac_override() < 0)
+				_exit(CHILD_SETUP_FAILED);
+			fd = open(f->path, O_RDWR | O_CLOEXEC);
+			if (fd >= 0 || errno != EACCES)
+				_exit(CHILD_SETUP_FAILED);
+		}
+		if (sp->sync) {
+			close(pair[0]);
+			snprintf(fd_text, sizeof(fd_text), "%d", pair[1]);
+			setenv("REEL_TEST_INSPECT_SYNC_FD", fd_text, 1);
+		}
+		out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(CHILD_SETUP_FAILED);
+		execl(bin, bin, "inspect", "--json", f->path, (char *)NULL);
+		_exit(CHILD_SETUP_FAILED);
+	}
+	if (sp->sync) {
+		struct pollfd pfd = { .fd = pair[0], .events = POLLIN };
+		char byte;
+
+		close(pair[1]);
+		/* inspect has the file open and mapped once its byte arrives. */
+		assert_int_equal(poll(&pfd, 1, 5000), 1);
+		assert_int_equal(read(pair[0], &byte, 1), 1);
+		if (sp->truncate_to >= 0)
+			assert_int_equal(truncate(f->path, sp->truncate_to), 0);
+		assert_int_equal(write(pair[0], &byte, 1), 1);
+		close(pair[0]);
+	}
+	status = tu_wait(pid, 10000);
+	free(f->out);
+	free(f->err);
+	f->out = slurp_file(out_path);
+	f->err = slurp_file(err_path);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_SETUP_FAILED)
+		fail_msg("the child could not be set up (dropping write access, redirecting, exec)");
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_inspect_mode_0400_file(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_info info;
+	struct spawn sp = { .cannot_write = true, .truncate_to = -1 };
+
+	make_buffer(f, &info);
+	assert_int_equal(chmod(f->path, 0400), 0);
+	assert_int_equal(spawn_inspect(f, &sp), 0);
+	assert_string_equal(f->err, "");
+	assert_int_equal(json_u64(f->out, NULL, "frames"), info.frame_count);
+	assert_int_equal(json_u64(f->out, "\"slot_states\"", "empty"), info.slot_count);
+}
+
+static void test_inspect_file_truncated_while_read(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_info info;
+	struct spawn sp = { .sync = true, .truncate_to = -1 };
+	char want[4200];
+
+	/* Paused and resumed without a change, inspect reads the file as usual. */
+	make_buffer(f, &info);
+	assert_int_equal(spawn_inspect(f, &sp), 0);
+	assert_string_equal(f->err, "");
+	assert_int_equal(json_u64(f->out, NULL, "frames"), info.frame_count);
+
+	/*
+	 * Cut inside the mapping: at the slot table (the header still reads)
+	 * and at 0 (nothing does).  Either read faults; inspect must say so.
+	 */
+	snprintf(want, sizeof(want), "reel inspect: %s: buffer file truncated while being read\n",
+	         f->path);
+	sp.truncate_to = (off_t)info.slot_table_offset;
+	assert_int_equal(spawn_inspect(f, &sp), 2);
+	assert_string_equal(f->out, "");
+	assert_string_equal(f->err, want);
+
+	assert_int_equal(unlink(f->path), 0);
+	make_buffer(f, &info);
+	sp.truncate_to = 0;
+	assert_int_equal(spawn_inspect(f, &sp), 2);
+	assert_string_equal(f->out, "");
+	assert_string_equal(f->err, want);
+}
+
 static void test_inspect_damaged_header(void **state)
 {
 	struct fixture *f = *state;
@@ -400,6 +567,8 @@ int main(void)
 		T(test_inspect_counts_states_and_damage),
 		T(test_inspect_random_bytes),
 		T(test_inspect_truncated_file),
+		T(test_inspect_mode_0400_file),
+		T(test_inspect_file_truncated_while_read),
 		T(test_inspect_damaged_header),
 		T(test_inspect_missing_file),
 		T(test_inspect_help),
