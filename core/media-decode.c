@@ -201,20 +201,22 @@ static int next_video_frame(struct reel__video *v)
 
 /*
  * Seek the video demuxer to keyframe `key` and prime the decoder with the
- * first packet.  Demuxers index by dts (mp4) or by pts (matroska); seeking
- * backward to the smaller of the two lands on the keyframe or before it.
- * Landing before it costs decoding time only; landing after it (a demuxer
- * that cannot seek exactly) is caught on the first packet, and then the
- * demuxer starts again from the top of the file.
+ * first packet.  Demuxers disagree on what a seek timestamp means: mp4 and
+ * matroska compare presentation times, generic index-based seeking compares
+ * decode times.  So the keyframe's pts is tried first, then its dts, then
+ * the top of the file.  Each landing is checked on the first packet read:
+ * landing after the keyframe (a decode time later than the keyframe's)
+ * would lose frames, and moves on to the next attempt; landing before it
+ * only costs decoding time.
  */
 static int seek_video(const struct decode_call *c, uint64_t key)
 {
 	struct reel_media *media = c->media;
 	struct reel__video *v = &media->video;
 	struct reel_index_entry e;
-	int64_t ts, key_dts, key_pts;
-	bool rewound = false;
-	int ret;
+	int64_t key_dts, key_pts, attempts[2];
+	int n_attempts = 0, ret;
+	bool at_top;
 
 	ret = entry_at(c, key, &e);
 	if (ret < 0)
@@ -222,56 +224,48 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 	key_pts = av_rescale_q(e.pts, c->buffer_tb, c->stream_tb);
 	key_dts = e.dts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE :
 	          av_rescale_q(e.dts, c->buffer_tb, c->stream_tb);
-	ts = key_dts != AV_NOPTS_VALUE && key_dts < key_pts ? key_dts : key_pts;
+	attempts[n_attempts++] = key_pts;
+	if (key_dts != AV_NOPTS_VALUE && key_dts < key_pts)
+		attempts[n_attempts++] = key_dts;
 
-	reel_log(REEL_LOG_DEBUG, "media", "seek to keyframe %llu (ts %lld)",
-	         (unsigned long long)key, (long long)ts);
+	reel_log(REEL_LOG_DEBUG, "media", "seek to keyframe %llu (pts %lld)",
+	         (unsigned long long)key, (long long)key_pts);
 	drop_pending(v);
 	avcodec_flush_buffers(v->dec);
 	v->positioned = false;
 	v->draining = false;
 
-	if (!(v->fresh && key == 0)) {
-		ret = av_seek_frame(v->fmt, v->stream, ts, AVSEEK_FLAG_BACKWARD);
-		if (ret < 0) {
+	/* A demuxer that has not been read yet stands at the top already. */
+	at_top = v->fresh && key == 0;
+	for (int attempt = 0; !at_top; attempt++) {
+		bool overshot = false;
+
+		if (attempt == n_attempts ||
+		    av_seek_frame(v->fmt, v->stream, attempts[attempt], AVSEEK_FLAG_BACKWARD) < 0) {
 			ret = reel__media_rewind_video(media);
 			if (ret < 0)
 				return ret;
-			rewound = true;
+			break;
 		}
-	}
-	v->fresh = false;
-
-	for (;;) {
-		bool overshot = false;
-
 		ret = read_video_packet(v);
 		if (ret == AVERROR(ENOMEM))
 			return -ENOMEM;
-		if (ret < 0) {
-			/* Nothing left to read: the frames asked for will be reported missing. */
-			v->draining = true;
-			avcodec_send_packet(v->dec, NULL);
-			break;
-		}
-		if (!rewound) {
-			if (v->pkt->dts != AV_NOPTS_VALUE && key_dts != AV_NOPTS_VALUE)
-				overshot = v->pkt->dts > key_dts;
-			else if (v->pkt->pts != AV_NOPTS_VALUE)
-				overshot = v->pkt->pts > key_pts;
-		}
-		if (overshot) {
-			av_packet_unref(v->pkt);
-			ret = reel__media_rewind_video(media);
-			if (ret < 0)
-				return ret;
+		if (ret < 0)
+			continue;   /* landed at the end: try the next way */
+		if (v->pkt->dts != AV_NOPTS_VALUE && key_dts != AV_NOPTS_VALUE)
+			overshot = v->pkt->dts > key_dts;
+		else if (v->pkt->pts != AV_NOPTS_VALUE)
+			overshot = v->pkt->pts > key_pts;
+		if (!overshot) {
 			v->fresh = false;
-			rewound = true;
-			continue;
+			send_video_packet(v);
+			v->positioned = true;
+			v->next_index = key;
+			return 0;
 		}
-		send_video_packet(v);
-		break;
+		av_packet_unref(v->pkt);
 	}
+	v->fresh = false;
 	v->positioned = true;
 	v->next_index = key;
 	return 0;
@@ -830,6 +824,8 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 		      lookup_pts(&c, av_rescale_q(pts, c.stream_tb, c.buffer_tb), expect);
 		if (idx < 0 || (uint64_t)idx < expect) {
 			/* Before the keyframe, already delivered, or not in the index. */
+			reel_log(REEL_LOG_DEBUG, "media", "dropped decoded frame with pts %lld",
+			         (long long)pts);
 			av_frame_unref(v->frame);
 			continue;
 		}

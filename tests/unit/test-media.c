@@ -779,7 +779,7 @@ static void test_media_sink_skip_and_stop(void **state)
 	fixture_close(&fx);
 }
 
-static unsigned seek_count;
+static unsigned seek_count, drop_count;
 
 static void count_seeks(int level, const char *component, const char *message, void *userdata)
 {
@@ -787,6 +787,9 @@ static void count_seeks(int level, const char *component, const char *message, v
 	if (component && strcmp(component, "media") == 0 &&
 	    strncmp(message, "seek to keyframe", 16) == 0)
 		seek_count++;
+	if (component && strcmp(component, "media") == 0 &&
+	    strncmp(message, "dropped decoded frame", 21) == 0)
+		drop_count++;
 }
 
 /* Playback asks frame after frame: the decoder goes on where it stands, never seeking. */
@@ -813,10 +816,12 @@ static void test_media_sequential_calls_do_not_seek(void **state)
 			break;
 		}
 	assert_true(key > 4);   /* the clip has a GOP to walk through */
+	assert_true(2 * key + 1 < fx.count);
+	assert_true(fx.index[2 * key].flags & REEL_INDEX_KEY);
 
 	reel_log_set_callback(count_seeks, NULL);
 	reel_log_set_level(REEL_LOG_DEBUG);
-	seek_count = 0;
+	seek_count = drop_count = 0;
 	decode_range(&s, 2, 2, true);
 	assert_int_equal(seek_count, 1);
 	/* Frame by frame across the next keyframe, and a range after that. */
@@ -830,6 +835,10 @@ static void test_media_sequential_calls_do_not_seek(void **state)
 	/* Going back needs a seek. */
 	decode_range(&s, 1, 1, true);
 	assert_int_equal(seek_count, 2);
+	/* So does jumping past a keyframe; the seeks land on the keyframe, not before it. */
+	decode_range(&s, 2 * key + 1, 2 * key + 1, true);
+	assert_int_equal(seek_count, 3);
+	assert_int_equal(drop_count, 0);
 	reel_log_set_callback(NULL, NULL);
 	reel_log_set_level(old_level);
 	assert_int_equal(s.mismatches, 0);
