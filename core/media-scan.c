@@ -11,6 +11,9 @@
  * tick), so that every entry has a distinct, usable time.  Equal pts keep
  * their demux order.
  *
+ * Packets flagged AV_PKT_FLAG_DISCARD (cut by an mp4 edit list, decoded
+ * only as references) are left out, since the decoder never shows them.
+ *
  * A truncated or damaged file yields the packets that could be demuxed
  * before the damage; a file without a single video packet is BADMEDIA.
  */
@@ -129,7 +132,11 @@ int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entr
 		ret = av_read_frame(v->fmt, pkt);
 		if (ret < 0)
 			break;   /* the end, or damage: the index holds what came before */
-		if (pkt->stream_index != v->stream) {
+		/*
+		 * Packets an edit list cuts away are decoded for their references
+		 * but never shown: they are not frames (ffprobe still lists them).
+		 */
+		if (pkt->stream_index != v->stream || (pkt->flags & AV_PKT_FLAG_DISCARD)) {
 			av_packet_unref(pkt);
 			continue;
 		}

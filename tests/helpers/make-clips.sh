@@ -78,6 +78,10 @@ cut_half() {
 cut_half h264-bframes.mp4 truncated.mp4
 cut_half h264-faststart.mp4 truncated-faststart.mp4
 
+# Cut by stream copy away from a keyframe: the mp4 edit list makes the
+# packets before the cut decode-only (discarded).
+make cut.mp4 -ss 0.5 -i "$OUT/h264-bframes.mp4" -c copy -t 1
+
 if [ ! -s "$OUT/corrupt.mp4" ]; then
 	cp "$OUT/h264-faststart.mp4" "$OUT/.tmp-corrupt.mp4"
 	size=$(wc -c < "$OUT/.tmp-corrupt.mp4")
