@@ -40,8 +40,9 @@ int reel_media_source_id(const struct reel_media *media, struct reel_source_id *
 
 /*
  * Demux-only scan: every video packet, sorted into presentation order
- * (entry count and pts as ffprobe lists the packets; a packet without pts
- * takes its dts, one without either the previous pts plus its duration).
+ * (entry count and pts as ffprobe lists the packets, less the decode-only
+ * packets an mp4 edit list cuts away; a packet without pts takes its dts,
+ * one without either the previous pts plus its duration).
  * *ret_entries is malloc'ed (caller frees) with *ret_count entries.
  * Also reports the largest number of audio samples per channel that fall
  * in one frame interval, for sizing slots (0 without audio; at most 4 s of
