@@ -95,6 +95,8 @@ struct reel_sink {
  * interval).  Samples are converted by swresample to float32 interleaved at
  * the buffer's rate and channel count, and cut at the slot's capacity.
  * Gaps in the audio are silence; audio outside the video's time is dropped.
+ * After a seek, decoded audio is placed by its timestamp, so its position is
+ * as exact as the container's clock (one sample in mp4, 1 ms in matroska).
  * Audio is read by its own demuxer and decoder, which seek 200 ms (or the
  * codec's pre-roll) ahead of what they need and start afresh near the top
  * of the file, so a frame's samples do not depend on the order frames were
