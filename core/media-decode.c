@@ -470,8 +470,11 @@ static int audio_append(struct reel__audio *a, const AVFrame *f)
 	} else if (audio_end(a) - at > tol) {
 		skip = audio_end(a) - at;
 	}
-	if (gap > (int64_t)a->out_rate * 60) {
-		/* A jump of more than a minute is a new start, not silence to store. */
+	if (gap > (int64_t)a->out_rate * 10) {
+		/*
+		 * A jump of more than 10 s is a new start, not silence to store:
+		 * frames inside the hole get silence from write_audio() anyway.
+		 */
 		a->buf_len = 0;
 		a->buf_start = at;
 		gap = 0;
