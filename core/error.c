@@ -30,6 +30,9 @@ static const char *const messages[] = {
 	[REEL_E_NOSESSION - REEL_E_FIRST] = "no live session of that name",
 	[REEL_E_TOOLARGE - REEL_E_FIRST] = "video exceeds reel's limits",
 	[REEL_E_SLOT - REEL_E_FIRST] = "damaged slot table entry",
+	[REEL_E_SESSIONFILE - REEL_E_FIRST] = "damaged session file (remove it from the runtime folder)",
+	[REEL_E_BUFFERBUSY - REEL_E_FIRST] = "buffer file in use by another running coordinator",
+	[REEL_E_INCOMPLETE - REEL_E_FIRST] = "buffer file's frame index was never completed",
 	[REEL_E_RUNDIR - REEL_E_FIRST] = "runtime folder not private (it must be yours, a real folder, mode 0700)",
 };
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +100,29 @@ static int record_path(char *buf, size_t len, const char *name, const char *suff
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
+/* Paths may hold any byte but NUL; a line-based file needs them escaped. */
+static void put_escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f || c == '%')
+			fprintf(f, "%%%02X", c);
+		else
+			fputc(c, f);
+	}
+}
+
+static int hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 int reel_session_publish(const struct reel_session_record *record)
 {
 	char final[REEL_PATH_MAX], tmp[REEL_PATH_MAX + 32];
@@ -118,8 +142,11 @@ int reel_session_publish(const struct reel_session_record *record)
 		close(fd);
 		goto out_unlink;
 	}
-	fprintf(f, "pid=%ld\nstart=%" PRIu64 "\nbuffer=%s\nsource=%s\n", (long)record->pid,
-	        record->start_time, record->buffer_path, record->source_path);
+	fprintf(f, "pid=%ld\nstart=%" PRIu64 "\nbuffer=", (long)record->pid, record->start_time);
+	put_escaped(f, record->buffer_path);
+	fputs("\nsource=", f);
+	put_escaped(f, record->source_path);
+	fputc('\n', f);
 	if (fclose(f) != 0) {
 		r = -EIO;
 		goto out_unlink;
@@ -130,23 +157,36 @@ out_unlink:
 	return r;
 }
 
-/* Copy value into dst when it fits and holds no control characters. */
+/* Unescape value into dst when it fits, holds no raw control characters and no bad escape. */
 static int take_value(char *dst, size_t len, const char *value)
 {
-	size_t n = strlen(value);
+	size_t n = 0;
 
-	if (n == 0 || n >= len)
-		return REEL_E_NOSESSION;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)value[i] < 0x20)
-			return REEL_E_NOSESSION;
-	memcpy(dst, value, n + 1);
+	for (const char *p = value; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == 0x7f)
+			return REEL_E_SESSIONFILE;
+		if (c == '%') {
+			int hi = hex(p[1]), lo = hi < 0 ? -1 : hex(p[2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return REEL_E_SESSIONFILE;
+			c = (unsigned char)(hi * 16 + lo);
+			p += 2;
+		}
+		if (n + 1 >= len)
+			return REEL_E_SESSIONFILE;
+		dst[n++] = (char)c;
+	}
+	if (n == 0)
+		return REEL_E_SESSIONFILE;
+	dst[n] = 0;
 	return 0;
 }
 
 int reel_session_read(const char *name, struct reel_session_record *ret_record)
 {
-	char path[REEL_PATH_MAX], text[3 * REEL_PATH_MAX];
+	/* Room for two paths escaped at three bytes per byte. */
+	char path[REEL_PATH_MAX], text[8 * REEL_PATH_MAX];
 	struct reel_session_record rec;
 	char *line, *save = NULL;
 	struct stat st;
@@ -166,12 +206,12 @@ int reel_session_read(const char *name, struct reel_session_record *ret_record)
 	 */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= (off_t)sizeof(text)) {
 		close(fd);
-		return REEL_E_NOSESSION;
+		return REEL_E_SESSIONFILE;
 	}
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	if (n <= 0)
-		return REEL_E_NOSESSION;
+		return REEL_E_SESSIONFILE;
 	text[n] = 0;
 	memset(&rec, 0, sizeof(rec));
 	snprintf(rec.name, sizeof(rec.name), "%s", name);
@@ -179,31 +219,31 @@ int reel_session_read(const char *name, struct reel_session_record *ret_record)
 		char *eq = strchr(line, '=');
 		char *end;
 		if (!eq)
-			return REEL_E_NOSESSION;
+			return REEL_E_SESSIONFILE;
 		*eq++ = 0;
 		if (!strcmp(line, "pid")) {
 			long v = strtol(eq, &end, 10);
 			if (*end || v <= 0 || v > 0x7fffffff)
-				return REEL_E_NOSESSION;
+				return REEL_E_SESSIONFILE;
 			rec.pid = (pid_t)v;
 			seen |= 1;
 		} else if (!strcmp(line, "start")) {
 			rec.start_time = strtoull(eq, &end, 10);
 			if (*end || !isdigit((unsigned char)*eq))
-				return REEL_E_NOSESSION;
+				return REEL_E_SESSIONFILE;
 			seen |= 2;
 		} else if (!strcmp(line, "buffer")) {
 			if (take_value(rec.buffer_path, sizeof(rec.buffer_path), eq) < 0)
-				return REEL_E_NOSESSION;
+				return REEL_E_SESSIONFILE;
 			seen |= 4;
 		} else if (!strcmp(line, "source")) {
 			if (take_value(rec.source_path, sizeof(rec.source_path), eq) < 0)
-				return REEL_E_NOSESSION;
+				return REEL_E_SESSIONFILE;
 			seen |= 8;
 		}
 	}
 	if (seen != 15)
-		return REEL_E_NOSESSION;
+		return REEL_E_SESSIONFILE;
 	*ret_record = rec;
 	return 0;
 }
@@ -232,6 +272,47 @@ int reel_session_remove(const char *name)
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
 	return 0;
+}
+
+int reel_session_lock(int *ret_fd)
+{
+	char dir[REEL_PATH_MAX], path[REEL_PATH_MAX + 8];
+	int fd, r;
+
+	r = reel_runtime_dir(dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+void reel_session_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+int reel_session_release(const struct reel_session_record *record)
+{
+	struct reel_session_record now;
+	int r = reel_session_read(record->name, &now);
+
+	if (r < 0 && r != REEL_E_SESSIONFILE)
+		return r == REEL_E_NOSESSION ? -ESTALE : r;
+	if (r == 0 && (now.pid != record->pid || now.start_time != record->start_time))
+		return -ESTALE;
+	return reel_session_remove(record->name);
 }
 
 int reel_session_list(int (*fn)(const struct reel_session_record *record, void *userdata),

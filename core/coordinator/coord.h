@@ -41,6 +41,10 @@ const struct reel_buffer_info *reel_coord_info(const struct reel_coord *coord);
 /* 1 when the buffer file existed and was resumed, 0 when new. */
 int reel_coord_resumed(const struct reel_coord *coord);
 
+/* The absolute buffer path options and session name lead to. */
+int reel_coord_buffer_path_for(const struct reel_coord_options *options, const char *session,
+                               char *buf, size_t len);
+
 /* The folder for buffer files when --buffer is not given (created 0700). */
 int reel_coord_default_buffer_dir(char *buf, size_t len);
 

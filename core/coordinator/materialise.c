@@ -31,8 +31,12 @@
 
 enum { FRAME_ABSENT = 0, FRAME_READY, FRAME_ERROR };
 
+/* More waiting requests than this are refused: the coordinator caps clients first. */
+#define MAX_REQUESTS 4096
+
 struct request {
 	uint64_t first, last, token, order;
+	uint64_t next;               /* where serving resumes after a preemption */
 	unsigned prio;
 };
 
@@ -51,8 +55,11 @@ struct materialiser {
 	struct request *reqs;
 	size_t nreqs, reqcap;
 	uint64_t order;
-	struct mat_done *done;
+	struct mat_done *done;       /* room for every queued request is reserved */
 	size_t ndone, donecap;
+	uint64_t *fresh;             /* frames decoded, not yet taken by materialiser_fresh() */
+	size_t nfresh, freshcap;
+	bool failed;                 /* the thread stopped on its own */
 	unsigned serving_prio;       /* class of the request being decoded */
 	bool preempt;                /* a higher class waits */
 
@@ -160,10 +167,28 @@ static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int3
 	m->slot_frame[slot] = (int64_t)frame;
 	m->frame_status[frame] = error ? FRAME_ERROR : FRAME_READY;
 	m->last_use[slot] = ++m->tick;
-	if (error)
+	if (error) {
 		m->stats.errors++;
-	else
+	} else {
 		m->stats.resident++;
+		if (m->nfresh == m->freshcap) {
+			size_t cap = m->freshcap ? m->freshcap * 2 : 64;
+			uint64_t *v = realloc(m->fresh, cap * sizeof(*v));
+			if (v) {
+				m->fresh = v;
+				m->freshcap = cap;
+			}
+		}
+		/* Without room the frame is marked absent again, to be decoded once more. */
+		if (m->nfresh < m->freshcap) {
+			m->fresh[m->nfresh++] = frame;
+		} else {
+			m->frame_status[frame] = FRAME_ABSENT;
+			m->frame_slot[frame] = NO_SLOT;
+			m->slot_frame[slot] = -1;
+			m->stats.resident--;
+		}
+	}
 	m->stats.decoded++;
 	r = m->stop ? -ECANCELED : m->preempt ? 1 : 0;
 	pthread_mutex_unlock(&m->lock);
@@ -197,39 +222,56 @@ static void touch_range(struct materialiser *m, uint64_t first, uint64_t last)
 			m->last_use[m->frame_slot[f]] = ++m->tick;
 }
 
-/* Returns 1 when the request is complete, 0 when preempted or stopped. */
+/*
+ * Returns 1 when every frame of the request is present, 0 when preempted or
+ * stopped.  Frames served earlier may have been evicted by a request that
+ * preempted this one: they are decoded again before the request counts as done.
+ */
 static int serve(struct materialiser *m, struct request *req)
 {
 	const struct reel_sink sink = { sink_begin, sink_end, m };
 
-	pthread_mutex_lock(&m->lock);
-	touch_range(m, req->first, req->last);
-	pthread_mutex_unlock(&m->lock);
-	m->cur_first = req->first;
-	for (uint64_t f = req->first; f <= req->last; f++) {
-		int r;
-
-		if (present(m, f))
-			continue;
-		r = reel_media_decode(m->media, m->buffer, f, req->last, &sink);
+	for (int pass = 0; pass < 3; pass++) {
 		pthread_mutex_lock(&m->lock);
-		if (m->stop || (m->preempt && r >= 0)) {
-			pthread_mutex_unlock(&m->lock);
-			req->first = f;
-			return 0;
-		}
+		touch_range(m, req->first, req->last);
 		pthread_mutex_unlock(&m->lock);
-		if (!present(m, f))
-			mark_error(m, f, r < 0 ? r : REEL_E_DECODE);
+		m->cur_first = req->first;
+		for (uint64_t f = req->next; f <= req->last; f++) {
+			int r;
+
+			if (present(m, f))
+				continue;
+			r = reel_media_decode(m->media, m->buffer, f, req->last, &sink);
+			pthread_mutex_lock(&m->lock);
+			if (m->stop || (m->preempt && r >= 0)) {
+				pthread_mutex_unlock(&m->lock);
+				req->next = f;
+				return 0;
+			}
+			pthread_mutex_unlock(&m->lock);
+			if (!present(m, f))
+				mark_error(m, f, r < 0 ? r : REEL_E_DECODE);
+		}
+		req->next = req->first;
+		for (uint64_t f = req->first; f <= req->last; f++)
+			if (!present(m, f))
+				goto again;
+		return 1;
+again:
+		continue;
 	}
+	/* Still missing after three passes: the cache is too small for the range; say so. */
 	return 1;
 }
 
-static void fill_done(struct materialiser *m, uint64_t first, uint64_t token, struct mat_done *d)
+static void fill_done(struct materialiser *m, uint64_t first, uint64_t last, uint64_t token,
+                      struct mat_done *d)
 {
 	uint32_t slot = m->frame_slot[first];
 
 	d->token = token;
+	d->first = first;
+	d->last = last;
 	d->slot = slot == NO_SLOT ? 0 : slot;
 	if (slot == NO_SLOT)
 		d->result = REEL_E_DECODE;
@@ -246,17 +288,8 @@ static void push_done(struct materialiser *m, const struct request *req)
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&m->lock);
-	if (m->ndone == m->donecap) {
-		size_t cap = m->donecap ? m->donecap * 2 : 16;
-		struct mat_done *v = realloc(m->done, cap * sizeof(*v));
-		if (!v) {
-			pthread_mutex_unlock(&m->lock);
-			return;
-		}
-		m->done = v;
-		m->donecap = cap;
-	}
-	fill_done(m, req->first, req->token, &m->done[m->ndone++]);
+	/* Room was reserved when the request was queued. */
+	fill_done(m, req->first, req->last, req->token, &m->done[m->ndone++]);
 	pthread_mutex_unlock(&m->lock);
 	if (write(m->notify_fd, &one, sizeof(one)) < 0) {
 		/* The loop also polls on a timer; a lost wake-up only delays the reply. */
@@ -316,8 +349,10 @@ static void *thread_main(void *arg)
 		pthread_mutex_lock(&m->lock);
 		if (!complete && !m->stop) {
 			/* Preempted: the rest of the request waits behind the higher class. */
-			if (enqueue(m, &req) < 0)
-				m->stop = true;
+			if (enqueue(m, &req) < 0) {
+				m->failed = true;
+				break;
+			}
 		}
 		m->preempt = false;
 	}
@@ -404,6 +439,7 @@ void materialiser_stop(struct materialiser *m)
 	pthread_mutex_destroy(&m->lock);
 	free(m->reqs);
 	free(m->done);
+	free(m->fresh);
 	free(m->frame_slot);
 	free(m->frame_status);
 	free(m->slot_frame);
@@ -414,12 +450,31 @@ void materialiser_stop(struct materialiser *m)
 int materialiser_request(struct materialiser *m, uint64_t first, uint64_t last, unsigned prio,
                          uint64_t token)
 {
-	struct request req = { first, last, token, 0, prio };
-	int r;
+	struct request req = { first, last, token, 0, first, prio };
+	int r = 0;
 
 	if (first > last || last >= m->info->frame_count)
 		return REEL_E_RANGE;
 	pthread_mutex_lock(&m->lock);
+	if (m->failed || m->stop) {
+		r = -ESHUTDOWN;
+		goto out_unlock;
+	}
+	if (m->nreqs + m->ndone >= MAX_REQUESTS) {
+		r = -EBUSY;
+		goto out_unlock;
+	}
+	/* Reserve the result's room now, so finishing a request cannot fail. */
+	if (m->donecap < m->nreqs + m->ndone + 2) {
+		size_t cap = m->donecap ? m->donecap * 2 : 16;
+		struct mat_done *v = realloc(m->done, cap * sizeof(*v));
+		if (!v) {
+			r = -ENOMEM;
+			goto out_unlock;
+		}
+		m->done = v;
+		m->donecap = cap;
+	}
 	req.order = m->order++;
 	r = enqueue(m, &req);
 	if (r == 0) {
@@ -427,8 +482,22 @@ int materialiser_request(struct materialiser *m, uint64_t first, uint64_t last, 
 			m->preempt = true;
 		pthread_cond_signal(&m->cond);
 	}
+out_unlock:
 	pthread_mutex_unlock(&m->lock);
 	return r;
+}
+
+size_t materialiser_fresh(struct materialiser *m, uint64_t *frames, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->nfresh < max ? m->nfresh : max;
+	memcpy(frames, m->fresh, n * sizeof(*frames));
+	memmove(m->fresh, m->fresh + n, (m->nfresh - n) * sizeof(*frames));
+	m->nfresh -= n;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 int materialiser_poll(struct materialiser *m, struct mat_done *ret_done)
@@ -458,7 +527,7 @@ int materialiser_lookup(struct materialiser *m, uint64_t first, uint64_t last,
 		all = m->frame_status[f] != FRAME_ABSENT;
 	if (all) {
 		touch_range(m, first, last);
-		fill_done(m, first, 0, ret_done);
+		fill_done(m, first, last, 0, ret_done);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return all;

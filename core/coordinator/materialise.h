@@ -20,6 +20,7 @@ struct mat_done {
 	uint64_t token;        /* the caller's, from materialiser_request() */
 	int32_t result;        /* 0, or why the first frame is not READY */
 	uint32_t slot;         /* slot of the request's first frame */
+	uint64_t first, last;  /* the frames served */
 };
 
 /* Starts the thread.  notify_fd (an eventfd) is written when results are ready. */
@@ -28,9 +29,19 @@ int materialiser_start(struct reel_buffer *buffer, struct reel_media *media, int
 /* Stops the thread after the frame it is decoding; accepts NULL. */
 void materialiser_stop(struct materialiser *mat);
 
-/* Queue frames first..last at priority class prio. */
+/*
+ * Queue frames first..last at priority class prio.  -ESHUTDOWN when the
+ * thread has stopped (it failed), -EBUSY when too many requests wait.
+ */
 int materialiser_request(struct materialiser *mat, uint64_t first, uint64_t last, unsigned prio,
                          uint64_t token);
+
+/*
+ * Frames decoded since the last call (each has journal_seq 0 in its slot and
+ * needs every accepted journal entry that covers it re-applied): up to max
+ * frame numbers into frames; returns how many.
+ */
+size_t materialiser_fresh(struct materialiser *mat, uint64_t *frames, size_t max);
 /* Take one finished request; 1 when one was there, 0 when none. */
 int materialiser_poll(struct materialiser *mat, struct mat_done *ret_done);
 

@@ -1,18 +1,24 @@
 /*
- * The scheduler (see sched.h).  Commands sit in a vector in seq order, each
- * with its chunks; finished commands leave the vector.  The overlap test is
- * a scan of the earlier commands' unfinished chunks: the table holds only
- * what is not yet applied, which the bus's backpressure keeps small.
+ * The scheduler (see scheduler.h).  Commands sit in a vector in seq order,
+ * each with its chunks; finished commands leave the vector.  The overlap
+ * test is a scan of the earlier commands' unfinished chunks: the coordinator
+ * refuses new commands while the table is full (REEL_SCHED_MAX_COMMANDS), so
+ * the scan stays short.
+ *
+ * Epochs start at a random value, so that a stage cannot guess the epoch of
+ * work it was never given.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "scheduler.h"
 
 struct command {
 	uint64_t seq;
 	uint32_t role;
+	int replay;
 	uint32_t nchunks;
 	uint32_t unfinished;
 	struct sched_chunk *chunks;
@@ -36,7 +42,10 @@ int sched_new(uint64_t chunk_frames, struct reel_sched **ret_sched)
 	if (!s)
 		return -ENOMEM;
 	s->chunk_frames = chunk_frames;
-	s->next_epoch = 1;
+	if (getrandom(&s->next_epoch, sizeof(s->next_epoch), 0) != sizeof(s->next_epoch))
+		s->next_epoch = (uint64_t)(uintptr_t)s;
+	/* Keep clear of 0 and of wrapping for the life of a session. */
+	s->next_epoch = (s->next_epoch >> 2) | 1;
 	*ret_sched = s;
 	return 0;
 }
@@ -51,48 +60,80 @@ void sched_free(struct reel_sched *sched)
 	free(sched);
 }
 
-int sched_add(struct reel_sched *s, const struct reel_journal_entry *e, uint32_t role)
+/* Make room for one more command at index `at`; returns it, or NULL. */
+static struct command *insert_at(struct reel_sched *s, size_t at)
 {
-	uint64_t frames, n;
-	struct command *c;
-
-	if (e->first < 0 || e->last < e->first)
-		return -EINVAL;
-	if (s->ncmds && s->cmds[s->ncmds - 1].seq >= e->seq)
-		return -EINVAL;
-	frames = (uint64_t)(e->last - e->first) + 1;
-	n = (frames + s->chunk_frames - 1) / s->chunk_frames;
-	if (n > UINT32_MAX)
-		return -E2BIG;
 	if (s->ncmds == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		struct command *v = realloc(s->cmds, cap * sizeof(*v));
 		if (!v)
-			return -ENOMEM;
+			return NULL;
 		s->cmds = v;
 		s->cap = cap;
 	}
-	c = &s->cmds[s->ncmds];
-	c->chunks = calloc(n, sizeof(*c->chunks));
-	if (!c->chunks)
+	memmove(&s->cmds[at + 1], &s->cmds[at], (s->ncmds - at) * sizeof(*s->cmds));
+	s->ncmds++;
+	return &s->cmds[at];
+}
+
+static int add_range(struct reel_sched *s, size_t at, const struct reel_journal_entry *e,
+                     uint32_t role, int64_t first, int64_t last, int replay)
+{
+	uint64_t frames = (uint64_t)(last - first) + 1;
+	uint64_t n = (frames + s->chunk_frames - 1) / s->chunk_frames;
+	struct sched_chunk *chunks;
+	struct command *c;
+
+	if (n > UINT32_MAX)
+		return -E2BIG;
+	chunks = calloc(n, sizeof(*chunks));
+	if (!chunks)
 		return -ENOMEM;
-	c->seq = e->seq;
-	c->role = role;
-	c->nchunks = c->unfinished = (uint32_t)n;
 	for (uint64_t i = 0; i < n; i++) {
-		struct sched_chunk *k = &c->chunks[i];
+		struct sched_chunk *k = &chunks[i];
 		k->seq = e->seq;
 		k->op = e->op;
 		k->role = role;
-		k->first = e->first + (int64_t)(i * s->chunk_frames);
+		k->first = first + (int64_t)(i * s->chunk_frames);
 		k->last = k->first + (int64_t)s->chunk_frames - 1;
-		if (k->last > e->last)
-			k->last = e->last;
+		if (k->last > last)
+			k->last = last;
 		memcpy(k->params, e->params, sizeof(k->params));
 		k->state = SCHED_PENDING;
+		k->replay = replay;
 	}
-	s->ncmds++;
+	c = insert_at(s, at);
+	if (!c) {
+		free(chunks);
+		return -ENOMEM;
+	}
+	c->seq = e->seq;
+	c->role = role;
+	c->replay = replay;
+	c->chunks = chunks;
+	c->nchunks = c->unfinished = (uint32_t)n;
 	return 0;
+}
+
+int sched_add(struct reel_sched *s, const struct reel_journal_entry *e, uint32_t role)
+{
+	if (e->first < 0 || e->last < e->first)
+		return -EINVAL;
+	if (s->ncmds && s->cmds[s->ncmds - 1].seq >= e->seq)
+		return -EINVAL;
+	return add_range(s, s->ncmds, e, role, e->first, e->last, 0);
+}
+
+int sched_add_replay(struct reel_sched *s, const struct reel_journal_entry *e, uint32_t role,
+                     int64_t frame)
+{
+	size_t at = s->ncmds;
+
+	if (frame < e->first || frame > e->last || e->first < 0)
+		return -EINVAL;
+	while (at > 0 && s->cmds[at - 1].seq > e->seq)
+		at--;
+	return add_range(s, at, e, role, frame, frame, 1);
 }
 
 /* True when an unfinished chunk of a command before index ci overlaps [first, last]. */
@@ -131,18 +172,21 @@ int sched_take(struct reel_sched *s, uint32_t role, double now_ms, struct sched_
 	return 0;
 }
 
-static struct sched_chunk *find(struct reel_sched *s, uint64_t seq, int64_t first, size_t *ret_ci)
+/* The in-flight chunk (seq, first, epoch); several replays may share a seq. */
+static struct sched_chunk *find(struct reel_sched *s, uint64_t seq, int64_t first, uint64_t epoch,
+                                size_t *ret_ci)
 {
 	for (size_t i = 0; i < s->ncmds; i++) {
 		struct command *c = &s->cmds[i];
 		if (c->seq != seq)
 			continue;
-		for (uint32_t j = 0; j < c->nchunks; j++)
-			if (c->chunks[j].first == first) {
+		for (uint32_t j = 0; j < c->nchunks; j++) {
+			struct sched_chunk *k = &c->chunks[j];
+			if (k->first == first && k->epoch == epoch && k->state == SCHED_INFLIGHT) {
 				*ret_ci = i;
-				return &c->chunks[j];
+				return k;
 			}
-		return NULL;
+		}
 	}
 	return NULL;
 }
@@ -150,12 +194,10 @@ static struct sched_chunk *find(struct reel_sched *s, uint64_t seq, int64_t firs
 int sched_untake(struct reel_sched *s, uint64_t seq, int64_t first, uint64_t epoch)
 {
 	size_t ci;
-	struct sched_chunk *k = find(s, seq, first, &ci);
+	struct sched_chunk *k = find(s, seq, first, epoch, &ci);
 
 	if (!k)
 		return -ENOENT;
-	if (k->state != SCHED_INFLIGHT || k->epoch != epoch)
-		return -ESTALE;
 	k->state = SCHED_PENDING;
 	s->inflight--;
 	return 0;
@@ -165,29 +207,32 @@ int sched_claim(struct reel_sched *s, uint64_t seq, int64_t first, uint64_t epoc
                 double now_ms)
 {
 	size_t ci;
-	struct sched_chunk *k = find(s, seq, first, &ci);
+	struct sched_chunk *k = find(s, seq, first, epoch, &ci);
 
 	if (!k)
 		return -ENOENT;
-	if (k->state != SCHED_INFLIGHT || k->epoch != epoch)
-		return -ESTALE;
+	if (k->owner && k->owner != pid)
+		return -EPERM;
 	k->owner = pid;
 	k->since_ms = now_ms;
 	return 0;
 }
 
-int sched_done(struct reel_sched *s, uint64_t seq, int64_t first, uint64_t epoch)
+int sched_done(struct reel_sched *s, uint64_t seq, int64_t first, uint64_t epoch, pid_t pid,
+               struct sched_chunk *ret_chunk)
 {
 	size_t ci;
-	struct sched_chunk *k = find(s, seq, first, &ci);
+	struct sched_chunk *k = find(s, seq, first, epoch, &ci);
 	struct command *c;
 
 	if (!k)
 		return -ENOENT;
-	if (k->state != SCHED_INFLIGHT || k->epoch != epoch)
-		return -ESTALE;
+	if (k->owner && k->owner != pid)
+		return -EPERM;
 	k->state = SCHED_DONE;
 	s->inflight--;
+	if (ret_chunk)
+		*ret_chunk = *k;
 	c = &s->cmds[ci];
 	if (--c->unfinished > 0)
 		return 0;

@@ -29,6 +29,7 @@ struct sched_chunk {
 	pid_t owner;           /* stage that claimed it; 0 while unclaimed */
 	uint64_t epoch;        /* of the latest dispatch */
 	double since_ms;       /* when dispatched, or claimed */
+	int replay;            /* re-applies an applied entry to a frame decoded again */
 };
 
 struct reel_sched;
@@ -41,22 +42,37 @@ void sched_free(struct reel_sched *sched);
 int sched_add(struct reel_sched *sched, const struct reel_journal_entry *entry, uint32_t role);
 
 /*
+ * Re-apply an entry that is already applied to one frame that was decoded
+ * again (evicted, or rebuilt).  It takes its place in seq order among the
+ * unfinished commands, so it runs after earlier and before later edits of
+ * that frame.
+ */
+int sched_add_replay(struct reel_sched *sched, const struct reel_journal_entry *entry,
+                     uint32_t role, int64_t frame);
+
+/*
  * The next chunk for `role` that may run now; it becomes in flight with a
  * new epoch.  Returns 1 with *ret_chunk filled, 0 when nothing may go.
  */
 int sched_take(struct reel_sched *sched, uint32_t role, double now_ms, struct sched_chunk *ret_chunk);
-/* Undo a take whose message could not be sent (the queue was full). */
+/* Undo a take whose message could not be sent (the queue was full); -ENOENT when unknown. */
 int sched_untake(struct reel_sched *sched, uint64_t seq, int64_t first, uint64_t epoch);
 
-/* A stage says it took the chunk; -ESTALE for another epoch, -ENOENT when unknown. */
+/*
+ * A stage says it took the chunk.  -ENOENT when no in-flight chunk has that
+ * seq, first frame and epoch (a stale or invented answer), -EPERM when
+ * another stage claimed it already.
+ */
 int sched_claim(struct reel_sched *sched, uint64_t seq, int64_t first, uint64_t epoch, pid_t pid,
                 double now_ms);
 /*
  * A stage finished the chunk.  Returns 1 when it was the command's last
  * unfinished chunk (the command is then dropped from the table), 0 when more
- * remain, -ESTALE for another epoch, -ENOENT when unknown.
+ * remain, -ENOENT as for a claim, -EPERM when another stage claimed it.
+ * *ret_chunk (may be NULL) gets a copy of the finished chunk.
  */
-int sched_done(struct reel_sched *sched, uint64_t seq, int64_t first, uint64_t epoch);
+int sched_done(struct reel_sched *sched, uint64_t seq, int64_t first, uint64_t epoch, pid_t pid,
+               struct sched_chunk *ret_chunk);
 
 /* Put back every in-flight chunk claimed by pid (a dead stage); returns how many. */
 int sched_requeue_owner(struct reel_sched *sched, pid_t pid);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <mqueue.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -33,6 +34,7 @@
 #include "reel/journal.h"
 #include "reel/ops.h"
 #include "reel/session.h"
+#include "reel/slot.h"
 #include "testutil.h"
 
 struct fixture {
@@ -41,6 +43,7 @@ struct fixture {
 	char buffer[4096];
 	char log[4096];
 	pid_t coord;
+	pid_t stages[8];
 };
 
 static const char *reel_bin(void)
@@ -86,12 +89,20 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	for (size_t i = 0; i < sizeof(f->stages) / sizeof(f->stages[0]); i++)
+		if (f->stages[i] > 0) {
+			kill(f->stages[i], SIGKILL);
+			tu_wait(f->stages[i], 5000);
+		}
 	if (f->coord > 0) {
 		kill(f->coord, SIGKILL);
 		tu_wait(f->coord, 5000);
 	}
 	reel_session_remove(f->session);
-	tu_rmrf(f->dir);
+	if (getenv("REEL_TEST_KEEP"))
+		fprintf(stderr, "# kept %s\n", f->dir);
+	else
+		tu_rmrf(f->dir);
 	free(f->dir);
 	free(f);
 	return 0;
@@ -107,7 +118,7 @@ static pid_t start_coord(struct fixture *f, const char *video, const char *buffe
 		int fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(fd, 2);
 		execl(reel_bin(), "reel", "open", video, "--session", f->session, "--buffer", buffer,
-		      "--no-stages", "--no-preview", extra, (char *)NULL);
+		      "--no-stages", "--no-preview", "--verbose", extra, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -456,20 +467,65 @@ static void test_coordinator_malformed_message_counted_and_dropped(void **state)
 }
 
 /*
- * A stand-in effect stage: attaches, takes WORK off the effect queue, claims
- * it, and answers DONE, or dies holding it when told to.  It does not touch
- * pixels: the effect workers arrive with their own issue.
+ * A stand-in effect stage.  It attaches, takes WORK off the effect queue,
+ * claims it and, for each frame, follows the stage contract: need the frame,
+ * lock its slot, apply the entry only when the slot's journal_seq is below
+ * it, record the seq, unlock.  Its "effect" adds round(100 * param) to every
+ * luma byte, clipped: simple enough for the test to compute the expected
+ * pixels on its own.  With die_after_claims > 0 it dies (SIGKILL) holding
+ * its n-th work item.
  */
-static void fake_stage(const char *session, int die_after_claims)
+static void apply_work(struct reel_client *c, struct reel_buffer *b, const struct reel_msg *w)
+{
+	int delta = (int)lround(w->params[0] * 100);
+
+	for (int64_t f = w->first; f <= w->last; f++) {
+		struct reel_slot_info si;
+		struct reel_frame fr;
+		uint32_t slot;
+
+		for (;;) {
+			if (reel_client_need(c, (uint64_t)f, (uint64_t)f, REEL_PRIO_BATCH, 30000, &slot) < 0)
+				_exit(20);
+			if (reel_slot_lock(b, slot, 5000) < 0)
+				_exit(21);
+			if (reel_slot_get(b, slot, &si) == 0 && si.frame == f && si.state == REEL_SLOT_READY)
+				break;
+			/* Evicted between the reply and the lock: ask again. */
+			reel_slot_unlock(b, slot);
+		}
+		if (si.journal_seq < w->seq) {
+			reel_buffer_frame(b, slot, &fr);
+			reel_slot_set_state(b, slot, REEL_SLOT_BUSY, 0);
+			reel_slot_write_begin(b, slot);
+			for (uint32_t y = 0; y < fr.height[0]; y++) {
+				uint8_t *row = fr.plane[0] + (size_t)y * fr.stride[0];
+				for (uint32_t x = 0; x < fr.width[0]; x++) {
+					int v = row[x] + delta;
+					row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+				}
+			}
+			reel_slot_set_contents(b, slot, f, w->seq, si.audio_samples);
+			reel_slot_write_end(b, slot);
+			reel_slot_set_state(b, slot, REEL_SLOT_READY, 0);
+		}
+		reel_slot_unlock(b, slot);
+	}
+}
+
+static void fake_stage(const char *session, int die_after_claims, int idle_exit_ms)
 {
 	char name[REEL_QUEUE_NAME_MAX];
 	struct reel_client *c;
+	struct reel_buffer *b;
 	struct reel_msg hello, w, m;
 	mqd_t work, coord;
 	int claims = 0;
 
 	if (reel_client_connect(session, &c) < 0)
 		_exit(10);
+	if (reel_buffer_open(reel_client_record(c)->buffer_path, &b) < 0)
+		_exit(15);
 	reel_msg_init(&hello, REEL_MSG_HELLO);
 	hello.role = REEL_ROLE_EFFECT;
 	if (reel_client_call(c, &hello, REEL_PRIO_CONTROL, 5000, NULL) < 0)
@@ -481,7 +537,7 @@ static void fake_stage(const char *session, int die_after_claims)
 	if (reel_queue_open(name, 0, &coord) < 0)
 		_exit(13);
 	for (;;) {
-		int r = reel_queue_recv(work, &w, NULL, 5000);
+		int r = reel_queue_recv(work, &w, NULL, idle_exit_ms);
 		if (r == -ETIMEDOUT || r == -EAGAIN)
 			_exit(0);
 		if (r < 0 || w.kind != REEL_MSG_WORK)
@@ -495,9 +551,25 @@ static void fake_stage(const char *session, int die_after_claims)
 			usleep(100000);
 			raise(SIGKILL);
 		}
+		apply_work(c, b, &w);
 		m.kind = REEL_MSG_DONE;
 		reel_queue_send(coord, &m, REEL_PRIO_INTERACTIVE, -1);
 	}
+}
+
+static pid_t start_stage(struct fixture *f, int die_after_claims, int idle_exit_ms)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		fake_stage(f->session, die_after_claims, idle_exit_ms);
+	for (size_t i = 0; i < sizeof(f->stages) / sizeof(f->stages[0]); i++)
+		if (!f->stages[i]) {
+			f->stages[i] = pid;
+			break;
+		}
+	return pid;
 }
 
 static void wait_idle(struct reel_client *c, uint64_t journal, int timeout_ms)
@@ -518,48 +590,137 @@ static void wait_idle(struct reel_client *c, uint64_t journal, int timeout_ms)
 	}
 }
 
+static void assert_all_applied(const char *buffer, uint64_t n)
+{
+	struct reel_journal_entry e;
+	struct reel_buffer *b;
+
+	assert_int_equal(reel_buffer_open(buffer, &b), 0);
+	assert_int_equal(reel_journal_count(b), n);
+	for (uint64_t s = 1; s <= n; s++) {
+		assert_int_equal(reel_journal_read(b, s, &e), 0);
+		assert_int_equal(e.state, REEL_JOURNAL_APPLIED);
+	}
+	reel_buffer_close(b);
+}
+
 static void test_coordinator_commands_dispatched_and_survive_a_killed_stage(void **state)
 {
 	struct fixture *f = *state;
-	struct reel_buffer *b;
-	struct reel_journal_entry e;
 	struct reel_client *c;
-	pid_t stage1, stage2;
-	int n = 300;
+	struct reel_msg st;
+	int n = 256, st1;
+	double t0;
 
 	f->coord = start_coord(f, tu_clip("noaudio.mp4"), f->buffer, NULL);
 	c = wait_ready(f, f->coord);
 	/* Many more commands than the 10-deep effect queue holds, with no stage yet. */
 	for (int i = 0; i < n; i++)
 		assert_int_equal(send_command(c, REEL_OP_BRIGHTNESS, i % 50, i % 50, 0.01), i + 1);
+	/* A full table refuses more, before journaling it. */
+	assert_int_equal(send_command(c, REEL_OP_BRIGHTNESS, 0, 0, 0.01), -EBUSY);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_JOURNAL], (uint64_t)n);
+	assert_int_equal(st.stat[REEL_STAT_PENDING], (uint64_t)n);
 
 	/* A stage that dies (SIGKILL) holding its third work item. */
-	stage1 = fork();
-	if (stage1 == 0)
-		fake_stage(f->session, 3);
-	{
-		int st1 = tu_wait(stage1, 20000);
-		if (!WIFSIGNALED(st1))
-			fail_msg("stage exited with %d", WIFEXITED(st1) ? WEXITSTATUS(st1) : -1);
+	t0 = tu_now_ms();
+	st1 = tu_wait(start_stage(f, 3, 5000), 20000);
+	assert_true(WIFSIGNALED(st1));
+	/* Its item comes back through its pidfd, well before the 30 s claim deadline. */
+	for (;;) {
+		status(c, &st);
+		/* Gone from the table, and nothing claimed by it still counted in flight. */
+		if (st.stat[REEL_STAT_STAGES] == 0 &&
+		    st.stat[REEL_STAT_INFLIGHT] == st.stat[REEL_STAT_Q_EFFECT])
+			break;
+		assert_true(tu_now_ms() - t0 < 10000);
+		usleep(10000);
 	}
 
 	/* A healthy stage finishes everything, the dead one's item included. */
-	stage2 = fork();
-	if (stage2 == 0)
-		fake_stage(f->session, -1);
+	start_stage(f, -1, 5000);
 	wait_idle(c, (uint64_t)n, 60000);
-	kill(stage2, SIGTERM);
-	tu_wait(stage2, 10000);
+	assert_all_applied(f->buffer, (uint64_t)n);
+	stop(f, c);
+}
 
-	/* Every command was journaled once and is applied. */
-	assert_int_equal(reel_buffer_open(f->buffer, &b), 0);
-	assert_int_equal(reel_journal_count(b), (uint64_t)n);
-	for (uint64_t s = 1; s <= (uint64_t)n; s++) {
-		assert_int_equal(reel_journal_read(b, s, &e), 0);
-		assert_int_equal(e.state, REEL_JOURNAL_APPLIED);
-		assert_int_equal(e.first, (int64_t)((s - 1) % 50));
+/* Frame n of clip with the fake stage's luma shift applied. */
+static uint8_t *expected_frame(const char *clip, int n, int delta, size_t *ret_len)
+{
+	int w, h;
+	uint8_t *ref = reference_frame(clip, n, &w, &h);
+
+	for (int i = 0; i < w * h; i++) {
+		int v = ref[i] + delta;
+		ref[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 	}
-	reel_buffer_close(b);
+	*ret_len = (size_t)(w * h + 2 * ((w + 1) / 2) * ((h + 1) / 2));
+	return ref;
+}
+
+static void assert_frame(struct fixture *f, const char *clip, int n, int delta)
+{
+	char num[16], outpath[4096], *out, *err, *got;
+	size_t len, glen;
+	uint8_t *want = expected_frame(clip, n, delta, &len);
+
+	snprintf(num, sizeof(num), "%d", n);
+	snprintf(outpath, sizeof(outpath), "%s/x%d.yuv", f->dir, n);
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "frame", f->session, num, "--out",
+	                                    outpath, NULL }, &out, &err), 0);
+	free(out);
+	free(err);
+	got = slurp(outpath, &glen);
+	assert_int_equal(glen, len);
+	assert_memory_equal(got, want, len);
+	free(got);
+	free(want);
+}
+
+static void test_coordinator_edits_survive_eviction_and_restart(void **state)
+{
+	struct fixture *f = *state;
+	const char *clip = tu_clip("h264-bframes.mp4");
+	struct reel_client *c;
+
+	/* 16 slots for 50 frames: frames are evicted and decoded again. */
+	f->coord = start_coord(f, clip, f->buffer, "--cache=1M");
+	c = wait_ready(f, f->coord);
+	start_stage(f, -1, 60000);
+	assert_int_equal(send_command(c, REEL_OP_BRIGHTNESS, 0, 9, 0.03), 1);
+	assert_int_equal(send_command(c, REEL_OP_BRIGHTNESS, 5, 14, 0.05), 2);
+	wait_idle(c, 2, 30000);
+	assert_all_applied(f->buffer, 2);
+	assert_frame(f, clip, 2, 3);
+	assert_frame(f, clip, 7, 8);
+	assert_frame(f, clip, 12, 5);
+	assert_frame(f, clip, 20, 0);
+	/* Push every edited frame out of the cache, then look again: the journal is replayed. */
+	assert_int_equal(reel_client_need(c, 30, 45, REEL_PRIO_BATCH, 30000, NULL), 0);
+	assert_int_equal(reel_client_need(c, 16, 29, REEL_PRIO_BATCH, 30000, NULL), 0);
+	assert_frame(f, clip, 7, 8);
+	assert_frame(f, clip, 14, 5);
+	assert_frame(f, clip, 3, 3);
+
+	/* A command acknowledged while no stage runs, then the coordinator dies. */
+	kill(f->stages[0], SIGKILL);
+	tu_wait(f->stages[0], 5000);
+	f->stages[0] = 0;
+	assert_int_equal(send_command(c, REEL_OP_BRIGHTNESS, 40, 41, -0.02), 3);
+	reel_client_close(c);
+	kill(f->coord, SIGKILL);
+	tu_wait(f->coord, 5000);
+
+	/* The next coordinator dispatches it again, and replays the older ones as frames come back. */
+	f->coord = start_coord(f, clip, f->buffer, "--cache=1M");
+	c = wait_ready(f, f->coord);
+	start_stage(f, -1, 60000);
+	wait_idle(c, 3, 30000);
+	assert_all_applied(f->buffer, 3);
+	assert_frame(f, clip, 41, -2);
+	assert_frame(f, clip, 8, 8);
+	assert_frame(f, clip, 0, 3);
 	stop(f, c);
 }
 
@@ -615,6 +776,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_coordinator_commands_dispatched_and_survive_a_killed_stage,
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_eviction_with_small_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_edits_survive_eviction_and_restart, setup,
+		                                teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,12 +75,12 @@ static void test_scheduler_holds_back_overlap_until_done(void **state)
 	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &b), 1);
 	assert_int_equal(b.seq, 3);
 	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &c), 0);
-	assert_int_equal(sched_done(s, a.seq, a.first, a.epoch), 1);
+	assert_int_equal(sched_done(s, a.seq, a.first, a.epoch, 0, NULL), 1);
 	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &c), 1);
 	assert_int_equal(c.seq, 2);
 	assert_int_equal(sched_commands(s), 2);
-	assert_int_equal(sched_done(s, b.seq, b.first, b.epoch), 1);
-	assert_int_equal(sched_done(s, c.seq, c.first, c.epoch), 1);
+	assert_int_equal(sched_done(s, b.seq, b.first, b.epoch, 0, NULL), 1);
+	assert_int_equal(sched_done(s, c.seq, c.first, c.epoch, 0, NULL), 1);
 	assert_int_equal(sched_commands(s), 0);
 	assert_int_equal(sched_inflight(s), 0);
 	sched_free(s);
@@ -99,7 +99,7 @@ static void test_scheduler_same_role_keeps_journal_order(void **state)
 	assert_int_equal(a.seq, 1);
 	/* 2's first chunk (5..14) overlaps 1's in-flight chunk. */
 	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &b), 0);
-	assert_int_equal(sched_done(s, 1, 0, a.epoch), 1);
+	assert_int_equal(sched_done(s, 1, 0, a.epoch, 0, NULL), 1);
 	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &b), 1);
 	assert_int_equal(b.seq, 2);
 	sched_free(s);
@@ -140,11 +140,14 @@ static void test_scheduler_dead_owner_work_dispatched_again(void **state)
 	assert_int_equal(again.first, a.first);
 	assert_true(again.epoch != a.epoch);
 	/* The dead stage's late answer carries the old epoch: fenced. */
-	assert_int_equal(sched_done(s, a.seq, a.first, a.epoch), -ESTALE);
-	assert_int_equal(sched_claim(s, a.seq, a.first, a.epoch, 111, 0), -ESTALE);
-	assert_int_equal(sched_done(s, again.seq, again.first, again.epoch), 0);
-	assert_int_equal(sched_done(s, b.seq, b.first, b.epoch), 1);
-	assert_int_equal(sched_done(s, b.seq, b.first, b.epoch), -ENOENT);
+	assert_int_equal(sched_done(s, a.seq, a.first, a.epoch, 111, NULL), -ENOENT);
+	assert_int_equal(sched_claim(s, a.seq, a.first, a.epoch, 111, 0), -ENOENT);
+	/* Work claimed by one stage cannot be answered or claimed by another. */
+	assert_int_equal(sched_claim(s, b.seq, b.first, b.epoch, 333, 0), -EPERM);
+	assert_int_equal(sched_done(s, b.seq, b.first, b.epoch, 333, NULL), -EPERM);
+	assert_int_equal(sched_done(s, again.seq, again.first, again.epoch, 0, NULL), 0);
+	assert_int_equal(sched_done(s, b.seq, b.first, b.epoch, 222, NULL), 1);
+	assert_int_equal(sched_done(s, b.seq, b.first, b.epoch, 222, NULL), -ENOENT);
 	sched_free(s);
 }
 
@@ -181,12 +184,45 @@ static void test_scheduler_untake_after_full_queue(void **state)
 	assert_int_equal(sched_new(10, &s), 0);
 	add(s, 1, REEL_ROLE_EDITOR, 0, 5);
 	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &a), 1);
-	assert_int_equal(sched_untake(s, a.seq, a.first, a.epoch + 1), -ESTALE);
+	assert_int_equal(sched_untake(s, a.seq, a.first, a.epoch + 1), -ENOENT);
 	assert_int_equal(sched_untake(s, a.seq, a.first, a.epoch), 0);
 	assert_int_equal(sched_inflight(s), 0);
 	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &again), 1);
 	assert_int_equal(again.first, 0);
 	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &again), 0);
+	sched_free(s);
+}
+
+static void test_scheduler_replay_takes_its_place_in_seq_order(void **state)
+{
+	struct reel_sched *s;
+	struct reel_journal_entry old = entry(3, REEL_OP_INVERT, 0, 99);
+	struct sched_chunk k, r1, r2, done;
+
+	(void)state;
+	assert_int_equal(sched_new(64, &s), 0);
+	add(s, 7, REEL_ROLE_EFFECT, 40, 40);
+	/* Entry 3 is applied already; frame 40 was decoded again and needs it back first. */
+	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 40), 0);
+	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 40), 0);
+	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 100), -EINVAL);
+	/* 7 waits for the replays of 3 on the same frame. */
+	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &k), 0);
+	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &r1), 1);
+	assert_int_equal(r1.seq, 3);
+	assert_int_equal(r1.first, 40);
+	assert_int_equal(r1.last, 40);
+	assert_true(r1.replay);
+	/* The second replay of the same frame waits behind the first (same frame, same seq). */
+	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &r2), 0);
+	assert_int_equal(sched_done(s, r1.seq, r1.first, r1.epoch, 0, &done), 1);
+	assert_true(done.replay);
+	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &r2), 1);
+	assert_true(r2.epoch != r1.epoch);
+	assert_int_equal(sched_done(s, r2.seq, r2.first, r2.epoch, 0, NULL), 1);
+	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &k), 1);
+	assert_int_equal(k.seq, 7);
+	assert_false(k.replay);
 	sched_free(s);
 }
 
@@ -200,6 +236,7 @@ int main(void)
 		cmocka_unit_test(test_scheduler_dead_owner_work_dispatched_again),
 		cmocka_unit_test(test_scheduler_deadlines_take_work_back),
 		cmocka_unit_test(test_scheduler_untake_after_full_queue),
+		cmocka_unit_test(test_scheduler_replay_takes_its_place_in_seq_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -279,7 +279,7 @@ static void expect_damaged(struct fixture *f, const char *text, size_t len)
 	write_file(path, text, len);
 	memset(&poison, 0x5a, sizeof(poison));
 	back = poison;
-	if (reel_session_read(f->session, &back) != REEL_E_NOSESSION) {
+	if (reel_session_read(f->session, &back) != REEL_E_SESSIONFILE) {
 		fprintf(stderr, "# accepted a damaged session file: \"%.*s\"\n", len > 120 ? 120 : (int)len,
 		        text);
 		fail();
@@ -379,7 +379,7 @@ static void test_session_damaged_files(void **state)
 	{
 		double t0 = tu_now_ms();
 		assert_int_equal(mkfifo(path, 0600), 0);
-		assert_int_equal(reel_session_read(f->session, &back), REEL_E_NOSESSION);
+		assert_int_equal(reel_session_read(f->session, &back), REEL_E_SESSIONFILE);
 		assert_true(tu_now_ms() - t0 < 5000);
 		assert_int_equal(unlink(path), 0);
 	}

@@ -35,6 +35,9 @@ enum reel_error {
 	REEL_E_TOOLARGE,       /* the video exceeds reel's limits */
 	REEL_E_SLOT,           /* a slot table entry is damaged */
 	REEL_E_RUNDIR,         /* the runtime folder is not private to this user */
+	REEL_E_SESSIONFILE,    /* a session file is damaged */
+	REEL_E_BUFFERBUSY,     /* another coordinator holds the buffer file */
+	REEL_E_INCOMPLETE,     /* the buffer's frame index was never completed */
 	REEL_E_LAST
 };
 

@@ -29,10 +29,32 @@ int reel_runtime_dir(char *buf, size_t len);
 /* Start time of pid in clock ticks since boot, from /proc. */
 int reel_process_start_time(pid_t pid, uint64_t *ret_start);
 
-/* Write the record of this process for session name; -EEXIST when one is there. */
+/*
+ * Write the record of this process for session name; -EEXIST when one is
+ * there.  Paths are stored with bytes below 0x20, 0x7f and '%' escaped as
+ * %XX, so every record written reads back.
+ */
 int reel_session_publish(const struct reel_session_record *record);
-/* Read and validate the record of session name; REEL_E_NOSESSION when none. */
+/*
+ * Read and validate the record of session name: REEL_E_NOSESSION when there
+ * is none, REEL_E_SESSIONFILE when the file is damaged.
+ */
 int reel_session_read(const char *name, struct reel_session_record *ret_record);
+
+/*
+ * Serialise the check-reclaim-publish sequence of coordinators starting at
+ * the same time: an exclusive flock on <runtime dir>/.lock.  *ret_fd is
+ * passed to reel_session_unlock().
+ */
+int reel_session_lock(int *ret_fd);
+void reel_session_unlock(int fd);
+
+/*
+ * Remove session record->name (file and role queues) only while its file
+ * still names record's pid and start time, so a coordinator never removes a
+ * session that is not its own.  0 when removed, -ESTALE when not ours.
+ */
+int reel_session_release(const struct reel_session_record *record);
 /* 1 when the record's coordinator still runs, 0 when not. */
 int reel_session_alive(const struct reel_session_record *record);
 /* Remove the session file and every queue of the session (reply queues excepted). */
