@@ -65,17 +65,24 @@ int reel_queue_create(const char *name, int flags, mqd_t *ret_queue)
 {
 	struct mq_attr attr = { .mq_maxmsg = REEL_BUS_DEPTH, .mq_msgsize = REEL_MSG_SIZE };
 	int oflag = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
-	mode_t old;
 	mqd_t q;
 
 	if (flags & REEL_QUEUE_NONBLOCK)
 		oflag |= O_NONBLOCK;
-	/* The umask must not widen or narrow 0600: it is the whole protection. */
-	old = umask(077);
 	q = mq_open(name, oflag, 0600, &attr);
-	umask(old);
 	if (q == (mqd_t)-1)
 		return -errno;
+	/*
+	 * The umask can only narrow 0600, but a narrower mode would lock our own
+	 * processes out: set it exactly (umask() itself is process-wide, and
+	 * clients may have threads).
+	 */
+	if (fchmod((int)q, 0600) < 0) {
+		int r = -errno;
+		mq_close(q);
+		mq_unlink(name);
+		return r;
+	}
 	*ret_queue = q;
 	return 0;
 }
@@ -96,7 +103,7 @@ int reel_queue_open(const char *name, int flags, mqd_t *ret_queue)
 	if (fstat((int)q, &st) < 0 || st.st_uid != getuid() || (st.st_mode & 077) ||
 	    mq_getattr(q, &attr) < 0 || attr.mq_msgsize != REEL_MSG_SIZE) {
 		mq_close(q);
-		return REEL_E_BADMSG;
+		return REEL_E_FOREIGNQUEUE;
 	}
 	*ret_queue = q;
 	return 0;
@@ -151,7 +158,10 @@ int reel_queue_send(mqd_t queue, const struct reel_msg *msg, unsigned prio_class
 
 int reel_queue_recv(mqd_t queue, struct reel_msg *ret_msg, unsigned *ret_mq_prio, int timeout_ms)
 {
-	/* One byte more than a message: a longer one is malformed, not truncated. */
+	/*
+	 * As large as the largest message Linux allows, so that an oversized one
+	 * (in a queue made by hand) is received whole and refused, not truncated.
+	 */
 	char buf[8192];
 	struct timespec ts;
 	unsigned prio = 0;

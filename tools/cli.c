@@ -23,6 +23,16 @@ int cli_error(int code, const char *cmd, const char *fmt, ...)
 	return code;
 }
 
+int cli_bad_option(const char *cmd, int opt, char **argv)
+{
+	extern int optind;
+
+	if (opt == ':')
+		return cli_error(CLI_USAGE, cmd, "option '%s' needs a value", argv[optind - 1]);
+	return cli_error(CLI_USAGE, cmd, "unknown option '%s' (see 'reel %s --help')", argv[optind - 1],
+	                 cmd);
+}
+
 int cli_parse_u64(const char *text, uint64_t *ret_value)
 {
 	char *end;

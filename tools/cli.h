@@ -24,6 +24,12 @@ int cmd_frame(int argc, char **argv);
 __attribute__((format(printf, 3, 4)))
 int cli_error(int code, const char *cmd, const char *fmt, ...);
 
+/*
+ * The error line for what getopt_long() returned as '?' or ':' (optstring
+ * must start with ':'); returns CLI_USAGE.
+ */
+int cli_bad_option(const char *cmd, int opt, char **argv);
+
 /* Parse "512M", "2G", "1048576" into bytes; -EINVAL on anything else. */
 int cli_parse_size(const char *text, uint64_t *ret_bytes);
 /* Parse a non-negative integer that fits in int64; -EINVAL otherwise. */

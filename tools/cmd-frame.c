@@ -88,13 +88,12 @@ int cmd_frame(int argc, char **argv)
 	int opt, r, code = CLI_FAIL;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); return CLI_OK;
 		default:
-			return cli_error(CLI_USAGE, "frame", "unknown option '%s' (see 'reel frame --help')",
-			                 argv[optind - 1]);
+			return cli_bad_option("frame", opt, argv);
 		}
 	}
 	if (argc - optind != 2 || !out)
@@ -107,7 +106,8 @@ int cmd_frame(int argc, char **argv)
 		r = reel_client_connect(session, &client);
 	if (r < 0)
 		return cli_error(CLI_USAGE, "frame", "%s: %s", session, reel_strerror(r));
-	r = reel_buffer_open(reel_client_record(client)->buffer_path, &buffer);
+	/* A reader maps the buffer read-only: it cannot damage what it looks at. */
+	r = reel_buffer_open_readonly(reel_client_record(client)->buffer_path, &buffer);
 	if (r < 0) {
 		cli_error(CLI_FAIL, "frame", "%s: %s", reel_client_record(client)->buffer_path,
 		          reel_strerror(r));

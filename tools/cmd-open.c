@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "coord.h"
 #include "reel/buffer.h"
+#include "reel/bus.h"
 #include "reel/error.h"
 #include "reel/log.h"
 
@@ -26,7 +27,9 @@ static void usage(FILE *out)
 	        "  --buffer PATH   buffer file (default: ~/.cache/reel/NAME.reel)\n"
 	        "  --cache SIZE    memory budget for decoded frames, e.g. 512M, 4G\n"
 	        "                  (default: the whole clip if it fits in a quarter of RAM)\n"
-	        "  --no-stages     do not start the editor, effect and audio stages\n"
+	        "  --no-stages     do not start the editor, effect and audio stages (none are\n"
+	        "                  started yet: they arrive with a later release; stages\n"
+	        "                  started by hand attach to the session)\n"
 	        "  --no-preview    do not open the preview window\n"
 	        "  --verbose       log what the coordinator does\n");
 }
@@ -49,7 +52,7 @@ int cmd_open(int argc, char **argv)
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': o.session = optarg; break;
 		case 'b': o.buffer_path = optarg; break;
@@ -62,8 +65,7 @@ int cmd_open(int argc, char **argv)
 		case 'v': reel_log_set_level(REEL_LOG_INFO); break;
 		case 'h': usage(stdout); return CLI_OK;
 		default:
-			return cli_error(CLI_USAGE, "open", "unknown option '%s' (see 'reel open --help')",
-			                 argv[optind - 1]);
+			return cli_bad_option("open", opt, argv);
 		}
 	}
 	if (optind != argc - 1)
@@ -72,11 +74,23 @@ int cmd_open(int argc, char **argv)
 
 	r = reel_coord_open(&o, &coord);
 	if (r < 0) {
-		if (r == REEL_E_SOURCE)
-			return cli_error(CLI_USAGE, "open", "%s: buffer file %s was made from another source",
-			                 o.video, o.buffer_path ? o.buffer_path : "(default)");
-		return cli_error(r == -ENOMEM ? CLI_FAIL : CLI_USAGE, "open", "%s: %s", o.video,
-		                 reel_strerror(r));
+		char path[4096];
+		/* Bad input, a busy name or buffer: 2.  The machine failing us: 1. */
+		int code = r >= REEL_E_FIRST && r < REEL_E_LAST ? CLI_USAGE : CLI_FAIL;
+		if (r == REEL_E_SOURCE || r == REEL_E_BUFFERBUSY || r == REEL_E_INCOMPLETE) {
+			char session[REEL_SESSION_NAME_MAX + 1];
+			if (o.session)
+				snprintf(session, sizeof(session), "%s", o.session);
+			else
+				reel_coord_session_from_path(o.video, session, sizeof(session));
+			if (reel_coord_buffer_path_for(&o, session, path, sizeof(path)) < 0)
+				snprintf(path, sizeof(path), "%s", o.buffer_path ? o.buffer_path : "(default)");
+			if (r == REEL_E_SOURCE)
+				return cli_error(code, "open", "%s: buffer file %s was made from another source",
+				                 o.video, path);
+			return cli_error(code, "open", "%s: %s: %s", o.video, path, reel_strerror(r));
+		}
+		return cli_error(code, "open", "%s: %s", o.video, reel_strerror(r));
 	}
 	info = reel_coord_info(coord);
 	fprintf(stderr,

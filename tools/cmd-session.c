@@ -16,7 +16,10 @@
 
 #define CALL_TIMEOUT_MS 5000
 
-/* Parses [--json] [--help] around one positional argument (or none when want_arg is 0). */
+/*
+ * Parses [--json] [--help] around one positional argument (or none when
+ * want_arg is 0): 0 to go on, -1 after printing the help, or an exit code.
+ */
 static int parse_common(int argc, char **argv, const char *cmd, const char *usage_text,
                         int want_arg, bool *ret_json, const char **ret_arg)
 {
@@ -30,13 +33,12 @@ static int parse_common(int argc, char **argv, const char *cmd, const char *usag
 	*ret_json = false;
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j': *ret_json = true; break;
-		case 'h': fputs(usage_text, stdout); return 1;
+		case 'h': fputs(usage_text, stdout); return -1;
 		default:
-			return cli_error(CLI_USAGE, cmd, "unknown option '%s' (see 'reel %s --help')",
-			                 argv[optind - 1], cmd);
+			return cli_bad_option(cmd, opt, argv);
 		}
 	}
 	if (argc - optind != want_arg)
@@ -77,7 +79,7 @@ int cmd_status(int argc, char **argv)
 	                 "journal, pending, inflight, stages, errors, malformed, generation, queues.\n",
 	                 1, &json, &session);
 	if (r)
-		return r > 0 ? CLI_OK : r;
+		return r < 0 ? CLI_OK : r;
 	if ((r = connect_or_fail("status", session, &client)))
 		return r;
 	rec = reel_client_record(client);
@@ -165,7 +167,7 @@ int cmd_ls(int argc, char **argv)
 	                 "usage: reel ls [--json]\n\nList the live sessions of this user.\n", 0,
 	                 &st.json, &unused);
 	if (r)
-		return r > 0 ? CLI_OK : r;
+		return r < 0 ? CLI_OK : r;
 	if (st.json)
 		printf("[");
 	else
@@ -193,7 +195,7 @@ int cmd_stop(int argc, char **argv)
 	                 "The buffer file stays: 'reel open' on it resumes the session.\n",
 	                 1, &json, &session);
 	if (r)
-		return r > 0 ? CLI_OK : r;
+		return r < 0 ? CLI_OK : r;
 	if ((r = connect_or_fail("stop", session, &client)))
 		return r;
 	pid = reel_client_record(client)->pid;

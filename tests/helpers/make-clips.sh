@@ -26,6 +26,14 @@ OUT=$2
 STAMP=$3
 mkdir -p "$OUT"
 
+# Clips made by another version of this script are made again: "exists"
+# alone would keep a clip whose recipe has changed.
+recipe=$(cksum < "$0")
+if [ "$(cat "$OUT/.recipe" 2>/dev/null)" != "$recipe" ]; then
+	find "$OUT" -mindepth 1 -delete
+	printf '%s\n' "$recipe" > "$OUT/.recipe"
+fi
+
 # make NAME ffmpeg-arguments...: run ffmpeg into NAME unless it exists.
 make() {
 	name=$1

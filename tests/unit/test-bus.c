@@ -254,12 +254,12 @@ static void test_bus_open_refuses_other_message_size(void **state)
 
 	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_EDITOR), 0);
 	hand_made(f, name, 0600, REEL_MSG_SIZE / 2);
-	assert_int_equal(reel_queue_open(name, 0, &q), REEL_E_BADMSG);
+	assert_int_equal(reel_queue_open(name, 0, &q), REEL_E_FOREIGNQUEUE);
 	assert_true(q == (mqd_t)-1);
 
 	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_AUDIO), 0);
 	hand_made(f, name, 0600, REEL_MSG_SIZE + 1);
-	assert_int_equal(reel_queue_open(name, 0, &q), REEL_E_BADMSG);
+	assert_int_equal(reel_queue_open(name, 0, &q), REEL_E_FOREIGNQUEUE);
 	assert_true(q == (mqd_t)-1);
 
 	/* The same queue made right is accepted: the refusals above are about the size only. */
@@ -286,7 +286,7 @@ static void test_bus_open_refuses_wide_mode(void **state)
 		/* The mode really is wide (umask 0 above), so the refusal below is for it. */
 		assert_int_equal(fstat((int)f->queues[f->nqueues - 1], &st), 0);
 		assert_int_equal(st.st_mode & 0777, wide[i]);
-		assert_int_equal(reel_queue_open(name, 0, &q), REEL_E_BADMSG);
+		assert_int_equal(reel_queue_open(name, 0, &q), REEL_E_FOREIGNQUEUE);
 		assert_true(q == (mqd_t)-1);
 	}
 }

@@ -43,7 +43,7 @@ int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid,
 int reel_queue_create(const char *name, int flags, mqd_t *ret_queue);
 /*
  * Open an existing queue and check that it is ours: owned by this user,
- * mode 0600 or narrower, message size REEL_MSG_SIZE (REEL_E_BADMSG when not).
+ * mode 0600 or narrower, message size REEL_MSG_SIZE (REEL_E_FOREIGNQUEUE when not).
  */
 int reel_queue_open(const char *name, int flags, mqd_t *ret_queue);
 void reel_queue_close(mqd_t queue);

@@ -38,6 +38,7 @@ enum reel_error {
 	REEL_E_SESSIONFILE,    /* a session file is damaged */
 	REEL_E_BUFFERBUSY,     /* another coordinator holds the buffer file */
 	REEL_E_INCOMPLETE,     /* the buffer's frame index was never completed */
+	REEL_E_FOREIGNQUEUE,   /* a queue not made by this user's reel */
 	REEL_E_LAST
 };
 
