@@ -408,7 +408,8 @@ static int map_buffer(int fd, const struct reel_buffer_info *info, bool readonly
 	if (!readonly) {
 		/* One bit per slot; calloc of a large size hands out zero pages, paid for when used. */
 		b->reserved = calloc(info->slot_count / 8 + 1, 1);
-		if (!b->reserved) {
+		b->populated = calloc(info->slot_count / 8 + 1, 1);
+		if (!b->reserved || !b->populated) {
 			r = -ENOMEM;
 			goto out_free;
 		}
@@ -435,6 +436,7 @@ static int map_buffer(int fd, const struct reel_buffer_info *info, bool readonly
 out_free_bitmap:
 	free(b->reserved);
 out_free:
+	free(b->populated);
 	free(b);
 	return r;
 }
@@ -484,6 +486,7 @@ int reel_buffer_create(const char *path, const struct reel_buffer_params *params
 out_unmap:
 	munmap(b->map, b->map_size);
 	free(b->reserved);
+	free(b->populated);
 	free(b);
 out_unlink:
 	unlink(path);
@@ -555,6 +558,7 @@ void reel_buffer_close(struct reel_buffer *buffer)
 	munmap(buffer->map, buffer->map_size);
 	close(buffer->fd);
 	free(buffer->reserved);
+	free(buffer->populated);
 	free(buffer);
 }
 
@@ -600,6 +604,29 @@ int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot)
 	if (r != 0)
 		return -r;
 	__atomic_fetch_or(&buffer->reserved[slot / 8], bit, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot)
+{
+	uint8_t bit = (uint8_t)(1u << (slot % 8));
+	int r;
+
+	r = reel_buffer_reserve_slot(buffer, slot);
+	if (r < 0)
+		return r;
+	if (__atomic_load_n(&buffer->populated[slot / 8], __ATOMIC_ACQUIRE) & bit)
+		return 0;
+	/*
+	 * Populating writes no byte: the pages a writer may be filling at the
+	 * same time keep their contents.  Kernels before 5.14 do not know the
+	 * advice; then the writer takes the faults itself, as it would anyway.
+	 */
+	if (madvise(buffer->slots + (uint64_t)slot * buffer->info.slot_stride,
+	            (size_t)buffer->info.slot_stride, MADV_POPULATE_WRITE) < 0 &&
+	    errno != EINVAL)
+		return -errno;
+	__atomic_fetch_or(&buffer->populated[slot / 8], bit, __ATOMIC_RELEASE);
 	return 0;
 }
 

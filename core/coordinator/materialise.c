@@ -9,6 +9,12 @@
  * higher class arriving meanwhile preempts the current one between two
  * frames; the rest of the current request goes back in the queue.
  *
+ * Faulting in fresh pages of a slot costs about as much as decoding the
+ * frame (the kernel zeroes every page first).  A second thread, the
+ * prefaulter, populates the slots the decoder will fill next
+ * (reel_buffer_prefault_slot), so that this cost overlaps with decoding on
+ * the other core instead of adding to it.
+ *
  * When there are at least as many slots as frames, frame f lives in slot f
  * and nothing is ever evicted.  Otherwise slots are handed out free first,
  * then by least recent use; the frames of the request being served are
@@ -33,6 +39,8 @@ enum { FRAME_ABSENT = 0, FRAME_READY, FRAME_ERROR };
 
 /* More waiting requests than this are refused: the coordinator caps clients first. */
 #define MAX_REQUESTS 4096
+/* Slots the prefaulter keeps ready ahead of the decoder. */
+#define PREFAULT_AHEAD 8
 
 struct request {
 	uint64_t first, last, token, order;
@@ -70,6 +78,13 @@ struct materialiser {
 	uint64_t *last_use;          /* slot -> tick of its latest use */
 	uint64_t tick;
 	struct mat_stats stats;
+
+	/* The prefaulter: wakes when the decoder moves on (prefault_hint). */
+	pthread_t prefaulter;
+	bool prefaulter_started;
+	pthread_cond_t prefault_cond;
+	uint64_t prefault_hint;      /* the frame the decoder is at; guarded by lock */
+	uint64_t prefault_seen;
 
 	/* The thread's own: the slot being written between begin() and end(). */
 	uint32_t cur_slot;
@@ -122,6 +137,8 @@ static int sink_begin(void *userdata, uint64_t frame, struct reel_frame *ret_fra
 		pthread_mutex_unlock(&m->lock);
 		return 1;
 	}
+	m->prefault_hint = frame + 1;
+	pthread_cond_signal(&m->prefault_cond);
 	/* Read-ahead before the request may use free slots, never evict. */
 	slot = pick_slot(m, frame, frame < m->cur_first);
 	if (slot == NO_SLOT) {
@@ -321,6 +338,47 @@ static int enqueue(struct materialiser *m, const struct request *req)
 	return 0;
 }
 
+/* The slots the decoder will fill next after frame `from`; caller holds the lock. */
+static size_t next_slots(struct materialiser *m, uint64_t from, uint32_t *slots, size_t max)
+{
+	size_t n = 0;
+
+	if (m->identity) {
+		for (uint64_t f = from; f < m->info->frame_count && n < max; f++)
+			if (m->frame_status[f] == FRAME_ABSENT)
+				slots[n++] = (uint32_t)f;
+		return n;
+	}
+	/* With eviction, only free slots can be fresh: used ones were faulted in already. */
+	for (uint32_t s = 0; s < m->info->slot_count && n < max; s++)
+		if (m->slot_frame[s] < 0)
+			slots[n++] = s;
+	return n;
+}
+
+static void *prefault_main(void *arg)
+{
+	struct materialiser *m = arg;
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		uint32_t slots[PREFAULT_AHEAD];
+		size_t n;
+
+		while (!m->stop && m->prefault_hint == m->prefault_seen)
+			pthread_cond_wait(&m->prefault_cond, &m->lock);
+		m->prefault_seen = m->prefault_hint;
+		n = next_slots(m, m->prefault_hint, slots, PREFAULT_AHEAD);
+		pthread_mutex_unlock(&m->lock);
+		/* Already populated slots cost a bitmap test; failures are the writer's to meet. */
+		for (size_t i = 0; i < n; i++)
+			reel_buffer_prefault_slot(m->buffer, slots[i]);
+		pthread_mutex_lock(&m->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
 static void *thread_main(void *arg)
 {
 	struct materialiser *m = arg;
@@ -340,6 +398,8 @@ static void *thread_main(void *arg)
 		m->stats.queued = m->nreqs;
 		m->serving_prio = req.prio;
 		m->preempt = false;
+		m->prefault_hint = req.next;
+		pthread_cond_signal(&m->prefault_cond);
 		pthread_mutex_unlock(&m->lock);
 
 		complete = serve(m, &req);
@@ -406,14 +466,27 @@ int materialiser_start(struct reel_buffer *buffer, struct reel_media *media, int
 	adopt_slots(m);
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
-	r = -pthread_create(&m->thread, NULL, thread_main, m);
+	pthread_cond_init(&m->prefault_cond, NULL);
+	m->prefault_hint = m->prefault_seen = UINT64_MAX;
+	r = -pthread_create(&m->prefaulter, NULL, prefault_main, m);
 	if (r < 0)
 		goto out_destroy;
+	m->prefaulter_started = true;
+	r = -pthread_create(&m->thread, NULL, thread_main, m);
+	if (r < 0)
+		goto out_stop;
 	m->started = true;
 	*ret_mat = m;
 	return 0;
 
+out_stop:
+	pthread_mutex_lock(&m->lock);
+	m->stop = true;
+	pthread_cond_broadcast(&m->prefault_cond);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->prefaulter, NULL);
 out_destroy:
+	pthread_cond_destroy(&m->prefault_cond);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
 out_free:
@@ -432,9 +505,13 @@ void materialiser_stop(struct materialiser *m)
 	pthread_mutex_lock(&m->lock);
 	m->stop = true;
 	pthread_cond_broadcast(&m->cond);
+	pthread_cond_broadcast(&m->prefault_cond);
 	pthread_mutex_unlock(&m->lock);
 	if (m->started)
 		pthread_join(m->thread, NULL);
+	if (m->prefaulter_started)
+		pthread_join(m->prefaulter, NULL);
+	pthread_cond_destroy(&m->prefault_cond);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
 	free(m->reqs);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -730,6 +731,55 @@ static void test_buffer_reserve_slot_allocates(void **state)
 	reel_buffer_close(b);
 }
 
+/* Pages of [addr, addr + len) resident in memory, by mincore(). */
+static size_t resident_pages(const void *addr, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = (len + page - 1) / page, count = 0;
+	unsigned char *vec = malloc(n);
+
+	assert_int_equal(mincore((void *)addr, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		count += vec[i] & 1;
+	free(vec);
+	return count;
+}
+
+static void test_buffer_prefault_slot_populates_without_writing(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL, *ro = NULL;
+	struct reel_frame fr;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages;
+	uint64_t stride;
+
+	/* 1080p slots: far larger than any read-ahead, so a fresh slot is not in memory. */
+	p.width = 1920;
+	p.height = 1080;
+	p.frame_count = 8;
+	p.slot_count = 8;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	stride = reel_buffer_info(b)->slot_stride;
+	pages = (size_t)stride / page;
+	assert_int_equal(reel_buffer_frame(b, 5, &fr), 0);
+	assert_true(resident_pages(fr.plane[0], (size_t)stride) < pages / 2);
+	/* A writer got to the first row already: its bytes must survive. */
+	memset(fr.plane[0], 0x77, fr.width[0]);
+	assert_int_equal(reel_buffer_prefault_slot(b, 5), 0);
+	assert_int_equal(resident_pages(fr.plane[0], (size_t)stride), pages);
+	for (uint32_t x = 0; x < fr.width[0]; x++)
+		assert_int_equal(fr.plane[0][x], 0x77);
+	assert_int_equal(fr.plane[0][(size_t)fr.stride[0] * 2], 0);
+	/* Reserved on disk too, and a second call is free. */
+	assert_true(file_blocks(f->path) >= stride);
+	assert_int_equal(reel_buffer_prefault_slot(b, 5), 0);
+	assert_int_equal(reel_buffer_prefault_slot(b, p.slot_count), REEL_E_RANGE);
+	assert_int_equal(reel_buffer_open_readonly(f->path, &ro), 0);
+	assert_int_equal(reel_buffer_prefault_slot(ro, 5), -EBADF);
+	reel_buffer_close(ro);
+	reel_buffer_close(b);
+}
+
 static void test_buffer_sparse_20000_1080p(void **state)
 {
 	struct fixture *f = *state;
@@ -1106,6 +1156,7 @@ int main(void)
 		T(test_buffer_validate_header_short_images),
 		T(test_buffer_layout_alignment),
 		T(test_buffer_reserve_slot_allocates),
+		T(test_buffer_prefault_slot_populates_without_writing),
 		T(test_buffer_sparse_20000_1080p),
 		T(test_buffer_claim_seen_by_other_process),
 		T(test_buffer_index_roundtrip),

@@ -139,6 +139,14 @@ int reel_buffer_disk_usage(const struct reel_buffer *buffer, uint64_t *ret_appar
 /* posix_fallocate the slot's bytes so that writing them cannot SIGBUS on a full disk. */
 int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot);
 
+/*
+ * Reserve the slot's disk and fault its pages in, writable, without writing
+ * them (MADV_POPULATE_WRITE): the cost of first touching fresh pages, which
+ * is most of the cost of filling a slot, is paid by the caller's thread
+ * rather than by whoever writes the frame.  -EBADF on a read-only buffer.
+ */
+int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot);
+
 /* Pointers to the slot's planes and samples. */
 int reel_buffer_frame(struct reel_buffer *buffer, uint32_t slot, struct reel_frame *ret_frame);
 
