@@ -22,8 +22,8 @@
 #include "scheduler.h"
 
 #define MAX_STAGES 64
-#define MAX_OUTBOX 1024
-#define MAX_OUTBOX_PER_PEER REEL_BUS_DEPTH
+#define MAX_OUTBOX 4096
+#define MAX_OUTBOX_PER_PEER 128
 #define MAX_SERVED 256
 #define MAX_WAITING 1024
 #define MAX_WAITING_PER_PEER 32

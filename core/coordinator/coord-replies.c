@@ -2,10 +2,10 @@
  * Answers from the coordinator.  A reply goes to the requester's reply
  * queue with a non-blocking send: the loop never waits for a client.  What
  * does not fit waits in the outbox, at most MAX_OUTBOX_PER_PEER per reply
- * queue, and is retried with a back-off; a client that has not read its
- * queue for OUTBOX_GIVE_UP_MS loses those replies (they answer requests
- * only it made: no command is ever lost this way, commands are journaled
- * before they are answered).
+ * queue, and is retried with a back-off.  A client that keeps more requests
+ * unanswered than that, or has not read its queue for OUTBOX_GIVE_UP_MS,
+ * loses those replies: they answer requests only it made, and no command is
+ * lost this way (commands are journaled before they are answered).
  */
 #include <errno.h>
 #include <signal.h>

@@ -580,8 +580,23 @@ int reel_coord_run(struct reel_coord *c)
 			next_tick = coord_now_ms() + 1000;
 		}
 	}
-	/* Nobody waits in vain: needs still in flight are told the session is stopping. */
+	/*
+	 * Nobody waits in vain: needs in flight, and requests still queued behind
+	 * the stop (nothing of theirs was journaled), are told the session is
+	 * stopping.
+	 */
 	coord_fail_waiting(c, -ESHUTDOWN);
+	for (int i = 0; i < 4096; i++) {
+		struct reel_msg m;
+		int r = reel_queue_recv(c->queues[REEL_ROLE_COORD], &m, NULL, 0);
+		if (r == REEL_E_BADMSG)
+			continue;
+		if (r < 0)
+			break;
+		if (m.kind == REEL_MSG_NEED || m.kind == REEL_MSG_STATUS || m.kind == REEL_MSG_COMMAND ||
+		    m.kind == REEL_MSG_STOP || m.kind == REEL_MSG_HELLO)
+			coord_reply_result(c, &m, m.kind == REEL_MSG_STOP ? 0 : -ESHUTDOWN, 0, 0, 0, 0);
+	}
 	coord_flush_outbox(c);
 	return 0;
 }

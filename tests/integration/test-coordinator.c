@@ -763,6 +763,183 @@ static void test_coordinator_eviction_with_small_cache(void **state)
 	stop(f, c);
 }
 
+/* A raw requester: its own reply queue, requests sent without waiting for replies. */
+struct raw {
+	char name[REEL_QUEUE_NAME_MAX];
+	mqd_t reply, coord;
+	uint32_t tag;
+};
+
+static void raw_open(struct fixture *f, struct raw *r, uint32_t tag)
+{
+	char coord[REEL_QUEUE_NAME_MAX];
+
+	r->tag = tag;
+	assert_int_equal(reel_reply_queue_name(r->name, sizeof(r->name), f->session, getpid(), tag), 0);
+	assert_int_equal(reel_queue_create(r->name, 0, &r->reply), 0);
+	assert_int_equal(reel_queue_name(coord, sizeof(coord), f->session, REEL_ROLE_COORD), 0);
+	assert_int_equal(reel_queue_open(coord, 0, &r->coord), 0);
+}
+
+static void raw_send_as(struct raw *r, pid_t as, uint16_t kind, uint64_t id, int64_t first,
+                        int64_t last, unsigned prio)
+{
+	struct reel_msg m;
+
+	reel_msg_init(&m, kind);
+	m.sender_pid = (uint32_t)as;
+	m.role = REEL_ROLE_CLIENT;
+	m.flags = r->tag;
+	m.id = id;
+	m.first = first;
+	m.last = last;
+	m.priority = prio;
+	assert_int_equal(reel_queue_send(r->coord, &m, prio, 10000), 0);
+}
+
+static void raw_send(struct raw *r, uint16_t kind, uint64_t id, int64_t first, int64_t last,
+                     unsigned prio)
+{
+	raw_send_as(r, getpid(), kind, id, first, last, prio);
+}
+
+static void raw_close(struct raw *r)
+{
+	reel_queue_close(r->coord);
+	reel_queue_close(r->reply);
+	mq_unlink(r->name);
+}
+
+static void test_coordinator_second_coordinator_on_a_buffer_refused(void **state)
+{
+	struct fixture *f = *state;
+	const char *clip = tu_clip("noaudio.mp4");
+	struct reel_buffer *b;
+	struct reel_client *c;
+	char *out, *err, other[80];
+
+	f->coord = start_coord(f, clip, f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	snprintf(other, sizeof(other), "%s-b", f->session);
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "open", (char *)clip, "--session", other,
+	                                    "--buffer", f->buffer, NULL }, &out, &err), 2);
+	assert_int_equal(count_lines(err), 1);
+	assert_non_null(strstr(err, "in use by another running coordinator"));
+	free(out);
+	free(err);
+	assert_session_gone(other);
+	/* The live coordinator's claim is untouched. */
+	assert_int_equal(reel_buffer_open_readonly(f->buffer, &b), 0);
+	assert_int_equal(reel_buffer_coordinator_pid(b), (uint32_t)f->coord);
+	assert_int_equal(reel_buffer_generation(b), 1);
+	reel_buffer_close(b);
+	stop(f, c);
+}
+
+static void test_coordinator_stage_leaving_keeps_the_others(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_client *c;
+	struct reel_msg st;
+	pid_t a, b;
+	double t0;
+
+	f->coord = start_coord(f, tu_clip("noaudio.mp4"), f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	b = start_stage(f, -1, 30000);
+	a = fork();
+	if (a == 0) {
+		struct reel_client *me;
+		struct reel_msg m;
+		if (reel_client_connect(f->session, &me) < 0)
+			_exit(1);
+		reel_msg_init(&m, REEL_MSG_HELLO);
+		m.role = REEL_ROLE_EFFECT;
+		if (reel_client_call(me, &m, REEL_PRIO_CONTROL, 5000, NULL) < 0)
+			_exit(2);
+		/* Wait until both are attached, then say goodbye and leave at once. */
+		usleep(300000);
+		reel_msg_init(&m, REEL_MSG_BYE);
+		m.role = REEL_ROLE_EFFECT;
+		reel_client_call(me, &m, REEL_PRIO_CONTROL, 200, NULL);
+		reel_client_close(me);
+		_exit(0);
+	}
+	assert_int_equal(tu_wait(a, 10000), 0);
+	t0 = tu_now_ms();
+	for (;;) {
+		status(c, &st);
+		if (st.stat[REEL_STAT_STAGES] == 1)
+			break;
+		assert_true(tu_now_ms() - t0 < 5000);
+		usleep(10000);
+	}
+	/* A moment later the other stage is still attached: the leaver did not take it along. */
+	usleep(300000);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_STAGES], 1);
+	assert_int_equal(kill(b, 0), 0);
+	stop(f, c);
+}
+
+static void test_coordinator_misbehaving_clients_cannot_stall_it(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_client *c;
+	struct reel_msg st, m;
+	struct raw deaf, flood;
+	int ok = 0, busy = 0;
+	pid_t sender;
+
+	f->coord = start_coord(f, tu_clip("h264-bframes.mp4"), f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+
+	/* A client that never reads its replies. */
+	raw_open(f, &deaf, 7001);
+	for (int i = 0; i < 40; i++)
+		raw_send(&deaf, REEL_MSG_STATUS, (uint64_t)i + 1, 0, 0, REEL_PRIO_INTERACTIVE);
+	/* Everyone else is still answered. */
+	status(c, &st);
+	assert_int_equal(reel_queue_depth(deaf.reply), REEL_BUS_DEPTH);
+
+	/*
+	 * A client that floods needs (a child sends on our behalf while we read):
+	 * what exceeds its share is refused, everything is answered.
+	 */
+	raw_open(f, &flood, 7002);
+	sender = fork();
+	if (sender == 0) {
+		for (int i = 0; i < 100; i++)
+			raw_send_as(&flood, getppid(), REEL_MSG_NEED, (uint64_t)i + 1, i % 50, 49,
+			            REEL_PRIO_BACKGROUND);
+		_exit(0);
+	}
+	for (int i = 0; i < 100; i++) {
+		if (reel_queue_recv(flood.reply, &m, NULL, 30000) != 0)
+			fail_msg("reply %d of 100 missing (%d ok, %d busy)", i, ok, busy);
+		assert_true(m.result == 0 || m.result == -EBUSY);
+		ok += m.result == 0;
+		busy += m.result == -EBUSY;
+	}
+	assert_int_equal(tu_wait(sender, 10000), 0);
+	/* How many were refused depends on how fast the frames decode; none is lost. */
+	assert_int_equal(ok + busy, 100);
+	assert_true(ok >= 1);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_RESIDENT], 50);
+
+	/* A need queued behind a stop is answered, not left to time out. */
+	reel_client_close(c);
+	assert_int_equal(reel_client_connect(f->session, &c), 0);
+	raw_send(&flood, REEL_MSG_NEED, 1000, 0, 49, REEL_PRIO_BACKGROUND);
+	stop(f, c);
+	assert_int_equal(reel_queue_recv(flood.reply, &m, NULL, 5000), 0);
+	assert_int_equal(m.id, 1000);
+	assert_true(m.result == 0 || m.result == -ESHUTDOWN);
+	raw_close(&deaf);
+	raw_close(&flood);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -777,6 +954,12 @@ int main(void)
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_eviction_with_small_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_edits_survive_eviction_and_restart, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_second_coordinator_on_a_buffer_refused,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_stage_leaving_keeps_the_others, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_misbehaving_clients_cannot_stall_it, setup,
 		                                teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
