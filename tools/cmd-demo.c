@@ -5,6 +5,7 @@
  * prints the session's status and stops it cleanly.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -40,7 +41,9 @@ static void usage(FILE *out)
 	             "  --keep   keep the buffer file (in DIR) instead of removing it\n");
 }
 
-static pid_t spawn_coordinator(const char *video, const char *session, const char *buffer)
+/* The coordinator's own lines go to `log`, shown only when something fails. */
+static pid_t spawn_coordinator(const char *video, const char *session, const char *buffer,
+                               const char *log)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -51,11 +54,27 @@ static pid_t spawn_coordinator(const char *video, const char *session, const cha
 	self[n] = 0;
 	pid = fork();
 	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			dup2(fd, STDERR_FILENO);
 		execl(self, "reel", "open", video, "--session", session, "--buffer", buffer,
 		      "--no-stages", "--no-preview", (char *)NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+/* Copy the coordinator's log to stderr: it says why it failed. */
+static void show_log(const char *log)
+{
+	char line[1024];
+	FILE *f = fopen(log, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	fclose(f);
 }
 
 /* Wait until the session answers, or the coordinator exits. */
@@ -104,7 +123,7 @@ int cmd_demo(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = "reel-demo", *video;
-	char session[64], buffer[PATH_MAX];
+	char session[64], buffer[PATH_MAX], log[PATH_MAX];
 	struct reel_client *client = NULL;
 	struct reel_msg req, rep;
 	uint64_t frames, errors = 0;
@@ -132,10 +151,11 @@ int cmd_demo(int argc, char **argv)
 		return cli_error(CLI_FAIL, "demo", "%s: %s", dir, strerror(errno));
 	snprintf(session, sizeof(session), "demo-%ld", (long)getpid());
 	snprintf(buffer, sizeof(buffer), "%s/%s.reel", dir, session);
+	snprintf(log, sizeof(log), "%s/coordinator.log", dir);
 
 	printf("reel demo: %s\n", video);
 	t0 = now_s();
-	pid = spawn_coordinator(video, session, buffer);
+	pid = spawn_coordinator(video, session, buffer, log);
 	if (pid < 0)
 		return cli_error(CLI_FAIL, "demo", "cannot start the coordinator: %s", strerror(errno));
 	r = wait_ready(session, pid, &client);
@@ -143,7 +163,10 @@ int cmd_demo(int argc, char **argv)
 		if (r == -ETIMEDOUT)
 			kill(pid, SIGTERM);
 		waitpid(pid, &status, 0);
-		/* The coordinator has said why on stderr already. */
+		show_log(log);
+		/* The coordinator's own line says why; its exit code says whose fault. */
+		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			return WEXITSTATUS(status);
 		return cli_error(CLI_FAIL, "demo", "the session did not start");
 	}
 	r = reel_client_need(client, 0, 0, REEL_PRIO_INTERACTIVE, 60000, NULL);
@@ -195,10 +218,12 @@ out_stop:
 	reel_msg_init(&req, REEL_MSG_STOP);
 	reel_client_call(client, &req, REEL_PRIO_CONTROL, 5000, NULL);
 	reel_client_close(client);
-	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		printf("  session stopped cleanly\n");
-	else
+	} else {
+		show_log(log);
 		code = cli_error(CLI_FAIL, "demo", "the coordinator did not stop cleanly");
+	}
 	if (!keep)
 		unlink(buffer);
 	else
