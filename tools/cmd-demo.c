@@ -78,13 +78,13 @@ static void show_log(const char *log)
 }
 
 /* Wait until the session answers, or the coordinator exits. */
-static int wait_ready(const char *session, pid_t pid, struct reel_client **ret_client)
+static int wait_ready(const char *session, pid_t pid, struct reel_client **ret_client,
+                      int *ret_status)
 {
 	for (int i = 0; i < 6000; i++) {
-		int status;
 		if (reel_client_connect(session, ret_client) == 0)
 			return 0;
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		if (waitpid(pid, ret_status, WNOHANG) == pid)
 			return -ECHILD;
 		usleep(5000);
 	}
@@ -158,11 +158,12 @@ int cmd_demo(int argc, char **argv)
 	pid = spawn_coordinator(video, session, buffer, log);
 	if (pid < 0)
 		return cli_error(CLI_FAIL, "demo", "cannot start the coordinator: %s", strerror(errno));
-	r = wait_ready(session, pid, &client);
+	r = wait_ready(session, pid, &client, &status);
 	if (r < 0) {
-		if (r == -ETIMEDOUT)
+		if (r == -ETIMEDOUT) {
 			kill(pid, SIGTERM);
-		waitpid(pid, &status, 0);
+			waitpid(pid, &status, 0);
+		}
 		show_log(log);
 		/* The coordinator's own line says why; its exit code says whose fault. */
 		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
