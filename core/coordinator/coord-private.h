@@ -101,7 +101,8 @@ struct reel_coord {
 	double outbox_retry_ms;   /* back-off between flushes that made no progress */
 	double next_flush_ms;
 
-	struct { pid_t pid; uint32_t tag; } served[MAX_SERVED];
+	/* Reply queues kept open: a client makes many calls over one queue. */
+	struct { pid_t pid; uint32_t tag; mqd_t queue; } served[MAX_SERVED];
 	size_t nserved;
 
 	struct accepted *accepted;

@@ -25,6 +25,7 @@ void coord_forget_served(struct reel_coord *c, bool all)
 	for (size_t i = 0; i < c->nserved; i++) {
 		bool dead = kill(c->served[i].pid, 0) < 0 && errno == ESRCH;
 		if (all || dead) {
+			reel_queue_close(c->served[i].queue);
 			/* A client that was killed cannot remove its reply queue itself. */
 			if (dead && reel_reply_queue_name(name, sizeof(name), c->session, c->served[i].pid,
 			                                  c->served[i].tag) == 0)
@@ -36,30 +37,37 @@ void coord_forget_served(struct reel_coord *c, bool all)
 	c->nserved = keep;
 }
 
-static void remember_served(struct reel_coord *c, pid_t pid, uint32_t tag)
-{
-	for (size_t i = 0; i < c->nserved; i++)
-		if (c->served[i].pid == pid && c->served[i].tag == tag)
-			return;
-	if (c->nserved == MAX_SERVED)
-		coord_forget_served(c, false);
-	if (c->nserved < MAX_SERVED) {
-		c->served[c->nserved].pid = pid;
-		c->served[c->nserved].tag = tag;
-		c->nserved++;
-	}
-}
-
+/* The reply queue of (pid, tag), opened once and kept while the client lives. */
 static int open_reply_queue(struct reel_coord *c, pid_t pid, uint32_t tag, mqd_t *ret_q)
 {
 	char name[REEL_QUEUE_NAME_MAX];
-	int r = reel_reply_queue_name(name, sizeof(name), c->session, pid, tag);
+	mqd_t q;
+	int r;
 
+	for (size_t i = 0; i < c->nserved; i++)
+		if (c->served[i].pid == pid && c->served[i].tag == tag) {
+			*ret_q = c->served[i].queue;
+			return 0;
+		}
+	r = reel_reply_queue_name(name, sizeof(name), c->session, pid, tag);
 	if (r == 0)
-		r = reel_queue_open(name, REEL_QUEUE_NONBLOCK, ret_q);
-	if (r == 0)
-		remember_served(c, pid, tag);
-	return r;
+		r = reel_queue_open(name, REEL_QUEUE_NONBLOCK, &q);
+	if (r < 0)
+		return r;
+	if (c->nserved == MAX_SERVED)
+		coord_forget_served(c, false);
+	if (c->nserved == MAX_SERVED) {
+		/* Still full of live clients: the oldest one reopens its queue on its next call. */
+		reel_queue_close(c->served[0].queue);
+		memmove(&c->served[0], &c->served[1], (MAX_SERVED - 1) * sizeof(c->served[0]));
+		c->nserved--;
+	}
+	c->served[c->nserved].pid = pid;
+	c->served[c->nserved].tag = tag;
+	c->served[c->nserved].queue = q;
+	c->nserved++;
+	*ret_q = q;
+	return 0;
 }
 
 static size_t pending_for(const struct reel_coord *c, pid_t pid, uint32_t tag)
@@ -91,7 +99,6 @@ void coord_reply(struct reel_coord *c, pid_t pid, uint32_t tag, uint64_t id, uns
 			return;
 		}
 		r = reel_queue_send(q, msg, prio, 0);
-		reel_queue_close(q);
 		if (r != -EAGAIN)
 			return;
 	}
@@ -148,7 +155,6 @@ void coord_flush_outbox(struct reel_coord *c)
 			}
 		if (!blocked && open_reply_queue(c, o->pid, o->tag, &q) == 0) {
 			int r = reel_queue_send(q, &o->msg, o->prio, 0);
-			reel_queue_close(q);
 			if (r != -EAGAIN) {
 				sent++;
 				continue;
