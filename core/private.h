@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <stdbool.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@ struct reel_buffer {
 	struct reel_journal_entry *journal; /* inside map */
 	uint8_t *slots;                   /* inside map: slot 0 */
 	uint8_t *reserved;                /* private bitmap: slots already fallocated; NULL when read-only */
+	bool on_tmpfs;                    /* fresh pages are cheap to fault in */
 	uint8_t *populated;               /* private bitmap: slots already prefaulted; NULL when read-only */
 	bool readonly;                    /* O_RDONLY fd, PROT_READ mapping: every writer refuses */
 };

@@ -177,8 +177,12 @@ static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int3
 	reel_slot_set_contents(m->buffer, slot, (int64_t)frame, 0, audio_samples);
 	reel_slot_write_end(m->buffer, slot);
 	reel_slot_set_state(m->buffer, slot, error ? REEL_SLOT_ERROR : REEL_SLOT_READY, error);
-	reel_slot_unlock(m->buffer, slot);
 
+	/*
+	 * The map says "taken" before the slot lock goes: the prefaulter, which
+	 * zeroes free slots under their lock, must never see this one as free.
+	 * Lock order everywhere: slot lock, then m->lock.
+	 */
 	pthread_mutex_lock(&m->lock);
 	m->frame_slot[frame] = slot;
 	m->slot_frame[slot] = (int64_t)frame;
@@ -209,6 +213,7 @@ static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int3
 	m->stats.decoded++;
 	r = m->stop ? -ECANCELED : m->preempt ? 1 : 0;
 	pthread_mutex_unlock(&m->lock);
+	reel_slot_unlock(m->buffer, slot);
 	return r;
 }
 
@@ -356,6 +361,27 @@ static size_t next_slots(struct materialiser *m, uint64_t from, uint32_t *slots,
 	return n;
 }
 
+/*
+ * Prefault one slot that holds no frame.  Under its lock, so that its pages
+ * may be overwritten with zeros (faster on a disk file): the decoder takes
+ * the same lock before it writes, and a slot that got a frame meanwhile is
+ * left alone.  A slot in use is skipped rather than waited for, and
+ * failures are the writer's to meet.
+ */
+static void prefault(struct materialiser *m, uint32_t slot)
+{
+	bool free_slot;
+
+	if (reel_slot_lock(m->buffer, slot, 0) < 0)
+		return;
+	pthread_mutex_lock(&m->lock);
+	free_slot = m->slot_frame[slot] < 0;
+	pthread_mutex_unlock(&m->lock);
+	if (free_slot)
+		reel_buffer_prefault_slot(m->buffer, slot, REEL_PREFAULT_DISCARD);
+	reel_slot_unlock(m->buffer, slot);
+}
+
 static void *prefault_main(void *arg)
 {
 	struct materialiser *m = arg;
@@ -370,9 +396,8 @@ static void *prefault_main(void *arg)
 		m->prefault_seen = m->prefault_hint;
 		n = next_slots(m, m->prefault_hint, slots, PREFAULT_AHEAD);
 		pthread_mutex_unlock(&m->lock);
-		/* Already populated slots cost a bitmap test; failures are the writer's to meet. */
 		for (size_t i = 0; i < n; i++)
-			reel_buffer_prefault_slot(m->buffer, slots[i]);
+			prefault(m, slots[i]);
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);

@@ -16,7 +16,9 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -765,17 +767,29 @@ static void test_buffer_prefault_slot_populates_without_writing(void **state)
 	assert_true(resident_pages(fr.plane[0], (size_t)stride) < pages / 2);
 	/* A writer got to the first row already: its bytes must survive. */
 	memset(fr.plane[0], 0x77, fr.width[0]);
-	assert_int_equal(reel_buffer_prefault_slot(b, 5), 0);
+	assert_int_equal(reel_buffer_prefault_slot(b, 5, 0), 0);
 	assert_int_equal(resident_pages(fr.plane[0], (size_t)stride), pages);
 	for (uint32_t x = 0; x < fr.width[0]; x++)
 		assert_int_equal(fr.plane[0][x], 0x77);
 	assert_int_equal(fr.plane[0][(size_t)fr.stride[0] * 2], 0);
 	/* Reserved on disk too, and a second call is free. */
 	assert_true(file_blocks(f->path) >= stride);
-	assert_int_equal(reel_buffer_prefault_slot(b, 5), 0);
-	assert_int_equal(reel_buffer_prefault_slot(b, p.slot_count), REEL_E_RANGE);
+	assert_int_equal(reel_buffer_prefault_slot(b, 5, 0), 0);
+	assert_int_equal(reel_buffer_prefault_slot(b, p.slot_count, 0), REEL_E_RANGE);
 	assert_int_equal(reel_buffer_open_readonly(f->path, &ro), 0);
-	assert_int_equal(reel_buffer_prefault_slot(ro, 5), -EBADF);
+	assert_int_equal(reel_buffer_prefault_slot(ro, 5, 0), -EBADF);
+	/* Discarding: the slot reads as zeros afterwards, on a disk file and on tmpfs alike. */
+	assert_int_equal(reel_buffer_frame(b, 6, &fr), 0);
+	memset(fr.plane[0], 0x55, fr.width[0]);
+	assert_int_equal(reel_buffer_prefault_slot(b, 6, REEL_PREFAULT_DISCARD), 0);
+	assert_int_equal(resident_pages(fr.plane[0], (size_t)stride), pages);
+	{
+		struct statfs sfs;
+		/* tmpfs needs no zeros written; a disk file gets them. */
+		uint8_t want = statfs(f->path, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC ? 0x55 : 0;
+		for (uint32_t x = 0; x < fr.width[0]; x++)
+			assert_int_equal(fr.plane[0][x], want);
+	}
 	reel_buffer_close(ro);
 	reel_buffer_close(b);
 }

@@ -140,12 +140,17 @@ int reel_buffer_disk_usage(const struct reel_buffer *buffer, uint64_t *ret_appar
 int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot);
 
 /*
- * Reserve the slot's disk and fault its pages in, writable, without writing
- * them (MADV_POPULATE_WRITE): the cost of first touching fresh pages, which
- * is most of the cost of filling a slot, is paid by the caller's thread
- * rather than by whoever writes the frame.  -EBADF on a read-only buffer.
+ * Reserve the slot's disk and fault its pages in, writable (MADV_POPULATE_WRITE):
+ * the cost of first touching fresh pages, which is most of the cost of
+ * filling a slot, is paid by the caller's thread rather than by whoever
+ * writes the frame.  Without flags no byte changes.  With
+ * REEL_PREFAULT_DISCARD the slot's contents may be replaced by zeros (the
+ * caller holds the slot's lock and the slot holds no frame), which is
+ * faster on a disk file.  Done once per slot per process; -EBADF on a
+ * read-only buffer.
  */
-int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot);
+#define REEL_PREFAULT_DISCARD 1u
+int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigned flags);
 
 /* Pointers to the slot's planes and samples. */
 int reel_buffer_frame(struct reel_buffer *buffer, uint32_t slot, struct reel_frame *ret_frame);
