@@ -40,7 +40,7 @@ enum { FRAME_ABSENT = 0, FRAME_READY, FRAME_ERROR };
 /* More waiting requests than this are refused: the coordinator caps clients first. */
 #define MAX_REQUESTS 4096
 /* Slots the prefaulter keeps ready ahead of the decoder. */
-#define PREFAULT_AHEAD 8
+#define PREFAULT_AHEAD 16
 
 struct request {
 	uint64_t first, last, token, order;
