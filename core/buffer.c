@@ -712,7 +712,11 @@ uint64_t reel_buffer_claim(struct reel_buffer *buffer, uint32_t pid)
 	 * The generation goes first: a stage that sees the new pid also sees
 	 * the new generation.
 	 */
-	generation = __atomic_add_fetch(&buffer->live->generation, 1, __ATOMIC_ACQ_REL);
+	/* Letting go (pid 0) starts no new generation. */
+	if (pid == 0)
+		generation = __atomic_load_n(&buffer->live->generation, __ATOMIC_ACQUIRE);
+	else
+		generation = __atomic_add_fetch(&buffer->live->generation, 1, __ATOMIC_ACQ_REL);
 	__atomic_store_n(&buffer->live->coordinator_pid, pid, __ATOMIC_RELEASE);
 	/* Durability of the claim is best effort: a lost claim only costs a generation number. */
 	(void)reel__msync_range(buffer, buffer->map, REEL__HEADER_SIZE);

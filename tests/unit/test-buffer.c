@@ -839,6 +839,10 @@ static void test_buffer_claim_seen_by_other_process(void **state)
 	assert_int_equal(reel_buffer_open(f->path, &b), 0);
 	assert_int_equal(reel_buffer_claim(b, 4242), 1);
 	assert_int_equal(reel_buffer_claim(b, (uint32_t)getpid()), 2);
+	/* Letting go keeps the generation. */
+	assert_int_equal(reel_buffer_claim(b, 0), 2);
+	assert_int_equal(reel_buffer_coordinator_pid(b), 0);
+	assert_int_equal(reel_buffer_claim(b, (uint32_t)getpid()), 3);
 	assert_int_equal(reel_buffer_coordinator_pid(b), (uint32_t)getpid());
 
 	pid = fork();
@@ -846,9 +850,9 @@ static void test_buffer_claim_seen_by_other_process(void **state)
 	if (pid == 0) {
 		struct reel_buffer *c = NULL;
 		int ok = reel_buffer_open(f->path, &c) == 0 &&
-		         reel_buffer_generation(c) == 2 &&
+		         reel_buffer_generation(c) == 3 &&
 		         reel_buffer_coordinator_pid(c) == (uint32_t)getppid() &&
-		         reel_buffer_claim(c, (uint32_t)getpid()) == 3;
+		         reel_buffer_claim(c, (uint32_t)getpid()) == 4;
 		reel_buffer_close(c);
 		_exit(ok ? 0 : 1);
 	}
@@ -856,7 +860,7 @@ static void test_buffer_claim_seen_by_other_process(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	/* The child's claim landed in our mapping too. */
-	assert_int_equal(reel_buffer_generation(b), 3);
+	assert_int_equal(reel_buffer_generation(b), 4);
 	assert_int_equal(reel_buffer_coordinator_pid(b), (uint32_t)pid);
 	reel_buffer_close(b);
 }
