@@ -273,22 +273,6 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 
 /* ---- pictures ----------------------------------------------------------- */
 
-static bool frame_view_valid(const struct reel_frame *f)
-{
-	uint32_t w = f->width[0], h = f->height[0];
-
-	if (w == 0 || h == 0 || w > REEL_MAX_DIMENSION || h > REEL_MAX_DIMENSION)
-		return false;
-	for (int i = 0; i < 3; i++) {
-		uint32_t pw = i ? (w + 1) / 2 : w, ph = i ? (h + 1) / 2 : h;
-
-		if (!f->plane[i] || f->width[i] != pw || f->height[i] != ph ||
-		    f->stride[i] < pw || f->stride[i] > INT_MAX)
-			return false;
-	}
-	return true;
-}
-
 /* The pixel format swscale should be told, without the deprecated yuvj aliases. */
 static enum AVPixelFormat plain_format(enum AVPixelFormat fmt, bool *full_range)
 {
@@ -737,7 +721,7 @@ static int deliver_frame(const struct decode_call *c, uint64_t idx)
 	ret = c->sink->begin(c->sink->userdata, idx, &dst);
 	if (ret != 0)
 		return ret < 0 ? ret : 0;
-	if (!frame_view_valid(&dst)) {
+	if (!reel__frame_view_valid(&dst)) {
 		error = -EINVAL;
 		goto out_end;
 	}

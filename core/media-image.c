@@ -41,7 +41,7 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static bool view_valid(const struct reel_frame *f)
+bool reel__frame_view_valid(const struct reel_frame *f)
 {
 	uint32_t w = f->width[0], h = f->height[0];
 
@@ -148,7 +148,7 @@ int reel_media_write_image(const char *path, const struct reel_frame *frame)
 	bool yuv;
 	int fd, ret;
 
-	if (!path || !frame || !view_valid(frame))
+	if (!path || !frame || !reel__frame_view_valid(frame))
 		return -EINVAL;
 	yuv = has_suffix(path, ".yuv");
 	/* Encode before touching the file, so that a failed encode leaves it alone. */

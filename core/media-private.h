@@ -130,4 +130,10 @@ int64_t reel__media_last_end(int64_t pts, int64_t duration, int64_t prev_pts,
 /* A time in time_base as a global audio sample number at rate (rounded to nearest). */
 int64_t reel__media_sample_at(int64_t ts, struct reel_rational time_base, uint32_t rate);
 
+/*
+ * A frame view is writable picture memory: sizes within limits, YUV420P
+ * plane sizes, strides that hold a row (media-image.c).
+ */
+bool reel__frame_view_valid(const struct reel_frame *f);
+
 #endif
