@@ -26,9 +26,13 @@ void coord_forget_served(struct reel_coord *c, bool all)
 		bool dead = kill(c->served[i].pid, 0) < 0 && errno == ESRCH;
 		if (all || dead) {
 			reel_queue_close(c->served[i].queue);
-			/* A client that was killed cannot remove its reply queue itself. */
-			if (dead && reel_reply_queue_name(name, sizeof(name), c->session, c->served[i].pid,
-			                                  c->served[i].tag) == 0)
+			/*
+			 * A client that was killed cannot remove its reply queue itself;
+			 * at stop, no client of the session has a use for one any more
+			 * (its open descriptor keeps working until it closes).
+			 */
+			if (reel_reply_queue_name(name, sizeof(name), c->session, c->served[i].pid,
+			                          c->served[i].tag) == 0)
 				mq_unlink(name);
 			continue;
 		}

@@ -707,6 +707,16 @@ static void test_coordinator_edits_survive_eviction_and_restart(void **state)
 	kill(f->stages[0], SIGKILL);
 	tu_wait(f->stages[0], 5000);
 	f->stages[0] = 0;
+	{
+		/* Let the coordinator see the stage go (and remove its reply queue on its next tick). */
+		struct reel_msg st;
+		double t0 = tu_now_ms();
+		do {
+			status(c, &st);
+			assert_true(tu_now_ms() - t0 < 5000);
+		} while (st.stat[REEL_STAT_STAGES] != 0);
+		usleep(1200000);
+	}
 	assert_int_equal(send_command(c, REEL_OP_BRIGHTNESS, 40, 41, -0.02), 3);
 	reel_client_close(c);
 	kill(f->coord, SIGKILL);
