@@ -95,6 +95,8 @@ struct reel_media {
 	struct reel_media_info info;
 	struct reel__video video;
 	struct reel__audio audio;
+	reel_progress_fn progress;  /* see reel_media_set_progress() */
+	void *progress_data;
 };
 
 /* Convert a libav error code to one of ours; AVERROR(e) stays -e. */

@@ -99,6 +99,12 @@ static uint32_t max_audio_per_frame(const struct reel_media *media,
 	return (uint32_t)(max < cap ? max : cap);
 }
 
+void reel_media_set_progress(struct reel_media *media, reel_progress_fn fn, void *userdata)
+{
+	media->progress = fn;
+	media->progress_data = userdata;
+}
+
 int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entries,
                     uint64_t *ret_count, uint32_t *ret_max_audio_per_frame)
 {
@@ -125,10 +131,18 @@ int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entr
 	v->has_pending = false;
 	av_frame_unref(v->pending);
 
-	for (;;) {
+	for (uint64_t packets = 0;; packets++) {
 		AVPacket *pkt = v->pkt;
 		struct scan_entry *se;
 
+		/* Every 1024 packets: a progress line, and a chance to give up (Ctrl-C). */
+		if (media->progress && packets % 1024 == 0) {
+			int64_t at = avio_tell(v->fmt->pb);
+			if (media->progress(media->progress_data, at > 0 ? (uint64_t)at : 0, media->size)) {
+				ret = -ECANCELED;
+				goto out_free;
+			}
+		}
 		ret = av_read_frame(v->fmt, pkt);
 		if (ret < 0)
 			break;   /* the end, or damage: the index holds what came before */

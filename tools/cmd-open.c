@@ -34,6 +34,15 @@ static void usage(FILE *out)
 	        "  --verbose       log what the coordinator does\n");
 }
 
+/* A progress line on a terminal while the first open indexes a long video. */
+static void show_progress(void *userdata, const char *what, uint64_t done, uint64_t total)
+{
+	const char *video = userdata;
+
+	if (total)
+		fprintf(stderr, "\rreel: %s %s: %3.0f%%", what, video, 100.0 * (double)done / (double)total);
+}
+
 int cmd_open(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -71,8 +80,16 @@ int cmd_open(int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_error(CLI_USAGE, "open", "expected one VIDEO (see 'reel open --help')");
 	o.video = argv[optind];
+	if (cli_progress_enabled()) {
+		o.progress = show_progress;
+		o.progress_data = (void *)o.video;
+	}
 
 	r = reel_coord_open(&o, &coord);
+	if (o.progress)
+		fprintf(stderr, "\r\033[K");
+	if (r == -ECANCELED)
+		return cli_error(130, "open", "%s: interrupted; nothing was left behind", o.video);
 	if (r < 0) {
 		char path[4096];
 		/* Bad input, a busy name or buffer: 2.  The machine failing us: 1. */

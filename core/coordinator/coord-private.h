@@ -109,6 +109,8 @@ struct reel_coord {
 	size_t naccepted, acceptedcap;
 	uint16_t *replaying;      /* per frame: replays dispatched and not yet done */
 
+	const struct reel_coord_options *options;   /* during reel_coord_open() only */
+
 	uint64_t malformed;
 	uint64_t refused;         /* well-formed requests refused (busy, range) */
 	bool stopping;

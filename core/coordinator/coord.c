@@ -150,6 +150,21 @@ static int write_index(struct reel_coord *c, const struct reel_index_entry *entr
 	return r < 0 ? r : reel_index_commit(c->buffer);
 }
 
+/* The scan's progress: passed on, and a stop signal waiting (blocked) cancels it. */
+static int scan_progress(void *userdata, uint64_t done, uint64_t total)
+{
+	struct reel_coord *c = userdata;
+	sigset_t pending;
+
+	if (sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) ||
+	                                  sigismember(&pending, SIGTERM) ||
+	                                  sigismember(&pending, SIGHUP)))
+		return 1;
+	if (c->options && c->options->progress)
+		c->options->progress(c->options->progress_data, "indexing", done, total);
+	return 0;
+}
+
 static int create_buffer(struct reel_coord *c, const struct reel_coord_options *o,
                          const struct reel_source_id *id)
 {
@@ -375,6 +390,8 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	r = reel_media_open(o->video, &c->media);
 	if (r < 0)
 		goto out;
+	c->options = o;
+	reel_media_set_progress(c->media, scan_progress, c);
 	r = claim_session(c, o->video);
 	if (r < 0)
 		goto out;
@@ -399,6 +416,8 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 		r = materialiser_start(c->buffer, c->media, c->evfd, &c->mat);
 	if (r < 0)
 		goto out;
+	reel_media_set_progress(c->media, NULL, NULL);
+	c->options = NULL;
 	*ret_coord = c;
 	return 0;
 
@@ -451,14 +470,15 @@ static void teardown(struct reel_coord *c)
 		close(c->evfd);
 	if (c->sigfd >= 0)
 		close(c->sigfd);
-	sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
 	free(c->waiting);
 	free(c->outbox);
 	free(c->accepted);
 	free(c->replaying);
-	/* Last: once the session file is gone, `reel stop` reports the session stopped. */
+	/* Once the session file is gone, `reel stop` reports the session stopped. */
 	if (ours)
 		reel_session_release(&c->record);
+	/* Really last: a stop signal still pending is delivered now, with nothing left to clean. */
+	sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
 	free(c);
 }
 

@@ -18,6 +18,9 @@ struct reel_coord_options {
 	const char *buffer_path;    /* NULL: <cache folder>/<session>.reel */
 	uint64_t cache_bytes;       /* 0: the whole clip when it fits in a quarter of RAM */
 	bool no_stages;
+	/* Told how long work at open (the index scan) advances; may be NULL. */
+	void (*progress)(void *userdata, const char *what, uint64_t done, uint64_t total);
+	void *progress_data;
 };
 
 struct reel_coord;
@@ -25,7 +28,9 @@ struct reel_coord;
 /*
  * Open the video, create or resume the buffer file, claim the session and
  * create its queues.  On failure nothing is left behind (no queue, no session
- * file, no new buffer file) and *ret_coord is untouched.
+ * file, no new buffer file) and *ret_coord is untouched.  SIGINT, SIGTERM or
+ * SIGHUP during the index scan cancel it (-ECANCELED); the signal is then
+ * delivered once everything is cleaned up.
  */
 int reel_coord_open(const struct reel_coord_options *options, struct reel_coord **ret_coord);
 

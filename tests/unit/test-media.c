@@ -1079,6 +1079,58 @@ static const struct clip clip_cut = { "cut.mp4", true, 4, 0, true };
 	cmocka_unit_test_prestate(fn, (void *)&clip_noaudio), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_cut)
 
+struct progress_seen {
+	int calls;
+	int cancel_at;
+	uint64_t last_done, total;
+	int backwards;
+};
+
+static int count_progress(void *userdata, uint64_t done, uint64_t total)
+{
+	struct progress_seen *p = userdata;
+
+	if (done < p->last_done)
+		p->backwards++;
+	p->last_done = done;
+	p->total = total;
+	return ++p->calls == p->cancel_at;
+}
+
+static void test_media_scan_progress_and_cancel(void **state)
+{
+	const char *clip = tu_clip("h264-bframes.mp4");
+	struct reel_index_entry *entries = NULL;
+	struct progress_seen seen = { 0 };
+	struct reel_media *m;
+	uint64_t count;
+	uint32_t max_audio;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(clip);
+	assert_int_equal(stat(clip, &st), 0);
+	assert_int_equal(reel_media_open(clip, &m), 0);
+	reel_media_set_progress(m, count_progress, &seen);
+	assert_int_equal(reel_media_scan(m, &entries, &count, &max_audio), 0);
+	free(entries);
+	entries = NULL;
+	assert_true(seen.calls >= 1);
+	assert_int_equal(seen.backwards, 0);
+	assert_int_equal(seen.total, (uint64_t)st.st_size);
+	assert_true(seen.last_done <= seen.total);
+	/* Cancelled at the first call: nothing is returned, and the media still works. */
+	memset(&seen, 0, sizeof(seen));
+	seen.cancel_at = 1;
+	assert_int_equal(reel_media_scan(m, &entries, &count, &max_audio), -ECANCELED);
+	assert_null(entries);
+	reel_media_set_progress(m, NULL, NULL);
+	assert_int_equal(reel_media_scan(m, &entries, &count, &max_audio), 0);
+	assert_int_equal(count, 50);
+	free(entries);
+	reel_media_close(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1095,6 +1147,7 @@ int main(void)
 		cmocka_unit_test(test_media_damaged_files_decode_cleanly),
 		cmocka_unit_test(test_media_source_id),
 		cmocka_unit_test(test_media_write_image),
+		cmocka_unit_test(test_media_scan_progress_and_cancel),
 	};
 
 	av_log_set_level(AV_LOG_QUIET);

@@ -39,6 +39,14 @@ const struct reel_media_info *reel_media_info(const struct reel_media *media);
 int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id);
 
 /*
+ * Called now and then during long work (the index scan) with the bytes
+ * done and the total; a non-zero return cancels the work, which then
+ * returns -ECANCELED.  fn NULL removes it.
+ */
+typedef int (*reel_progress_fn)(void *userdata, uint64_t done, uint64_t total);
+void reel_media_set_progress(struct reel_media *media, reel_progress_fn fn, void *userdata);
+
+/*
  * Demux-only scan: every video packet, sorted into presentation order
  * (entry count and pts as ffprobe lists the packets, less the decode-only
  * packets an mp4 edit list cuts away; a packet without pts takes its dts,
