@@ -35,6 +35,7 @@
 #include "reel/ops.h"
 #include "reel/session.h"
 #include "reel/slot.h"
+#include "reel/stage.h"
 #include "testutil.h"
 
 struct fixture {
@@ -467,94 +468,51 @@ static void test_coordinator_malformed_message_counted_and_dropped(void **state)
 }
 
 /*
- * A stand-in effect stage.  It attaches, takes WORK off the effect queue,
- * claims it and, for each frame, follows the stage contract: need the frame,
- * lock its slot, apply the entry only when the slot's journal_seq is below
- * it, record the seq, unlock.  Its "effect" adds round(100 * param) to every
- * luma byte, clipped: simple enough for the test to compute the expected
- * pixels on its own.  With die_after_claims > 0 it dies (SIGKILL) holding
- * its n-th work item.
+ * A stand-in effect stage on the real stage library (reel/stage.h).  Its
+ * "effect" adds round(100 * param) to every luma byte, clipped: simple
+ * enough for the test to compute the expected pixels on its own.  With
+ * die_after_claims > 0 it dies (SIGKILL) holding its n-th work item.
  */
-static void apply_work(struct reel_client *c, struct reel_buffer *b, const struct reel_msg *w)
+static void shift_luma(struct reel_frame *fr, int64_t frame, const struct reel_msg *w, void *userdata)
 {
 	int delta = (int)lround(w->params[0] * 100);
 
-	for (int64_t f = w->first; f <= w->last; f++) {
-		struct reel_slot_info si;
-		struct reel_frame fr;
-		uint32_t slot;
-
-		for (;;) {
-			if (reel_client_need(c, (uint64_t)f, (uint64_t)f, REEL_PRIO_BATCH, 30000, &slot) < 0)
-				_exit(20);
-			if (reel_slot_lock(b, slot, 5000) < 0)
-				_exit(21);
-			if (reel_slot_get(b, slot, &si) == 0 && si.frame == f && si.state == REEL_SLOT_READY)
-				break;
-			/* Evicted between the reply and the lock: ask again. */
-			reel_slot_unlock(b, slot);
+	(void)frame;
+	(void)userdata;
+	for (uint32_t y = 0; y < fr->height[0]; y++) {
+		uint8_t *row = fr->plane[0] + (size_t)y * fr->stride[0];
+		for (uint32_t x = 0; x < fr->width[0]; x++) {
+			int v = row[x] + delta;
+			row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 		}
-		if (si.journal_seq < w->seq) {
-			reel_buffer_frame(b, slot, &fr);
-			reel_slot_set_state(b, slot, REEL_SLOT_BUSY, 0);
-			reel_slot_write_begin(b, slot);
-			for (uint32_t y = 0; y < fr.height[0]; y++) {
-				uint8_t *row = fr.plane[0] + (size_t)y * fr.stride[0];
-				for (uint32_t x = 0; x < fr.width[0]; x++) {
-					int v = row[x] + delta;
-					row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-				}
-			}
-			reel_slot_set_contents(b, slot, f, w->seq, si.audio_samples);
-			reel_slot_write_end(b, slot);
-			reel_slot_set_state(b, slot, REEL_SLOT_READY, 0);
-		}
-		reel_slot_unlock(b, slot);
 	}
 }
 
 static void fake_stage(const char *session, int die_after_claims, int idle_exit_ms)
 {
-	char name[REEL_QUEUE_NAME_MAX];
-	struct reel_client *c;
-	struct reel_buffer *b;
-	struct reel_msg hello, w, m;
-	mqd_t work, coord;
+	struct reel_stage *stage;
+	struct reel_msg w;
 	int claims = 0;
 
-	if (reel_client_connect(session, &c) < 0)
+	if (reel_stage_attach(session, REEL_ROLE_EFFECT, &stage) < 0)
 		_exit(10);
-	if (reel_buffer_open(reel_client_record(c)->buffer_path, &b) < 0)
-		_exit(15);
-	reel_msg_init(&hello, REEL_MSG_HELLO);
-	hello.role = REEL_ROLE_EFFECT;
-	if (reel_client_call(c, &hello, REEL_PRIO_CONTROL, 5000, NULL) < 0)
-		_exit(11);
-	reel_queue_name(name, sizeof(name), session, REEL_ROLE_EFFECT);
-	if (reel_queue_open(name, 0, &work) < 0)
-		_exit(12);
-	reel_queue_name(name, sizeof(name), session, REEL_ROLE_COORD);
-	if (reel_queue_open(name, 0, &coord) < 0)
-		_exit(13);
 	for (;;) {
-		int r = reel_queue_recv(work, &w, NULL, idle_exit_ms);
-		if (r == -ETIMEDOUT || r == -EAGAIN)
-			_exit(0);
-		if (r < 0 || w.kind != REEL_MSG_WORK)
+		int r = reel_stage_next(stage, &w, idle_exit_ms);
+		if (r == 0)
+			break;
+		if (r < 0)
 			_exit(14);
-		m = w;
-		m.kind = REEL_MSG_CLAIM;
-		m.sender_pid = (uint32_t)getpid();
-		m.role = REEL_ROLE_EFFECT;
-		reel_queue_send(coord, &m, REEL_PRIO_INTERACTIVE, -1);
 		if (++claims == die_after_claims) {
 			usleep(100000);
 			raise(SIGKILL);
 		}
-		apply_work(c, b, &w);
-		m.kind = REEL_MSG_DONE;
-		reel_queue_send(coord, &m, REEL_PRIO_INTERACTIVE, -1);
+		if (reel_stage_apply(stage, &w, shift_luma, NULL) < 0)
+			_exit(20);
+		if (reel_stage_done(stage, &w) < 0)
+			_exit(21);
 	}
+	reel_stage_detach(stage);
+	_exit(0);
 }
 
 static pid_t start_stage(struct fixture *f, int die_after_claims, int idle_exit_ms)
