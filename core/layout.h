@@ -96,7 +96,7 @@ struct reel__slot {
 	uint32_t mutex_init;        /* 0 zero page, 1 initialising, 2 ready */
 	uint32_t audio_samples;     /* lock holder */
 	int32_t error;              /* lock holder, with state ERROR */
-	uint64_t reserved0;
+	uint64_t incarnation;       /* lock holder (the coordinator): which decode of the frame this is */
 	pthread_mutex_t mutex;      /* robust, process-shared, initialised lazily */
 	uint8_t pad[128 - 48 - sizeof(pthread_mutex_t)];
 };

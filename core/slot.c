@@ -474,6 +474,7 @@ int reel_slot_get(const struct reel_buffer *buffer, uint32_t slot, struct reel_s
 			return REEL_E_SLOT;
 		info.frame = -1;
 		info.journal_seq = 0;
+		info.incarnation = 0;
 		info.audio_samples = 0;
 		info.error = 0;
 		*ret_info = info;
@@ -482,6 +483,7 @@ int reel_slot_get(const struct reel_buffer *buffer, uint32_t slot, struct reel_s
 
 	info.frame = __atomic_load_n(&s->frame, __ATOMIC_RELAXED);
 	info.journal_seq = __atomic_load_n(&s->journal_seq, __ATOMIC_RELAXED);
+	info.incarnation = __atomic_load_n(&s->incarnation, __ATOMIC_RELAXED);
 	info.audio_samples = __atomic_load_n(&s->audio_samples, __ATOMIC_RELAXED);
 	info.error = __atomic_load_n(&s->error, __ATOMIC_RELAXED);
 	if (info.frame < -1 || (info.frame >= 0 && (uint64_t)info.frame >= buffer->info.frame_count))
@@ -492,8 +494,8 @@ int reel_slot_get(const struct reel_buffer *buffer, uint32_t slot, struct reel_s
 	return 0;
 }
 
-int reel_slot_set_contents(struct reel_buffer *buffer, uint32_t slot, int64_t frame,
-                           uint64_t journal_seq, uint32_t audio_samples)
+/* The slot entry of a slot the caller holds locked, for its writers. */
+static int holder_entry(struct reel_buffer *buffer, uint32_t slot, struct reel__slot **ret_entry)
 {
 	struct reel__slot *s;
 	int r;
@@ -501,10 +503,6 @@ int reel_slot_set_contents(struct reel_buffer *buffer, uint32_t slot, int64_t fr
 	r = check_write_args(buffer, slot);
 	if (r < 0)
 		return r;
-	if (frame < -1 || (frame >= 0 && (uint64_t)frame >= buffer->info.frame_count))
-		return REEL_E_RANGE;
-	if (audio_samples > buffer->info.audio_capacity)
-		return REEL_E_RANGE;
 	s = reel__slot_entry(buffer, slot);
 	switch (__atomic_load_n(&s->mutex_init, __ATOMIC_ACQUIRE)) {
 	case MUTEX_READY:
@@ -518,11 +516,37 @@ int reel_slot_set_contents(struct reel_buffer *buffer, uint32_t slot, int64_t fr
 	/* Catches a caller that forgot the lock; owner_pid is only a hint, not a proof. */
 	if (__atomic_load_n(&s->owner_pid, __ATOMIC_RELAXED) != (uint32_t)getpid())
 		return -EPERM;
+	*ret_entry = s;
+	return 0;
+}
 
+int reel_slot_set_contents(struct reel_buffer *buffer, uint32_t slot, int64_t frame,
+                           uint64_t journal_seq, uint32_t audio_samples)
+{
+	struct reel__slot *s;
+	int r;
+
+	r = holder_entry(buffer, slot, &s);
+	if (r < 0)
+		return r;
+	if (frame < -1 || (frame >= 0 && (uint64_t)frame >= buffer->info.frame_count))
+		return REEL_E_RANGE;
+	if (audio_samples > buffer->info.audio_capacity)
+		return REEL_E_RANGE;
 	__atomic_store_n(&s->frame, frame, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->journal_seq, journal_seq, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->audio_samples, audio_samples, __ATOMIC_RELAXED);
 	return 0;
+}
+
+int reel_slot_set_incarnation(struct reel_buffer *buffer, uint32_t slot, uint64_t incarnation)
+{
+	struct reel__slot *s;
+	int r = holder_entry(buffer, slot, &s);
+
+	if (r == 0)
+		__atomic_store_n(&s->incarnation, incarnation, __ATOMIC_RELAXED);
+	return r;
 }
 
 int reel_slot_set_state(struct reel_buffer *buffer, uint32_t slot, uint32_t state, int32_t error)

@@ -7,6 +7,7 @@
  * shared by every worker of that role.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +172,14 @@ int reel_stage_apply(struct reel_stage *s, const struct reel_msg *work, reel_sta
 
 		if (slot < 0)
 			return slot;
-		if (si.journal_seq < work->seq && reel_buffer_frame(s->buffer, (uint32_t)slot, &frame) == 0) {
+		/*
+		 * Apply only what the slot does not hold yet; a replay only onto the
+		 * decode it was made for (a later decode gets replays of its own).
+		 */
+		bool wanted = si.journal_seq < work->seq &&
+		              (!(work->flags & REEL_WORK_REPLAY) ||
+		               si.incarnation == work->stat[REEL_WORK_INCARNATION]);
+		if (wanted && reel_buffer_frame(s->buffer, (uint32_t)slot, &frame) == 0) {
 			reel_slot_set_state(s->buffer, (uint32_t)slot, REEL_SLOT_BUSY, 0);
 			reel_slot_write_begin(s->buffer, (uint32_t)slot);
 			fn(&frame, f, work, userdata);

@@ -45,7 +45,8 @@ static int copy_frame(struct reel_buffer *b, uint32_t slot, uint64_t frame, uint
 		r = reel_slot_get(b, slot, &si);
 		if (r < 0)
 			return r;
-		if (si.frame != (int64_t)frame)
+		/* Another frame now, or this one thrown away for a rebuild: ask again. */
+		if (si.frame != (int64_t)frame || si.state == REEL_SLOT_STALE || si.state == REEL_SLOT_EMPTY)
 			return 1;
 		for (int i = 0; i < 3; i++) {
 			ret_copy->plane[i] = p;

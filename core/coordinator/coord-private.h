@@ -108,6 +108,7 @@ struct reel_coord {
 	struct accepted *accepted;
 	size_t naccepted, acceptedcap;
 	uint16_t *replaying;      /* per frame: replays dispatched and not yet done */
+	uint8_t *rebuild;         /* per frame: decoded afresh under in-flight commands; rebuild when they are done */
 
 	const struct reel_coord_options *options;   /* during reel_coord_open() only */
 
@@ -134,5 +135,7 @@ void coord_stage_died(struct reel_coord *c, pid_t pid);
 void coord_watch_writable(struct reel_coord *c, unsigned role, bool on);
 int coord_load_journal(struct reel_coord *c);
 void coord_fail_waiting(struct reel_coord *c, int32_t result);
+void coord_forget_dead_waiters(struct reel_coord *c);
+void coord_recover_dead_writers(struct reel_coord *c);
 
 #endif

@@ -15,6 +15,7 @@
  * harmless.
  */
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "reel/error.h"
 #include "reel/log.h"
 #include "reel/ops.h"
+#include "reel/slot.h"
 
 /* ------------------------------------------------------------ dispatch */
 
@@ -61,7 +63,9 @@ void coord_dispatch(struct reel_coord *c)
 			m.op = k.op;
 			m.first = k.first;
 			m.last = k.last;
-			m.flags = k.replay ? 1 : 0;
+			/* A replay names the decode it is for. */
+			m.flags = k.replay ? REEL_WORK_REPLAY : 0;
+			m.stat[REEL_WORK_INCARNATION] = k.replay ? k.incarnation : 0;
 			memcpy(m.params, k.params, sizeof(m.params));
 			m.priority = REEL_PRIO_BATCH;
 			r = reel_queue_send(c->queues[role], &m, REEL_PRIO_BATCH, 0);
@@ -88,6 +92,35 @@ static struct stage *find_stage(struct reel_coord *c, pid_t pid)
 	return NULL;
 }
 
+/*
+ * A process that died holding a slot's lock (a stage killed mid-edit) left
+ * a half-written frame.  Its robust mutex hands EOWNERDEAD to the next
+ * locker, which marks the slot STALE: the coordinator is that locker, and
+ * then forgets the frame so that the next need rebuilds it from source and
+ * journal.  owner_pid is only a hint for finding such slots; the lock
+ * decides.
+ */
+void coord_recover_dead_writers(struct reel_coord *c)
+{
+	for (uint32_t slot = 0; slot < c->info->slot_count; slot++) {
+		struct reel_slot_info si;
+		int r;
+
+		if (reel_slot_get(c->buffer, slot, &si) < 0 || si.owner_pid == 0 ||
+		    (kill((pid_t)si.owner_pid, 0) == 0 || errno != ESRCH))
+			continue;
+		r = reel_slot_lock(c->buffer, slot, 0);
+		if (r < 0)
+			continue;
+		reel_slot_unlock(c->buffer, slot);
+		if (r == REEL_SLOT_RECOVERED && si.frame >= 0) {
+			reel_log(REEL_LOG_WARN, "coord", "frame %lld was left half-written by pid %u; "
+			         "rebuilding it", (long long)si.frame, si.owner_pid);
+			materialiser_invalidate(c->mat, (uint64_t)si.frame);
+		}
+	}
+}
+
 /* Only the pidfd says a stage is gone: a BYE is a courtesy, and anyone could send one. */
 void coord_stage_died(struct reel_coord *c, pid_t pid)
 {
@@ -102,6 +135,7 @@ void coord_stage_died(struct reel_coord *c, pid_t pid)
 	reel_log(REEL_LOG_INFO, "coord", "%s stage %ld exited; %d work items dispatched again",
 	         reel_role_name(s->role), (long)pid, n > 0 ? n : 0);
 	*s = c->stages[--c->nstages];
+	coord_recover_dead_writers(c);
 	coord_dispatch(c);
 }
 
@@ -197,8 +231,10 @@ int coord_load_journal(struct reel_coord *c)
 }
 
 /* Dispatch the accepted entries covering a frame that was just decoded from source. */
-static void schedule_replays(struct reel_coord *c, uint64_t frame)
+static void schedule_replays(struct reel_coord *c, uint64_t frame, uint64_t incarnation)
 {
+	bool any = false;
+
 	for (size_t i = 0; i < c->naccepted; i++) {
 		const struct accepted *a = &c->accepted[i];
 		struct reel_journal_entry e;
@@ -211,10 +247,30 @@ static void schedule_replays(struct reel_coord *c, uint64_t frame)
 		e.first = a->first;
 		e.last = a->last;
 		memcpy(e.params, a->params, sizeof(e.params));
-		if (sched_add_replay(c->sched, &e, a->role, (int64_t)frame) == 0 &&
-		    c->replaying[frame] < UINT16_MAX)
-			c->replaying[frame]++;
+		if (sched_add_replay(c->sched, &e, a->role, (int64_t)frame, incarnation) == 0) {
+			any = true;
+			if (c->replaying[frame] < UINT16_MAX)
+				c->replaying[frame]++;
+		}
 	}
+	/*
+	 * A command already in flight over this frame may reach the fresh frame
+	 * before the replays of earlier entries, which would then be skipped:
+	 * rebuild the frame once such commands are done.
+	 */
+	if (any && sched_taint_inflight(c->sched, (int64_t)frame) > 0)
+		c->rebuild[frame] = 1;
+}
+
+/* Frames decoded since the last look get their replays scheduled. */
+static void take_fresh(struct reel_coord *c)
+{
+	struct mat_fresh fresh[256];
+	size_t n;
+
+	while ((n = materialiser_fresh(c->mat, fresh, 256)) > 0)
+		for (size_t i = 0; i < n; i++)
+			schedule_replays(c, fresh[i].frame, fresh[i].incarnation);
 }
 
 /* ---------------------------------------------------------------- need */
@@ -222,7 +278,7 @@ static void schedule_replays(struct reel_coord *c, uint64_t frame)
 static bool replays_pending(const struct reel_coord *c, uint64_t first, uint64_t last)
 {
 	for (uint64_t f = first; f <= last; f++)
-		if (c->replaying[f])
+		if (c->replaying[f] || c->rebuild[f])
 			return true;
 	return false;
 }
@@ -287,6 +343,8 @@ static void handle_need(struct reel_coord *c, const struct reel_msg *req)
 	if (!stage && prio > REEL_PRIO_INTERACTIVE)
 		prio = REEL_PRIO_INTERACTIVE;
 	r = materialiser_lookup(c->mat, first, last, &done);
+	/* Frames the lookup found may be fresh: their replays must be counted first. */
+	take_fresh(c);
 	if (r == 1 && (stage || !replays_pending(c, first, last))) {
 		coord_reply_result(c, req, done.result, 0, done.slot, first, last);
 		return;
@@ -331,33 +389,50 @@ static void handle_need(struct reel_coord *c, const struct reel_msg *req)
 
 void coord_finish_needs(struct reel_coord *c)
 {
-	uint64_t fresh[256], count;
-	struct mat_done d;
+	struct mat_done done[64];
+	uint64_t count;
 	size_t n;
 
 	if (read(c->evfd, &count, sizeof(count)) < 0) {
 		/* Nothing to read is fine: results are polled below anyway. */
 	}
-	/* Fresh frames first, so that a need done in the same batch waits for their replays. */
-	while ((n = materialiser_fresh(c->mat, fresh, 256)) > 0)
-		for (size_t i = 0; i < n; i++)
-			schedule_replays(c, fresh[i]);
-	while (materialiser_poll(c->mat, &d) == 1) {
-		for (size_t i = 0; i < c->nwaiting; i++) {
-			struct waiting *w = &c->waiting[i];
-			if (w->token != d.token)
-				continue;
-			w->decoded = true;
-			w->result = d.result;
-			w->slot = d.slot;
-			/* Stages are not kept waiting for replays (they do them). */
-			if (is_stage(c, w->pid))
-				answer_waiting(c, i);
-			break;
+	do {
+		/*
+		 * Results first, fresh frames second: every frame of a finished
+		 * request was on the fresh list before its result, so its replays
+		 * are counted before anyone is answered.
+		 */
+		for (n = 0; n < 64 && materialiser_poll(c->mat, &done[n]) == 1; n++)
+			;
+		take_fresh(c);
+		for (size_t j = 0; j < n; j++) {
+			for (size_t i = 0; i < c->nwaiting; i++) {
+				struct waiting *w = &c->waiting[i];
+				if (w->token != done[j].token)
+					continue;
+				w->decoded = true;
+				w->result = done[j].result;
+				w->slot = done[j].slot;
+				/* Stages are not kept waiting for replays (they do them). */
+				if (is_stage(c, w->pid))
+					answer_waiting(c, i);
+				break;
+			}
 		}
-	}
+	} while (n == 64);
 	answer_ready(c);
 	coord_dispatch(c);
+}
+
+/* Needs of clients that are gone are answered to nobody: drop them. */
+void coord_forget_dead_waiters(struct reel_coord *c)
+{
+	for (size_t i = 0; i < c->nwaiting;) {
+		if (kill(c->waiting[i].pid, 0) < 0 && errno == ESRCH)
+			c->waiting[i] = c->waiting[--c->nwaiting];
+		else
+			i++;
+	}
 }
 
 /* ------------------------------------------------------------ commands */
@@ -425,10 +500,18 @@ static void handle_done(struct reel_coord *c, const struct reel_msg *m)
 		for (int64_t f = k.first; f <= k.last; f++)
 			if (c->replaying[f])
 				c->replaying[f]--;
-		answer_ready(c);
 	} else if (r == 1) {
 		reel_journal_set_state(c->buffer, m->seq, REEL_JOURNAL_APPLIED);
 	}
+	if (k.tainted) {
+		/* Decoded afresh under this chunk: rebuilt from source + journal, in order. */
+		for (int64_t f = k.first; f <= k.last; f++)
+			if (c->rebuild[f]) {
+				c->rebuild[f] = 0;
+				materialiser_invalidate(c->mat, (uint64_t)f);
+			}
+	}
+	answer_ready(c);
 	coord_dispatch(c);
 }
 

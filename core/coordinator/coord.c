@@ -401,7 +401,8 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	reel_buffer_claim(c->buffer, (uint32_t)getpid());
 	c->claimed = true;
 	c->replaying = calloc(c->info->frame_count, sizeof(*c->replaying));
-	if (!c->replaying) {
+	c->rebuild = calloc(c->info->frame_count, 1);
+	if (!c->replaying || !c->rebuild) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -474,6 +475,7 @@ static void teardown(struct reel_coord *c)
 	free(c->outbox);
 	free(c->accepted);
 	free(c->replaying);
+	free(c->rebuild);
 	/* Once the session file is gone, `reel stop` reports the session stopped. */
 	if (ours)
 		reel_session_release(&c->record);
@@ -549,6 +551,8 @@ static void tick(struct reel_coord *c)
 		coord_dispatch(c);
 	}
 	coord_forget_served(c, false);
+	coord_forget_dead_waiters(c);
+	coord_recover_dead_writers(c);
 	coord_dispatch(c);
 }
 

@@ -65,7 +65,7 @@ struct materialiser {
 	uint64_t order;
 	struct mat_done *done;       /* room for every queued request is reserved */
 	size_t ndone, donecap;
-	uint64_t *fresh;             /* frames decoded, not yet taken by materialiser_fresh() */
+	struct mat_fresh *fresh;     /* frames decoded, not yet taken by materialiser_fresh() */
 	size_t nfresh, freshcap;
 	bool failed;                 /* the thread stopped on its own */
 	unsigned serving_prio;       /* class of the request being decoded */
@@ -88,6 +88,8 @@ struct materialiser {
 
 	/* The thread's own: the slot being written between begin() and end(). */
 	uint32_t cur_slot;
+	uint64_t cur_incarnation;
+	uint64_t decodes;            /* counts decodes; with the generation, names each one */
 	uint64_t cur_first;
 };
 
@@ -160,6 +162,9 @@ static int sink_begin(void *userdata, uint64_t frame, struct reel_frame *ret_fra
 	reel_slot_set_state(m->buffer, slot, REEL_SLOT_DECODING, 0);
 	reel_slot_write_begin(m->buffer, slot);
 	reel_slot_set_contents(m->buffer, slot, (int64_t)frame, 0, 0);
+	/* Unique across coordinator restarts too: the buffer's generation is in the high bits. */
+	m->cur_incarnation = (reel_buffer_generation(m->buffer) << 32) | (++m->decodes & 0xffffffffu);
+	reel_slot_set_incarnation(m->buffer, slot, m->cur_incarnation);
 	m->cur_slot = slot;
 	return 0;
 
@@ -194,7 +199,7 @@ static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int3
 		m->stats.resident++;
 		if (m->nfresh == m->freshcap) {
 			size_t cap = m->freshcap ? m->freshcap * 2 : 64;
-			uint64_t *v = realloc(m->fresh, cap * sizeof(*v));
+			struct mat_fresh *v = realloc(m->fresh, cap * sizeof(*v));
 			if (v) {
 				m->fresh = v;
 				m->freshcap = cap;
@@ -202,7 +207,9 @@ static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int3
 		}
 		/* Without room the frame is marked absent again, to be decoded once more. */
 		if (m->nfresh < m->freshcap) {
-			m->fresh[m->nfresh++] = frame;
+			m->fresh[m->nfresh].frame = frame;
+			m->fresh[m->nfresh].incarnation = m->cur_incarnation;
+			m->nfresh++;
 		} else {
 			m->frame_status[frame] = FRAME_ABSENT;
 			m->frame_slot[frame] = NO_SLOT;
@@ -226,11 +233,30 @@ static void mark_error(struct materialiser *m, uint64_t frame, int32_t error)
 		sink_end(m, frame, 0, error);
 }
 
+/*
+ * A frame the map holds whose slot went STALE (its lock was recovered from a
+ * stage that died editing it) is forgotten, so that it is decoded again.
+ * Trusting the table this far is safe: a scribbling stage can only cause an
+ * extra decode.  Caller holds m->lock.
+ */
+static void drop_if_stale(struct materialiser *m, uint64_t frame)
+{
+	struct reel_slot_info si;
+	uint32_t slot = m->frame_slot[frame];
+
+	if (slot == NO_SLOT)
+		return;
+	if (reel_slot_get(m->buffer, slot, &si) < 0 || si.state == REEL_SLOT_STALE ||
+	    si.frame != (int64_t)frame)
+		forget_slot(m, slot);
+}
+
 static bool present(struct materialiser *m, uint64_t frame)
 {
 	bool p;
 
 	pthread_mutex_lock(&m->lock);
+	drop_if_stale(m, frame);
 	p = m->frame_status[frame] != FRAME_ABSENT;
 	pthread_mutex_unlock(&m->lock);
 	return p;
@@ -377,8 +403,18 @@ static void prefault(struct materialiser *m, uint32_t slot)
 	pthread_mutex_lock(&m->lock);
 	free_slot = m->slot_frame[slot] < 0;
 	pthread_mutex_unlock(&m->lock);
-	if (free_slot)
+	if (free_slot) {
+		/*
+		 * The slot may still hold an evicted frame that a reader was told
+		 * about: it goes EMPTY, and the zeros are written inside a seqlock
+		 * write, so no reader accepts them as that frame.
+		 */
+		reel_slot_set_state(m->buffer, slot, REEL_SLOT_EMPTY, 0);
+		reel_slot_write_begin(m->buffer, slot);
+		reel_slot_set_contents(m->buffer, slot, -1, 0, 0);
 		reel_buffer_prefault_slot(m->buffer, slot, REEL_PREFAULT_DISCARD);
+		reel_slot_write_end(m->buffer, slot);
+	}
 	reel_slot_unlock(m->buffer, slot);
 }
 
@@ -589,14 +625,14 @@ out_unlock:
 	return r;
 }
 
-size_t materialiser_fresh(struct materialiser *m, uint64_t *frames, size_t max)
+size_t materialiser_fresh(struct materialiser *m, struct mat_fresh *fresh, size_t max)
 {
 	size_t n;
 
 	pthread_mutex_lock(&m->lock);
 	n = m->nfresh < max ? m->nfresh : max;
-	memcpy(frames, m->fresh, n * sizeof(*frames));
-	memmove(m->fresh, m->fresh + n, (m->nfresh - n) * sizeof(*frames));
+	memcpy(fresh, m->fresh, n * sizeof(*fresh));
+	memmove(m->fresh, m->fresh + n, (m->nfresh - n) * sizeof(*fresh));
 	m->nfresh -= n;
 	pthread_mutex_unlock(&m->lock);
 	return n;
@@ -625,14 +661,40 @@ int materialiser_lookup(struct materialiser *m, uint64_t first, uint64_t last,
 	if (first > last || last >= m->info->frame_count)
 		return REEL_E_RANGE;
 	pthread_mutex_lock(&m->lock);
-	for (uint64_t f = first; f <= last && all; f++)
+	for (uint64_t f = first; f <= last && all; f++) {
+		drop_if_stale(m, f);
 		all = m->frame_status[f] != FRAME_ABSENT;
+	}
 	if (all) {
 		touch_range(m, first, last);
 		fill_done(m, first, last, 0, ret_done);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return all;
+}
+
+void materialiser_invalidate(struct materialiser *m, uint64_t frame)
+{
+	uint32_t slot;
+	bool locked;
+
+	if (frame >= m->info->frame_count)
+		return;
+	pthread_mutex_lock(&m->lock);
+	slot = m->frame_slot[frame];
+	pthread_mutex_unlock(&m->lock);
+	if (slot == NO_SLOT)
+		return;
+	/* Readers learn it from the table; a stage holding the slot briefly is waited for. */
+	locked = reel_slot_lock(m->buffer, slot, 100) >= 0;
+	if (locked)
+		reel_slot_set_state(m->buffer, slot, REEL_SLOT_STALE, 0);
+	pthread_mutex_lock(&m->lock);
+	if (m->frame_slot[frame] == slot)
+		forget_slot(m, slot);
+	pthread_mutex_unlock(&m->lock);
+	if (locked)
+		reel_slot_unlock(m->buffer, slot);
 }
 
 void materialiser_stats(struct materialiser *m, struct mat_stats *ret_stats)

@@ -37,11 +37,16 @@ int materialiser_request(struct materialiser *mat, uint64_t first, uint64_t last
                          uint64_t token);
 
 /*
- * Frames decoded since the last call (each has journal_seq 0 in its slot and
- * needs every accepted journal entry that covers it re-applied): up to max
- * frame numbers into frames; returns how many.
+ * Frames decoded since the last call: each has journal_seq 0 in its slot
+ * and needs every accepted journal entry that covers it re-applied, for
+ * that decode (incarnation) of the frame.  Up to max into fresh; returns
+ * how many.
  */
-size_t materialiser_fresh(struct materialiser *mat, uint64_t *frames, size_t max);
+struct mat_fresh {
+	uint64_t frame;
+	uint64_t incarnation;
+};
+size_t materialiser_fresh(struct materialiser *mat, struct mat_fresh *fresh, size_t max);
 /* Take one finished request; 1 when one was there, 0 when none. */
 int materialiser_poll(struct materialiser *mat, struct mat_done *ret_done);
 
@@ -52,6 +57,12 @@ int materialiser_poll(struct materialiser *mat, struct mat_done *ret_done);
  */
 int materialiser_lookup(struct materialiser *mat, uint64_t first, uint64_t last,
                         struct mat_done *ret_done);
+
+/*
+ * Forget frame `frame`: its slot goes STALE and the next need decodes it
+ * again from source (and so replays the journal onto it).
+ */
+void materialiser_invalidate(struct materialiser *mat, uint64_t frame);
 
 struct mat_stats {
 	uint64_t resident;      /* frames READY */

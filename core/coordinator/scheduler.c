@@ -30,6 +30,7 @@ struct reel_sched {
 	struct command *cmds;
 	size_t ncmds, cap;
 	uint64_t inflight;
+	uint64_t replays;      /* of ncmds, how many are replays */
 };
 
 int sched_new(uint64_t chunk_frames, struct reel_sched **ret_sched)
@@ -77,7 +78,7 @@ static struct command *insert_at(struct reel_sched *s, size_t at)
 }
 
 static int add_range(struct reel_sched *s, size_t at, const struct reel_journal_entry *e,
-                     uint32_t role, int64_t first, int64_t last, int replay)
+                     uint32_t role, int64_t first, int64_t last, int replay, uint64_t incarnation)
 {
 	uint64_t frames = (uint64_t)(last - first) + 1;
 	uint64_t n = (frames + s->chunk_frames - 1) / s->chunk_frames;
@@ -101,6 +102,7 @@ static int add_range(struct reel_sched *s, size_t at, const struct reel_journal_
 		memcpy(k->params, e->params, sizeof(k->params));
 		k->state = SCHED_PENDING;
 		k->replay = replay;
+		k->incarnation = incarnation;
 	}
 	c = insert_at(s, at);
 	if (!c) {
@@ -112,6 +114,8 @@ static int add_range(struct reel_sched *s, size_t at, const struct reel_journal_
 	c->replay = replay;
 	c->chunks = chunks;
 	c->nchunks = c->unfinished = (uint32_t)n;
+	if (replay)
+		s->replays++;
 	return 0;
 }
 
@@ -121,11 +125,11 @@ int sched_add(struct reel_sched *s, const struct reel_journal_entry *e, uint32_t
 		return -EINVAL;
 	if (s->ncmds && s->cmds[s->ncmds - 1].seq >= e->seq)
 		return -EINVAL;
-	return add_range(s, s->ncmds, e, role, e->first, e->last, 0);
+	return add_range(s, s->ncmds, e, role, e->first, e->last, 0, 0);
 }
 
 int sched_add_replay(struct reel_sched *s, const struct reel_journal_entry *e, uint32_t role,
-                     int64_t frame)
+                     int64_t frame, uint64_t incarnation)
 {
 	size_t at = s->ncmds;
 
@@ -133,7 +137,7 @@ int sched_add_replay(struct reel_sched *s, const struct reel_journal_entry *e, u
 		return -EINVAL;
 	while (at > 0 && s->cmds[at - 1].seq > e->seq)
 		at--;
-	return add_range(s, at, e, role, frame, frame, 1);
+	return add_range(s, at, e, role, frame, frame, 1, incarnation);
 }
 
 /* True when an unfinished chunk of a command before index ci overlaps [first, last]. */
@@ -236,6 +240,8 @@ int sched_done(struct reel_sched *s, uint64_t seq, int64_t first, uint64_t epoch
 	c = &s->cmds[ci];
 	if (--c->unfinished > 0)
 		return 0;
+	if (c->replay)
+		s->replays--;
 	free(c->chunks);
 	memmove(c, c + 1, (s->ncmds - ci - 1) * sizeof(*c));
 	s->ncmds--;
@@ -286,9 +292,28 @@ int sched_requeue_stale(struct reel_sched *s, double claimed_before_ms, double u
 	return requeue_if(s, too_old, &d);
 }
 
+int sched_taint_inflight(struct reel_sched *s, int64_t frame)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < s->ncmds; i++)
+		for (uint32_t j = 0; j < s->cmds[i].nchunks; j++) {
+			struct sched_chunk *k = &s->cmds[i].chunks[j];
+			/*
+			 * Replays are left alone: tainting them would make every replay's
+			 * own need for the frame start another rebuild, without end.
+			 */
+			if (k->state == SCHED_INFLIGHT && !k->replay && k->first <= frame && frame <= k->last) {
+				k->tainted = 1;
+				n++;
+			}
+		}
+	return n;
+}
+
 uint64_t sched_commands(const struct reel_sched *s)
 {
-	return s->ncmds;
+	return s->ncmds - s->replays;
 }
 
 uint64_t sched_inflight(const struct reel_sched *s)

@@ -30,6 +30,8 @@ struct sched_chunk {
 	uint64_t epoch;        /* of the latest dispatch */
 	double since_ms;       /* when dispatched, or claimed */
 	int replay;            /* re-applies an applied entry to a frame decoded again */
+	int tainted;           /* a frame of it was decoded afresh while it was in flight */
+	uint64_t incarnation;  /* replay: the decode of the frame it is meant for */
 };
 
 struct reel_sched;
@@ -48,7 +50,17 @@ int sched_add(struct reel_sched *sched, const struct reel_journal_entry *entry, 
  * that frame.
  */
 int sched_add_replay(struct reel_sched *sched, const struct reel_journal_entry *entry,
-                     uint32_t role, int64_t frame);
+                     uint32_t role, int64_t frame, uint64_t incarnation);
+
+/*
+ * A frame was decoded afresh while commands covering it are in flight: one
+ * may be applied to the fresh frame before earlier entries are replayed onto
+ * it (and those replays then skipped), so the in-flight command chunks
+ * covering the frame are marked tainted, and the frame is to be rebuilt once
+ * they are done (sched_done's chunk says so).  Replay chunks are not marked.
+ * Returns how many chunks were marked.
+ */
+int sched_taint_inflight(struct reel_sched *sched, int64_t frame);
 
 /*
  * The next chunk for `role` that may run now; it becomes in flight with a
@@ -85,7 +97,7 @@ int sched_requeue_owner(struct reel_sched *sched, pid_t pid);
 int sched_requeue_stale(struct reel_sched *sched, double claimed_before_ms,
                         double unclaimed_before_ms);
 
-/* Commands with unfinished chunks, and chunks in flight. */
+/* Commands (replays not counted) with unfinished chunks, and chunks in flight. */
 uint64_t sched_commands(const struct reel_sched *sched);
 uint64_t sched_inflight(const struct reel_sched *sched);
 

@@ -908,6 +908,42 @@ static void test_coordinator_misbehaving_clients_cannot_stall_it(void **state)
 	raw_close(&flood);
 }
 
+static void test_coordinator_frame_left_half_written_is_rebuilt(void **state)
+{
+	struct fixture *f = *state;
+	const char *clip = tu_clip("h264-bframes.mp4");
+	struct reel_client *c;
+	pid_t writer;
+	int st;
+
+	f->coord = start_coord(f, clip, f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	assert_frame(f, clip, 5, 0);
+	/* A process takes frame 5's slot, starts scribbling over it, and is killed. */
+	writer = fork();
+	if (writer == 0) {
+		struct reel_client *me;
+		struct reel_buffer *b;
+		struct reel_frame fr;
+		uint32_t slot;
+		if (reel_client_connect(f->session, &me) < 0 ||
+		    reel_client_need(me, 5, 5, REEL_PRIO_INTERACTIVE, 10000, &slot) < 0 ||
+		    reel_buffer_open(reel_client_record(me)->buffer_path, &b) < 0 ||
+		    reel_slot_lock(b, slot, 5000) < 0 || reel_buffer_frame(b, slot, &fr) < 0)
+			_exit(1);
+		reel_slot_set_state(b, slot, REEL_SLOT_BUSY, 0);
+		reel_slot_write_begin(b, slot);
+		memset(fr.plane[0], 0xee, (size_t)fr.stride[0] * (fr.height[0] / 2));
+		raise(SIGKILL);
+	}
+	st = tu_wait(writer, 10000);
+	assert_true(WIFSIGNALED(st));
+	/* The coordinator recovers the slot, and frame 5 comes back whole from source. */
+	assert_frame(f, clip, 5, 0);
+	assert_frame(f, clip, 6, 0);
+	stop(f, c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,6 +964,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_coordinator_stage_leaving_keeps_the_others, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_misbehaving_clients_cannot_stall_it, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_frame_left_half_written_is_rebuilt, setup,
 		                                teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -203,9 +203,9 @@ static void test_scheduler_replay_takes_its_place_in_seq_order(void **state)
 	assert_int_equal(sched_new(64, &s), 0);
 	add(s, 7, REEL_ROLE_EFFECT, 40, 40);
 	/* Entry 3 is applied already; frame 40 was decoded again and needs it back first. */
-	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 40), 0);
-	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 40), 0);
-	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 100), -EINVAL);
+	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 40, 7), 0);
+	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 40, 8), 0);
+	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 100, 9), -EINVAL);
 	/* 7 waits for the replays of 3 on the same frame. */
 	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &k), 0);
 	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &r1), 1);
@@ -213,6 +213,7 @@ static void test_scheduler_replay_takes_its_place_in_seq_order(void **state)
 	assert_int_equal(r1.first, 40);
 	assert_int_equal(r1.last, 40);
 	assert_true(r1.replay);
+	assert_int_equal(r1.incarnation, 7);
 	/* The second replay of the same frame waits behind the first (same frame, same seq). */
 	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &r2), 0);
 	assert_int_equal(sched_done(s, r1.seq, r1.first, r1.epoch, 0, &done), 1);
@@ -223,6 +224,29 @@ static void test_scheduler_replay_takes_its_place_in_seq_order(void **state)
 	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &k), 1);
 	assert_int_equal(k.seq, 7);
 	assert_false(k.replay);
+	sched_free(s);
+}
+
+static void test_scheduler_taint_marks_inflight_commands_only(void **state)
+{
+	struct reel_sched *s;
+	struct reel_journal_entry old = entry(1, REEL_OP_INVERT, 0, 99);
+	struct sched_chunk k, r, done;
+
+	(void)state;
+	assert_int_equal(sched_new(64, &s), 0);
+	add(s, 2, REEL_ROLE_EFFECT, 0, 99);
+	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &k), 1);
+	/* A replay for frame 10 (decoded again) while command 2 is in flight over it. */
+	assert_int_equal(sched_add_replay(s, &old, REEL_ROLE_EDITOR, 10, 5), 0);
+	assert_int_equal(sched_commands(s), 1);        /* replays are not counted */
+	assert_int_equal(sched_take(s, REEL_ROLE_EDITOR, 0, &r), 1);
+	assert_int_equal(sched_taint_inflight(s, 10), 1);  /* the command, not the replay */
+	assert_int_equal(sched_taint_inflight(s, 80), 0);  /* chunk 0..63 does not cover 80 */
+	assert_int_equal(sched_done(s, k.seq, k.first, k.epoch, 0, &done), 0);
+	assert_true(done.tainted);
+	assert_int_equal(sched_done(s, r.seq, r.first, r.epoch, 0, &done), 1);
+	assert_false(done.tainted);
 	sched_free(s);
 }
 
@@ -237,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_scheduler_deadlines_take_work_back),
 		cmocka_unit_test(test_scheduler_untake_after_full_queue),
 		cmocka_unit_test(test_scheduler_replay_takes_its_place_in_seq_order),
+		cmocka_unit_test(test_scheduler_taint_marks_inflight_commands_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

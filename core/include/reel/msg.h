@@ -80,6 +80,15 @@ struct reel_msg {
 
 _Static_assert(sizeof(struct reel_msg) == REEL_MSG_SIZE, "reel_msg must be REEL_MSG_SIZE bytes");
 
+/*
+ * A WORK item with REEL_WORK_REPLAY in flags re-applies an accepted entry
+ * to a frame decoded again; stat[REEL_WORK_INCARNATION] names that decode
+ * (the slot's incarnation), and the stage skips the frame when the slot
+ * holds another one.
+ */
+#define REEL_WORK_REPLAY 1u
+#define REEL_WORK_INCARNATION 0
+
 /* Fill magic, version and size; zero everything else. */
 void reel_msg_init(struct reel_msg *msg, uint16_t kind);
 

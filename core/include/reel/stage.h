@@ -7,7 +7,9 @@
  *
  * The contract that makes replays and re-dispatch harmless: an entry is
  * applied to a frame only when the slot's journal_seq is below the entry's
- * seq, and the slot then records that seq (reel_stage_apply() keeps it).
+ * seq, and the slot then records that seq; a replay is applied only to the
+ * decode of the frame it names (the slot's incarnation).  reel_stage_apply()
+ * keeps it.
  */
 #ifndef REEL_STAGE_H
 #define REEL_STAGE_H
