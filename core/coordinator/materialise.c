@@ -631,8 +631,11 @@ size_t materialiser_fresh(struct materialiser *m, struct mat_fresh *fresh, size_
 
 	pthread_mutex_lock(&m->lock);
 	n = m->nfresh < max ? m->nfresh : max;
-	memcpy(fresh, m->fresh, n * sizeof(*fresh));
-	memmove(m->fresh, m->fresh + n, (m->nfresh - n) * sizeof(*fresh));
+	/* memcpy from a NULL list, even of 0 bytes, is undefined. */
+	if (n > 0) {
+		memcpy(fresh, m->fresh, n * sizeof(*fresh));
+		memmove(m->fresh, m->fresh + n, (m->nfresh - n) * sizeof(*fresh));
+	}
 	m->nfresh -= n;
 	pthread_mutex_unlock(&m->lock);
 	return n;
