@@ -82,7 +82,6 @@ struct reel_coord {
 	struct reel_buffer *buffer;
 	const struct reel_buffer_info *info;
 	mqd_t queues[REEL_ROLE_CLIENT];
-	bool queue_created[REEL_ROLE_CLIENT];
 	bool queue_blocked[REEL_ROLE_CLIENT];
 	int epfd, sigfd, evfd;
 	sigset_t old_mask;

@@ -312,7 +312,6 @@ static int create_queues(struct reel_coord *c)
 		r = reel_queue_create(name, REEL_QUEUE_NONBLOCK, &c->queues[role]);
 		if (r < 0)
 			return r;
-		c->queue_created[role] = true;
 	}
 	return 0;
 }
@@ -429,30 +428,14 @@ out:
 
 /* ------------------------------------------------------------- teardown */
 
-/* True while the session file still names this process: the name has not been taken over. */
-static bool session_is_ours(const struct reel_coord *c)
-{
-	struct reel_session_record now;
-
-	return c->published && reel_session_read(c->session, &now) == 0 &&
-	       now.pid == c->record.pid && now.start_time == c->record.start_time;
-}
-
 static void teardown(struct reel_coord *c)
 {
-	char name[REEL_QUEUE_NAME_MAX];
-	bool ours = session_is_ours(c);
-
 	materialiser_stop(c->mat);
 	for (size_t i = 0; i < c->nstages; i++)
 		close(c->stages[i].pidfd);
-	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++) {
+	/* Closed here, unlinked with the session file at the end (reel_session_release). */
+	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
 		reel_queue_close(c->queues[role]);
-		/* Queues are unlinked by name: never another coordinator's of the same name. */
-		if (c->queue_created[role] && ours &&
-		    reel_queue_name(name, sizeof(name), c->session, role) == 0)
-			mq_unlink(name);
-	}
 	coord_forget_served(c, true);
 	if (c->buffer) {
 		bool remove = c->created && !c->claimed;
@@ -476,8 +459,12 @@ static void teardown(struct reel_coord *c)
 	free(c->accepted);
 	free(c->replaying);
 	free(c->rebuild);
-	/* Once the session file is gone, `reel stop` reports the session stopped. */
-	if (ours)
+	/*
+	 * Queues and session file go last, and only while the file still names
+	 * this process: never another coordinator's of the same name.  Once the
+	 * file is gone, `reel stop` reports the session stopped.
+	 */
+	if (c->published)
 		reel_session_release(&c->record);
 	/* Really last: a stop signal still pending is delivered now, with nothing left to clean. */
 	sigprocmask(SIG_SETMASK, &c->old_mask, NULL);

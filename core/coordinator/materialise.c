@@ -365,7 +365,6 @@ static int enqueue(struct materialiser *m, const struct request *req)
 	memmove(&m->reqs[i + 1], &m->reqs[i], (m->nreqs - i) * sizeof(*req));
 	m->reqs[i] = *req;
 	m->nreqs++;
-	m->stats.queued = m->nreqs;
 	return 0;
 }
 
@@ -456,8 +455,7 @@ static void *thread_main(void *arg)
 		req = m->reqs[0];
 		memmove(&m->reqs[0], &m->reqs[1], (m->nreqs - 1) * sizeof(req));
 		m->nreqs--;
-		m->stats.queued = m->nreqs;
-		m->serving_prio = req.prio;
+			m->serving_prio = req.prio;
 		m->preempt = false;
 		m->prefault_hint = req.next;
 		pthread_cond_signal(&m->prefault_cond);

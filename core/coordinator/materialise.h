@@ -68,7 +68,6 @@ struct mat_stats {
 	uint64_t resident;      /* frames READY */
 	uint64_t errors;        /* frames in ERROR */
 	uint64_t decoded;       /* frames written since start */
-	uint64_t queued;        /* requests waiting */
 };
 void materialiser_stats(struct materialiser *mat, struct mat_stats *ret_stats);
 
