@@ -3,11 +3,16 @@
  * JSON strings, human sizes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "reel/client.h"
 
 #include "cli.h"
 
@@ -112,4 +117,73 @@ const char *cli_human_size(uint64_t bytes, char *buf, size_t len)
 bool cli_progress_enabled(void)
 {
 	return isatty(STDERR_FILENO);
+}
+
+pid_t cli_spawn(char *const argv[], const char *log_path)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		              0600);
+		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || in < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+pid_t cli_spawn_open(const char *reel, const char *video, const char *session, const char *buffer,
+                     const char *log_path)
+{
+	char *argv[] = {
+		(char *)reel, (char *)"open", (char *)video, (char *)"--session", (char *)session,
+		(char *)"--buffer", (char *)buffer, (char *)"--no-stages", (char *)"--no-preview", NULL,
+	};
+
+	return cli_spawn(argv, log_path);
+}
+
+int cli_wait_session(const char *session, pid_t pid, int timeout_ms,
+                     struct reel_client **ret_client, int *ret_status)
+{
+	struct timespec ts;
+	double deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 + timeout_ms;
+	for (;;) {
+		if (reel_client_connect(session, ret_client) == 0)
+			return 0;
+		if (waitpid(pid, ret_status, WNOHANG) == pid)
+			return -ECHILD;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 > deadline)
+			return -ETIMEDOUT;
+		usleep(500);
+	}
+}
+
+void cli_show_log(const char *path)
+{
+	char buf[2048];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long)sizeof(buf) - 1)
+		fseek(f, -(long)sizeof(buf) + 1, SEEK_END);
+	else
+		rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	fputs(buf, stderr);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* Exit codes: 0 ok, 1 failure at run time, 2 bad input or usage. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -38,6 +39,28 @@ int cli_parse_u64(const char *text, uint64_t *ret_value);
 void cli_json_string(FILE *out, const char *s);
 /* Human size: "1.5 GiB". */
 const char *cli_human_size(uint64_t bytes, char *buf, size_t len);
+/*
+ * Fork and exec argv (argv[0] looked up in PATH), stdin from /dev/null,
+ * stdout and stderr into log_path (or /dev/null).  The pid, or -errno.
+ */
+pid_t cli_spawn(char *const argv[], const char *log_path);
+
+/* `reel open VIDEO --session S --buffer B --no-stages --no-preview` as a child, as cli_spawn(). */
+pid_t cli_spawn_open(const char *reel, const char *video, const char *session, const char *buffer,
+                     const char *log_path);
+
+/*
+ * Wait until `session` accepts a connection (*ret_client), polling every
+ * 0.5 ms: 0, -ECHILD when `pid` exited first (its wait status in
+ * *ret_status), or -ETIMEDOUT.
+ */
+struct reel_client;
+int cli_wait_session(const char *session, pid_t pid, int timeout_ms,
+                     struct reel_client **ret_client, int *ret_status);
+
+/* The end (last 2 KiB) of a log file on stderr: what a child said before it failed. */
+void cli_show_log(const char *path);
+
 /* True when stderr is a terminal (progress lines are shown only then). */
 bool cli_progress_enabled(void);
 

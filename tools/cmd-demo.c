@@ -41,66 +41,25 @@ static void usage(FILE *out)
 	             "  --keep   keep the buffer file (in DIR) instead of removing it\n");
 }
 
-/* The coordinator's own lines go to `log`, shown only when something fails. */
-static pid_t spawn_coordinator(const char *video, const char *session, const char *buffer,
-                               const char *log)
+/* This program: the `reel` binary the demo runs its coordinator and frame writes with. */
+static int self_path(char *buf, size_t len)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	pid_t pid;
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
 
 	if (n <= 0)
 		return -1;
-	self[n] = 0;
-	pid = fork();
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd >= 0)
-			dup2(fd, STDERR_FILENO);
-		execl(self, "reel", "open", video, "--session", session, "--buffer", buffer,
-		      "--no-stages", "--no-preview", (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-/* Copy the coordinator's log to stderr: it says why it failed. */
-static void show_log(const char *log)
-{
-	char line[1024];
-	FILE *f = fopen(log, "r");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		fputs(line, stderr);
-	fclose(f);
-}
-
-/* Wait until the session answers, or the coordinator exits. */
-static int wait_ready(const char *session, pid_t pid, struct reel_client **ret_client,
-                      int *ret_status)
-{
-	for (int i = 0; i < 6000; i++) {
-		if (reel_client_connect(session, ret_client) == 0)
-			return 0;
-		if (waitpid(pid, ret_status, WNOHANG) == pid)
-			return -ECHILD;
-		usleep(5000);
-	}
-	return -ETIMEDOUT;
+	buf[n] = 0;
+	return 0;
 }
 
 static int write_frame(const char *session, uint64_t frame, const char *dir)
 {
 	char path[PATH_MAX], n[32], exe[PATH_MAX];
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	pid_t pid;
 	int status;
 
-	if (len <= 0)
+	if (self_path(exe, sizeof(exe)) < 0)
 		return -1;
-	exe[len] = 0;
 	snprintf(path, sizeof(path), "%s/frame-%06" PRIu64 ".png", dir, frame);
 	snprintf(n, sizeof(n), "%" PRIu64, frame);
 	pid = fork();
@@ -123,7 +82,7 @@ int cmd_demo(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = "reel-demo", *video;
-	char session[64], buffer[PATH_MAX], log[PATH_MAX];
+	char session[64], buffer[PATH_MAX], log[PATH_MAX], self[PATH_MAX];
 	struct reel_client *client = NULL;
 	struct reel_msg req, rep;
 	uint64_t frames, errors = 0;
@@ -155,16 +114,19 @@ int cmd_demo(int argc, char **argv)
 
 	printf("reel demo: %s\n", video);
 	t0 = now_s();
-	pid = spawn_coordinator(video, session, buffer, log);
+	if (self_path(self, sizeof(self)) < 0)
+		return cli_error(CLI_FAIL, "demo", "cannot find this program: %s", strerror(errno));
+	/* The coordinator's own lines go to `log`, shown only when something fails. */
+	pid = cli_spawn_open(self, video, session, buffer, log);
 	if (pid < 0)
-		return cli_error(CLI_FAIL, "demo", "cannot start the coordinator: %s", strerror(errno));
-	r = wait_ready(session, pid, &client, &status);
+		return cli_error(CLI_FAIL, "demo", "cannot start the coordinator: %s", strerror((int)-pid));
+	r = cli_wait_session(session, pid, 30000, &client, &status);
 	if (r < 0) {
 		if (r == -ETIMEDOUT) {
 			kill(pid, SIGTERM);
 			waitpid(pid, &status, 0);
 		}
-		show_log(log);
+		cli_show_log(log);
 		/* The coordinator's own line says why; its exit code says whose fault. */
 		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 			return WEXITSTATUS(status);
@@ -222,7 +184,7 @@ out_stop:
 	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		printf("  session stopped cleanly\n");
 	} else {
-		show_log(log);
+		cli_show_log(log);
 		code = cli_error(CLI_FAIL, "demo", "the coordinator did not stop cleanly");
 	}
 	if (!keep)

@@ -160,30 +160,6 @@ static int find_reel(char *buf, size_t len)
 	return access(buf, X_OK) == 0 ? 0 : -errno;
 }
 
-/*
- * Fork and exec argv (argv[0] looked up in PATH), stdout and stderr to
- * log_path (or /dev/null).  Returns the pid, or a negative errno.
- */
-static pid_t spawn(char *const argv[], const char *log_path)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int fd = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		              0600);
-		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || in < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(127);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
 /* Wait for pid at most timeout_ms; then SIGTERM, then SIGKILL.  Returns the wait status or -1. */
 static int reap(pid_t pid, int timeout_ms)
 {
@@ -213,7 +189,7 @@ static int reap(pid_t pid, int timeout_ms)
 static double run_timed(char *const argv[])
 {
 	double t0 = now_us();
-	pid_t pid = spawn(argv, NULL);
+	pid_t pid = cli_spawn(argv, NULL);
 	int status;
 
 	if (pid < 0)
@@ -224,23 +200,11 @@ static double run_timed(char *const argv[])
 	return (now_us() - t0) / 1e3;
 }
 
-/* Print the last lines of a log file on stderr, to explain a failure. */
+/* The end of the coordinator's log on stderr, to explain a failure. */
 static void show_log(const char *path)
 {
-	char buf[2048];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return;
-	if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > (long)sizeof(buf) - 1)
-		fseek(f, -(long)sizeof(buf) + 1, SEEK_END);
-	else
-		rewind(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	fprintf(stderr, "reel-bench: the coordinator said:\n%s", buf);
+	fprintf(stderr, "reel-bench: the coordinator said:\n");
+	cli_show_log(path);
 }
 
 /* A fresh private folder inside reel's default buffer folder (or base, when given). */
@@ -281,57 +245,39 @@ struct coord_child {
 static int coord_start(const char *reel, const char *video, const char *workdir, unsigned n,
                        struct coord_child *c, double *ret_t0)
 {
-	char *argv[12];
-	double t0, deadline;
-	int r;
+	struct reel_msg req, rep;
+	double t0;
+	int r, status;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->session, sizeof(c->session), "bench%ldx%u", (long)getpid(), n);
 	snprintf(c->buffer, sizeof(c->buffer), "%s/%s.reel", workdir, c->session);
 	snprintf(c->log, sizeof(c->log), "%s/%s.log", workdir, c->session);
-	argv[0] = (char *)reel;
-	argv[1] = (char *)"open";
-	argv[2] = (char *)video;
-	argv[3] = (char *)"--session";
-	argv[4] = c->session;
-	argv[5] = (char *)"--buffer";
-	argv[6] = c->buffer;
-	argv[7] = (char *)"--no-stages";
-	argv[8] = (char *)"--no-preview";
-	argv[9] = NULL;
 	t0 = now_us();
-	c->pid = spawn(argv, c->log);
+	c->pid = cli_spawn_open(reel, video, c->session, c->buffer, c->log);
 	if (c->pid < 0)
 		return (int)c->pid;
 	*ret_t0 = t0;
-	deadline = t0 + READY_TIMEOUT_MS * 1e3;
-	for (;;) {
-		int status;
-
-		r = reel_client_connect(c->session, &c->client);
-		if (r == 0) {
-			struct reel_msg req, rep;
-			reel_msg_init(&req, REEL_MSG_STATUS);
-			r = reel_client_call(c->client, &req, REEL_PRIO_INTERACTIVE, CALL_TIMEOUT_MS, &rep);
-			if (r == 0) {
-				c->frames = rep.stat[REEL_STAT_FRAMES];
-				c->ready_ms = (now_us() - t0) / 1e3;
-				return 0;
-			}
-			reel_client_close(c->client);
-			c->client = NULL;
-		}
-		if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
-			c->pid = 0;
-			show_log(c->log);
-			return REEL_E_NOSESSION;
-		}
-		if (now_us() > deadline) {
-			show_log(c->log);
-			return -ETIMEDOUT;
-		}
-		usleep(500);
+	r = cli_wait_session(c->session, c->pid, READY_TIMEOUT_MS, &c->client, &status);
+	if (r == -ECHILD) {
+		c->pid = 0;
+		show_log(c->log);
+		return REEL_E_NOSESSION;
 	}
+	if (r < 0) {
+		show_log(c->log);
+		return r;
+	}
+	/* Ready means answering: the first STATUS is answered once the loop runs. */
+	reel_msg_init(&req, REEL_MSG_STATUS);
+	r = reel_client_call(c->client, &req, REEL_PRIO_INTERACTIVE, CALL_TIMEOUT_MS, &rep);
+	if (r < 0) {
+		show_log(c->log);
+		return r;
+	}
+	c->frames = rep.stat[REEL_STAT_FRAMES];
+	c->ready_ms = (now_us() - t0) / 1e3;
+	return 0;
 }
 
 /* Stop the session with a STOP message and reap the coordinator; 0 when it stopped cleanly. */
