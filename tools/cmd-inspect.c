@@ -33,16 +33,6 @@
 #include "reel/journal.h"
 #include "reel/slot.h"
 
-/* JSON keys, stable whatever reel_slot_state_name() prints. */
-static const char *const slot_keys[REEL_SLOT_STATE_COUNT] = {
-	[REEL_SLOT_EMPTY] = "empty",
-	[REEL_SLOT_DECODING] = "decoding",
-	[REEL_SLOT_READY] = "ready",
-	[REEL_SLOT_BUSY] = "busy",
-	[REEL_SLOT_STALE] = "stale",
-	[REEL_SLOT_ERROR] = "error",
-};
-
 static const char *const journal_keys[REEL_JOURNAL_STATE_COUNT] = {
 	[REEL_JOURNAL_PENDING] = "pending",
 	[REEL_JOURNAL_APPLIED] = "applied",
@@ -225,7 +215,7 @@ static void print_text(const char *path, const struct summary *s)
 
 	printf("slots: %" PRIu32 "\n ", in->slot_count);
 	for (int i = 0; i < REEL_SLOT_STATE_COUNT; i++)
-		printf(" %s %" PRIu64 ",", slot_keys[i], s->slot_states[i]);
+		printf(" %s %" PRIu64 ",", reel_slot_state_name((uint32_t)i), s->slot_states[i]);
 	printf(" damaged %" PRIu64 "\n", s->slots_damaged);
 
 	printf("journal: %" PRIu64 " of %" PRIu32 " entries\n ", s->journal_count,
@@ -279,7 +269,7 @@ static void print_json(const char *path, const struct summary *s)
 	       s->apparent, s->allocated);
 	printf(",\"slot_states\":{");
 	for (int i = 0; i < REEL_SLOT_STATE_COUNT; i++)
-		printf("\"%s\":%" PRIu64 ",", slot_keys[i], s->slot_states[i]);
+		printf("\"%s\":%" PRIu64 ",", reel_slot_state_name((uint32_t)i), s->slot_states[i]);
 	printf("\"damaged\":%" PRIu64 "}", s->slots_damaged);
 	printf(",\"journal\":{\"count\":%" PRIu64 ",\"capacity\":%" PRIu32 ",",
 	       s->journal_count, in->journal_capacity);
