@@ -91,6 +91,15 @@ int tu_wait(pid_t pid, int timeout_ms)
 	}
 }
 
+void tu_kill_all(const pid_t *pids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+}
+
 static char *slurp(int fd)
 {
 	size_t cap = 4096, len = 0;

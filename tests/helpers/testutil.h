@@ -18,6 +18,8 @@ void tu_session_name(char *buf, size_t len);
 const char *tu_clip(const char *name);
 /* waitpid with a timeout; SIGKILLs the child and fails when it does not exit in time. Returns the wait status. */
 int tu_wait(pid_t pid, int timeout_ms);
+/* SIGKILL and reap every pid > 0 of pids[0..n): what a test left running. */
+void tu_kill_all(const pid_t *pids, size_t n);
 /* Monotonic milliseconds. */
 double tu_now_ms(void);
 /* Run argv (argv[0] a path), capturing stdout and stderr into malloc'ed strings; returns the exit status or -1. */

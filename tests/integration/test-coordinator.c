@@ -90,15 +90,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	for (size_t i = 0; i < sizeof(f->stages) / sizeof(f->stages[0]); i++)
-		if (f->stages[i] > 0) {
-			kill(f->stages[i], SIGKILL);
-			tu_wait(f->stages[i], 5000);
-		}
-	if (f->coord > 0) {
-		kill(f->coord, SIGKILL);
-		tu_wait(f->coord, 5000);
-	}
+	tu_kill_all(f->stages, sizeof(f->stages) / sizeof(f->stages[0]));
+	tu_kill_all(&f->coord, 1);
 	reel_session_remove(f->session);
 	if (getenv("REEL_TEST_KEEP"))
 		fprintf(stderr, "# kept %s\n", f->dir);

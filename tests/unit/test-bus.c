@@ -57,12 +57,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	for (int i = 0; i < f->nchildren; i++) {
-		if (f->children[i] > 0) {
-			kill(f->children[i], SIGKILL);
-			waitpid(f->children[i], NULL, 0);
-		}
-	}
+	tu_kill_all(f->children, (size_t)f->nchildren);
 	for (int i = 0; i < f->nqueues; i++) {
 		reel_queue_close(f->queues[i]);
 		mq_unlink(f->names[i]);

@@ -64,12 +64,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	for (int i = 0; i < f->nchildren; i++) {
-		if (f->children[i] > 0) {
-			kill(f->children[i], SIGKILL);
-			waitpid(f->children[i], NULL, 0);
-		}
-	}
+	tu_kill_all(f->children, (size_t)f->nchildren);
 	/* Queues live outside the folder: remove the session's by name. */
 	reel_session_remove(f->session);
 	unsetenv("REEL_RUNTIME_DIR");

@@ -74,12 +74,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	for (int i = 0; i < f->nchildren; i++) {
-		if (f->children[i] > 0) {
-			kill(f->children[i], SIGKILL);
-			waitpid(f->children[i], NULL, 0);
-		}
-	}
+	tu_kill_all(f->children, (size_t)f->nchildren);
 	reel_buffer_close(f->buffer);
 	tu_rmrf(f->dir);
 	free(f->dir);
