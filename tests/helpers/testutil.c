@@ -91,6 +91,16 @@ int tu_wait(pid_t pid, int timeout_ms)
 	}
 }
 
+int tu_reap(pid_t *pids, size_t n, pid_t pid, int timeout_ms)
+{
+	int status = tu_wait(pid, timeout_ms);
+
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
+			pids[i] = 0;
+	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void tu_kill_all(const pid_t *pids, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

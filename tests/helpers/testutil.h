@@ -18,6 +18,11 @@ void tu_session_name(char *buf, size_t len);
 const char *tu_clip(const char *name);
 /* waitpid with a timeout; SIGKILLs the child and fails when it does not exit in time. Returns the wait status. */
 int tu_wait(pid_t pid, int timeout_ms);
+/*
+ * Wait for child pid (tu_wait's bound) and clear it from pids[0..n), so that
+ * teardown does not kill it again; its exit code, or -1 when it did not exit.
+ */
+int tu_reap(pid_t *pids, size_t n, pid_t pid, int timeout_ms);
 /* SIGKILL and reap every pid > 0 of pids[0..n): what a test left running. */
 void tu_kill_all(const pid_t *pids, size_t n);
 /* Monotonic milliseconds. */

@@ -102,12 +102,7 @@ static pid_t spawn(struct fixture *f, int (*body)(mqd_t q, long arg), mqd_t q, l
 /* Wait for a child to exit (bounded) and forget it; returns its exit code, -1 if killed. */
 static int reap(struct fixture *f, pid_t pid)
 {
-	int status = tu_wait(pid, 10000);
-
-	for (int i = 0; i < f->nchildren; i++)
-		if (f->children[i] == pid)
-			f->children[i] = 0;
-	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return tu_reap(f->children, (size_t)f->nchildren, pid, 10000);
 }
 
 static struct reel_msg command(uint64_t seq, unsigned prio)

@@ -87,12 +87,7 @@ static pid_t track_child(struct fixture *f, pid_t pid)
 
 static int reap(struct fixture *f, pid_t pid)
 {
-	int status = tu_wait(pid, 10000);
-
-	for (int i = 0; i < f->nchildren; i++)
-		if (f->children[i] == pid)
-			f->children[i] = 0;
-	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return tu_reap(f->children, (size_t)f->nchildren, pid, 10000);
 }
 
 static void session_path(const struct fixture *f, const char *name, char *buf, size_t len)

@@ -110,14 +110,7 @@ static pid_t spawn(struct fixture *f, int (*fn)(struct fixture *, void *), void 
 /* Reap a tracked child and return its exit code (-1 when it did not exit normally). */
 static int reap(struct fixture *f, pid_t pid)
 {
-	int status = tu_wait(pid, REAP_MS);
-
-	for (int i = 0; i < f->nchildren; i++)
-		if (f->children[i] == pid)
-			f->children[i] = 0;
-	if (status < 0 || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return tu_reap(f->children, (size_t)f->nchildren, pid, REAP_MS);
 }
 
 /* Every child opens the buffer itself: its own mapping, at its own address. */
