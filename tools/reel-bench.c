@@ -200,6 +200,19 @@ static double run_timed(char *const argv[])
 	return (now_us() - t0) / 1e3;
 }
 
+/* A whole number from lo to hi for option `name`, or one line saying why not. */
+static int parse_option_number(const char *name, const char *text, uint64_t lo, uint64_t hi,
+                               uint64_t *ret_value)
+{
+	uint64_t v;
+
+	if (cli_parse_u64(text, &v) < 0 || v < lo || v > hi)
+		return fail("%s: '%s' is not a number from %" PRIu64 " to %" PRIu64, name, text, lo, hi),
+		       -EINVAL;
+	*ret_value = v;
+	return 0;
+}
+
 /* The end of the coordinator's log on stderr, to explain a failure. */
 static void show_log(const char *path)
 {
@@ -481,12 +494,12 @@ static int cmd_rtt(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (cli_parse_u64(optarg, &count) < 0 || count < 10 || count > 10000000)
-				return fail("--count: '%s' is not a number from 10 to 10000000", optarg), CLI_USAGE;
+			if (parse_option_number("--count", optarg, 10, 10000000, &count) < 0)
+				return CLI_USAGE;
 			break;
 		case 'r':
-			if (cli_parse_u64(optarg, &runs) < 0 || runs < 1 || runs > 64)
-				return fail("--runs: '%s' is not a number from 1 to 64", optarg), CLI_USAGE;
+			if (parse_option_number("--runs", optarg, 1, 64, &runs) < 0)
+				return CLI_USAGE;
 			break;
 		case 'd': base = optarg; break;
 		case 'j': json = true; break;
@@ -776,12 +789,12 @@ static int cmd_open_bench(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
-			if (cli_parse_u64(optarg, &runs) < 0 || runs < 1 || runs > 64)
-				return fail("--runs: '%s' is not a number from 1 to 64", optarg), CLI_USAGE;
+			if (parse_option_number("--runs", optarg, 1, 64, &runs) < 0)
+				return CLI_USAGE;
 			break;
 		case 'c':
-			if (cli_parse_u64(optarg, &chunk) < 0 || chunk < 1 || chunk > 1000000)
-				return fail("--chunk: '%s' is not a number from 1 to 1000000", optarg), CLI_USAGE;
+			if (parse_option_number("--chunk", optarg, 1, 1000000, &chunk) < 0)
+				return CLI_USAGE;
 			break;
 		case 'd': base = optarg; break;
 		case 'j': json = true; break;
