@@ -270,6 +270,14 @@ static void touch_range(struct materialiser *m, uint64_t first, uint64_t last)
 			m->last_use[m->frame_slot[f]] = ++m->tick;
 }
 
+static bool all_present(struct materialiser *m, uint64_t first, uint64_t last)
+{
+	for (uint64_t f = first; f <= last; f++)
+		if (!present(m, f))
+			return false;
+	return true;
+}
+
 /*
  * Returns 1 when every frame of the request is present, 0 when preempted or
  * stopped.  Frames served earlier may have been evicted by a request that
@@ -301,12 +309,8 @@ static int serve(struct materialiser *m, struct request *req)
 				mark_error(m, f, r < 0 ? r : REEL_E_DECODE);
 		}
 		req->next = req->first;
-		for (uint64_t f = req->first; f <= req->last; f++)
-			if (!present(m, f))
-				goto again;
-		return 1;
-again:
-		continue;
+		if (all_present(m, req->first, req->last))
+			return 1;
 	}
 	/* Still missing after three passes: the cache is too small for the range; say so. */
 	return 1;
