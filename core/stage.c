@@ -112,11 +112,6 @@ void reel_stage_detach(struct reel_stage *s)
 	free(s);
 }
 
-struct reel_buffer *reel_stage_buffer(struct reel_stage *s)
-{
-	return s->buffer;
-}
-
 int reel_stage_next(struct reel_stage *s, struct reel_msg *ret_work, int timeout_ms)
 {
 	struct reel_msg m;

@@ -29,8 +29,6 @@ int reel_stage_attach(const char *session, unsigned role, struct reel_stage **re
 /* Say goodbye and let go of everything; accepts NULL. */
 void reel_stage_detach(struct reel_stage *stage);
 
-struct reel_buffer *reel_stage_buffer(struct reel_stage *stage);
-
 /*
  * The next work item, claimed: 1 with *ret_work filled, 0 when none came
  * within timeout_ms (negative: wait forever), or a negative error.  Work
