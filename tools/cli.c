@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "reel/client.h"
 
 #include "cli.h"
@@ -153,18 +154,14 @@ pid_t cli_spawn_open(const char *reel, const char *video, const char *session, c
 int cli_wait_session(const char *session, pid_t pid, int timeout_ms,
                      struct reel_client **ret_client, int *ret_status)
 {
-	struct timespec ts;
-	double deadline;
+	double deadline = reel__now_ms() + timeout_ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 + timeout_ms;
 	for (;;) {
 		if (reel_client_connect(session, ret_client) == 0)
 			return 0;
 		if (waitpid(pid, ret_status, WNOHANG) == pid)
 			return -ECHILD;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 > deadline)
+		if (reel__now_ms() > deadline)
 			return -ETIMEDOUT;
 		usleep(500);
 	}

@@ -18,8 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli.h"
-#include "reel/bus.h"
+#include "bus/bus.h"
 #include "reel/client.h"
 #include "reel/error.h"
 
@@ -27,9 +28,7 @@
 
 static double now_s(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)reel__now_ns() / 1e9;
 }
 
 static void usage(FILE *out)
@@ -84,7 +83,7 @@ int cmd_demo(int argc, char **argv)
 	const char *dir = "reel-demo", *video;
 	char session[64], buffer[PATH_MAX], log[PATH_MAX], self[PATH_MAX];
 	struct reel_client *client = NULL;
-	struct reel_msg req, rep;
+	struct reel_status st = { 0 };
 	uint64_t frames, errors = 0;
 	double t0, t_first, t_all;
 	bool keep = false, progress = cli_progress_enabled();
@@ -138,12 +137,11 @@ int cmd_demo(int argc, char **argv)
 		cli_error(CLI_FAIL, "demo", "frame 0: %s", reel_strerror(r));
 		goto out_stop;
 	}
-	reel_msg_init(&req, REEL_MSG_STATUS);
-	if (reel_client_call(client, &req, REEL_PRIO_INTERACTIVE, 5000, &rep) < 0) {
+	if (reel_client_status(client, 5000, &st) < 0) {
 		cli_error(CLI_FAIL, "demo", "the coordinator did not answer");
 		goto out_stop;
 	}
-	frames = rep.stat[REEL_STAT_FRAMES];
+	frames = st.frames;
 	printf("  session %s: %" PRIu64 " frames; first frame in the buffer after %.0f ms\n", session,
 	       frames, t_first * 1e3);
 
@@ -164,12 +162,12 @@ int cmd_demo(int argc, char **argv)
 	t_all = now_s() - t0;
 	if (progress)
 		fputc('\n', stderr);
-	if (reel_client_call(client, &req, REEL_PRIO_INTERACTIVE, 5000, &rep) == 0)
-		errors = rep.stat[REEL_STAT_ERRORS];
+	if (reel_client_status(client, 5000, &st) == 0)
+		errors = st.errors;
 	printf("  materialised %" PRIu64 " frames in %.2f s (%.0f fps), %" PRIu64 " in error\n", frames,
 	       t_all, (double)frames / t_all, errors);
 	printf("  resident %" PRIu64 ", journal %" PRIu64 ", malformed messages %" PRIu64 "\n",
-	       rep.stat[REEL_STAT_RESIDENT], rep.stat[REEL_STAT_JOURNAL], rep.stat[REEL_STAT_MALFORMED]);
+	       st.resident, st.journal, st.malformed);
 	if (write_frame(session, 0, dir) < 0 || write_frame(session, frames / 2, dir) < 0 ||
 	    write_frame(session, frames - 1, dir) < 0) {
 		cli_error(CLI_FAIL, "demo", "could not write the frames");
@@ -178,8 +176,7 @@ int cmd_demo(int argc, char **argv)
 	code = CLI_OK;
 
 out_stop:
-	reel_msg_init(&req, REEL_MSG_STOP);
-	reel_client_call(client, &req, REEL_PRIO_CONTROL, 5000, NULL);
+	reel_client_stop(client, 5000);
 	reel_client_close(client);
 	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		printf("  session stopped cleanly\n");

@@ -11,12 +11,12 @@
 #include <string.h>
 
 #include "cli.h"
-#include "reel/buffer.h"
-#include "reel/bus.h"
+#include "buffer/buffer.h"
+#include "bus/bus.h"
 #include "reel/client.h"
 #include "reel/error.h"
-#include "reel/media.h"
-#include "reel/slot.h"
+#include "media/media.h"
+#include "buffer/slot.h"
 
 #define NEED_TIMEOUT_MS 60000
 

@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "reel/buffer.h"
+#include "buffer/buffer.h"
 #include "reel/error.h"
-#include "reel/journal.h"
-#include "reel/slot.h"
+#include "buffer/journal.h"
+#include "buffer/slot.h"
 
 static const char *const journal_keys[REEL_JOURNAL_STATE_COUNT] = {
 	[REEL_JOURNAL_PENDING] = "pending",

@@ -10,8 +10,8 @@
 
 #include "cli.h"
 #include "coord.h"
-#include "reel/buffer.h"
-#include "reel/bus.h"
+#include "buffer/buffer.h"
+#include "bus/bus.h"
 #include "reel/error.h"
 #include "reel/log.h"
 

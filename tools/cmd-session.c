@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "reel/bus.h"
+#include "bus/bus.h"
 #include "reel/client.h"
 #include "reel/error.h"
-#include "reel/session.h"
+#include "bus/session.h"
 
 #define CALL_TIMEOUT_MS 5000
 
@@ -66,7 +66,7 @@ int cmd_status(int argc, char **argv)
 	static const char *const roles[] = { "coord", "editor", "effect", "audio", "preview" };
 	const struct reel_session_record *rec;
 	struct reel_client *client;
-	struct reel_msg req, rep;
+	struct reel_status st;
 	const char *session;
 	bool json;
 	int r;
@@ -83,8 +83,7 @@ int cmd_status(int argc, char **argv)
 	if ((r = connect_or_fail("status", session, &client)))
 		return r;
 	rec = reel_client_record(client);
-	reel_msg_init(&req, REEL_MSG_STATUS);
-	r = reel_client_call(client, &req, REEL_PRIO_INTERACTIVE, CALL_TIMEOUT_MS, &rep);
+	r = reel_client_status(client, CALL_TIMEOUT_MS, &st);
 	if (r < 0) {
 		reel_client_close(client);
 		return cli_error(CLI_FAIL, "status", "%s: %s", session,
@@ -101,31 +100,31 @@ int cmd_status(int argc, char **argv)
 		       ",\"pending\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"stages\":%" PRIu64
 		       ",\"errors\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"generation\":%" PRIu64
 		       ",\"decoded\":%" PRIu64 ",\"queues\":{",
-		       rep.stat[REEL_STAT_FRAMES], rep.stat[REEL_STAT_RESIDENT], rep.stat[REEL_STAT_JOURNAL],
-		       rep.stat[REEL_STAT_PENDING], rep.stat[REEL_STAT_INFLIGHT], rep.stat[REEL_STAT_STAGES],
-		       rep.stat[REEL_STAT_ERRORS], rep.stat[REEL_STAT_MALFORMED],
-		       rep.stat[REEL_STAT_GENERATION], rep.stat[REEL_STAT_DECODED]);
+		       st.frames, st.resident, st.journal,
+		       st.pending, st.inflight, st.stages,
+		       st.errors, st.malformed,
+		       st.generation, st.decoded);
 		for (int i = 0; i < 5; i++)
-			printf("%s\"%s\":%" PRIu64, i ? "," : "", roles[i], rep.stat[REEL_STAT_Q_COORD + i]);
+			printf("%s\"%s\":%" PRIu64, i ? "," : "", roles[i], st.queue_depth[i]);
 		printf("}}\n");
 	} else {
 		printf("session     %s (coordinator pid %ld, generation %" PRIu64 ")\n", session,
-		       (long)rec->pid, rep.stat[REEL_STAT_GENERATION]);
+		       (long)rec->pid, st.generation);
 		printf("source      %s\n", rec->source_path);
 		printf("buffer      %s\n", rec->buffer_path);
 		printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
 		       " decoded since start)\n",
-		       rep.stat[REEL_STAT_FRAMES], rep.stat[REEL_STAT_RESIDENT], rep.stat[REEL_STAT_ERRORS],
-		       rep.stat[REEL_STAT_DECODED]);
+		       st.frames, st.resident, st.errors,
+		       st.decoded);
 		printf("journal     %" PRIu64 " commands, %" PRIu64 " pending, %" PRIu64
 		       " work items in flight\n",
-		       rep.stat[REEL_STAT_JOURNAL], rep.stat[REEL_STAT_PENDING],
-		       rep.stat[REEL_STAT_INFLIGHT]);
-		printf("stages      %" PRIu64 " attached\n", rep.stat[REEL_STAT_STAGES]);
+		       st.journal, st.pending,
+		       st.inflight);
+		printf("stages      %" PRIu64 " attached\n", st.stages);
 		printf("queues     ");
 		for (int i = 0; i < 5; i++)
-			printf(" %s %" PRIu64, roles[i], rep.stat[REEL_STAT_Q_COORD + i]);
-		printf("\nmalformed   %" PRIu64 " messages dropped\n", rep.stat[REEL_STAT_MALFORMED]);
+			printf(" %s %" PRIu64, roles[i], st.queue_depth[i]);
+		printf("\nmalformed   %" PRIu64 " messages dropped\n", st.malformed);
 	}
 	reel_client_close(client);
 	return CLI_OK;
@@ -183,7 +182,6 @@ int cmd_ls(int argc, char **argv)
 int cmd_stop(int argc, char **argv)
 {
 	struct reel_client *client;
-	struct reel_msg req;
 	const char *session;
 	bool json;
 	pid_t pid;
@@ -199,8 +197,7 @@ int cmd_stop(int argc, char **argv)
 	if ((r = connect_or_fail("stop", session, &client)))
 		return r;
 	pid = reel_client_record(client)->pid;
-	reel_msg_init(&req, REEL_MSG_STOP);
-	r = reel_client_call(client, &req, REEL_PRIO_CONTROL, CALL_TIMEOUT_MS, NULL);
+	r = reel_client_stop(client, CALL_TIMEOUT_MS);
 	reel_client_close(client);
 	if (r < 0)
 		return cli_error(CLI_FAIL, "stop", "%s: %s", session,

@@ -41,12 +41,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli.h"
 #include "coord.h"
-#include "reel/bus.h"
+#include "bus/bus.h"
+#include "bus/session.h"
 #include "reel/client.h"
 #include "reel/error.h"
-#include "reel/msg.h"
+#include "bus/msg.h"
 
 #define CALL_TIMEOUT_MS 5000
 #define READY_TIMEOUT_MS 120000
@@ -61,10 +63,7 @@ static uint64_t chunk = DEFAULT_CHUNK;
 
 static double now_us(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+	return (double)reel__now_ns() / 1e3;
 }
 
 __attribute__((format(printf, 1, 2)))

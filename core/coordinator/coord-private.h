@@ -13,12 +13,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/clock.h"
 #include "coord.h"
 #include "materialise.h"
-#include "reel/bus.h"
-#include "reel/journal.h"
-#include "reel/msg.h"
-#include "reel/session.h"
+#include "bus/bus.h"
+#include "buffer/journal.h"
+#include "bus/msg.h"
+#include "bus/session.h"
 #include "scheduler.h"
 
 #define MAX_STAGES 64
@@ -115,8 +116,6 @@ struct reel_coord {
 	uint64_t refused;         /* well-formed requests refused (busy, range) */
 	bool stopping;
 };
-
-double coord_now_ms(void);
 
 /* coord-replies.c */
 void coord_reply(struct reel_coord *c, pid_t pid, uint32_t tag, uint64_t id, unsigned prio,

@@ -121,7 +121,7 @@ void coord_reply(struct reel_coord *c, pid_t pid, uint32_t tag, uint64_t id, uns
 	o->tag = tag;
 	o->role = REEL_ROLE_CLIENT;
 	o->prio = prio;
-	o->since_ms = coord_now_ms();
+	o->since_ms = reel__now_ms();
 	o->msg = *msg;
 	c->outbox_retry_ms = 2;
 	c->next_flush_ms = o->since_ms + c->outbox_retry_ms;
@@ -143,7 +143,7 @@ void coord_reply_result(struct reel_coord *c, const struct reel_msg *req, int32_
 
 void coord_flush_outbox(struct reel_coord *c)
 {
-	double now = coord_now_ms();
+	double now = reel__now_ms();
 	size_t keep = 0, sent = 0;
 
 	/* Each destination is opened once per flush and left at its first full queue. */

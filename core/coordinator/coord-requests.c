@@ -24,11 +24,11 @@
 #include <unistd.h>
 
 #include "coord-private.h"
-#include "reel/buffer.h"
+#include "buffer/buffer.h"
 #include "reel/error.h"
 #include "reel/log.h"
 #include "reel/ops.h"
-#include "reel/slot.h"
+#include "buffer/slot.h"
 
 /* ------------------------------------------------------------ dispatch */
 
@@ -51,7 +51,7 @@ void coord_dispatch(struct reel_coord *c)
 		unsigned role = roles[i];
 		struct sched_chunk k;
 
-		while (!c->queue_blocked[role] && sched_take(c->sched, role, coord_now_ms(), &k) == 1) {
+		while (!c->queue_blocked[role] && sched_take(c->sched, role, reel__now_ms(), &k) == 1) {
 			struct reel_msg m;
 			int r;
 
@@ -567,7 +567,7 @@ void coord_handle(struct reel_coord *c, const struct reel_msg *m)
 		break;
 	case REEL_MSG_CLAIM:
 		if (sched_claim(c->sched, m->seq, m->first, m->epoch, (pid_t)m->sender_pid,
-		                coord_now_ms()) < 0)
+		                reel__now_ms()) < 0)
 			reel_log(REEL_LOG_DEBUG, "coord", "stale or foreign claim for %" PRIu64 " ignored",
 			         m->seq);
 		break;

@@ -30,18 +30,11 @@
 #include <unistd.h>
 
 #include "coord-private.h"
-#include "reel/buffer.h"
+#include "buffer/buffer.h"
 #include "reel/error.h"
-#include "reel/journal.h"
+#include "buffer/journal.h"
 #include "reel/log.h"
-#include "reel/media.h"
-
-double coord_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "media/media.h"
 
 void reel_coord_session_from_path(const char *video, char *buf, size_t len)
 {
@@ -50,10 +43,7 @@ void reel_coord_session_from_path(const char *video, char *buf, size_t len)
 
 	base = base ? base + 1 : video;
 	for (const char *p = base; *p && *p != '.' && n + 1 < len && n < REEL_SESSION_NAME_MAX; p++) {
-		char c = *p;
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		         c == '_' || c == '-';
-		buf[n++] = ok ? c : '_';
+		buf[n++] = reel__session_char_ok(*p) ? *p : '_';
 	}
 	if (n == 0)
 		n = (size_t)snprintf(buf, len, "session");
@@ -372,17 +362,13 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 		free(c);
 		return r;
 	}
-	if (o->session && strlen(o->session) > REEL_SESSION_NAME_MAX) {
-		r = REEL_E_SESSION;
+	r = o->session ? reel_session_name_check(o->session) : 0;
+	if (r < 0)
 		goto out;
-	}
 	if (o->session)
 		snprintf(c->session, sizeof(c->session), "%s", o->session);
 	else
 		reel_coord_session_from_path(o->video, c->session, sizeof(c->session));
-	r = reel_session_name_check(c->session);
-	if (r < 0)
-		goto out;
 	r = reel_coord_buffer_path_for(o, c->session, c->buffer_path, sizeof(c->buffer_path));
 	if (r < 0)
 		goto out;
@@ -523,7 +509,7 @@ static void drain_coord_queue(struct reel_coord *c)
 
 static void tick(struct reel_coord *c)
 {
-	double now = coord_now_ms();
+	double now = reel__now_ms();
 	bool queues_empty = true;
 	int n;
 
@@ -545,13 +531,13 @@ static void tick(struct reel_coord *c)
 
 int reel_coord_run(struct reel_coord *c)
 {
-	double next_tick = coord_now_ms() + 1000;
+	double next_tick = reel__now_ms() + 1000;
 
 	/* Commands the journal held pending at start go out now. */
 	coord_dispatch(c);
 	while (!c->stopping) {
 		struct epoll_event ev[16];
-		double now = coord_now_ms();
+		double now = reel__now_ms();
 		int timeout = 250, n;
 
 		if (c->noutbox)
@@ -584,11 +570,11 @@ int reel_coord_run(struct reel_coord *c)
 				break;
 			}
 		}
-		if (c->noutbox && coord_now_ms() >= c->next_flush_ms)
+		if (c->noutbox && reel__now_ms() >= c->next_flush_ms)
 			coord_flush_outbox(c);
-		if (coord_now_ms() >= next_tick) {
+		if (reel__now_ms() >= next_tick) {
 			tick(c);
-			next_tick = coord_now_ms() + 1000;
+			next_tick = reel__now_ms() + 1000;
 		}
 	}
 	/*

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "reel/buffer.h"
+#include "buffer/buffer.h"
 
 struct reel_coord_options {
 	const char *video;

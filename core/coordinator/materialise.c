@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include "materialise.h"
-#include "reel/buffer.h"
+#include "buffer/buffer.h"
 #include "reel/error.h"
-#include "reel/media.h"
-#include "reel/slot.h"
+#include "media/media.h"
+#include "buffer/slot.h"
 
 #define NO_SLOT UINT32_MAX
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "reel/journal.h"
+#include "buffer/journal.h"
 
 enum sched_chunk_state { SCHED_PENDING, SCHED_INFLIGHT, SCHED_DONE };
 

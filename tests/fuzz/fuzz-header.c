@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout.h"
-#include "reel/buffer.h"
+#include "buffer/layout.h"
+#include "buffer/buffer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

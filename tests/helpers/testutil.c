@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "testutil.h"
 
 char *tu_tempdir(void)
@@ -65,9 +66,7 @@ const char *tu_clip(const char *name)
 
 double tu_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return reel__now_ms();
 }
 
 int tu_wait(pid_t pid, int timeout_ms)

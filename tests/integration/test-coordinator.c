@@ -27,14 +27,14 @@
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 
-#include "reel/buffer.h"
-#include "reel/bus.h"
+#include "buffer/buffer.h"
+#include "bus/bus.h"
 #include "reel/client.h"
 #include "reel/error.h"
-#include "reel/journal.h"
+#include "buffer/journal.h"
 #include "reel/ops.h"
-#include "reel/session.h"
-#include "reel/slot.h"
+#include "bus/session.h"
+#include "buffer/slot.h"
 #include "reel/stage.h"
 #include "testutil.h"
 

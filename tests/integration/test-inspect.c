@@ -25,12 +25,12 @@
 
 #include <cmocka.h>
 
-#include "layout.h"
-#include "reel/buffer.h"
+#include "buffer/layout.h"
+#include "buffer/buffer.h"
 #include "reel/error.h"
-#include "reel/journal.h"
+#include "buffer/journal.h"
 #include "reel/ops.h"
-#include "reel/slot.h"
+#include "buffer/slot.h"
 #include "testutil.h"
 
 struct fixture {

@@ -1,6 +1,6 @@
 /*
- * Unit tests of the buffer file (core/buffer.c) and the frame index
- * (core/index.c): real files in a private temp folder, damaged on disk with
+ * Unit tests of the buffer file (core/buffer/buffer.c) and the frame index
+ * (core/buffer/index.c): real files in a private temp folder, damaged on disk with
  * pwrite/ftruncate and reopened, so that every validation path is reached
  * the way a hostile or broken file would reach it.
  */
@@ -26,13 +26,13 @@
 
 #include <cmocka.h>
 
-#include "layout.h"
-#include "private.h"
-#include "reel/buffer.h"
+#include "buffer/layout.h"
+#include "buffer/buffer-private.h"
+#include "buffer/buffer.h"
 #include "reel/error.h"
-#include "reel/journal.h"
+#include "buffer/journal.h"
 #include "reel/ops.h"
-#include "reel/slot.h"
+#include "buffer/slot.h"
 #include "testutil.h"
 
 struct fixture {

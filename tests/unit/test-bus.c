@@ -1,5 +1,5 @@
 /*
- * Tests of the command bus queues (core/bus.c) on real POSIX message
+ * Tests of the command bus queues (core/bus/bus.c) on real POSIX message
  * queues with real forked senders: names, O_EXCL creation and mode 0600,
  * refusal of queues that are not ours, priority order (also while a
  * producer keeps the queue full), 10,000 messages through a 10-deep queue
@@ -24,9 +24,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "reel/bus.h"
+#include "bus/bus.h"
 #include "reel/error.h"
-#include "reel/msg.h"
+#include "bus/msg.h"
 #include "reel/ops.h"
 #include "testutil.h"
 

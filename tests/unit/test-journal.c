@@ -1,5 +1,5 @@
 /*
- * Unit tests of the journal (core/journal.c): appends read back through a
+ * Unit tests of the journal (core/buffer/journal.c): appends read back through a
  * fresh mapping and another process, entries damaged on disk, a hostile
  * count in the live header, a full journal.
  */
@@ -19,11 +19,11 @@
 
 #include <cmocka.h>
 
-#include "layout.h"
-#include "private.h"
-#include "reel/buffer.h"
+#include "buffer/layout.h"
+#include "buffer/buffer-private.h"
+#include "buffer/buffer.h"
 #include "reel/error.h"
-#include "reel/journal.h"
+#include "buffer/journal.h"
 #include "reel/ops.h"
 #include "testutil.h"
 

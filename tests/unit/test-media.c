@@ -1,5 +1,5 @@
 /*
- * Tests of the media access (core/media-*.c) on the clips that
+ * Tests of the media access (core/media/*.c) on the clips that
  * tests/helpers/make-clips.sh makes at build time.
  *
  * The frame index is checked against ffprobe's packet list.  Materialised
@@ -36,10 +36,10 @@
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
-#include "reel/buffer.h"
+#include "buffer/buffer.h"
 #include "reel/error.h"
 #include "reel/log.h"
-#include "reel/media.h"
+#include "media/media.h"
 #include "testutil.h"
 
 /* The documented conversion (reel/media.h), restated here on purpose. */

@@ -1,5 +1,5 @@
 /*
- * Tests of the bus message codec and the op table (core/msg.c, core/ops.c).
+ * Tests of the bus message codec and the op table (core/bus/msg.c, core/bus/ops.c).
  *
  * The decoder is the gate for every byte another process sends, so most of
  * this file tries to get something malformed past it: each malformed
@@ -22,7 +22,7 @@
 #include <cmocka.h>
 
 #include "reel/error.h"
-#include "reel/msg.h"
+#include "bus/msg.h"
 #include "reel/ops.h"
 
 /* A byte pattern no decoder would produce: proves an output was not written. */
@@ -151,7 +151,7 @@ static bool op_known(uint32_t op)
 }
 
 /*
- * The protocol's rules, restated independently of core/msg.c: the header
+ * The protocol's rules, restated independently of core/bus/msg.c: the header
  * fields every message has, then what each kind uses.  Fields a kind does
  * not use are not judged (a reply's params, a status request's range).
  */

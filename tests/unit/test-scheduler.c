@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "reel/msg.h"
+#include "bus/msg.h"
 #include "reel/ops.h"
 #include "scheduler.h"
 

@@ -1,6 +1,6 @@
 /*
- * Tests of session files (core/session.c) and of the client connection to
- * a coordinator (core/client.c), with real processes: the runtime folder
+ * Tests of session files (core/bus/session.c) and of the client connection to
+ * a coordinator (core/bus/client.c), with real processes: the runtime folder
  * and its permissions, publish/read, liveness by pid and start time,
  * damaged session files, removal, listing, and a forked child playing a
  * minimal coordinator that a reel_client talks to over real queues.
@@ -28,11 +28,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "reel/bus.h"
+#include "bus/bus.h"
 #include "reel/client.h"
 #include "reel/error.h"
-#include "reel/msg.h"
-#include "reel/session.h"
+#include "bus/msg.h"
+#include "bus/session.h"
 #include "testutil.h"
 
 #define MAX_CHILDREN 4

@@ -1,5 +1,5 @@
 /*
- * Tests of the slot protocol (core/slot.c) on real buffer files with real
+ * Tests of the slot protocol (core/buffer/slot.c) on real buffer files with real
  * processes: forked children open the buffer themselves, take slot locks,
  * get killed with SIGKILL while holding them, write frames under the
  * seqlock and sleep on the futex.  Children never call cmocka: they report
@@ -22,10 +22,10 @@
 
 #include <cmocka.h>
 
-#include "private.h"
-#include "reel/buffer.h"
+#include "buffer/buffer-private.h"
+#include "buffer/buffer.h"
 #include "reel/error.h"
-#include "reel/slot.h"
+#include "buffer/slot.h"
 #include "testutil.h"
 
 #define MAX_CHILDREN 16

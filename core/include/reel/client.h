@@ -1,6 +1,6 @@
 /*
  * The client side of a session: what `reel status`, `reel frame`, the
- * stages and the tests use to talk to a coordinator.  A client finds the
+ * stages and scripts use to talk to a coordinator.  A client finds the
  * coordinator through its session file, sends requests on the coordinator
  * queue and reads replies from a reply queue of its own, which it creates
  * O_EXCL/0600 on connect and removes on close.
@@ -9,9 +9,45 @@
 #define REEL_CLIENT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
-#include "reel/msg.h"
-#include "reel/session.h"
+#define REEL_SESSION_NAME_MAX 64
+#define REEL_PATH_MAX 4096
+
+/* Priority classes of requests, highest first in the queues. */
+enum reel_prio {
+	REEL_PRIO_BACKGROUND = 0,   /* read-ahead */
+	REEL_PRIO_BATCH = 1,        /* export, work items */
+	REEL_PRIO_INTERACTIVE = 2,  /* a person waits: preview keys, reel send, reel frame */
+	REEL_PRIO_CONTROL = 3,      /* stop, and the stages' own traffic */
+	REEL_PRIO_COUNT
+};
+
+/* What a session file says about a live session. */
+struct reel_session_record {
+	char name[REEL_SESSION_NAME_MAX + 1];
+	pid_t pid;
+	uint64_t start_time;           /* /proc/<pid>/stat field 22 */
+	char buffer_path[REEL_PATH_MAX];
+	char source_path[REEL_PATH_MAX];
+};
+
+/* A session name is 1..64 of [A-Za-z0-9_-]; anything else is REEL_E_SESSION. */
+int reel_session_name_check(const char *session);
+
+struct reel_status {
+	uint64_t frames;            /* in the video */
+	uint64_t resident;          /* READY in the buffer */
+	uint64_t errors;            /* frames that could not be decoded */
+	uint64_t decoded;           /* frames decoded since the coordinator started */
+	uint64_t journal;           /* entries in the journal */
+	uint64_t pending;           /* commands not finished */
+	uint64_t inflight;          /* work items handed to stages and not done */
+	uint64_t stages;            /* attached stage processes */
+	uint64_t malformed;         /* messages dropped as malformed */
+	uint64_t generation;        /* of the buffer: +1 at every coordinator start */
+	uint64_t queue_depth[5];    /* coord, editor, effect, audio, preview */
+};
 
 struct reel_client;
 
@@ -22,17 +58,14 @@ void reel_client_close(struct reel_client *client);
 
 const struct reel_session_record *reel_client_record(const struct reel_client *client);
 
-/*
- * Send request (kind and fields set by the caller; sender, id and reply tag
- * are filled in) with priority class prio, and wait at most timeout_ms for
- * its reply (replies to other ids are discarded).  Returns the reply's
- * result: 0, or the coordinator's error code; -ETIMEDOUT.
- */
-int reel_client_call(struct reel_client *client, struct reel_msg *request, unsigned prio,
-                     int timeout_ms, struct reel_msg *ret_reply);
+/* The session's figures; -ETIMEDOUT when the coordinator did not answer in time. */
+int reel_client_status(struct reel_client *client, int timeout_ms, struct reel_status *ret_status);
 
-/* Materialise frames first..last; *ret_slot gets the slot of `first`. */
+/* Materialise frames first..last at priority prio; *ret_slot gets the slot of `first`. */
 int reel_client_need(struct reel_client *client, uint64_t first, uint64_t last, unsigned prio,
                      int timeout_ms, uint32_t *ret_slot);
+
+/* Ask the coordinator to stop; returns once it has acknowledged. */
+int reel_client_stop(struct reel_client *client, int timeout_ms);
 
 #endif

@@ -1,12 +1,23 @@
 /*
  * The edit operations that a command can name, and the bounds of their
- * parameters.  The table in core/ops.c is the one place that knows them:
+ * parameters.  The table in core/bus/ops.c is the one place that knows them:
  * the message decoder checks commands against it, `reel send --help` lists it.
  */
 #ifndef REEL_OPS_H
 #define REEL_OPS_H
 
 #include <stdint.h>
+
+/* Who takes part in a session. */
+enum reel_role {
+	REEL_ROLE_COORD = 0,
+	REEL_ROLE_EDITOR,
+	REEL_ROLE_EFFECT,
+	REEL_ROLE_AUDIO,
+	REEL_ROLE_PREVIEW,
+	REEL_ROLE_CLIENT,      /* a short-lived command line client */
+	REEL_ROLE_COUNT
+};
 
 enum reel_op {
 	REEL_OP_NONE = 0,

@@ -16,8 +16,9 @@
 
 #include <stdint.h>
 
-#include "reel/buffer.h"
-#include "reel/msg.h"
+#include "reel/frame.h"
+
+struct reel_msg;
 
 struct reel_stage;
 

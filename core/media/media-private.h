@@ -1,5 +1,5 @@
 /*
- * The state behind a struct reel_media, shared by core/media-*.c and by no
+ * The state behind a struct reel_media, shared by core/media/*.c and by no
  * other file: these four files are the only ones that include libav headers.
  *
  * One read-only MAP_SHARED mapping of the source feeds two AVFormatContexts
@@ -21,8 +21,8 @@
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
-#include "reel/buffer.h"
-#include "reel/media.h"
+#include "buffer/buffer.h"
+#include "media/media.h"
 
 /*
  * The swscale flags of every YUV -> YUV420P conversion (see reel/media.h);

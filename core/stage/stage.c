@@ -13,11 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "reel/bus.h"
+#include "buffer/buffer.h"
+#include "bus/bus.h"
 #include "reel/client.h"
 #include "reel/error.h"
 #include "reel/log.h"
-#include "reel/slot.h"
+#include "buffer/slot.h"
 #include "reel/stage.h"
 
 #define CALL_TIMEOUT_MS 10000

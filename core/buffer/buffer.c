@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "buffer/buffer-private.h"
 #include "reel/error.h"
 
 /*

@@ -23,7 +23,7 @@
 
 #include <libavutil/mathematics.h>
 
-#include "media-private.h"
+#include "media/media-private.h"
 #include "reel/error.h"
 
 /* A slot holds at most this many seconds of audio: a long still frame keeps only its start. */

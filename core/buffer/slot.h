@@ -1,7 +1,7 @@
 /*
  * The slot protocol: how processes share one frame slot of the buffer.
  *
- * See the block comment at the top of core/slot.c for the states and their
+ * See the block comment at the top of core/buffer/slot.c for the states and their
  * transitions.  In short: writers take the slot's robust process-shared
  * mutex and bracket every change of pixels with reel_slot_write_begin/end
  * (a seqlock); readers copy without a lock and keep the copy only when the

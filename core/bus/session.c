@@ -20,9 +20,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "reel/bus.h"
+#include "bus/bus.h"
 #include "reel/error.h"
-#include "reel/session.h"
+#include "bus/session.h"
+
+bool reel__session_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+	       c == '-';
+}
+
+int reel_session_name_check(const char *session)
+{
+	size_t n;
+
+	if (!session)
+		return REEL_E_SESSION;
+	n = strnlen(session, REEL_SESSION_NAME_MAX + 1);
+	if (n == 0 || n > REEL_SESSION_NAME_MAX)
+		return REEL_E_SESSION;
+	for (size_t i = 0; i < n; i++)
+		if (!reel__session_char_ok(session[i]))
+			return REEL_E_SESSION;
+	return 0;
+}
 
 static int check_dir(const char *path)
 {

@@ -29,7 +29,7 @@
 #include <libavutil/mathematics.h>
 #include <libavutil/pixdesc.h>
 
-#include "media-private.h"
+#include "media/media-private.h"
 #include "reel/error.h"
 #include "reel/log.h"
 

@@ -14,7 +14,7 @@
 
 #include <libavutil/frame.h>
 
-#include "media-private.h"
+#include "media/media-private.h"
 #include "reel/error.h"
 
 static bool has_suffix(const char *s, const char *suffix)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "reel/error.h"
-#include "reel/msg.h"
+#include "bus/msg.h"
 #include "reel/ops.h"
 
 #define ED REEL_ROLE_EDITOR

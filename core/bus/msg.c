@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "reel/error.h"
-#include "reel/msg.h"
+#include "bus/msg.h"
 #include "reel/ops.h"
 
 void reel_msg_init(struct reel_msg *msg, uint16_t kind)

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "reel/frame.h"
+
 #define REEL_MAX_DIMENSION 16384
 #define REEL_MAX_CHANNELS 16
 #define REEL_MAX_SAMPLE_RATE 384000
@@ -22,8 +24,6 @@
 
 enum reel_pix_fmt { REEL_PIX_YUV420P = 1 };
 enum reel_sample_fmt { REEL_SAMPLE_NONE = 0, REEL_SAMPLE_F32 = 1 };
-
-struct reel_rational { int32_t num, den; };
 
 /* What identifies the source a buffer was made from. */
 struct reel_source_id {
@@ -68,16 +68,6 @@ struct reel_buffer_info {
 	struct reel_rational time_base;
 	uint32_t sample_rate, channels, sample_fmt, audio_capacity;
 	struct reel_source_id source;
-};
-
-/* A view of one slot's pixels and samples, inside the mapping. */
-struct reel_frame {
-	uint8_t *plane[3];
-	uint32_t stride[3];
-	uint32_t width[3], height[3];
-	float *audio;                      /* interleaved, channels per sample */
-	uint32_t audio_capacity;           /* samples per channel */
-	uint32_t channels;
 };
 
 /* One entry of the frame index, in presentation order. */

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "layout.h"
-#include "reel/buffer.h"
+#include "buffer/layout.h"
+#include "buffer/buffer.h"
 
 /*
  * A process's handle on a buffer file.  `info` is the validated private

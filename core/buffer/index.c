@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "private.h"
+#include "buffer/buffer-private.h"
 #include "reel/error.h"
 
 static bool entry_valid(const struct reel_index_entry *e)

@@ -17,14 +17,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "reel/msg.h"
+#include "bus/msg.h"
+#include "reel/client.h"
 
 #define REEL_BUS_DEPTH 10
-#define REEL_SESSION_NAME_MAX 64
 #define REEL_QUEUE_NAME_MAX 128
-
-/* A session name is 1..64 of [A-Za-z0-9_-]; anything else is REEL_E_SESSION. */
-int reel_session_name_check(const char *session);
 
 /* "/reel.<uid>.<session>.<role>" into buf. */
 int reel_queue_name(char *buf, size_t len, const char *session, unsigned role);
@@ -62,5 +59,14 @@ int reel_queue_recv(mqd_t queue, struct reel_msg *ret_msg, unsigned *ret_mq_prio
 
 /* Messages waiting in the queue, or a negative error. */
 long reel_queue_depth(mqd_t queue);
+
+/*
+ * Send request (kind and fields set by the caller; sender, id and reply tag
+ * are filled in) with priority class prio, and wait at most timeout_ms for
+ * its reply (replies to other ids are discarded).  Returns the reply's
+ * result: 0, or the coordinator's error code; -ETIMEDOUT.
+ */
+int reel_client_call(struct reel_client *client, struct reel_msg *request, unsigned prio,
+                     int timeout_ms, struct reel_msg *ret_reply);
 
 #endif

@@ -129,9 +129,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "private.h"
+#include "base/clock.h"
+#include "buffer/buffer-private.h"
 #include "reel/error.h"
-#include "reel/slot.h"
+#include "buffer/slot.h"
 
 enum {
 	MUTEX_ZERO = 0,
@@ -162,19 +163,6 @@ static const char *const state_names[REEL_SLOT_STATE_COUNT] = {
 const char *reel_slot_state_name(uint32_t state)
 {
 	return state < REEL_SLOT_STATE_COUNT ? state_names[state] : "invalid";
-}
-
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t monotonic_ms(void)
-{
-	return monotonic_ns() / 1000000;
 }
 
 static struct reel__slot *entry_or_null(const struct reel_buffer *buffer, uint32_t slot)
@@ -285,7 +273,7 @@ static int ensure_mutex(struct reel__slot *s, int64_t deadline_ms)
 		/* v now holds what the winner stored. */
 	}
 
-	give_up = monotonic_ms() + INIT_WAIT_MS;
+	give_up = (reel__now_ns() / 1000000) + INIT_WAIT_MS;
 	for (;;) {
 		int64_t now;
 
@@ -293,7 +281,7 @@ static int ensure_mutex(struct reel__slot *s, int64_t deadline_ms)
 			return 0;
 		if (v != MUTEX_INITIALISING)
 			return REEL_E_SLOT;
-		now = monotonic_ms();
+		now = (reel__now_ns() / 1000000);
 		if (deadline_ms >= 0 && now >= deadline_ms && deadline_ms < give_up)
 			return -ETIMEDOUT;
 		if (now >= give_up)
@@ -315,7 +303,7 @@ int reel_slot_lock(struct reel_buffer *buffer, uint32_t slot, int timeout_ms)
 		return r;
 	s = reel__slot_entry(buffer, slot);
 
-	r = ensure_mutex(s, timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms);
+	r = ensure_mutex(s, timeout_ms < 0 ? -1 : (reel__now_ns() / 1000000) + timeout_ms);
 	if (r < 0)
 		return r;
 	if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) >= REEL_SLOT_STATE_COUNT)
@@ -423,7 +411,7 @@ uint32_t reel_slot_read_begin(const struct reel_buffer *buffer, uint32_t slot)
 		if (!(v & 1u))
 			return v;
 		if (spins >= SPINS_BEFORE_YIELD) {
-			int64_t now = monotonic_ms();
+			int64_t now = (reel__now_ns() / 1000000);
 
 			if (give_up < 0)
 				give_up = now + READ_WAIT_MS;
@@ -585,7 +573,7 @@ int reel_slot_wait(struct reel_buffer *buffer, uint32_t slot, uint32_t state, in
 	s = reel__slot_entry(buffer, slot);
 	/* Nanoseconds, so that rounding never makes the wait shorter than asked. */
 	if (timeout_ms >= 0)
-		deadline = monotonic_ns() + (int64_t)timeout_ms * 1000000;
+		deadline = reel__now_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
 		struct timespec rel, *timeout = NULL;
@@ -593,7 +581,7 @@ int reel_slot_wait(struct reel_buffer *buffer, uint32_t slot, uint32_t state, in
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != state)
 			return 0;
 		if (timeout_ms >= 0) {
-			int64_t left = deadline - monotonic_ns();
+			int64_t left = deadline - reel__now_ns();
 
 			if (left <= 0)
 				return -ETIMEDOUT;

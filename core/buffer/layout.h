@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "reel/buffer.h"
-#include "reel/journal.h"
+#include "buffer/buffer.h"
+#include "buffer/journal.h"
 
 #define REEL__MAGIC "REELBUF"          /* 7 chars and NUL: 8 bytes */
 #define REEL__FORMAT_VERSION 1u
@@ -85,7 +85,7 @@ struct reel__header_live {
 
 /*
  * One slot table entry, one cache line pair so that two slots never share a
- * line.  Field protection is described in core/slot.c.
+ * line.  Field protection is described in core/buffer/slot.c.
  */
 struct reel__slot {
 	uint32_t state;             /* futex word; atomic stores by the lock holder */

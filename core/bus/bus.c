@@ -13,26 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "reel/bus.h"
+#include "bus/bus.h"
 #include "reel/error.h"
-
-int reel_session_name_check(const char *session)
-{
-	size_t n;
-
-	if (!session)
-		return REEL_E_SESSION;
-	n = strlen(session);
-	if (n == 0 || n > REEL_SESSION_NAME_MAX)
-		return REEL_E_SESSION;
-	for (size_t i = 0; i < n; i++) {
-		char c = session[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == '-'))
-			return REEL_E_SESSION;
-	}
-	return 0;
-}
 
 int reel_queue_name(char *buf, size_t len, const char *session, unsigned role)
 {

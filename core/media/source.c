@@ -28,7 +28,7 @@
 #include <libavutil/pixdesc.h>
 #include <libavutil/sha.h>
 
-#include "media-private.h"
+#include "media/media-private.h"
 #include "reel/error.h"
 #include "reel/log.h"
 

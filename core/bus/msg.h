@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "reel/client.h"
+#include "reel/ops.h"
+
 #define REEL_MSG_MAGIC 0x4c454552u   /* "REEL" read as little-endian bytes */
 #define REEL_MSG_VERSION 1u
 #define REEL_MSG_SIZE 256u
@@ -27,25 +30,6 @@ enum reel_msg_kind {
 	REEL_MSG_STATUS_REPLY, /* coord -> client: the stat[] array */
 	REEL_MSG_CLAIM,        /* stage -> coord: took work (seq, first..last, epoch) off its queue */
 	REEL_MSG_KIND_COUNT
-};
-
-/* Priority classes, highest first in the queues (see reel_prio_mq()). */
-enum reel_prio {
-	REEL_PRIO_BACKGROUND = 0,
-	REEL_PRIO_BATCH = 1,
-	REEL_PRIO_INTERACTIVE = 2,
-	REEL_PRIO_CONTROL = 3,
-	REEL_PRIO_COUNT
-};
-
-enum reel_role {
-	REEL_ROLE_COORD = 0,
-	REEL_ROLE_EDITOR,
-	REEL_ROLE_EFFECT,
-	REEL_ROLE_AUDIO,
-	REEL_ROLE_PREVIEW,
-	REEL_ROLE_CLIENT,      /* a short-lived command line client */
-	REEL_ROLE_COUNT
 };
 
 /* Indices of stat[] in a STATUS_REPLY. */

@@ -9,19 +9,16 @@
 #ifndef REEL_SESSION_H
 #define REEL_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#define REEL_PATH_MAX 4096
+#include "reel/client.h"
 
-struct reel_session_record {
-	char name[65];
-	pid_t pid;
-	uint64_t start_time;           /* /proc/<pid>/stat field 22 */
-	char buffer_path[REEL_PATH_MAX];
-	char source_path[REEL_PATH_MAX];
-};
+
+/* A byte a session name may hold: [A-Za-z0-9_-]. */
+bool reel__session_char_ok(char c);
 
 /* The runtime folder, created 0700 when missing, refused when not ours. */
 int reel_runtime_dir(char *buf, size_t len);

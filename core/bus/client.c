@@ -4,10 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "reel/bus.h"
+#include "base/clock.h"
+#include "bus/bus.h"
+#include "bus/session.h"
 #include "reel/client.h"
 #include "reel/error.h"
 
@@ -24,7 +25,6 @@ int reel_client_connect(const char *session, struct reel_client **ret_client)
 {
 	struct reel_client *c;
 	char name[REEL_QUEUE_NAME_MAX];
-	struct timespec ts;
 	int r;
 
 	c = calloc(1, sizeof(*c));
@@ -47,8 +47,7 @@ int reel_client_connect(const char *session, struct reel_client **ret_client)
 		goto out_free;
 	}
 	/* The tag only has to differ between the clients of one process. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	c->tag = (uint32_t)(ts.tv_nsec ^ (uintptr_t)c) | 1u;
+	c->tag = (uint32_t)((uint64_t)reel__now_ns() ^ (uintptr_t)c) | 1u;
 	c->next_id = 1;
 	r = reel_reply_queue_name(c->reply_name, sizeof(c->reply_name), session, getpid(), c->tag);
 	if (r < 0)
@@ -83,17 +82,10 @@ const struct reel_session_record *reel_client_record(const struct reel_client *c
 	return &client->record;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int reel_client_call(struct reel_client *client, struct reel_msg *request, unsigned prio,
                      int timeout_ms, struct reel_msg *ret_reply)
 {
-	double deadline = now_ms() + timeout_ms;
+	double deadline = reel__now_ms() + timeout_ms;
 	struct reel_msg reply;
 	int r;
 
@@ -108,7 +100,7 @@ int reel_client_call(struct reel_client *client, struct reel_msg *request, unsig
 	if (r < 0)
 		return r == -EAGAIN ? -ETIMEDOUT : r;
 	for (;;) {
-		int left = timeout_ms < 0 ? -1 : (int)(deadline - now_ms());
+		int left = timeout_ms < 0 ? -1 : (int)(deadline - reel__now_ms());
 		if (timeout_ms >= 0 && left <= 0)
 			return -ETIMEDOUT;
 		r = reel_queue_recv(client->reply, &reply, NULL, left);
@@ -140,4 +132,37 @@ int reel_client_need(struct reel_client *client, uint64_t first, uint64_t last, 
 	if (r == 0 && ret_slot)
 		*ret_slot = reply.slot;
 	return r;
+}
+
+int reel_client_status(struct reel_client *client, int timeout_ms, struct reel_status *ret_status)
+{
+	struct reel_msg req, rep;
+	int r;
+
+	reel_msg_init(&req, REEL_MSG_STATUS);
+	r = reel_client_call(client, &req, REEL_PRIO_INTERACTIVE, timeout_ms, &rep);
+	if (r < 0)
+		return r;
+	memset(ret_status, 0, sizeof(*ret_status));
+	ret_status->frames = rep.stat[REEL_STAT_FRAMES];
+	ret_status->resident = rep.stat[REEL_STAT_RESIDENT];
+	ret_status->errors = rep.stat[REEL_STAT_ERRORS];
+	ret_status->decoded = rep.stat[REEL_STAT_DECODED];
+	ret_status->journal = rep.stat[REEL_STAT_JOURNAL];
+	ret_status->pending = rep.stat[REEL_STAT_PENDING];
+	ret_status->inflight = rep.stat[REEL_STAT_INFLIGHT];
+	ret_status->stages = rep.stat[REEL_STAT_STAGES];
+	ret_status->malformed = rep.stat[REEL_STAT_MALFORMED];
+	ret_status->generation = rep.stat[REEL_STAT_GENERATION];
+	for (int i = 0; i < 5; i++)
+		ret_status->queue_depth[i] = rep.stat[REEL_STAT_Q_COORD + i];
+	return 0;
+}
+
+int reel_client_stop(struct reel_client *client, int timeout_ms)
+{
+	struct reel_msg req;
+
+	reel_msg_init(&req, REEL_MSG_STOP);
+	return reel_client_call(client, &req, REEL_PRIO_CONTROL, timeout_ms, NULL);
 }

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "private.h"
+#include "buffer/buffer-private.h"
 #include "reel/error.h"
-#include "reel/journal.h"
+#include "buffer/journal.h"
 #include "reel/ops.h"
 
 /* The raw count, or REEL_E_JOURNAL when it is above the capacity (damage). */
