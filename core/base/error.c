@@ -34,6 +34,9 @@ static const char *const messages[] = {
 	[REEL_E_BUFFERBUSY - REEL_E_FIRST] = "buffer file in use by another running coordinator",
 	[REEL_E_INCOMPLETE - REEL_E_FIRST] = "buffer file's frame index was never completed",
 	[REEL_E_FOREIGNQUEUE - REEL_E_FIRST] = "queue not made by this user's reel (owner, mode or message size)",
+	[REEL_E_PARAM - REEL_E_FIRST] = "edit parameter does not fit the op or the video",
+	[REEL_E_NOUNDO - REEL_E_FIRST] = "nothing to undo or redo",
+	[REEL_E_EDIT - REEL_E_FIRST] = "an edit could not be applied",
 	[REEL_E_RUNDIR - REEL_E_FIRST] = "runtime folder not private (it must be yours, a real folder, mode 0700)",
 };
 

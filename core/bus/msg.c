@@ -55,7 +55,8 @@ static int check_kind(const struct reel_msg *m)
 	case REEL_MSG_NEED:
 		return check_range(m);
 	case REEL_MSG_COMMAND:
-		if (m->op == REEL_OP_NONE || m->op >= REEL_OP_COUNT)
+		/* What only the coordinator writes into the journal cannot be sent. */
+		if (!reel_op_get(m->op) || (reel_op_get(m->op)->flags & REEL_OP_INTERNAL))
 			return REEL_E_BADMSG;
 		/* Undo and redo name no frames, but take no parameters either. */
 		if (m->op == REEL_OP_UNDO || m->op == REEL_OP_REDO)

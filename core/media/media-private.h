@@ -1,5 +1,5 @@
 /*
- * The state behind a struct reel_media, shared by core/media/*.c and by no
+ * The state behind a struct reel_media, shared by the files of core/media/ and by no
  * other file: these four files are the only ones that include libav headers.
  *
  * One read-only MAP_SHARED mapping of the source feeds two AVFormatContexts

@@ -1,7 +1,7 @@
 /*
  * The source video: mapped read-only and fed to libavformat through our own
  * AVIOContext (no other protocol is allowed), with limits on pixels and
- * samples.  Only core/media/*.c include libav headers.
+ * samples.  Only the files of core/media/ include libav headers.
  *
  * reel_media_open() probes the file; reel_media_scan() builds the frame
  * index with a demux-only pass (no decoding); a reel_decoder decodes frames

@@ -19,6 +19,7 @@
 #include "reel/error.h"
 #include "reel/log.h"
 #include "buffer/slot.h"
+#include "bus/msg.h"
 #include "reel/stage.h"
 
 #define CALL_TIMEOUT_MS 10000
@@ -113,7 +114,34 @@ void reel_stage_detach(struct reel_stage *s)
 	free(s);
 }
 
-int reel_stage_next(struct reel_stage *s, struct reel_msg *ret_work, int timeout_ms)
+static void work_from_msg(const struct reel_msg *m, struct reel_work *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->edit.seq = m->seq;
+	w->edit.op = m->op;
+	w->edit.first = m->first;
+	w->edit.last = m->last;
+	memcpy(w->edit.params, m->params, sizeof(w->edit.params));
+	w->kind = REEL_WORK_APPLY;
+	w->first = m->first;
+	w->last = m->last;
+	w->epoch = m->epoch;
+	w->flags = m->flags;
+	w->incarnation = m->stat[REEL_WORK_INCARNATION];
+}
+
+static void msg_from_work(const struct reel_work *w, struct reel_msg *m)
+{
+	reel_msg_init(m, REEL_MSG_WORK);
+	m->seq = w->edit.seq;
+	m->op = w->edit.op;
+	m->first = w->first;
+	m->last = w->last;
+	memcpy(m->params, w->edit.params, sizeof(m->params));
+	m->epoch = w->epoch;
+}
+
+int reel_stage_next(struct reel_stage *s, struct reel_work *ret_work, int timeout_ms)
 {
 	struct reel_msg m;
 	int r;
@@ -132,7 +160,7 @@ int reel_stage_next(struct reel_stage *s, struct reel_msg *ret_work, int timeout
 		r = tell(s, &m, REEL_MSG_CLAIM);
 		if (r < 0)
 			return r;
-		*ret_work = m;
+		work_from_msg(&m, ret_work);
 		return 1;
 	}
 }
@@ -158,9 +186,10 @@ static int lock_frame(struct reel_stage *s, int64_t frame, struct reel_slot_info
 	return -EAGAIN;
 }
 
-int reel_stage_apply(struct reel_stage *s, const struct reel_msg *work, reel_stage_apply_fn fn,
+int reel_stage_apply(struct reel_stage *s, const struct reel_work *work, reel_frame_fn fn,
                      void *userdata)
 {
+	const struct reel_buffer_info *info = reel_buffer_info(s->buffer);
 	for (int64_t f = work->first; f <= work->last; f++) {
 		struct reel_slot_info si;
 		struct reel_frame frame;
@@ -172,14 +201,16 @@ int reel_stage_apply(struct reel_stage *s, const struct reel_msg *work, reel_sta
 		 * Apply only what the slot does not hold yet; a replay only onto the
 		 * decode it was made for (a later decode gets replays of its own).
 		 */
-		bool wanted = si.journal_seq < work->seq &&
-		              (!(work->flags & REEL_WORK_REPLAY) ||
-		               si.incarnation == work->stat[REEL_WORK_INCARNATION]);
+		bool wanted = si.journal_seq < work->edit.seq &&
+		              (!(work->flags & REEL_WORK_REPLAY) || si.incarnation == work->incarnation);
 		if (wanted && reel_buffer_frame(s->buffer, (uint32_t)slot, &frame) == 0) {
+			struct reel_frame_ctx ctx = { .edit = &work->edit, .frame = f,
+			                              .width = info->width, .height = info->height };
+			frame.audio_samples = si.audio_samples;
 			reel_slot_set_state(s->buffer, (uint32_t)slot, REEL_SLOT_BUSY, 0);
 			reel_slot_write_begin(s->buffer, (uint32_t)slot);
-			fn(&frame, f, work, userdata);
-			reel_slot_set_contents(s->buffer, (uint32_t)slot, f, work->seq, si.audio_samples);
+			fn(&ctx, &frame, userdata);
+			reel_slot_set_contents(s->buffer, (uint32_t)slot, f, work->edit.seq, si.audio_samples);
 			reel_slot_write_end(s->buffer, (uint32_t)slot);
 			reel_slot_set_state(s->buffer, (uint32_t)slot, REEL_SLOT_READY, 0);
 		}
@@ -188,7 +219,10 @@ int reel_stage_apply(struct reel_stage *s, const struct reel_msg *work, reel_sta
 	return 0;
 }
 
-int reel_stage_done(struct reel_stage *s, const struct reel_msg *work)
+int reel_stage_done(struct reel_stage *s, const struct reel_work *work)
 {
-	return tell(s, work, REEL_MSG_DONE);
+	struct reel_msg m;
+
+	msg_from_work(work, &m);
+	return tell(s, &m, REEL_MSG_DONE);
 }

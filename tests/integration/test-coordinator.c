@@ -466,11 +466,10 @@ static void test_coordinator_malformed_message_counted_and_dropped(void **state)
  * enough for the test to compute the expected pixels on its own.  With
  * die_after_claims > 0 it dies (SIGKILL) holding its n-th work item.
  */
-static void shift_luma(struct reel_frame *fr, int64_t frame, const struct reel_msg *w, void *userdata)
+static int shift_luma(const struct reel_frame_ctx *ctx, struct reel_frame *fr, void *userdata)
 {
-	int delta = (int)lround(w->params[0] * 100);
+	int delta = (int)lround(ctx->edit->params[0] * 100);
 
-	(void)frame;
 	(void)userdata;
 	for (uint32_t y = 0; y < fr->height[0]; y++) {
 		uint8_t *row = fr->plane[0] + (size_t)y * fr->stride[0];
@@ -479,12 +478,13 @@ static void shift_luma(struct reel_frame *fr, int64_t frame, const struct reel_m
 			row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 		}
 	}
+	return 0;
 }
 
 static void fake_stage(const char *session, int die_after_claims, int idle_exit_ms)
 {
 	struct reel_stage *stage;
-	struct reel_msg w;
+	struct reel_work w;
 	int claims = 0;
 
 	if (reel_stage_attach(session, REEL_ROLE_EFFECT, &stage) < 0)

@@ -1,5 +1,5 @@
 /*
- * Tests of the media access (core/media/*.c) on the clips that
+ * Tests of the media access (the files of core/media/) on the clips that
  * tests/helpers/make-clips.sh makes at build time.
  *
  * The frame index is checked against ffprobe's packet list.  Materialised

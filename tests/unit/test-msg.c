@@ -133,10 +133,11 @@ static bool params_ok(uint32_t op, const double p[4])
 		} else if (!(p[i] >= d->min[i] && p[i] <= d->max[i])) {
 			/* Written so that NaN fails; infinities are outside every bound. */
 			return false;
+		} else if ((d->integer >> i) & 1u) {
+			if (p[i] != (double)(int64_t)p[i])
+				return false;
 		}
 	}
-	if (op == REEL_OP_CROP && (p[0] + p[2] > 1.0 || p[1] + p[3] > 1.0))
-		return false;
 	return true;
 }
 
@@ -176,7 +177,8 @@ static bool oracle_valid(const struct reel_msg *m)
 	case REEL_MSG_NEED:
 		return range_ok(m);
 	case REEL_MSG_COMMAND:
-		if (!op_known(m->op))
+		/* What only the coordinator writes into the journal cannot be sent. */
+		if (!op_known(m->op) || (reel_op_get(m->op)->flags & REEL_OP_INTERNAL))
 			return false;
 		/* Undo and redo name no frames; their (absent) parameters still have one encoding. */
 		if (m->op == REEL_OP_UNDO || m->op == REEL_OP_REDO)
@@ -488,30 +490,55 @@ static void test_msg_reject_bad_params(void **state)
 
 static void test_msg_reject_crop_past_frame(void **state)
 {
+	/* x, y, w, h in pixels of a 640x360 video. */
 	static const double bad[][4] = {
-		{ 0.5, 0, 0.6, 0.5 }, { 0, 0.5, 0.5, 0.6 }, { 0.99, 0.99, 0.02, 0.02 }, { 0.1, 0.1, 1, 1 },
-		{ 0.6, 0.6, 0.6, 0.6 },
+		{ 320, 0, 321, 100 }, { 0, 200, 100, 161 }, { 639, 359, 2, 2 }, { 10, 10, 640, 360 },
 	};
 	static const double good[][4] = {
-		{ 0, 0, 1, 1 }, { 0.5, 0.5, 0.5, 0.5 }, { 0.25, 0.75, 0.75, 0.25 }, { 0.99, 0.99, 0.01, 0.01 },
+		{ 0, 0, 640, 360 }, { 320, 180, 320, 180 }, { 638, 358, 2, 2 }, { 100, 50, 400, 200 },
 	};
+	static const double fractional[4] = { 0.5, 0, 100, 100 };
+	const struct reel_op_limits lim = { 640, 360, 1000, 48000 };
 	struct reel_msg m;
+	char why[128];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		m = sample(REEL_MSG_COMMAND);
-		m.op = REEL_OP_CROP;
-		memcpy(m.params, bad[i], sizeof(m.params));
-		expect_reject(&m);
-		assert_int_equal(reel_op_check_params(REEL_OP_CROP, bad[i]), REEL_E_BADMSG);
+		/* The wire does not know the picture size; the video's limits do. */
+		assert_int_equal(reel_op_check_params(REEL_OP_CROP, bad[i]), 0);
+		why[0] = 0;
+		assert_int_equal(reel_op_validate(REEL_OP_CROP, bad[i], 0, 9, &lim, why, sizeof(why)),
+		                 REEL_E_PARAM);
+		assert_non_null(strstr(why, "beyond"));
 	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		m = sample(REEL_MSG_COMMAND);
 		m.op = REEL_OP_CROP;
 		memcpy(m.params, good[i], sizeof(m.params));
 		expect_accept(&m);
-		assert_int_equal(reel_op_check_params(REEL_OP_CROP, good[i]), 0);
+		assert_int_equal(reel_op_validate(REEL_OP_CROP, good[i], 0, 9, &lim, NULL, 0), 0);
 	}
+	m = sample(REEL_MSG_COMMAND);
+	m.op = REEL_OP_CROP;
+	memcpy(m.params, fractional, sizeof(m.params));
+	expect_reject(&m);
+	assert_int_equal(reel_op_validate(REEL_OP_CROP, fractional, 0, 9, &lim, why, sizeof(why)),
+	                 REEL_E_PARAM);
+	assert_non_null(strstr(why, "whole number"));
+	/* The range, a frozen frame that exists, sound on a video that has some. */
+	assert_int_equal(reel_op_validate(REEL_OP_HFLIP, good[0], 0, 1000, &lim, NULL, 0), REEL_E_PARAM);
+	assert_int_equal(reel_op_validate(REEL_OP_FREEZE, (double[4]){ 1000 }, 0, 9, &lim, NULL, 0),
+	                 REEL_E_PARAM);
+	assert_int_equal(reel_op_validate(REEL_OP_FREEZE, (double[4]){ 999 }, 0, 9, &lim, NULL, 0), 0);
+	assert_int_equal(reel_op_validate(REEL_OP_MUTE, (double[4]){ 0 }, 0, 9,
+	                                  &(struct reel_op_limits){ 640, 360, 1000, 0 }, why, sizeof(why)),
+	                 REEL_E_PARAM);
+	assert_non_null(strstr(why, "no sound"));
+	/* Internal ops are never a command. */
+	m = sample(REEL_MSG_COMMAND);
+	m.op = REEL_OP_FAILED;
+	m.params[0] = 0;
+	expect_reject(&m);
 }
 
 static void test_msg_reject_work_seq_zero(void **state)
@@ -569,7 +596,8 @@ static void test_msg_op_table_complete(void **state)
 		assert_true(d->role == REEL_ROLE_COORD || d->role == REEL_ROLE_EDITOR ||
 		            d->role == REEL_ROLE_EFFECT || d->role == REEL_ROLE_AUDIO);
 		/* Only the journal's own ops are applied by the coordinator. */
-		assert_int_equal(d->role == REEL_ROLE_COORD, op == REEL_OP_UNDO || op == REEL_OP_REDO);
+		assert_int_equal(d->role == REEL_ROLE_COORD,
+		                 (d->flags & (REEL_OP_CONTROL | REEL_OP_INTERNAL)) != 0);
 		for (uint32_t i = 0; i < d->nparams; i++) {
 			assert_non_null(d->param_names[i]);
 			assert_true(isfinite(d->min[i]) && isfinite(d->max[i]));
@@ -596,7 +624,8 @@ static void check_command(uint32_t op, const double p[4], bool ok)
 	m.op = op;
 	memcpy(m.params, p, sizeof(m.params));
 	assert_int_equal(reel_op_check_params(op, p), ok ? 0 : REEL_E_BADMSG);
-	if (ok)
+	/* Ops only the coordinator journals are never a command, whatever their parameters. */
+	if (ok && !(reel_op_get(op)->flags & REEL_OP_INTERNAL))
 		expect_accept(&m);
 	else
 		expect_reject(&m);

@@ -39,6 +39,9 @@ enum reel_error {
 	REEL_E_BUFFERBUSY,     /* another coordinator holds the buffer file */
 	REEL_E_INCOMPLETE,     /* the buffer's frame index was never completed */
 	REEL_E_FOREIGNQUEUE,   /* a queue not made by this user's reel */
+	REEL_E_PARAM,          /* an edit's parameter does not fit the op or the video */
+	REEL_E_NOUNDO,         /* nothing to undo, or nothing to redo */
+	REEL_E_EDIT,           /* an edit could not be applied (the log says why) */
 	REEL_E_LAST
 };
 

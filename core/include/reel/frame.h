@@ -11,13 +11,18 @@
 
 struct reel_rational { int32_t num, den; };
 
-/* A view of one slot's pixels and samples, inside the mapping. */
+/*
+ * A view of one frame: Y, U and V planes (U and V of (width + 1) / 2 by
+ * (height + 1) / 2), each row stride[i] bytes apart, then the frame's
+ * sound.  In a slot of the buffer the view points into the mapping.
+ */
 struct reel_frame {
 	uint8_t *plane[3];
 	uint32_t stride[3];
 	uint32_t width[3], height[3];
-	float *audio;                      /* interleaved, channels per sample */
-	uint32_t audio_capacity;           /* samples per channel */
+	float *audio;                      /* interleaved, channels per sample; NULL without sound */
+	uint32_t audio_capacity;           /* samples per channel the memory holds */
+	uint32_t audio_samples;            /* samples per channel of this frame (<= capacity) */
 	uint32_t channels;
 };
 
