@@ -684,6 +684,8 @@ int reel_buffer_frame(struct reel_buffer *buffer, uint32_t slot, struct reel_fra
 	}
 	f.audio = info->channels ? (float *)(void *)(data + info->audio_offset) : NULL;
 	f.audio_capacity = info->audio_capacity;
+	/* How much sound the frame has is the slot entry's to say (reel_slot_get). */
+	f.audio_samples = 0;
 	f.channels = info->channels;
 	*ret_frame = f;
 	return 0;

@@ -49,9 +49,17 @@ static uint32_t entry_crc(const struct reel_journal_entry *entry)
 static bool body_valid(const struct reel_buffer *buffer, const struct reel_journal_entry *e,
                        uint64_t seq)
 {
-	if (e->op >= REEL_OP_COUNT)
+	const struct reel_op_desc *d = reel_op_get(e->op);
+
+	if (!d || e->flags != 0)
 		return false;
 	if (e->target >= seq)
+		return false;
+	/* Whatever acts on another entry names one; nothing else does. */
+	if ((e->op == REEL_OP_UNDO || e->op == REEL_OP_REDO || e->op == REEL_OP_FAILED ||
+	     e->op == REEL_OP_MEASURED) != (e->target != 0))
+		return false;
+	if (memchr(e->note, 0, sizeof(e->note)) == NULL)
 		return false;
 	if (e->first < 0 || e->first > e->last || (uint64_t)e->last >= buffer->info.frame_count)
 		return false;
@@ -96,7 +104,9 @@ int reel_journal_append(struct reel_buffer *buffer, const struct reel_journal_en
 	if (!body_valid(buffer, &e, count + 1))
 		return -EINVAL;
 	e.seq = count + 1;
-	e.state = REEL_JOURNAL_PENDING;
+	/* The caller says how it starts: pending work, or in effect at once (a trim, an undo). */
+	if (e.state != REEL_JOURNAL_APPLIED)
+		e.state = REEL_JOURNAL_PENDING;
 	e.crc = 0;
 	e.crc = entry_crc(&e);
 

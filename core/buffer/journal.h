@@ -13,31 +13,41 @@
 
 struct reel_buffer;
 
+/*
+ * What became of a command, for people and tools to read.  It is a cache:
+ * what is in effect follows from the entries themselves (an undo, redo or
+ * failed entry names the command it acts on), see core/edit/edits.h.
+ */
 enum reel_journal_state {
-	REEL_JOURNAL_PENDING = 0,
-	REEL_JOURNAL_APPLIED = 1,
-	REEL_JOURNAL_UNDONE = 2,
+	REEL_JOURNAL_PENDING = 0,   /* accepted, not applied to every resident frame yet */
+	REEL_JOURNAL_APPLIED = 1,   /* in effect */
+	REEL_JOURNAL_UNDONE = 2,    /* undone (a redo may bring it back) */
+	REEL_JOURNAL_FAILED = 3,    /* a stage could not apply it; never in effect again */
 	REEL_JOURNAL_STATE_COUNT
 };
 
-/* The on-disk entry; 128 bytes, pinned by _Static_assert in core/layout.h. */
+#define REEL_JOURNAL_NOTE_MAX 40
+
+/* The on-disk entry; 128 bytes, pinned by _Static_assert in layout.h. */
 struct reel_journal_entry {
 	uint64_t seq;           /* 1-based; entry i holds seq i + 1 */
 	uint32_t op;            /* enum reel_op (msg.h) */
 	uint32_t state;         /* enum reel_journal_state */
 	int64_t first, last;    /* frame range, inclusive */
-	uint64_t target;        /* undo/redo: the sequence acted upon */
+	uint64_t target;        /* undo, redo, failed, measured: the sequence acted upon */
 	double params[4];
-	uint32_t flags;
+	uint32_t flags;         /* 0 */
 	uint32_t crc;           /* CRC-32 of the entry with state and crc zeroed */
-	uint8_t reserved[48];
+	int64_t time_ns;        /* wall clock when the coordinator accepted it */
+	char note[REEL_JOURNAL_NOTE_MAX];   /* failed: why, NUL-terminated; else empty */
 };
 
 /* Number of entries appended so far (validated against the capacity). */
 uint64_t reel_journal_count(const struct reel_buffer *buffer);
 
 /*
- * Append entry (its seq, state and crc are filled in) and msync it before
+ * Append entry (its seq and crc are filled in; its state is APPLIED when the
+ * caller says so, PENDING otherwise) and msync it before
  * returning.  *ret_seq gets the new sequence.  REEL_E_JOURNALFULL when full;
  * -EINVAL for an unknown op, a frame range outside the buffer, a parameter
  * that is not finite, or a target that is not 0 or an earlier sequence;

@@ -25,7 +25,7 @@
 #include "buffer/journal.h"
 
 #define REEL__MAGIC "REELBUF"          /* 7 chars and NUL: 8 bytes */
-#define REEL__FORMAT_VERSION 1u
+#define REEL__FORMAT_VERSION 2u
 #define REEL__BYTE_ORDER 0x01020304u
 #define REEL__HEADER_SIZE 4096u
 #define REEL__LIVE_OFFSET 3072u
@@ -96,7 +96,8 @@ struct reel__slot {
 	uint32_t mutex_init;        /* 0 zero page, 1 initialising, 2 ready */
 	uint32_t audio_samples;     /* lock holder */
 	int32_t error;              /* lock holder, with state ERROR */
-	uint64_t incarnation;       /* lock holder (the coordinator): which decode of the frame this is */
+	uint32_t waiters;           /* anyone: +1 around a futex wait on state, so a wake is a syscall only when needed */
+	uint32_t reserved0;
 	pthread_mutex_t mutex;      /* robust, process-shared, initialised lazily */
 	uint8_t pad[128 - 48 - sizeof(pthread_mutex_t)];
 };

@@ -62,6 +62,9 @@
  *                owner_pid is a hint for tools and for catching a caller
  *                that forgot the lock, never a proof of ownership: a pid
  *                can be reused, and the mutex alone decides.
+ *   waiters      anyone about to sleep on state adds 1 and takes it away on
+ *                waking (sequentially consistent), so a change of state is
+ *                a FUTEX_WAKE system call only when someone sleeps.
  *   mutex_init   0 on the zero page of a fresh sparse file, 1 while one
  *                process initialises the mutex, 2 once it is usable.
  *
@@ -150,6 +153,8 @@ enum {
  * frame instead of stalling behind a slow or dead writer.
  */
 #define READ_WAIT_MS 20
+/* How often a waiter on a read-only handle looks at the state again (it cannot be woken). */
+#define READONLY_POLL_MS 5
 
 static const char *const state_names[REEL_SLOT_STATE_COUNT] = {
 	[REEL_SLOT_EMPTY] = "empty",
@@ -199,16 +204,21 @@ static long futex(uint32_t *word, int op, uint32_t value, const struct timespec 
 	return syscall(SYS_futex, word, op, value, timeout, NULL, 0);
 }
 
-static void wake_all(struct reel__slot *s)
-{
-	futex(&s->state, FUTEX_WAKE, INT_MAX, NULL);
-}
-
+/*
+ * A wake is a system call only when someone waits.  The store of the state
+ * and the load of the waiter count are both sequentially consistent, and so
+ * are a waiter's increment and its load of the state (reel_slot_wait): of
+ * two processes doing "store mine, load theirs" at least one sees the
+ * other's store, so either the waiter sees the new state and does not
+ * sleep, or the writer sees the waiter and wakes it.  A waiter killed while
+ * asleep leaves the count high: that only costs spare wakes.
+ */
 static void store_state(struct reel__slot *s, uint32_t state, int32_t error)
 {
 	__atomic_store_n(&s->error, state == REEL_SLOT_ERROR ? error : 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
-	wake_all(s);
+	__atomic_store_n(&s->state, state, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST) != 0)
+		futex(&s->state, FUTEX_WAKE, INT_MAX, NULL);
 }
 
 static void backoff(unsigned *spins)
@@ -462,7 +472,6 @@ int reel_slot_get(const struct reel_buffer *buffer, uint32_t slot, struct reel_s
 			return REEL_E_SLOT;
 		info.frame = -1;
 		info.journal_seq = 0;
-		info.incarnation = 0;
 		info.audio_samples = 0;
 		info.error = 0;
 		*ret_info = info;
@@ -471,7 +480,6 @@ int reel_slot_get(const struct reel_buffer *buffer, uint32_t slot, struct reel_s
 
 	info.frame = __atomic_load_n(&s->frame, __ATOMIC_RELAXED);
 	info.journal_seq = __atomic_load_n(&s->journal_seq, __ATOMIC_RELAXED);
-	info.incarnation = __atomic_load_n(&s->incarnation, __ATOMIC_RELAXED);
 	info.audio_samples = __atomic_load_n(&s->audio_samples, __ATOMIC_RELAXED);
 	info.error = __atomic_load_n(&s->error, __ATOMIC_RELAXED);
 	if (info.frame < -1 || (info.frame >= 0 && (uint64_t)info.frame >= buffer->info.frame_count))
@@ -527,16 +535,6 @@ int reel_slot_set_contents(struct reel_buffer *buffer, uint32_t slot, int64_t fr
 	return 0;
 }
 
-int reel_slot_set_incarnation(struct reel_buffer *buffer, uint32_t slot, uint64_t incarnation)
-{
-	struct reel__slot *s;
-	int r = holder_entry(buffer, slot, &s);
-
-	if (r == 0)
-		__atomic_store_n(&s->incarnation, incarnation, __ATOMIC_RELAXED);
-	return r;
-}
-
 int reel_slot_set_state(struct reel_buffer *buffer, uint32_t slot, uint32_t state, int32_t error)
 {
 	struct reel__slot *s;
@@ -577,6 +575,7 @@ int reel_slot_wait(struct reel_buffer *buffer, uint32_t slot, uint32_t state, in
 
 	for (;;) {
 		struct timespec rel, *timeout = NULL;
+		long fr;
 
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != state)
 			return 0;
@@ -595,8 +594,30 @@ int reel_slot_wait(struct reel_buffer *buffer, uint32_t slot, uint32_t state, in
 		 * EAGAIN, EINTR, ETIMEDOUT and spurious wake-ups all go back to
 		 * the check above.
 		 */
-		if (futex(&s->state, FUTEX_WAIT, state, timeout) < 0 && errno != EAGAIN &&
-		    errno != EINTR && errno != ETIMEDOUT)
-			return -errno;
+		if (buffer->readonly) {
+			/*
+			 * A read-only mapping cannot count itself in `waiters`, so no
+			 * writer wakes it: it looks again every READONLY_POLL_MS.
+			 */
+			if (!timeout || rel.tv_sec > 0 || rel.tv_nsec > READONLY_POLL_MS * 1000000L) {
+				rel.tv_sec = 0;
+				rel.tv_nsec = READONLY_POLL_MS * 1000000L;
+				timeout = &rel;
+			}
+			fr = futex(&s->state, FUTEX_WAIT, state, timeout);
+			if (fr < 0)
+				fr = -errno;
+			if (fr == -ETIMEDOUT)
+				fr = 0;
+		} else {
+			__atomic_add_fetch(&s->waiters, 1, __ATOMIC_SEQ_CST);
+			fr = __atomic_load_n(&s->state, __ATOMIC_SEQ_CST) == state ?
+			     futex(&s->state, FUTEX_WAIT, state, timeout) : 0;
+			if (fr < 0)
+				fr = -errno;
+			__atomic_sub_fetch(&s->waiters, 1, __ATOMIC_SEQ_CST);
+		}
+		if (fr < 0 && fr != -EAGAIN && fr != -EINTR && fr != -ETIMEDOUT)
+			return (int)fr;
 	}
 }

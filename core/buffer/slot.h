@@ -38,7 +38,6 @@ struct reel_slot_info {
 	uint32_t audio_samples; /* samples per channel present */
 	int32_t error;          /* reel error code when state is ERROR */
 	uint32_t owner_pid;     /* pid holding the mutex, 0 when free */
-	uint64_t incarnation;   /* which decode of the frame the slot holds (the coordinator counts) */
 };
 
 const char *reel_slot_state_name(uint32_t state);
@@ -67,13 +66,6 @@ int reel_slot_get(const struct reel_buffer *buffer, uint32_t slot, struct reel_s
 /* Writers, holding the lock: record what the slot now holds. */
 int reel_slot_set_contents(struct reel_buffer *buffer, uint32_t slot, int64_t frame,
                            uint64_t journal_seq, uint32_t audio_samples);
-
-/*
- * Writers, holding the lock: which decode of its frame the slot now holds.
- * A replayed edit names the decode it was meant for, so it never lands on a
- * later decode of the same frame (which gets its own replays).
- */
-int reel_slot_set_incarnation(struct reel_buffer *buffer, uint32_t slot, uint64_t incarnation);
 
 /* Store a new state (and reason for ERROR) and wake every waiter. */
 int reel_slot_set_state(struct reel_buffer *buffer, uint32_t slot, uint32_t state, int32_t error);

@@ -11,6 +11,7 @@
 #include "reel/error.h"
 #include "bus/msg.h"
 #include "reel/ops.h"
+#include "reel/stage.h"
 
 void reel_msg_init(struct reel_msg *msg, uint16_t kind)
 {
@@ -65,11 +66,26 @@ static int check_kind(const struct reel_msg *m)
 			return REEL_E_BADMSG;
 		return reel_op_check_params(m->op, m->params);
 	case REEL_MSG_WORK:
+		if (m->seq == 0 || !reel_op_get(m->op) || check_range(m) < 0)
+			return REEL_E_BADMSG;
+		/* The part to do lies inside the command's range; the kind is one of two. */
+		if ((int64_t)m->stat[REEL_WORK_RANGE_FIRST] < 0 ||
+		    (int64_t)m->stat[REEL_WORK_RANGE_FIRST] > m->first ||
+		    (int64_t)m->stat[REEL_WORK_RANGE_LAST] < m->last ||
+		    (m->stat[REEL_WORK_KIND] != REEL_WORK_APPLY && m->stat[REEL_WORK_KIND] != REEL_WORK_MEASURE))
+			return REEL_E_BADMSG;
+		return check_params_finite(m);
 	case REEL_MSG_DONE:
 	case REEL_MSG_CLAIM:
-		if (m->seq == 0 || m->op == REEL_OP_NONE || m->op >= REEL_OP_COUNT)
+	case REEL_MSG_MEASURED:
+		if (m->seq == 0 || !reel_op_get(m->op) || check_range(m) < 0)
 			return REEL_E_BADMSG;
-		if (check_range(m) < 0)
+		return check_params_finite(m);
+	case REEL_MSG_FAIL:
+		if (m->seq == 0 || !reel_op_get(m->op) || check_range(m) < 0 || m->result >= 0)
+			return REEL_E_BADMSG;
+		/* The reason is text that ends inside the message. */
+		if (!memchr(m->stat, 0, sizeof(m->stat)))
 			return REEL_E_BADMSG;
 		return check_params_finite(m);
 	case REEL_MSG_REPLY:
@@ -115,7 +131,7 @@ const char *reel_msg_kind_name(unsigned kind)
 		[REEL_MSG_STATUS] = "status", [REEL_MSG_STOP] = "stop",
 		[REEL_MSG_COMMAND] = "command", [REEL_MSG_WORK] = "work", [REEL_MSG_DONE] = "done",
 		[REEL_MSG_REPLY] = "reply", [REEL_MSG_STATUS_REPLY] = "status-reply",
-		[REEL_MSG_CLAIM] = "claim",
+		[REEL_MSG_CLAIM] = "claim", [REEL_MSG_FAIL] = "fail", [REEL_MSG_MEASURED] = "measured",
 	};
 	return kind < REEL_MSG_KIND_COUNT && names[kind] ? names[kind] : "unknown";
 }

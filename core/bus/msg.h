@@ -28,7 +28,9 @@ enum reel_msg_kind {
 	REEL_MSG_DONE,         /* stage -> coord: work (seq, first..last, epoch) finished */
 	REEL_MSG_REPLY,        /* coord -> client: result, seq, slot */
 	REEL_MSG_STATUS_REPLY, /* coord -> client: the stat[] array */
-	REEL_MSG_CLAIM,        /* stage -> coord: took work (seq, first..last, epoch) off its queue */
+	REEL_MSG_CLAIM,        /* stage -> coord: took work (seq, first, epoch) off its queue, or still works on it */
+	REEL_MSG_FAIL,         /* stage -> coord: work (seq, first, epoch) failed: result, and a reason */
+	REEL_MSG_MEASURED,     /* stage -> coord: measure work (seq, first, epoch) found params[0] */
 	REEL_MSG_KIND_COUNT
 };
 
@@ -37,7 +39,7 @@ enum reel_stat {
 	REEL_STAT_FRAMES, REEL_STAT_RESIDENT, REEL_STAT_JOURNAL, REEL_STAT_PENDING,
 	REEL_STAT_STAGES, REEL_STAT_INFLIGHT, REEL_STAT_MALFORMED, REEL_STAT_GENERATION,
 	REEL_STAT_Q_COORD, REEL_STAT_Q_EDITOR, REEL_STAT_Q_EFFECT, REEL_STAT_Q_AUDIO,
-	REEL_STAT_Q_PREVIEW, REEL_STAT_ERRORS, REEL_STAT_DECODED,
+	REEL_STAT_Q_PREVIEW, REEL_STAT_ERRORS, REEL_STAT_DECODED, REEL_STAT_FAILED,
 	REEL_STAT_COUNT = 16
 };
 
@@ -65,13 +67,21 @@ struct reel_msg {
 _Static_assert(sizeof(struct reel_msg) == REEL_MSG_SIZE, "reel_msg must be REEL_MSG_SIZE bytes");
 
 /*
- * A WORK item with REEL_WORK_REPLAY in flags re-applies an accepted entry
- * to a frame decoded again; stat[REEL_WORK_INCARNATION] names that decode
- * (the slot's incarnation), and the stage skips the frame when the slot
- * holds another one.
+ * Fields a kind keeps in stat[]:
+ *   WORK      the command's whole range and the kind of work (enum
+ *             reel_work_kind); first..last is the part to do now.
+ *   FAIL      a NUL-terminated reason, in the bytes of stat[].
+ *   NEED      seq != 0: answer once no command covering the frames is
+ *             unfinished (the frames are settled), not as they stand.
+ *   REPLY     to HELLO: the stage's slot in the session's stage table;
+ *             to an undo or redo: the command it acted on.
  */
-#define REEL_WORK_REPLAY 1u
-#define REEL_WORK_INCARNATION 0
+#define REEL_WORK_RANGE_FIRST 0
+#define REEL_WORK_RANGE_LAST 1
+#define REEL_WORK_KIND 2
+#define REEL_REPLY_STAGE_SLOT 0
+#define REEL_REPLY_TARGET 0
+#define REEL_FAIL_REASON_MAX (REEL_STAT_COUNT * 8)
 
 /* Fill magic, version and size; zero everything else. */
 void reel_msg_init(struct reel_msg *msg, uint16_t kind);

@@ -1,8 +1,10 @@
 /*
  * The coordinator's private state, shared by coord.c (set-up, teardown and
- * the event loop), coord-replies.c (answers and the outbox) and
- * coord-requests.c (what each message does).  Only the loop's thread
- * touches it; the materialiser thread has its own state behind its API.
+ * the event loop), coord-replies.c (answers and the outbox),
+ * coord-requests.c (needs, status and stop), coord-edits.c (commands, undo,
+ * redo, failures, measurements, dispatch) and coord-stages.c (the stage
+ * processes: started, attached, dead).  Only the loop's thread touches it;
+ * the materialiser thread has its own state behind its API.
  */
 #ifndef REEL_COORD_PRIVATE_H
 #define REEL_COORD_PRIVATE_H
@@ -14,12 +16,12 @@
 #include <sys/types.h>
 
 #include "base/clock.h"
-#include "coord.h"
-#include "materialise.h"
 #include "bus/bus.h"
-#include "buffer/journal.h"
 #include "bus/msg.h"
 #include "bus/session.h"
+#include "coord.h"
+#include "edit/edits.h"
+#include "materialise.h"
 #include "scheduler.h"
 
 #define MAX_STAGES 64
@@ -30,34 +32,51 @@
 #define MAX_WAITING_PER_PEER 32
 #define MAX_COMMANDS 256          /* unfinished commands before new ones get -EBUSY */
 #define CHUNK_FRAMES 64
-#define CLAIM_DEADLINE_MS 30000.0
+#define CLAIM_DEADLINE_MS 30000.0 /* a claimed item the stage has not spoken of for this long: hung */
 #define UNCLAIMED_DEADLINE_MS 10000.0
 #define OUTBOX_GIVE_UP_MS 5000.0
 #define MIN_SLOTS 16
+#define MAX_FAILURES 3            /* a work item failed this often fails its command */
+#define MAX_DEATHS 3              /* its stage died holding it this often: the same */
+#define STAGE_STOP_MS 5000.0      /* stages asked to leave at stop get this long */
+#define RESTARTS_PER_MINUTE 5
 
 enum { TAG_COORD = 1, TAG_SIGNAL, TAG_MATERIALISER, TAG_STAGE_QUEUE, TAG_PIDFD };
 
 struct stage {
 	pid_t pid;
 	uint32_t role;
-	int pidfd;
+	int pidfd;                /* watched in epoll while the process lives */
+	bool attached;            /* it said hello */
+	bool spawned;             /* started by this coordinator (and restarted when it dies) */
+	int index;                /* spawned: which of the coordinator's stages it is */
 };
 
-/* A NEED that waits for the materialiser, then for replays of its frames. */
+/* A stage this coordinator starts: restarted when it dies, within limits. */
+struct spawn {
+	uint32_t role;
+	pid_t pid;                /* 0 while not running */
+	double restart_at_ms;     /* when to start it again; 0 none due */
+	double restarts[RESTARTS_PER_MINUTE];
+	bool given_up;
+};
+
+/* A NEED that waits for the materialiser, and maybe for the frames to settle. */
 struct waiting {
 	uint64_t token;
 	pid_t pid;
 	uint32_t tag;
 	uint64_t id;
 	uint64_t first, last;     /* the frames served */
-	bool decoded;             /* the materialiser is done; only replays remain */
+	bool decoded;             /* the materialiser is done */
+	bool settle;              /* also wait until no unfinished command covers the frames */
 	int32_t result;
 	uint32_t slot;
 };
 
-/* A reply or a work item that did not fit into its queue yet. */
+/* A reply that did not fit into its queue yet. */
 struct outgoing {
-	pid_t pid;                /* 0: a work item for role queue `role` */
+	pid_t pid;
 	uint32_t tag;
 	uint32_t role;
 	unsigned prio;
@@ -65,32 +84,31 @@ struct outgoing {
 	struct reel_msg msg;
 };
 
-/* An accepted journal entry that is not undone: every decoded frame it covers needs it. */
-struct accepted {
-	uint64_t seq;
-	uint32_t op, role;
-	int64_t first, last;
-	double params[4];
-};
-
 struct reel_coord {
 	char session[REEL_SESSION_NAME_MAX + 1];
 	char buffer_path[REEL_PATH_MAX];
+	char source_path[REEL_PATH_MAX];
 	struct reel_session_record record;
 	int resumed;
 	bool published, created, claimed;
 	struct reel_media *media;
 	struct reel_buffer *buffer;
 	const struct reel_buffer_info *info;
+	struct reel_op_limits limits;
+	reel_op_lookup_fn lookup;
 	mqd_t queues[REEL_ROLE_CLIENT];
 	bool queue_blocked[REEL_ROLE_CLIENT];
 	int epfd, sigfd, evfd;
 	sigset_t old_mask;
 	struct materialiser *mat;
 	struct reel_sched *sched;
+	struct reel_edits *edits;
 
 	struct stage stages[MAX_STAGES];
 	size_t nstages;
+	struct spawn spawns[MAX_STAGES];
+	size_t nspawns;
+	char self_dir[REEL_PATH_MAX];   /* where this program lives: the stages are found from it */
 
 	struct waiting *waiting;
 	size_t nwaiting;
@@ -105,16 +123,16 @@ struct reel_coord {
 	struct { pid_t pid; uint32_t tag; mqd_t queue; } served[MAX_SERVED];
 	size_t nserved;
 
-	struct accepted *accepted;
-	size_t naccepted, acceptedcap;
-	uint16_t *replaying;      /* per frame: replays dispatched and not yet done */
-	uint8_t *rebuild;         /* per frame: decoded afresh under in-flight commands; rebuild when they are done */
+	uint64_t *measures;       /* normalizes waiting for earlier measurements before theirs can go */
+	size_t nmeasures, capmeasures;
 
 	const struct reel_coord_options *options;   /* during reel_coord_open() only */
 
 	uint64_t malformed;
 	uint64_t refused;         /* well-formed requests refused (busy, range) */
-	bool stopping;
+	uint64_t failed;          /* commands failed since start */
+	bool stopping;            /* a stop was asked for: the stages are leaving */
+	double stop_deadline_ms;
 };
 
 /* coord-replies.c */
@@ -127,13 +145,37 @@ void coord_forget_served(struct reel_coord *c, bool all);
 
 /* coord-requests.c */
 void coord_handle(struct reel_coord *c, const struct reel_msg *msg);
-void coord_dispatch(struct reel_coord *c);
 void coord_finish_needs(struct reel_coord *c);
-void coord_stage_died(struct reel_coord *c, pid_t pid);
-void coord_watch_writable(struct reel_coord *c, unsigned role, bool on);
-int coord_load_journal(struct reel_coord *c);
+void coord_answer_settled(struct reel_coord *c);
 void coord_fail_waiting(struct reel_coord *c, int32_t result);
 void coord_forget_dead_waiters(struct reel_coord *c);
+/* Stop: refuse new work, answer the needs in flight, ask the stages to leave. */
+void coord_begin_stop(struct reel_coord *c);
+
+/* coord-edits.c */
+int coord_load_journal(struct reel_coord *c);
+void coord_command(struct reel_coord *c, const struct reel_msg *req);
+void coord_work_done(struct reel_coord *c, const struct reel_msg *m);
+void coord_work_failed(struct reel_coord *c, const struct reel_msg *m);
+void coord_work_measured(struct reel_coord *c, const struct reel_msg *m);
+void coord_fail_command(struct reel_coord *c, uint64_t seq, const char *reason);
+void coord_take_failures(struct reel_coord *c);
+void coord_dispatch(struct reel_coord *c);
+void coord_watch_writable(struct reel_coord *c, unsigned role, bool on);
+/* Send one edit as if a client had, before the loop runs (reel open --edits). */
+int coord_accept_edit(struct reel_coord *c, uint32_t op, const double params[4], int64_t first,
+                      int64_t last, uint64_t *ret_seq, char *why, size_t whylen);
+
+/* coord-stages.c */
+int coord_hello(struct reel_coord *c, const struct reel_msg *m);
+void coord_stage_died(struct reel_coord *c, pid_t pid);
 void coord_recover_dead_writers(struct reel_coord *c);
+int coord_spawn_stages(struct reel_coord *c, unsigned editors, unsigned effects, unsigned audio);
+void coord_restart_stages(struct reel_coord *c);
+/* SIGTERM to the stages this coordinator started: they finish their item and leave. */
+void coord_stop_stages(struct reel_coord *c);
+bool coord_stages_gone(const struct reel_coord *c);
+void coord_close_stages(struct reel_coord *c);
+size_t coord_stages_of(const struct reel_coord *c, uint32_t role);
 
 #endif

@@ -29,12 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "coord-private.h"
 #include "buffer/buffer.h"
-#include "reel/error.h"
 #include "buffer/journal.h"
-#include "reel/log.h"
+#include "coord-private.h"
 #include "media/media.h"
+#include "reel/error.h"
+#include "reel/log.h"
 
 void reel_coord_session_from_path(const char *video, char *buf, size_t len)
 {
@@ -106,6 +106,13 @@ int reel_coord_buffer_path_for(const struct reel_coord_options *o, const char *s
 }
 
 /* ---------------------------------------------------------------- set-up */
+
+static unsigned default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 && n < 32 ? (unsigned)n : n >= 32 ? 32 : 1;
+}
 
 static uint64_t default_cache_bytes(void)
 {
@@ -261,6 +268,7 @@ static int claim_session(struct reel_coord *c, const char *video)
 	snprintf(c->record.buffer_path, sizeof(c->record.buffer_path), "%s", c->buffer_path);
 	real = realpath(video, NULL);
 	snprintf(c->record.source_path, sizeof(c->record.source_path), "%s", real ? real : video);
+	snprintf(c->source_path, sizeof(c->source_path), "%s", c->record.source_path);
 	free(real);
 
 	r = reel_session_lock(&lock);
@@ -385,13 +393,15 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 		goto out;
 	reel_buffer_claim(c->buffer, (uint32_t)getpid());
 	c->claimed = true;
-	c->replaying = calloc(c->info->frame_count, sizeof(*c->replaying));
-	c->rebuild = calloc(c->info->frame_count, 1);
-	if (!c->replaying || !c->rebuild) {
-		r = -ENOMEM;
-		goto out;
-	}
+	c->lookup = o->lookup;
+	c->limits.width = c->info->width;
+	c->limits.height = c->info->height;
+	c->limits.frames = c->info->frame_count;
+	c->limits.sample_rate = c->info->sample_rate;
 	r = sched_new(CHUNK_FRAMES, &c->sched);
+	if (r == 0)
+		r = reel_edits_new(c->info->frame_count, &c->edits);
+	/* The journal first: the materialiser keeps only the slots that hold all of it. */
 	if (r == 0)
 		r = coord_load_journal(c);
 	if (r == 0)
@@ -399,7 +409,10 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	if (r == 0)
 		r = setup_events(c);
 	if (r == 0)
-		r = materialiser_start(c->buffer, c->media, c->evfd, &c->mat);
+		r = materialiser_start(c->buffer, c->media, c->edits, c->lookup, c->source_path, c->evfd,
+		                       &c->mat);
+	if (r == 0 && !o->no_stages)
+		r = coord_spawn_stages(c, 1, o->workers ? o->workers : default_workers(), 1);
 	if (r < 0)
 		goto out;
 	reel_media_set_progress(c->media, NULL, NULL);
@@ -416,9 +429,9 @@ out:
 
 static void teardown(struct reel_coord *c)
 {
+	/* Stages first: they use the queues and the buffer until they are gone. */
+	coord_close_stages(c);
 	materialiser_stop(c->mat);
-	for (size_t i = 0; i < c->nstages; i++)
-		close(c->stages[i].pidfd);
 	/* Closed here, unlinked with the session file at the end (reel_session_release). */
 	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
 		reel_queue_close(c->queues[role]);
@@ -442,9 +455,8 @@ static void teardown(struct reel_coord *c)
 		close(c->sigfd);
 	free(c->waiting);
 	free(c->outbox);
-	free(c->accepted);
-	free(c->replaying);
-	free(c->rebuild);
+	free(c->measures);
+	reel_edits_free(c->edits);
 	/*
 	 * Queues and session file go last, and only while the file still names
 	 * this process: never another coordinator's of the same name.  Once the
@@ -483,12 +495,18 @@ int reel_coord_resumed(const struct reel_coord *coord)
 	return coord->resumed;
 }
 
+int reel_coord_send(struct reel_coord *coord, uint32_t op, const double params[4], int64_t first,
+                    int64_t last, uint64_t *ret_seq, char *why, size_t whylen)
+{
+	return coord_accept_edit(coord, op, params, first, last, ret_seq, why, whylen);
+}
+
 /* ------------------------------------------------------------ the loop */
 
 static void drain_coord_queue(struct reel_coord *c)
 {
 	/* Bounded, so that signals and finished decodes are looked at in between. */
-	for (int i = 0; i < 256 && !c->stopping; i++) {
+	for (int i = 0; i < 256; i++) {
 		struct reel_msg m;
 		int r = reel_queue_recv(c->queues[REEL_ROLE_COORD], &m, NULL, 0);
 		if (r == -EAGAIN)
@@ -526,6 +544,8 @@ static void tick(struct reel_coord *c)
 	coord_forget_served(c, false);
 	coord_forget_dead_waiters(c);
 	coord_recover_dead_writers(c);
+	coord_restart_stages(c);
+	coord_take_failures(c);
 	coord_dispatch(c);
 }
 
@@ -533,9 +553,14 @@ int reel_coord_run(struct reel_coord *c)
 {
 	double next_tick = reel__now_ms() + 1000;
 
-	/* Commands the journal held pending at start go out now. */
+	/* Measurements the journal still waits for go out now. */
 	coord_dispatch(c);
-	while (!c->stopping) {
+	/*
+	 * After a stop is asked for, the loop goes on until the stages it
+	 * started have finished their work item and left (or their time is up),
+	 * so that what they report is still heard.
+	 */
+	while (!c->stopping || (!coord_stages_gone(c) && reel__now_ms() < c->stop_deadline_ms)) {
 		struct epoll_event ev[16];
 		double now = reel__now_ms();
 		int timeout = 250, n;
@@ -556,7 +581,7 @@ int reel_coord_run(struct reel_coord *c)
 				break;
 			case TAG_SIGNAL:
 				if (read(c->sigfd, &si, sizeof(si)) == sizeof(si))
-					c->stopping = true;
+					coord_begin_stop(c);
 				break;
 			case TAG_MATERIALISER:
 				coord_finish_needs(c);

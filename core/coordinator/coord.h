@@ -11,13 +11,16 @@
 #include <stdint.h>
 
 #include "buffer/buffer.h"
+#include "reel/stage.h"
 
 struct reel_coord_options {
 	const char *video;
 	const char *session;        /* NULL: made from the video's file name */
 	const char *buffer_path;    /* NULL: <cache folder>/<session>.reel */
 	uint64_t cache_bytes;       /* 0: the whole clip when it fits in a quarter of RAM */
-	bool no_stages;
+	bool no_stages;             /* start no stage processes */
+	unsigned workers;           /* effect workers to start; 0: one per core */
+	reel_op_lookup_fn lookup;   /* the ops' implementations (libreel-ops), for fresh frames */
 	/* Told how long work at open (the index scan) advances; may be NULL. */
 	void (*progress)(void *userdata, const char *what, uint64_t done, uint64_t total);
 	void *progress_data;
@@ -33,6 +36,14 @@ struct reel_coord;
  * delivered once everything is cleaned up.
  */
 int reel_coord_open(const struct reel_coord_options *options, struct reel_coord **ret_coord);
+
+/*
+ * Accept an edit as if a client had sent it (reel open --edits), before the
+ * loop runs: checked, journaled, scheduled.  0 with *ret_seq, or an error
+ * with a one-line reason in why.
+ */
+int reel_coord_send(struct reel_coord *coord, uint32_t op, const double params[4], int64_t first,
+                    int64_t last, uint64_t *ret_seq, char *why, size_t whylen);
 
 /* Run the event loop until a STOP message, SIGINT or SIGTERM; 0 on a clean stop. */
 int reel_coord_run(struct reel_coord *coord);

@@ -15,6 +15,13 @@
  * (reel_buffer_prefault_slot), so that this cost overlaps with decoding on
  * the other core instead of adding to it.
  *
+ * Every frame decoded is brought up to date with the journal before it is
+ * READY (reel_applier_bring, in this thread, under the slot's lock): a frame
+ * that was not resident when an edit came gets it here, exactly as a stage
+ * would have applied it.  The frame's status is DECODING in the private map
+ * from the moment its slot is chosen, so that the loop never takes a frame
+ * on its way in for an absent one (see materialiser_any_present()).
+ *
  * When there are at least as many slots as frames, frame f lives in slot f
  * and nothing is ever evicted.  Otherwise slots are handed out free first,
  * then by least recent use; the frames of the request being served are
@@ -27,15 +34,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "materialise.h"
 #include "buffer/buffer.h"
-#include "reel/error.h"
-#include "media/media.h"
 #include "buffer/slot.h"
+#include "edit/apply.h"
+#include "edit/edits.h"
+#include "materialise.h"
+#include "media/media.h"
+#include "reel/error.h"
 
 #define NO_SLOT UINT32_MAX
 
-enum { FRAME_ABSENT = 0, FRAME_READY, FRAME_ERROR };
+enum { FRAME_ABSENT = 0, FRAME_DECODING, FRAME_READY, FRAME_ERROR };
 
 /* More waiting requests than this are refused: the coordinator caps clients first. */
 #define MAX_REQUESTS 4096
@@ -65,8 +74,8 @@ struct materialiser {
 	uint64_t order;
 	struct mat_done *done;       /* room for every queued request is reserved */
 	size_t ndone, donecap;
-	struct mat_fresh *fresh;     /* frames decoded, not yet taken by materialiser_fresh() */
-	size_t nfresh, freshcap;
+	struct mat_failure *failures; /* edits that failed on fresh frames, not yet taken */
+	size_t nfailures, failurecap;
 	bool failed;                 /* the thread stopped on its own */
 	unsigned serving_prio;       /* class of the request being decoded */
 	bool preempt;                /* a higher class waits */
@@ -88,9 +97,9 @@ struct materialiser {
 
 	/* The thread's own: the slot being written between begin() and end(). */
 	uint32_t cur_slot;
-	uint64_t cur_incarnation;
-	uint64_t decodes;            /* counts decodes; with the generation, names each one */
 	uint64_t cur_first;
+	struct reel_edits *edits;
+	struct reel_applier *applier;
 };
 
 static void forget_slot(struct materialiser *m, uint32_t slot)
@@ -124,6 +133,16 @@ static uint32_t pick_slot(struct materialiser *m, uint64_t frame, bool free_only
 	return best;
 }
 
+/* Caller holds m->lock: the frame goes back to absent after a failed start. */
+static void unclaim(struct materialiser *m, uint64_t frame, uint32_t slot)
+{
+	if (m->frame_slot[frame] == slot && m->frame_status[frame] == FRAME_DECODING) {
+		m->frame_status[frame] = FRAME_ABSENT;
+		m->frame_slot[frame] = NO_SLOT;
+		m->slot_frame[slot] = -1;
+	}
+}
+
 static int sink_begin(void *userdata, uint64_t frame, struct reel_frame *ret_frame)
 {
 	struct materialiser *m = userdata;
@@ -148,74 +167,104 @@ static int sink_begin(void *userdata, uint64_t frame, struct reel_frame *ret_fra
 		return 1;
 	}
 	forget_slot(m, slot);
+	/*
+	 * On its way in from now on: the loop counts it as present (so work for
+	 * it is dispatched), and the prefaulter leaves the slot alone.
+	 */
+	m->frame_slot[frame] = slot;
+	m->slot_frame[slot] = (int64_t)frame;
+	m->frame_status[frame] = FRAME_DECODING;
 	pthread_mutex_unlock(&m->lock);
 
 	r = reel_slot_lock(m->buffer, slot, 2000);
 	if (r < 0)
-		return 1;
+		goto out_unclaim;
 	r = reel_buffer_reserve_slot(m->buffer, slot);
 	if (r < 0)
 		goto out_unlock;
 	r = reel_buffer_frame(m->buffer, slot, ret_frame);
 	if (r < 0)
 		goto out_unlock;
-	reel_slot_set_state(m->buffer, slot, REEL_SLOT_DECODING, 0);
+	/* The frame number first: whoever sees DECODING sees which frame it is for. */
 	reel_slot_write_begin(m->buffer, slot);
 	reel_slot_set_contents(m->buffer, slot, (int64_t)frame, 0, 0);
-	/* Unique across coordinator restarts too: the buffer's generation is in the high bits. */
-	m->cur_incarnation = (reel_buffer_generation(m->buffer) << 32) | (++m->decodes & 0xffffffffu);
-	reel_slot_set_incarnation(m->buffer, slot, m->cur_incarnation);
+	reel_slot_set_state(m->buffer, slot, REEL_SLOT_DECODING, 0);
 	m->cur_slot = slot;
 	return 0;
 
 out_unlock:
 	reel_slot_unlock(m->buffer, slot);
-	return r;
+out_unclaim:
+	pthread_mutex_lock(&m->lock);
+	unclaim(m, frame, slot);
+	pthread_mutex_unlock(&m->lock);
+	/* A slot that cannot be had now skips the frame; a full disk stops the decode. */
+	return r == -ETIMEDOUT || r == REEL_E_SLOT ? 1 : r;
+}
+
+static void note_failure(struct materialiser *m, uint64_t frame, uint64_t seq, int32_t error)
+{
+	if (m->nfailures == m->failurecap) {
+		size_t cap = m->failurecap ? m->failurecap * 2 : 16;
+		struct mat_failure *v = realloc(m->failures, cap * sizeof(*v));
+		if (!v)
+			return;
+		m->failures = v;
+		m->failurecap = cap;
+	}
+	m->failures[m->nfailures].frame = (int64_t)frame;
+	m->failures[m->nfailures].seq = seq;
+	m->failures[m->nfailures].error = error;
+	m->nfailures++;
 }
 
 static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int32_t error)
 {
 	struct materialiser *m = userdata;
 	uint32_t slot = m->cur_slot;
+	uint64_t seen = 0, reached = 0, failed_seq = 0;
+	bool stale;
 	int r;
 
-	reel_slot_set_contents(m->buffer, slot, (int64_t)frame, 0, audio_samples);
+	if (!error) {
+		struct reel_frame view;
+
+		/*
+		 * Up to date with the journal before anyone sees it.  `seen` is the
+		 * journal as the steps were read: an undo or a failure after that
+		 * reaching this frame makes the result stale (checked below).
+		 */
+		seen = reel_edits_count(m->edits);
+		error = reel_buffer_frame(m->buffer, slot, &view);
+		view.audio_samples = audio_samples;
+		if (!error)
+			error = reel_applier_bring(m->applier, (int64_t)frame, &view, 0, seen, &reached,
+			                           &failed_seq);
+	}
+	reel_slot_set_contents(m->buffer, slot, (int64_t)frame, reached, audio_samples);
 	reel_slot_write_end(m->buffer, slot);
-	reel_slot_set_state(m->buffer, slot, error ? REEL_SLOT_ERROR : REEL_SLOT_READY, error);
 
 	/*
-	 * The map says "taken" before the slot lock goes: the prefaulter, which
-	 * zeroes free slots under their lock, must never see this one as free.
-	 * Lock order everywhere: slot lock, then m->lock.
+	 * Lock order everywhere: slot lock, then m->lock, then the edit index's.
+	 * The loop adds an undo to the index before it takes m->lock to forget
+	 * the frames it changed, so either the check below sees the undo or the
+	 * loop finds this frame in the map.
 	 */
 	pthread_mutex_lock(&m->lock);
-	m->frame_slot[frame] = slot;
-	m->slot_frame[slot] = (int64_t)frame;
-	m->frame_status[frame] = error ? FRAME_ERROR : FRAME_READY;
-	m->last_use[slot] = ++m->tick;
-	if (error) {
-		m->stats.errors++;
+	stale = !error && reel_edits_last_change(m->edits, (int64_t)frame, true) > seen;
+	if (stale) {
+		reel_slot_set_state(m->buffer, slot, REEL_SLOT_STALE, 0);
+		unclaim(m, frame, slot);
 	} else {
-		m->stats.resident++;
-		if (m->nfresh == m->freshcap) {
-			size_t cap = m->freshcap ? m->freshcap * 2 : 64;
-			struct mat_fresh *v = realloc(m->fresh, cap * sizeof(*v));
-			if (v) {
-				m->fresh = v;
-				m->freshcap = cap;
-			}
-		}
-		/* Without room the frame is marked absent again, to be decoded once more. */
-		if (m->nfresh < m->freshcap) {
-			m->fresh[m->nfresh].frame = frame;
-			m->fresh[m->nfresh].incarnation = m->cur_incarnation;
-			m->nfresh++;
-		} else {
-			m->frame_status[frame] = FRAME_ABSENT;
-			m->frame_slot[frame] = NO_SLOT;
-			m->slot_frame[slot] = -1;
-			m->stats.resident--;
-		}
+		reel_slot_set_state(m->buffer, slot, error ? REEL_SLOT_ERROR : REEL_SLOT_READY, error);
+		m->frame_status[frame] = error ? FRAME_ERROR : FRAME_READY;
+		m->last_use[slot] = ++m->tick;
+		if (error)
+			m->stats.errors++;
+		else
+			m->stats.resident++;
+		if (error && failed_seq)
+			note_failure(m, frame, failed_seq, error);
 	}
 	m->stats.decoded++;
 	r = m->stop ? -ECANCELED : m->preempt ? 1 : 0;
@@ -244,7 +293,8 @@ static void drop_if_stale(struct materialiser *m, uint64_t frame)
 	struct reel_slot_info si;
 	uint32_t slot = m->frame_slot[frame];
 
-	if (slot == NO_SLOT)
+	/* A frame on its way in is the decoder's until it is done. */
+	if (slot == NO_SLOT || m->frame_status[frame] == FRAME_DECODING)
 		return;
 	if (reel_slot_get(m->buffer, slot, &si) < 0 || si.state == REEL_SLOT_STALE ||
 	    si.frame != (int64_t)frame)
@@ -257,7 +307,7 @@ static bool present(struct materialiser *m, uint64_t frame)
 
 	pthread_mutex_lock(&m->lock);
 	drop_if_stale(m, frame);
-	p = m->frame_status[frame] != FRAME_ABSENT;
+	p = m->frame_status[frame] == FRAME_READY || m->frame_status[frame] == FRAME_ERROR;
 	pthread_mutex_unlock(&m->lock);
 	return p;
 }
@@ -483,29 +533,55 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-/* Adopt what a previous coordinator left READY; everything else is free. */
+/*
+ * Adopt what a previous coordinator left READY, but only what provably
+ * holds every edit that covers it: the slot says which journal state it
+ * holds, and the edit index says when the frame last changed meaning.  A
+ * slot whose writer died mid-edit (its robust lock says so), or whose
+ * seqlock is odd, is not adopted.  Everything else is free, to be decoded
+ * afresh and brought up to date.
+ */
 static void adopt_slots(struct materialiser *m)
 {
+	uint64_t journal = reel_edits_count(m->edits);
+
 	for (uint32_t s = 0; s < m->info->slot_count; s++) {
 		struct reel_slot_info si;
 		uint64_t f;
+		int r;
 
-		if (reel_slot_get(m->buffer, s, &si) < 0 || si.state != REEL_SLOT_READY || si.frame < 0)
+		if (reel_slot_get(m->buffer, s, &si) < 0 || si.state != REEL_SLOT_READY || si.frame < 0 ||
+		    (si.version & 1u))
 			continue;
 		f = (uint64_t)si.frame;
 		if (f >= m->info->frame_count || m->frame_slot[f] != NO_SLOT || (m->identity && f != s))
+			continue;
+		if (si.journal_seq > journal ||
+		    reel_edits_last_change(m->edits, (int64_t)f, false) > si.journal_seq) {
+			m->stats.stale_at_start++;
+			continue;
+		}
+		r = reel_slot_lock(m->buffer, s, 100);
+		if (r < 0)
+			continue;
+		reel_slot_unlock(m->buffer, s);
+		if (r == REEL_SLOT_RECOVERED)
 			continue;
 		m->frame_slot[f] = s;
 		m->slot_frame[s] = (int64_t)f;
 		m->frame_status[f] = FRAME_READY;
 		m->last_use[s] = ++m->tick;
 		m->stats.resident++;
+		m->stats.adopted++;
 	}
 }
 
-int materialiser_start(struct reel_buffer *buffer, struct reel_media *media, int notify_fd,
-                       struct materialiser **ret_mat)
+int materialiser_start(struct reel_buffer *buffer, struct reel_media *media,
+                       struct reel_edits *edits, reel_op_lookup_fn lookup, const char *source,
+                       int notify_fd, struct materialiser **ret_mat)
 {
+	const struct reel_applier_config ac = { .buffer = buffer, .edits = edits, .lookup = lookup,
+	                                        .source = source };
 	struct materialiser *m;
 	int r = -ENOMEM;
 
@@ -514,8 +590,15 @@ int materialiser_start(struct reel_buffer *buffer, struct reel_media *media, int
 		return -ENOMEM;
 	m->buffer = buffer;
 	m->media = media;
+	m->edits = edits;
 	m->info = reel_buffer_info(buffer);
 	m->notify_fd = notify_fd;
+	r = reel_applier_new(&ac, &m->applier);
+	if (r < 0) {
+		free(m);
+		return r;
+	}
+	r = -ENOMEM;
 	m->identity = m->info->slot_count >= m->info->frame_count;
 	m->frame_slot = malloc(m->info->frame_count * sizeof(*m->frame_slot));
 	m->frame_status = calloc(m->info->frame_count, 1);
@@ -553,6 +636,7 @@ out_destroy:
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
 out_free:
+	reel_applier_free(m->applier);
 	free(m->frame_slot);
 	free(m->frame_status);
 	free(m->slot_frame);
@@ -577,9 +661,10 @@ void materialiser_stop(struct materialiser *m)
 	pthread_cond_destroy(&m->prefault_cond);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
+	reel_applier_free(m->applier);
 	free(m->reqs);
 	free(m->done);
-	free(m->fresh);
+	free(m->failures);
 	free(m->frame_slot);
 	free(m->frame_status);
 	free(m->slot_frame);
@@ -627,18 +712,17 @@ out_unlock:
 	return r;
 }
 
-size_t materialiser_fresh(struct materialiser *m, struct mat_fresh *fresh, size_t max)
+size_t materialiser_failures(struct materialiser *m, struct mat_failure *out, size_t max)
 {
 	size_t n;
 
 	pthread_mutex_lock(&m->lock);
-	n = m->nfresh < max ? m->nfresh : max;
-	/* memcpy from a NULL list, even of 0 bytes, is undefined. */
+	n = m->nfailures < max ? m->nfailures : max;
 	if (n > 0) {
-		memcpy(fresh, m->fresh, n * sizeof(*fresh));
-		memmove(m->fresh, m->fresh + n, (m->nfresh - n) * sizeof(*fresh));
+		memcpy(out, m->failures, n * sizeof(*out));
+		memmove(m->failures, m->failures + n, (m->nfailures - n) * sizeof(*out));
 	}
-	m->nfresh -= n;
+	m->nfailures -= n;
 	pthread_mutex_unlock(&m->lock);
 	return n;
 }
@@ -668,7 +752,7 @@ int materialiser_lookup(struct materialiser *m, uint64_t first, uint64_t last,
 	pthread_mutex_lock(&m->lock);
 	for (uint64_t f = first; f <= last && all; f++) {
 		drop_if_stale(m, f);
-		all = m->frame_status[f] != FRAME_ABSENT;
+		all = m->frame_status[f] == FRAME_READY || m->frame_status[f] == FRAME_ERROR;
 	}
 	if (all) {
 		touch_range(m, first, last);
@@ -678,28 +762,89 @@ int materialiser_lookup(struct materialiser *m, uint64_t first, uint64_t last,
 	return all;
 }
 
-void materialiser_invalidate(struct materialiser *m, uint64_t frame)
+/* Mark the frame's slot STALE and forget it; the decoder's own frames are left alone. */
+static void invalidate(struct materialiser *m, uint64_t frame, bool *ret_was_resident)
 {
 	uint32_t slot;
 	bool locked;
 
-	if (frame >= m->info->frame_count)
-		return;
+	*ret_was_resident = false;
 	pthread_mutex_lock(&m->lock);
 	slot = m->frame_slot[frame];
+	if (m->frame_status[frame] == FRAME_DECODING)
+		slot = NO_SLOT;
 	pthread_mutex_unlock(&m->lock);
 	if (slot == NO_SLOT)
 		return;
-	/* Readers learn it from the table; a stage holding the slot briefly is waited for. */
-	locked = reel_slot_lock(m->buffer, slot, 100) >= 0;
+	/* Readers learn it from the table; a stage editing the slot is waited for. */
+	locked = reel_slot_lock(m->buffer, slot, 2000) >= 0;
 	if (locked)
 		reel_slot_set_state(m->buffer, slot, REEL_SLOT_STALE, 0);
 	pthread_mutex_lock(&m->lock);
-	if (m->frame_slot[frame] == slot)
+	if (m->frame_slot[frame] == slot && m->frame_status[frame] != FRAME_DECODING) {
+		*ret_was_resident = m->frame_status[frame] == FRAME_READY;
 		forget_slot(m, slot);
+	}
 	pthread_mutex_unlock(&m->lock);
 	if (locked)
 		reel_slot_unlock(m->buffer, slot);
+}
+
+void materialiser_invalidate(struct materialiser *m, uint64_t frame)
+{
+	bool was;
+
+	if (frame < m->info->frame_count)
+		invalidate(m, frame, &was);
+}
+
+static bool in_spans(const struct reel_span *spans, size_t n, int64_t frame)
+{
+	for (size_t i = 0; i < n; i++)
+		if (spans[i].first <= frame && frame <= spans[i].last)
+			return true;
+	return false;
+}
+
+size_t materialiser_invalidate_spans(struct materialiser *m, const struct reel_span *spans,
+                                     size_t nspans, uint64_t *resident, size_t max)
+{
+	uint64_t *frames;
+	size_t n = 0, count = 0;
+
+	/* The resident frames in the spans, found through the slots: there are fewer of them. */
+	frames = malloc((size_t)m->info->slot_count * sizeof(*frames));
+	if (!frames)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	for (uint32_t s = 0; s < m->info->slot_count; s++) {
+		int64_t f = m->slot_frame[s];
+		if (f >= 0 && m->frame_status[f] != FRAME_DECODING && in_spans(spans, nspans, f))
+			frames[n++] = (uint64_t)f;
+	}
+	pthread_mutex_unlock(&m->lock);
+	for (size_t i = 0; i < n; i++) {
+		bool was;
+
+		invalidate(m, frames[i], &was);
+		if (was && count < max)
+			resident[count++] = frames[i];
+	}
+	free(frames);
+	return count;
+}
+
+bool materialiser_any_present(struct materialiser *m, uint64_t first, uint64_t last)
+{
+	bool any = false;
+
+	if (last >= m->info->frame_count)
+		last = m->info->frame_count - 1;
+	pthread_mutex_lock(&m->lock);
+	for (uint64_t f = first; f <= last && !any; f++)
+		any = m->frame_status[f] != FRAME_ABSENT;
+	pthread_mutex_unlock(&m->lock);
+	return any;
 }
 
 void materialiser_stats(struct materialiser *m, struct mat_stats *ret_stats)

@@ -10,7 +10,11 @@
 #ifndef REEL_MATERIALISE_H
 #define REEL_MATERIALISE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "edit/edits.h"
+#include "reel/stage.h"
 
 struct reel_buffer;
 struct reel_media;
@@ -23,9 +27,17 @@ struct mat_done {
 	uint64_t first, last;  /* the frames served */
 };
 
-/* Starts the thread.  notify_fd (an eventfd) is written when results are ready. */
-int materialiser_start(struct reel_buffer *buffer, struct reel_media *media, int notify_fd,
-                       struct materialiser **ret_mat);
+/*
+ * Starts the thread.  notify_fd (an eventfd) is written when results are
+ * ready.  Every frame decoded is brought up to date with the journal
+ * (edits, with the ops of lookup; source is the video, for the frames a
+ * freeze holds) before it is READY.  Slots a previous coordinator left
+ * READY are kept only when the edit index proves they hold every edit that
+ * covers them.
+ */
+int materialiser_start(struct reel_buffer *buffer, struct reel_media *media,
+                       struct reel_edits *edits, reel_op_lookup_fn lookup, const char *source,
+                       int notify_fd, struct materialiser **ret_mat);
 /* Stops the thread after the frame it is decoding; accepts NULL. */
 void materialiser_stop(struct materialiser *mat);
 
@@ -37,16 +49,15 @@ int materialiser_request(struct materialiser *mat, uint64_t first, uint64_t last
                          uint64_t token);
 
 /*
- * Frames decoded since the last call: each has journal_seq 0 in its slot
- * and needs every accepted journal entry that covers it re-applied, for
- * that decode (incarnation) of the frame.  Up to max into fresh; returns
- * how many.
+ * An edit that failed while a freshly decoded frame was brought up to date:
+ * the frame is left in ERROR.  Up to max into out; returns how many.
  */
-struct mat_fresh {
-	uint64_t frame;
-	uint64_t incarnation;
+struct mat_failure {
+	int64_t frame;
+	uint64_t seq;
+	int32_t error;
 };
-size_t materialiser_fresh(struct materialiser *mat, struct mat_fresh *fresh, size_t max);
+size_t materialiser_failures(struct materialiser *mat, struct mat_failure *out, size_t max);
 /* Take one finished request; 1 when one was there, 0 when none. */
 int materialiser_poll(struct materialiser *mat, struct mat_done *ret_done);
 
@@ -60,14 +71,31 @@ int materialiser_lookup(struct materialiser *mat, uint64_t first, uint64_t last,
 
 /*
  * Forget frame `frame`: its slot goes STALE and the next need decodes it
- * again from source (and so replays the journal onto it).
+ * again from source (and so brings it up to date with the journal).
  */
 void materialiser_invalidate(struct materialiser *mat, uint64_t frame);
+
+/*
+ * Forget every resident frame of the spans (an undo, redo or failure
+ * changed them).  The frames that were resident go to resident (up to max,
+ * in order) so they can be rebuilt; returns how many there were.
+ */
+size_t materialiser_invalidate_spans(struct materialiser *mat, const struct reel_span *spans,
+                                     size_t nspans, uint64_t *resident, size_t max);
+
+/*
+ * Whether a frame of first..last is resident or being decoded: a work item
+ * over frames that are neither has nothing to do, since a frame decoded
+ * later is brought up to date with every edit accepted before.
+ */
+bool materialiser_any_present(struct materialiser *mat, uint64_t first, uint64_t last);
 
 struct mat_stats {
 	uint64_t resident;      /* frames READY */
 	uint64_t errors;        /* frames in ERROR */
 	uint64_t decoded;       /* frames written since start */
+	uint64_t adopted;       /* slots kept from the previous coordinator */
+	uint64_t stale_at_start; /* slots of the previous coordinator that missed edits */
 };
 void materialiser_stats(struct materialiser *mat, struct mat_stats *ret_stats);
 

@@ -841,3 +841,83 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 			return ret < 0 ? ret : 0;
 	}
 }
+
+/* ---- one frame into private memory ---------------------------------------- */
+
+struct one_picture {
+	uint64_t frame;
+	const struct reel_frame *dst;
+	int32_t error;
+	bool delivered;
+};
+
+static int one_begin(void *userdata, uint64_t frame, struct reel_frame *ret_frame)
+{
+	struct one_picture *o = userdata;
+
+	if (frame != o->frame)
+		return 1;
+	*ret_frame = *o->dst;
+	/* The picture only: a frame view without sound makes the decoder skip the audio. */
+	ret_frame->audio = NULL;
+	ret_frame->audio_capacity = 0;
+	ret_frame->channels = 0;
+	return 0;
+}
+
+static int one_end(void *userdata, uint64_t frame, uint32_t audio_samples, int32_t error)
+{
+	struct one_picture *o = userdata;
+
+	(void)audio_samples;
+	if (frame != o->frame)
+		return 0;
+	o->error = error;
+	o->delivered = true;
+	return 1;
+}
+
+int reel_media_decode_picture(struct reel_media *media, const struct reel_buffer *buffer,
+                              uint64_t frame, const struct reel_frame *dst)
+{
+	struct one_picture o = { .frame = frame, .dst = dst };
+	const struct reel_sink sink = { one_begin, one_end, &o };
+	int ret;
+
+	if (!dst || !reel__frame_view_valid(dst))
+		return -EINVAL;
+	ret = reel_media_decode(media, buffer, frame, frame, &sink);
+	if (ret < 0)
+		return ret;
+	if (!o.delivered)
+		return REEL_E_DECODE;
+	return o.error;
+}
+
+int reel_media_decode_audio(struct reel_media *media, const struct reel_buffer *buffer,
+                            uint64_t frame, const struct reel_frame *dst, uint32_t *ret_samples)
+{
+	struct decode_call c = { .media = media, .buffer = buffer };
+	int64_t s0, s1;
+	int ret;
+
+	*ret_samples = 0;
+	if (!media || !buffer || !dst || !dst->audio || dst->channels == 0 ||
+	    dst->channels > REEL_MAX_CHANNELS)
+		return -EINVAL;
+	c.binfo = reel_buffer_info(buffer);
+	if (frame >= c.binfo->frame_count)
+		return REEL_E_RANGE;
+	if (!media->audio.fmt || c.binfo->sample_rate == 0)
+		return 0;
+	/* No picture decoded, so the last frame ends one frame interval after it starts. */
+	ret = frame_samples(&c, frame, 0, &s0, &s1);
+	if (ret < 0)
+		return ret;
+	return write_audio(media, &c, s0, s1, dst, ret_samples);
+}
+
+int64_t reel_media_sample_at(int64_t ts, struct reel_rational time_base, uint32_t rate)
+{
+	return reel__media_sample_at(ts, time_base, rate);
+}

@@ -114,6 +114,28 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
                       uint64_t frame, uint64_t last, const struct reel_sink *sink);
 
 /*
+ * Decode the picture of frame `frame` alone into dst (memory of the
+ * caller's, laid out as a YUV420P frame of the buffer's size), exactly as
+ * reel_media_decode() would write it into a slot.  dst's sound is not
+ * touched.  REEL_E_DECODE when the frame cannot be decoded.
+ */
+int reel_media_decode_picture(struct reel_media *media, const struct reel_buffer *buffer,
+                              uint64_t frame, const struct reel_frame *dst);
+
+/*
+ * The sound of frame `frame` into dst->audio (at most dst->audio_capacity
+ * samples per channel of dst->channels), as reel_media_decode() puts it in
+ * a slot, without decoding any picture; *ret_samples gets the count.  The
+ * last frame of the video ends one frame interval after it starts (the
+ * decoder would use the decoded picture's duration).
+ */
+int reel_media_decode_audio(struct reel_media *media, const struct reel_buffer *buffer,
+                            uint64_t frame, const struct reel_frame *dst, uint32_t *ret_samples);
+
+/* A time in time_base as a global sample number at rate (rounded to nearest), as the decoder places sound. */
+int64_t reel_media_sample_at(int64_t ts, struct reel_rational time_base, uint32_t rate);
+
+/*
  * Write one slot's picture to path: PNG (converted to RGB24 by swscale with
  * SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT, BT.601
  * limited range in, full range out), or the raw YUV420P planes, rows packed

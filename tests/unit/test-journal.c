@@ -85,8 +85,9 @@ static struct reel_journal_entry make_entry(uint32_t op, int64_t first, int64_t 
 	e.last = last;
 	e.params[0] = p0;
 	e.params[1] = -p0 / 3;
-	e.flags = 7;
-	/* Whatever the caller puts in seq, state and crc is replaced. */
+	e.time_ns = 1234567890123456789LL;
+	snprintf(e.note, sizeof(e.note), "note %g", p0);
+	/* Whatever the caller puts in seq and crc is replaced; a state other than APPLIED is PENDING. */
 	e.seq = 999;
 	e.state = REEL_JOURNAL_UNDONE;
 	e.crc = 0xdeadbeef;
@@ -133,8 +134,15 @@ static void test_journal_append_read_roundtrip(void **state)
 	assert_true(back.first == 10 && back.last == 42);
 	assert_true(back.params[0] == 0.125 && back.params[1] == -0.125 / 3);
 	assert_true(back.params[2] == 0 && back.params[3] == 0);
-	assert_int_equal(back.flags, 7);
+	assert_int_equal(back.flags, 0);
+	assert_int_equal(back.time_ns, 1234567890123456789LL);
+	assert_string_equal(back.note, "note 0.125");
 	assert_int_not_equal(back.crc, 0xdeadbeef);
+	/* A caller that says the entry is in effect at once (a trim, an undo) is heard. */
+	e.state = REEL_JOURNAL_APPLIED;
+	assert_int_equal(reel_journal_append(f->buffer, &e, &seq), 0);
+	assert_int_equal(reel_journal_read(f->buffer, 2, &back), 0);
+	assert_int_equal(back.state, REEL_JOURNAL_APPLIED);
 }
 
 static void test_journal_seq_numbering(void **state)
@@ -230,7 +238,22 @@ static void test_journal_rejects_invalid_entries(void **state)
 	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
 	e.target = 3;
 	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
-	assert_int_equal(reel_journal_count(f->buffer), 2);
+	/* Controls name a target; edits do not; flags are zero; a note is text that ends. */
+	e.target = 0;
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	e = make_entry(REEL_OP_BLUR, 0, 3, 1);
+	e.target = 1;
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	e = make_entry(REEL_OP_BLUR, 0, 3, 1);
+	e.flags = 1;
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	e = make_entry(REEL_OP_BLUR, 0, 3, 1);
+	memset(e.note, 'x', sizeof(e.note));
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EINVAL);
+	e = make_entry(REEL_OP_FAILED, 0, 3, 0);
+	e.target = 1;
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	assert_int_equal(reel_journal_count(f->buffer), 3);
 }
 
 static void test_journal_damaged_entry(void **state)

@@ -24,12 +24,14 @@
 #include "reel/error.h"
 #include "bus/msg.h"
 #include "reel/ops.h"
+#include "reel/stage.h"
 
 /* A byte pattern no decoder would produce: proves an output was not written. */
 #define POISON 0xa5
 
 /* The kinds that carry a journal sequence of stage work. */
-static const unsigned work_kinds[] = { REEL_MSG_WORK, REEL_MSG_DONE, REEL_MSG_CLAIM };
+static const unsigned work_kinds[] = { REEL_MSG_WORK, REEL_MSG_DONE, REEL_MSG_CLAIM,
+                                       REEL_MSG_FAIL, REEL_MSG_MEASURED };
 #define NWORK (sizeof(work_kinds) / sizeof(work_kinds[0]))
 
 /* A valid message of each kind, with every field the kind uses set to something distinctive. */
@@ -81,9 +83,14 @@ static struct reel_msg sample(unsigned kind)
 		m.params[3] = 0.5;
 		m.first = 100;
 		m.last = 131;
+		m.stat[REEL_WORK_RANGE_FIRST] = 90;
+		m.stat[REEL_WORK_RANGE_LAST] = 200;
+		m.stat[REEL_WORK_KIND] = REEL_WORK_APPLY;
 		break;
 	case REEL_MSG_DONE:
 	case REEL_MSG_CLAIM:
+	case REEL_MSG_MEASURED:
+	case REEL_MSG_FAIL:
 		m.role = REEL_ROLE_EFFECT;
 		m.seq = 5;
 		m.epoch = 3;
@@ -91,6 +98,10 @@ static struct reel_msg sample(unsigned kind)
 		m.params[0] = 2.2;
 		m.first = 100;
 		m.last = 131;
+		if (kind == REEL_MSG_FAIL) {
+			m.result = REEL_E_EDIT;
+			memcpy(m.stat, "out of memory", 14);
+		}
 		break;
 	case REEL_MSG_REPLY:
 		m.role = REEL_ROLE_COORD;
@@ -187,11 +198,23 @@ static bool oracle_valid(const struct reel_msg *m)
 	case REEL_MSG_WORK:
 	case REEL_MSG_DONE:
 	case REEL_MSG_CLAIM:
+	case REEL_MSG_FAIL:
+	case REEL_MSG_MEASURED:
 		if (m->seq == 0 || !op_known(m->op) || !range_ok(m))
 			return false;
 		for (unsigned i = 0; i < 4; i++)
 			if (!isfinite(m->params[i]))
 				return false;
+		/* Work names the command's range around its part, and whether to apply or measure. */
+		if (m->kind == REEL_MSG_WORK)
+			return (int64_t)m->stat[REEL_WORK_RANGE_FIRST] >= 0 &&
+			       (int64_t)m->stat[REEL_WORK_RANGE_FIRST] <= m->first &&
+			       (int64_t)m->stat[REEL_WORK_RANGE_LAST] >= m->last &&
+			       (m->stat[REEL_WORK_KIND] == REEL_WORK_APPLY ||
+			        m->stat[REEL_WORK_KIND] == REEL_WORK_MEASURE);
+		/* A failure says why, as text that ends inside the message. */
+		if (m->kind == REEL_MSG_FAIL)
+			return m->result < 0 && memchr(m->stat, 0, sizeof(m->stat)) != NULL;
 		return true;
 	case REEL_MSG_REPLY:
 		return m->result <= 0;
@@ -425,9 +448,43 @@ static void test_msg_reject_bad_range(void **state)
 			struct reel_msg m = sample(kinds[k]);
 			m.first = good[i][0];
 			m.last = good[i][1];
+			if (kinds[k] == REEL_MSG_WORK) {
+				m.stat[REEL_WORK_RANGE_FIRST] = (uint64_t)m.first;
+				m.stat[REEL_WORK_RANGE_LAST] = (uint64_t)m.last;
+			}
 			expect_accept(&m);
 		}
 	}
+}
+
+static void test_msg_reject_work_outside_its_command(void **state)
+{
+	struct reel_msg m;
+
+	(void)state;
+	/* sample(): part 100..131 of a command over 90..200. */
+	m = sample(REEL_MSG_WORK);
+	m.stat[REEL_WORK_RANGE_FIRST] = 101;
+	expect_reject(&m);
+	m = sample(REEL_MSG_WORK);
+	m.stat[REEL_WORK_RANGE_LAST] = 130;
+	expect_reject(&m);
+	m = sample(REEL_MSG_WORK);
+	m.stat[REEL_WORK_RANGE_FIRST] = (uint64_t)-1;
+	expect_reject(&m);
+	m = sample(REEL_MSG_WORK);
+	m.stat[REEL_WORK_KIND] = 3;
+	expect_reject(&m);
+	m = sample(REEL_MSG_WORK);
+	m.stat[REEL_WORK_KIND] = REEL_WORK_MEASURE;
+	expect_accept(&m);
+	/* A failure with no end to its reason, or that claims success, is malformed. */
+	m = sample(REEL_MSG_FAIL);
+	memset(m.stat, 'x', sizeof(m.stat));
+	expect_reject(&m);
+	m = sample(REEL_MSG_FAIL);
+	m.result = 0;
+	expect_reject(&m);
 }
 
 static void test_msg_reject_bad_params(void **state)
@@ -788,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_msg_reject_hello_from_coord_or_client),
 		cmocka_unit_test(test_msg_reject_command_bad_op),
 		cmocka_unit_test(test_msg_reject_bad_range),
+		cmocka_unit_test(test_msg_reject_work_outside_its_command),
 		cmocka_unit_test(test_msg_reject_bad_params),
 		cmocka_unit_test(test_msg_reject_crop_past_frame),
 		cmocka_unit_test(test_msg_reject_work_seq_zero),
