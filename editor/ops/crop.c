@@ -96,7 +96,7 @@ int reel__editor_crop(const struct reel_frame_ctx *ctx, struct reel_frame *frame
 {
 	struct rect luma;
 
-	if (!ctx || !ctx->edit || !frame)
+	if (!ctx || !ctx->edit || !ctx->scratch || !frame)
 		return -EINVAL;
 	luma.x = lround(ctx->edit->params[0]);
 	luma.y = lround(ctx->edit->params[1]);

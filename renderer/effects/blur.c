@@ -85,7 +85,7 @@ int reel__effect_blur(const struct reel_frame_ctx *ctx, struct reel_frame *frame
 	size_t radius[3];
 	long r;
 
-	if (!ctx || !ctx->edit || !frame)
+	if (!ctx || !ctx->edit || !ctx->scratch || !frame)
 		return -EINVAL;
 	r = lround(ctx->edit->params[0]);
 	/* 32 is the op table's bound, and the one the 16-bit row sums are sized for. */

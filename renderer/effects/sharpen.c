@@ -25,7 +25,7 @@ int reel__effect_sharpen(const struct reel_frame_ctx *ctx, struct reel_frame *fr
 	uint8_t *copy, *plane;
 	int64_t a;
 
-	if (!ctx || !ctx->edit || !frame)
+	if (!ctx || !ctx->edit || !ctx->scratch || !frame)
 		return -EINVAL;
 	a = lround(ctx->edit->params[0] * 256.0);
 	pw = frame->width[0];
