@@ -33,15 +33,26 @@ static inline int64_t reel__round_div(int64_t a, int64_t b)
 
 /*
  * plane[x] = lut[plane[x]] over w x h bytes.  A byte table lookup does not
- * vectorise; this is one load and one store a byte.
+ * vectorise (baseline x86-64 has no byte shuffle or gather).  Eight lookups
+ * are done before their eight bytes are stored: a byte store may alias the
+ * table as far as the compiler knows, so a plain loop reloads after every
+ * store, and this runs about twice as fast.
  */
 static inline void reel__plane_lut(uint8_t *plane, size_t stride, size_t w, size_t h,
                                    const uint8_t lut[256])
 {
 	for (size_t y = 0; y < h; y++) {
 		uint8_t *row = plane + y * stride;
+		size_t x = 0;
 
-		for (size_t x = 0; x < w; x++)
+		for (; x + 8 <= w; x += 8) {
+			uint8_t o[8];
+
+			for (unsigned k = 0; k < 8; k++)
+				o[k] = lut[row[x + k]];
+			memcpy(row + x, o, 8);
+		}
+		for (; x < w; x++)
 			row[x] = lut[row[x]];
 	}
 }
