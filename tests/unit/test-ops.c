@@ -803,7 +803,10 @@ static void test_ops_freeze_copies_the_held_picture(void **state)
 	}
 }
 
-/* freeze without a held picture, or with one of another size, fails with -EINVAL and changes nothing. */
+/*
+ * freeze without a held picture, or with one of another size, fails with
+ * -EINVAL and changes nothing.
+ */
 static void test_ops_freeze_without_held_is_einval(void **state)
 {
 	const struct pic *src = &big.pics[0];
@@ -936,7 +939,10 @@ static void test_ops_fade_is_range_independent(void **state)
 	}
 }
 
-/* A fade of a frame outside its command's range, or without the command, is refused: -EINVAL, nothing changed. */
+/*
+ * A fade of a frame outside its command's range, or without the command, is
+ * refused with -EINVAL and changes nothing.
+ */
 static void test_ops_fade_without_range_is_einval(void **state)
 {
 	const struct pic *src = &odd.pics[0];
@@ -984,7 +990,10 @@ static void check_pixel_effect(uint32_t op, enum ref_fx fx, const double *params
 			}
 }
 
-/* brightness at both bounds (everything white or black), zero, and values whose delta rounds at .5. */
+/*
+ * brightness at both bounds (everything white or black), zero, and values
+ * whose delta rounds at .5.
+ */
 static void test_ops_brightness_matches_reference(void **state)
 {
 	static const double d[] = { -1, -0.5, -0.1, 0, 0.5 / 255, 0.0019, 0.3, 1 };
@@ -1177,11 +1186,16 @@ static void assert_samples(const float *got, const float *want, size_t n, const 
 			         (double)want[i]);
 }
 
-/* gain (the bounds, 0 dB, and between), mute and normalize (several targets, peaks, and a silent range). */
+/*
+ * gain (the bounds, 0 dB, and between), mute, and normalize (several
+ * targets and peaks, and a silent range).
+ */
 static void test_ops_audio_levels_match_reference(void **state)
 {
 	static const double gains[] = { -60, -6, -0.5, 0, 3, 24 };
-	static const double norms[][2] = { { 0, 0.5 }, { -1, 0.9 }, { -60, 1e-3 }, { -3, 2.0 }, { -1, 0 } };
+	static const double norms[][2] = {
+		{ 0, 0.5 }, { -1, 0.9 }, { -60, 1e-3 }, { -3, 2.0 }, { -1, 0 },
+	};
 	const uint32_t to = 30000;
 	size_t values = (size_t)to * sound_channels;
 	float *want = malloc(values * sizeof(float)), *got;
