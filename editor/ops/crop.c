@@ -5,11 +5,12 @@
  *
  * The sampling is fixed-point and exact, so every process computes the same
  * bytes: output pixel i of a plane PW wide samples the rectangle at
- * rx + (i + 1/2) * rw / PW - 1/2 (pixel centres aligned, as swscale and
- * most scalers do), in 1/65536 pixel, clamped to the rectangle so that the
- * edges replicate rather than read outside it; the weights are the top 8
- * bits of the fraction.  Chroma uses the chroma samples that cover the
- * luma rectangle (x / 2 up to (x + w + 1) / 2), kept inside the plane.
+ * rx + (i + 1/2) * rw / PW - 1/2 (pixel centres aligned, the positions
+ * swscale's bilinear scaler uses too: test-ops compares the two), in
+ * 1/65536 pixel, clamped to the rectangle so that the edges replicate
+ * rather than read outside it; the weights are the top 8 bits of the
+ * fraction.  Chroma uses the chroma samples that cover the luma rectangle
+ * (x / 2 up to (x + w + 1) / 2), kept inside the plane.
  *
  * The source plane is copied to scratch first because the output overwrites
  * it in place, and the per-column positions are computed once per plane.
