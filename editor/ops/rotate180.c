@@ -1,0 +1,23 @@
+/*
+ * rotate180: turn the picture by half a turn: rows in reverse order and each
+ * reversed, in place (hflip and vflip at once, one pass over the pixels).
+ * The chroma planes are mirrored as they stand, without resampling: with an
+ * odd width (or height), or with chroma sited on the left, the 4:2:0 chroma
+ * grid is not symmetric about the picture's centre, so mirrored chroma can
+ * sit up to one luma pixel from where an exact mirror would put it: the
+ * price of a lossless mirror in place.
+ */
+#include <errno.h>
+
+#include "editor-ops.h"
+#include "flip.h"
+
+int reel__editor_rotate180(const struct reel_frame_ctx *ctx, struct reel_frame *frame,
+                           void *userdata)
+{
+	if (!frame)
+		return -EINVAL;
+	for (int p = 0; p < 3; p++)
+		flip_plane(frame->plane[p], frame->stride[p], frame->width[p], frame->height[p], 1, 1);
+	return 0;
+}
