@@ -20,6 +20,11 @@ int cmd_status(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_frame(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_undo(int argc, char **argv);
+int cmd_redo(int argc, char **argv);
+int cmd_edits(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 /* "reel <cmd>: <message>" on stderr; returns code. */
 __attribute__((format(printf, 3, 4)))
@@ -45,7 +50,7 @@ const char *cli_human_size(uint64_t bytes, char *buf, size_t len);
  */
 pid_t cli_spawn(char *const argv[], const char *log_path);
 
-/* `reel open VIDEO --session S --buffer B --no-stages --no-preview` as a child, as cli_spawn(). */
+/* `reel open VIDEO --session S --buffer B --no-stages` as a child, as cli_spawn(). */
 pid_t cli_spawn_open(const char *reel, const char *video, const char *session, const char *buffer,
                      const char *log_path);
 

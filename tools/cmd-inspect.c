@@ -37,6 +37,7 @@ static const char *const journal_keys[REEL_JOURNAL_STATE_COUNT] = {
 	[REEL_JOURNAL_PENDING] = "pending",
 	[REEL_JOURNAL_APPLIED] = "applied",
 	[REEL_JOURNAL_UNDONE] = "undone",
+	[REEL_JOURNAL_FAILED] = "failed",
 };
 
 struct summary {
@@ -203,6 +204,7 @@ static void print_text(const char *path, const struct summary *s)
 	print_section("index", in->index_offset, in->index_size);
 	print_section("journal", in->journal_offset, in->journal_size);
 	print_section("slot table", in->slot_table_offset, in->slot_table_size);
+	print_section("stage table", in->stages_offset, in->stages_size);
 	print_section("slots", in->slots_offset, in->slots_size);
 	printf("  %-12s %" PRIu32 " x %" PRIu64 " bytes (%s)\n", "slot stride", in->slot_count,
 	       in->slot_stride, cli_human_size(in->slot_stride, h1, sizeof(h1)));
@@ -264,6 +266,7 @@ static void print_json(const char *path, const struct summary *s)
 	json_section("index", in->index_offset, in->index_size, false);
 	json_section("journal", in->journal_offset, in->journal_size, false);
 	json_section("slot_table", in->slot_table_offset, in->slot_table_size, false);
+	json_section("stages", in->stages_offset, in->stages_size, false);
 	json_section("slots", in->slots_offset, in->slots_size, true);
 	printf("},\"apparent_bytes\":%" PRIu64 ",\"allocated_bytes\":%" PRIu64,
 	       s->apparent, s->allocated);

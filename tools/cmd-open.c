@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -14,12 +15,14 @@
 #include "bus/bus.h"
 #include "reel/error.h"
 #include "reel/log.h"
+#include "edit-args.h"
+#include "edit/ops-impl.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: reel open VIDEO [--session NAME] [--buffer PATH] [--cache SIZE]\n"
-	        "                 [--no-stages] [--no-preview] [--verbose]\n\n"
+	        "                 [--workers N] [--no-stages] [--edits FILE] [--verbose]\n\n"
 	        "Open VIDEO in a new session and coordinate it until it is stopped.\n"
 	        "Frames are decoded lazily into a shared buffer file; reopening the same\n"
 	        "buffer resumes the session, journal and all.\n\n"
@@ -27,10 +30,11 @@ static void usage(FILE *out)
 	        "  --buffer PATH   buffer file (default: ~/.cache/reel/NAME.reel)\n"
 	        "  --cache SIZE    memory budget for decoded frames, e.g. 512M, 4G\n"
 	        "                  (default: the whole clip if it fits in a quarter of RAM)\n"
-	        "  --no-stages     do not start the editor, effect and audio stages (none are\n"
-	        "                  started yet: they arrive with a later release; stages\n"
-	        "                  started by hand attach to the session)\n"
-	        "  --no-preview    do not open the preview window\n"
+	        "  --workers N     effect workers to start (default: one per core)\n"
+	        "  --no-stages     start no stage (editor, effect workers, audio); stages\n"
+	        "                  started by hand with --session NAME attach to the session\n"
+	        "  --edits FILE    send the edits in FILE first, one per line as 'reel send'\n"
+	        "                  takes them ('reel edits' prints such a file); '#' comments\n"
 	        "  --verbose       log what the coordinator does\n");
 }
 
@@ -43,6 +47,76 @@ static void show_progress(void *userdata, const char *what, uint64_t done, uint6
 		fprintf(stderr, "\rreel: %s %s: %3.0f%%", what, video, 100.0 * (double)done / (double)total);
 }
 
+struct log_route {
+	struct reel_coord *coord;
+	int stderr_level;
+};
+
+static void log_line(int level, const char *component, const char *message, void *userdata)
+{
+	const struct log_route *route = userdata;
+
+	reel_coord_log(route->coord, level, component, message);
+	if (level <= route->stderr_level)
+		fprintf(stderr, "reel %s: %s%s\n", component ? component : "",
+		        level == REEL_LOG_ERROR ? "error: " : level == REEL_LOG_WARN ? "warning: " : "",
+		        message);
+}
+
+/*
+ * Every line of the file is parsed before any is sent, so a bad line
+ * leaves the journal as it was; then they go in, in order.
+ */
+static int send_edits(struct reel_coord *coord, const char *path, FILE *f)
+{
+	struct cli_edit *list = NULL;
+	size_t n = 0, cap = 0;
+	char line[1024], why[256];
+	unsigned lineno = 0;
+	int code = CLI_OK;
+
+	while (fgets(line, sizeof(line), f)) {
+		char *words[32];
+		int nw;
+
+		lineno++;
+		nw = cli_split_words(line, words, 32);
+		if (nw == 0)
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 32;
+			struct cli_edit *v = realloc(list, c * sizeof(*v));
+			if (!v) {
+				code = cli_error(CLI_FAIL, "open", "out of memory");
+				goto out;
+			}
+			list = v;
+			cap = c;
+		}
+		if (cli_parse_edit(nw, words, reel_coord_buffer(coord), &list[n], why, sizeof(why)) < 0) {
+			code = cli_error(CLI_USAGE, "open", "--edits %s, line %u: %s", path, lineno, why);
+			goto out;
+		}
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t seq;
+		int r = reel_coord_send(coord, list[i].op, list[i].params, list[i].first, list[i].last, &seq,
+		                        why, sizeof(why));
+		if (r < 0) {
+			code = cli_error(r == REEL_E_PARAM ? CLI_USAGE : CLI_FAIL, "open",
+			                 "--edits %s: edit %zu of %zu: %s", path, i + 1, n,
+			                 why[0] ? why : reel_strerror(r));
+			goto out;
+		}
+	}
+	if (n)
+		fprintf(stderr, "reel: %zu edits from %s sent\n", n, path);
+out:
+	free(list);
+	return code;
+}
+
 int cmd_open(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -50,12 +124,17 @@ int cmd_open(int argc, char **argv)
 		{ "buffer", required_argument, NULL, 'b' },
 		{ "cache", required_argument, NULL, 'c' },
 		{ "no-stages", no_argument, NULL, 'S' },
-		{ "no-preview", no_argument, NULL, 'P' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "edits", required_argument, NULL, 'e' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct reel_coord_options o = { 0 };
+	struct reel_coord_options o = { .lookup = reel_op_impl };
+	const char *edits = NULL;
+	FILE *edits_file = NULL;
+	bool verbose = false;
+	struct log_route route = { 0 };
 	struct reel_coord *coord;
 	const struct reel_buffer_info *info;
 	int opt, r;
@@ -70,8 +149,16 @@ int cmd_open(int argc, char **argv)
 				return cli_error(CLI_USAGE, "open", "--cache: '%s' is not a size (e.g. 512M, 4G)", optarg);
 			break;
 		case 'S': o.no_stages = true; break;
-		case 'P': break; /* the preview arrives with its issue; accepted already */
-		case 'v': reel_log_set_level(REEL_LOG_INFO); break;
+		case 'w': {
+			uint64_t n;
+			if (cli_parse_u64(optarg, &n) < 0 || n == 0 || n > 32)
+				return cli_error(CLI_USAGE, "open", "--workers: '%s' is not a number of workers "
+				                 "(1-32)", optarg);
+			o.workers = (unsigned)n;
+			break;
+		}
+		case 'e': edits = optarg; break;
+		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return CLI_OK;
 		default:
 			return cli_bad_option("open", opt, argv);
@@ -80,12 +167,17 @@ int cmd_open(int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_error(CLI_USAGE, "open", "expected one VIDEO (see 'reel open --help')");
 	o.video = argv[optind];
+	/* Read before anything is opened, so a missing file leaves nothing behind. */
+	if (edits && !(edits_file = fopen(edits, "r")))
+		return cli_error(CLI_USAGE, "open", "--edits %s: %s", edits, strerror(errno));
 	if (cli_progress_enabled()) {
 		o.progress = show_progress;
 		o.progress_data = (void *)o.video;
 	}
 
 	r = reel_coord_open(&o, &coord);
+	if (r < 0 && edits_file)
+		fclose(edits_file);
 	if (o.progress)
 		fprintf(stderr, "\r\033[K");
 	if (r == -ECANCELED)
@@ -116,8 +208,22 @@ int cmd_open(int argc, char **argv)
 	        reel_coord_session(coord), reel_coord_resumed(coord) ? "resumed" : "opened",
 	        info->width, info->height, info->frame_count, info->slot_count,
 	        reel_coord_buffer_path(coord), reel_coord_session(coord));
+	/* From here on every line goes to the session log; the terminal gets what matters. */
+	route.coord = coord;
+	route.stderr_level = verbose ? REEL_LOG_INFO : REEL_LOG_WARN;
+	reel_log_set_level(verbose ? REEL_LOG_DEBUG : REEL_LOG_INFO);
+	reel_log_set_callback(log_line, &route);
+	if (edits_file) {
+		r = send_edits(coord, edits, edits_file);
+		fclose(edits_file);
+		if (r) {
+			reel_coord_close(coord);
+			return r;
+		}
+	}
 	r = reel_coord_run(coord);
 	reel_coord_close(coord);
+	reel_log_set_callback(NULL, NULL);
 	if (r < 0)
 		return cli_error(CLI_FAIL, "open", "%s", reel_strerror(r));
 	return CLI_OK;

@@ -2,6 +2,8 @@
  * reel status, reel ls, reel stop: looking at and stopping live sessions.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +15,11 @@
 #include "reel/client.h"
 #include "reel/error.h"
 #include "bus/session.h"
+#include "buffer/buffer.h"
+#include "buffer/journal.h"
+#include "buffer/stagetab.h"
+#include "bus/msg.h"
+#include "reel/ops.h"
 
 #define CALL_TIMEOUT_MS 5000
 
@@ -61,22 +68,154 @@ static int connect_or_fail(const char *cmd, const char *session, struct reel_cli
 	return 0;
 }
 
-int cmd_status(int argc, char **argv)
+/* What the buffer itself says: the stage table and the journal's states. */
+struct table_view {
+	struct reel_stage_record rec[REEL__STAGE_ENTRIES];
+	bool live[REEL__STAGE_ENTRIES];
+	uint64_t states[REEL_JOURNAL_STATE_COUNT];
+	uint64_t edits;
+};
+
+static void read_table(const char *path, uint64_t generation, struct table_view *v)
+{
+	struct reel_buffer *b;
+	uint64_t count;
+
+	memset(v, 0, sizeof(*v));
+	if (reel_buffer_open_readonly(path, &b) < 0)
+		return;
+	for (unsigned i = 0; i < REEL__STAGE_ENTRIES; i++) {
+		struct reel_stage_record *r = &v->rec[i];
+		/* An entry of this run whose process is still there. */
+		v->live[i] = reel_stagetab_read(b, i, r) == 0 && r->pid != 0 && r->generation == generation &&
+		             (kill((pid_t)r->pid, 0) == 0 || errno != ESRCH) && r->role < REEL_ROLE_COUNT;
+	}
+	count = reel_journal_count(b);
+	for (uint64_t seq = 1; seq <= count; seq++) {
+		struct reel_journal_entry e;
+		if (reel_journal_read(b, seq, &e) == 0 &&
+		    !(reel_op_get(e.op)->flags & (REEL_OP_CONTROL | REEL_OP_INTERNAL))) {
+			v->states[e.state]++;
+			v->edits++;
+		}
+	}
+	reel_buffer_close(b);
+}
+
+static void print_status_json(const char *session, const struct reel_session_record *rec,
+                              const struct reel_status *st, const struct table_view *v)
 {
 	static const char *const roles[] = { "coord", "editor", "effect", "audio", "preview" };
+	bool first = true;
+
+	printf("{\"session\":");
+	cli_json_string(stdout, session);
+	printf(",\"pid\":%ld,\"source\":", (long)rec->pid);
+	cli_json_string(stdout, rec->source_path);
+	printf(",\"buffer\":");
+	cli_json_string(stdout, rec->buffer_path);
+	printf(",\"frames\":%" PRIu64 ",\"resident\":%" PRIu64 ",\"journal\":%" PRIu64
+	       ",\"pending\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"errors\":%" PRIu64
+	       ",\"failed\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"generation\":%" PRIu64
+	       ",\"decoded\":%" PRIu64,
+	       st->frames, st->resident, st->journal, st->pending, st->inflight, st->errors,
+	       st->failed, st->malformed, st->generation, st->decoded);
+	printf(",\"edits\":{\"total\":%" PRIu64 ",\"pending\":%" PRIu64 ",\"applied\":%" PRIu64
+	       ",\"undone\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
+	       v->edits, v->states[REEL_JOURNAL_PENDING], v->states[REEL_JOURNAL_APPLIED],
+	       v->states[REEL_JOURNAL_UNDONE], v->states[REEL_JOURNAL_FAILED]);
+	printf(",\"queues\":{");
+	for (int i = 0; i < 5; i++)
+		printf("%s\"%s\":%" PRIu64, i ? "," : "", roles[i], st->queue_depth[i]);
+	printf("},\"stages\":[");
+	for (unsigned i = 1; i < REEL__STAGE_ENTRIES; i++) {
+		const struct reel_stage_record *r = &v->rec[i];
+		if (!v->live[i])
+			continue;
+		printf("%s{\"pid\":%u,\"role\":\"%s\",\"items_done\":%" PRIu64
+		       ",\"items_failed\":%" PRIu64 ",\"frames_edited\":%" PRIu64
+		       ",\"frames_skipped\":%" PRIu64 ",\"busy_edit\":%" PRIu64 ",\"errors\":%" PRIu64
+		       ",\"log_dropped\":%" PRIu64 ",\"last_error\":",
+		       first ? "" : ",", r->pid, reel_role_name(r->role), r->items_done, r->items_failed,
+		       r->frames_edited, r->frames_skipped, r->busy_seq, r->errors, r->dropped);
+		cli_json_string(stdout, r->last_error);
+		printf("}");
+		first = false;
+	}
+	printf("],\"last_error\":");
+	cli_json_string(stdout, v->live[0] ? v->rec[0].last_error : "");
+	printf("}\n");
+}
+
+static void print_status_text(const char *session, const struct reel_session_record *rec,
+                              const struct reel_status *st, const struct table_view *v)
+{
+	static const char *const roles[] = { "coord", "editor", "effect", "audio", "preview" };
+	unsigned nstages = 0;
+	uint64_t errors = v->live[0] ? v->rec[0].errors : 0;
+
+	printf("session     %s (coordinator pid %ld, generation %" PRIu64 ")\n", session,
+	       (long)rec->pid, st->generation);
+	printf("source      %s\n", rec->source_path);
+	printf("buffer      %s\n", rec->buffer_path);
+	printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
+	       " decoded since start)\n", st->frames, st->resident, st->errors, st->decoded);
+	printf("edits       %" PRIu64 " (%" PRIu64 " applied, %" PRIu64 " pending, %" PRIu64
+	       " undone, %" PRIu64 " failed); %" PRIu64 " journal entries, %" PRIu64
+	       " work items in flight\n",
+	       v->edits, v->states[REEL_JOURNAL_APPLIED], v->states[REEL_JOURNAL_PENDING],
+	       v->states[REEL_JOURNAL_UNDONE], v->states[REEL_JOURNAL_FAILED], st->journal,
+	       st->inflight);
+	for (unsigned i = 1; i < REEL__STAGE_ENTRIES; i++)
+		nstages += v->live[i];
+	printf("stages      %u attached\n", nstages);
+	if (nstages)
+		printf("  %-8s %-7s %7s %7s %8s  %s\n", "PID", "ROLE", "ITEMS", "FAILED", "FRAMES", "NOW");
+	for (unsigned i = 1; i < REEL__STAGE_ENTRIES; i++) {
+		const struct reel_stage_record *r = &v->rec[i];
+		char now[64] = "idle";
+
+		if (!v->live[i])
+			continue;
+		if (r->busy_seq)
+			snprintf(now, sizeof(now), "edit %" PRIu64 ", frames %" PRId64 "-%" PRId64, r->busy_seq,
+			         r->busy_first, r->busy_last);
+		printf("  %-8u %-7s %7" PRIu64 " %7" PRIu64 " %8" PRIu64 "  %s\n", r->pid,
+		       reel_role_name(r->role), r->items_done, r->items_failed, r->frames_edited, now);
+		errors += r->errors;
+	}
+	printf("queues     ");
+	for (int i = 0; i < 5; i++)
+		printf(" %s %" PRIu64, roles[i], st->queue_depth[i]);
+	printf("\nmalformed   %" PRIu64 " messages dropped\n", st->malformed);
+	printf("errors      %" PRIu64 " logged", errors);
+	if (v->live[0] && v->rec[0].last_error[0])
+		printf("; last: %s", v->rec[0].last_error);
+	printf(" (see 'reel logs %s')\n", session);
+	for (unsigned i = 1; i < REEL__STAGE_ENTRIES; i++)
+		if (v->live[i] && v->rec[i].last_error[0])
+			printf("  %s %u: %s\n", reel_role_name(v->rec[i].role), v->rec[i].pid,
+			       v->rec[i].last_error);
+}
+
+int cmd_status(int argc, char **argv)
+{
 	const struct reel_session_record *rec;
 	struct reel_client *client;
 	struct reel_status st;
+	struct table_view *v;
 	const char *session;
 	bool json;
 	int r;
 
 	r = parse_common(argc, argv, "status",
 	                 "usage: reel status SESSION [--json]\n\n"
-	                 "Show a live session: source, frames, resident frames, journal length,\n"
-	                 "commands pending, attached stages and queue depths.  With --json, one\n"
-	                 "object with the keys session, pid, source, buffer, frames, resident,\n"
-	                 "journal, pending, inflight, stages, errors, malformed, generation, queues.\n",
+	                 "Show a live session: source, frames and how many are resident, the edits\n"
+	                 "and their states, the attached stages with what each is doing, queue\n"
+	                 "depths and errors.  With --json, one object with the keys session, pid,\n"
+	                 "source, buffer, frames, resident, journal, pending, inflight, errors,\n"
+	                 "failed, malformed, generation, decoded, edits, queues, stages and\n"
+	                 "last_error.\n",
 	                 1, &json, &session);
 	if (r)
 		return r < 0 ? CLI_OK : r;
@@ -89,43 +228,17 @@ int cmd_status(int argc, char **argv)
 		return cli_error(CLI_FAIL, "status", "%s: %s", session,
 		                 r == -ETIMEDOUT ? "the coordinator did not answer" : reel_strerror(r));
 	}
-	if (json) {
-		printf("{\"session\":");
-		cli_json_string(stdout, session);
-		printf(",\"pid\":%ld,\"source\":", (long)rec->pid);
-		cli_json_string(stdout, rec->source_path);
-		printf(",\"buffer\":");
-		cli_json_string(stdout, rec->buffer_path);
-		printf(",\"frames\":%" PRIu64 ",\"resident\":%" PRIu64 ",\"journal\":%" PRIu64
-		       ",\"pending\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"stages\":%" PRIu64
-		       ",\"errors\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"generation\":%" PRIu64
-		       ",\"decoded\":%" PRIu64 ",\"queues\":{",
-		       st.frames, st.resident, st.journal,
-		       st.pending, st.inflight, st.stages,
-		       st.errors, st.malformed,
-		       st.generation, st.decoded);
-		for (int i = 0; i < 5; i++)
-			printf("%s\"%s\":%" PRIu64, i ? "," : "", roles[i], st.queue_depth[i]);
-		printf("}}\n");
-	} else {
-		printf("session     %s (coordinator pid %ld, generation %" PRIu64 ")\n", session,
-		       (long)rec->pid, st.generation);
-		printf("source      %s\n", rec->source_path);
-		printf("buffer      %s\n", rec->buffer_path);
-		printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
-		       " decoded since start)\n",
-		       st.frames, st.resident, st.errors,
-		       st.decoded);
-		printf("journal     %" PRIu64 " commands, %" PRIu64 " pending, %" PRIu64
-		       " work items in flight\n",
-		       st.journal, st.pending,
-		       st.inflight);
-		printf("stages      %" PRIu64 " attached\n", st.stages);
-		printf("queues     ");
-		for (int i = 0; i < 5; i++)
-			printf(" %s %" PRIu64, roles[i], st.queue_depth[i]);
-		printf("\nmalformed   %" PRIu64 " messages dropped\n", st.malformed);
+	v = malloc(sizeof(*v));
+	if (!v) {
+		reel_client_close(client);
+		return cli_error(CLI_FAIL, "status", "out of memory");
 	}
+	read_table(rec->buffer_path, st.generation, v);
+	if (json)
+		print_status_json(session, rec, &st, v);
+	else
+		print_status_text(session, rec, &st, v);
+	free(v);
 	reel_client_close(client);
 	return CLI_OK;
 }

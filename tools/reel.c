@@ -18,6 +18,11 @@ static const struct {
 	{ "ls", cmd_ls, "list live sessions" },
 	{ "stop", cmd_stop, "stop a live session cleanly" },
 	{ "frame", cmd_frame, "write frame N of a session as PNG or raw YUV420P" },
+	{ "send", cmd_send, "send an edit (brightness, crop, fade-in, gain, ...) to a session" },
+	{ "undo", cmd_undo, "undo the latest edit still in effect" },
+	{ "redo", cmd_redo, "redo the latest undone edit" },
+	{ "edits", cmd_edits, "print a session's edit list (replayable with reel open --edits)" },
+	{ "logs", cmd_logs, "print a session's log (coordinator and stages); -f follows" },
 	{ "inspect", cmd_inspect, "describe a buffer file: header, sizes, slots, journal" },
 };
 

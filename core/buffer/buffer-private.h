@@ -29,6 +29,7 @@ struct reel_buffer {
 	struct reel_index_entry *index;   /* inside map */
 	struct reel_journal_entry *journal; /* inside map */
 	uint8_t *slots;                   /* inside map: slot 0 */
+	struct reel__stage_entry *stages; /* inside map: REEL__STAGE_ENTRIES of them */
 	uint8_t *reserved;                /* private bitmap: slots already fallocated; NULL when read-only */
 	bool on_tmpfs;                    /* fresh pages are cheap to fault in */
 	uint8_t *populated;               /* private bitmap: slots already prefaulted; NULL when read-only */

@@ -133,7 +133,7 @@ struct section {
 
 /*
  * Sections must start on a page, lie after the header page and inside the
- * file, and not overlap each other.  With four sections a pairwise check is
+ * file, and not overlap each other.  With five sections a pairwise check is
  * simpler than sorting.
  */
 static int check_sections(const struct section *s, size_t n, uint64_t page, uint64_t file_size)
@@ -250,12 +250,15 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 		return REEL_E_SECTION;
 	if (!mul_ok(h.slot_count, h.slot_stride, &need) || h.slots_size < need)
 		return REEL_E_SECTION;
+	if (h.stages_size < (uint64_t)REEL__STAGE_ENTRIES * sizeof(struct reel__stage_entry))
+		return REEL_E_SECTION;
 	r = check_sections((const struct section[]){
 		{ h.index_offset, h.index_size },
 		{ h.journal_offset, h.journal_size },
 		{ h.slot_table_offset, h.slot_table_size },
+		{ h.stages_offset, h.stages_size },
 		{ h.slots_offset, h.slots_size },
-	}, 4, h.page_size, h.file_size);
+	}, 5, h.page_size, h.file_size);
 	if (r < 0)
 		return r;
 
@@ -273,6 +276,8 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 	info.slot_table_size = h.slot_table_size;
 	info.slots_offset = h.slots_offset;
 	info.slots_size = h.slots_size;
+	info.stages_offset = h.stages_offset;
+	info.stages_size = h.stages_size;
 	info.slot_stride = h.slot_stride;
 	info.slot_count = h.slot_count;
 	info.journal_capacity = h.journal_capacity;
@@ -352,6 +357,11 @@ static int build_header(const struct reel_buffer_params *p, struct reel__header 
 	                 &h.slot_table_size))
 		return REEL_E_TOOLARGE;
 	off += h.slot_table_size;
+	h.stages_offset = off;
+	h.stages_size = (uint64_t)REEL__STAGE_ENTRIES * sizeof(struct reel__stage_entry);
+	if (!round_up_ok(h.stages_size, FORMAT_PAGE, &h.stages_size))
+		return REEL_E_TOOLARGE;
+	off += h.stages_size;
 	h.slots_offset = off;
 	if (!mul_ok(p->slot_count, l.slot_stride, &h.slots_size) ||
 	    !add_ok(off, h.slots_size, &v) || v > (uint64_t)INT64_MAX || v > (uint64_t)SIZE_MAX)
@@ -436,6 +446,7 @@ static int map_buffer(int fd, const struct reel_buffer_info *info, bool readonly
 	b->journal = (struct reel_journal_entry *)(b->map + info->journal_offset);
 	b->slot_table = (struct reel__slot *)(b->map + info->slot_table_offset);
 	b->slots = b->map + info->slots_offset;
+	b->stages = (struct reel__stage_entry *)(b->map + info->stages_offset);
 	*ret_buffer = b;
 	return 0;
 

@@ -55,6 +55,7 @@ struct reel_buffer_info {
 	uint64_t journal_offset, journal_size;
 	uint64_t slot_table_offset, slot_table_size;
 	uint64_t slots_offset, slots_size;
+	uint64_t stages_offset, stages_size;
 	uint64_t slot_stride;
 	uint32_t slot_count;
 	uint32_t journal_capacity;

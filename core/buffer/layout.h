@@ -6,6 +6,8 @@
  *   index_offset        frame_count x struct reel_index_entry
  *   journal_offset      journal_capacity x struct reel_journal_entry
  *   slot_table_offset   slot_count x struct reel__slot (128 bytes each)
+ *   stages_offset       REEL__STAGE_ENTRIES x struct reel__stage_entry: who takes
+ *                       part in the session, their figures and log rings
  *   slots_offset        slot_count x slot_stride bytes, page-aligned
  *
  * Inside a slot: Y plane, U plane, V plane (each starting 64-byte aligned,
@@ -68,6 +70,8 @@ struct reel__header {
 	int64_t source_mtime_ns;
 	uint8_t source_hash[32];
 	char source_path[REEL_SOURCE_PATH_MAX];
+
+	uint64_t stages_offset, stages_size;
 };
 
 /*
@@ -101,6 +105,64 @@ struct reel__slot {
 	pthread_mutex_t mutex;      /* robust, process-shared, initialised lazily */
 	uint8_t pad[128 - 48 - sizeof(pthread_mutex_t)];
 };
+
+/*
+ * The stage table: one entry per process taking part in a session (entry 0
+ * is the coordinator's own), handed out by the coordinator when a stage
+ * says hello.  Each holds the process's figures, for `reel status`, and a
+ * lock-free single-producer ring of log records, which the coordinator
+ * drains into the session log: a stage never blocks to log.
+ *
+ * Who writes what: pid, role and generation, the coordinator (when it hands
+ * the entry out and takes it back); the figures, last_error and head, the
+ * stage alone (plain stores, a reader may see them a little stale); tail,
+ * the coordinator alone.  head and tail are on cache lines of their own.
+ * Everything is untrusted input to whoever reads it.
+ */
+#define REEL__STAGE_ENTRIES 64
+#define REEL__LOG_RECORDS 256
+#define REEL__LOG_TEXT 200
+#define REEL__LOG_COMPONENT 24
+
+struct reel__log_record {
+	int64_t time_ns;            /* wall clock */
+	uint64_t number;            /* the ring position it was written at: head when written */
+	uint32_t level;             /* enum reel_log_level */
+	uint32_t pid;
+	char component[REEL__LOG_COMPONENT];
+	char text[REEL__LOG_TEXT];
+	uint8_t pad[256 - 24 - REEL__LOG_COMPONENT - REEL__LOG_TEXT];
+};
+
+struct reel__stage_entry {
+	/* The coordinator's. */
+	uint32_t pid;               /* 0: free */
+	uint32_t role;              /* enum reel_role */
+	uint64_t generation;        /* the buffer's generation when it was handed out */
+	int64_t attached_ns;        /* wall clock */
+	uint8_t pad0[40];
+	/* The stage's own figures. */
+	uint64_t items_done, items_failed, frames_edited, frames_skipped;
+	uint64_t busy_seq;          /* the edit it works on now; 0 idle */
+	int64_t busy_first, busy_last;
+	uint64_t errors;            /* error lines it logged */
+	char last_error[REEL__LOG_TEXT];
+	uint8_t pad1[448 - 128 - REEL__LOG_TEXT];
+	/* The ring: head is the producer's, tail the consumer's. */
+	uint64_t head;
+	uint64_t dropped;           /* records the producer had no room for */
+	uint8_t pad2[48];
+	uint64_t tail;
+	uint8_t pad3[56];
+	struct reel__log_record records[REEL__LOG_RECORDS];
+};
+
+_Static_assert(sizeof(struct reel__log_record) == 256, "log record must be 256 bytes");
+_Static_assert(offsetof(struct reel__stage_entry, items_done) == 64, "stage entry layout changed");
+_Static_assert(offsetof(struct reel__stage_entry, head) == 448, "stage entry layout changed");
+_Static_assert(offsetof(struct reel__stage_entry, tail) == 512, "stage entry layout changed");
+_Static_assert(offsetof(struct reel__stage_entry, records) == 576, "stage entry layout changed");
+_Static_assert(sizeof(struct reel__stage_entry) % 64 == 0, "stage entry must be whole cache lines");
 
 _Static_assert(sizeof(struct reel__header) <= REEL__LIVE_OFFSET, "header overlaps live fields");
 _Static_assert(sizeof(struct reel__header_live) == 64, "live header size changed");

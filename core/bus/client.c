@@ -2,6 +2,7 @@
  * reel_client: a connection to a session's coordinator (see reel/client.h).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -117,8 +118,8 @@ int reel_client_call(struct reel_client *client, struct reel_msg *request, unsig
 	}
 }
 
-int reel_client_need(struct reel_client *client, uint64_t first, uint64_t last, unsigned prio,
-                     int timeout_ms, uint32_t *ret_slot)
+static int need(struct reel_client *client, uint64_t first, uint64_t last, unsigned prio,
+                int timeout_ms, bool settled, uint32_t *ret_slot)
 {
 	struct reel_msg req, reply;
 	int r;
@@ -128,10 +129,68 @@ int reel_client_need(struct reel_client *client, uint64_t first, uint64_t last, 
 	reel_msg_init(&req, REEL_MSG_NEED);
 	req.first = (int64_t)first;
 	req.last = (int64_t)last;
+	req.seq = settled ? 1 : 0;
 	r = reel_client_call(client, &req, prio, timeout_ms, &reply);
 	if (r == 0 && ret_slot)
 		*ret_slot = reply.slot;
 	return r;
+}
+
+int reel_client_need(struct reel_client *client, uint64_t first, uint64_t last, unsigned prio,
+                     int timeout_ms, uint32_t *ret_slot)
+{
+	return need(client, first, last, prio, timeout_ms, false, ret_slot);
+}
+
+int reel_client_need_settled(struct reel_client *client, uint64_t first, uint64_t last,
+                             unsigned prio, int timeout_ms, uint32_t *ret_slot)
+{
+	return need(client, first, last, prio, timeout_ms, true, ret_slot);
+}
+
+int reel_client_command(struct reel_client *client, uint32_t op, const double params[4],
+                        int64_t first, int64_t last, int timeout_ms, uint64_t *ret_seq)
+{
+	struct reel_msg req, reply;
+	int r;
+
+	reel_msg_init(&req, REEL_MSG_COMMAND);
+	req.op = op;
+	req.first = first;
+	req.last = last;
+	memcpy(req.params, params, sizeof(req.params));
+	r = reel_client_call(client, &req, REEL_PRIO_INTERACTIVE, timeout_ms, &reply);
+	if (r == 0 && ret_seq)
+		*ret_seq = reply.seq;
+	return r;
+}
+
+static int control(struct reel_client *client, uint32_t op, int timeout_ms, uint64_t *ret_seq,
+                   uint64_t *ret_target)
+{
+	struct reel_msg req, reply;
+	int r;
+
+	reel_msg_init(&req, REEL_MSG_COMMAND);
+	req.op = op;
+	r = reel_client_call(client, &req, REEL_PRIO_INTERACTIVE, timeout_ms, &reply);
+	if (r == 0 && ret_seq)
+		*ret_seq = reply.seq;
+	if (r == 0 && ret_target)
+		*ret_target = reply.stat[REEL_REPLY_TARGET];
+	return r;
+}
+
+int reel_client_undo(struct reel_client *client, int timeout_ms, uint64_t *ret_seq,
+                     uint64_t *ret_target)
+{
+	return control(client, REEL_OP_UNDO, timeout_ms, ret_seq, ret_target);
+}
+
+int reel_client_redo(struct reel_client *client, int timeout_ms, uint64_t *ret_seq,
+                     uint64_t *ret_target)
+{
+	return control(client, REEL_OP_REDO, timeout_ms, ret_seq, ret_target);
 }
 
 int reel_client_status(struct reel_client *client, int timeout_ms, struct reel_status *ret_status)
@@ -154,6 +213,7 @@ int reel_client_status(struct reel_client *client, int timeout_ms, struct reel_s
 	ret_status->stages = rep.stat[REEL_STAT_STAGES];
 	ret_status->malformed = rep.stat[REEL_STAT_MALFORMED];
 	ret_status->generation = rep.stat[REEL_STAT_GENERATION];
+	ret_status->failed = rep.stat[REEL_STAT_FAILED];
 	for (int i = 0; i < 5; i++)
 		ret_status->queue_depth[i] = rep.stat[REEL_STAT_Q_COORD + i];
 	return 0;

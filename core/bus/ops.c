@@ -162,9 +162,11 @@ int reel_op_validate(uint32_t op, const double params[4], int64_t first, int64_t
 	}
 	if (reel_op_check_params(op, params) < 0)
 		return refuse(why, whylen, "%s takes %u parameters", d->name, d->nparams);
-	if (first < 0 || last < first || (uint64_t)last >= lim->frames)
-		return refuse(why, whylen, "frames %lld-%lld: the video has frames 0-%llu", (long long)first,
-		              (long long)last, (unsigned long long)(lim->frames ? lim->frames - 1 : 0));
+	if (first < 0 || last < first || (uint64_t)last >= lim->frames) {
+		refuse(why, whylen, "frames %lld-%lld: the video has frames 0-%llu", (long long)first,
+		       (long long)last, (unsigned long long)(lim->frames ? lim->frames - 1 : 0));
+		return REEL_E_RANGE;
+	}
 	if (op == REEL_OP_CROP) {
 		if (params[0] + params[2] > lim->width)
 			return refuse(why, whylen, "crop: x + w = %g is beyond the width, %u", params[0] + params[2],

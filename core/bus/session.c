@@ -370,3 +370,15 @@ int reel_session_list(int (*fn)(const struct reel_session_record *record, void *
 	closedir(d);
 	return r;
 }
+
+int reel_session_log_path(const char *buffer_path, char *buf, size_t len)
+{
+	size_t n = strlen(buffer_path);
+	int w;
+
+	if (n > 5 && !strcmp(buffer_path + n - 5, ".reel"))
+		w = snprintf(buf, len, "%.*s.log", (int)(n - 5), buffer_path);
+	else
+		w = snprintf(buf, len, "%s.log", buffer_path);
+	return w > 0 && (size_t)w < len ? 0 : -ENAMETOOLONG;
+}

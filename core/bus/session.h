@@ -57,6 +57,12 @@ int reel_session_alive(const struct reel_session_record *record);
 /* Remove the session file and every queue of the session (reply queues excepted). */
 int reel_session_remove(const char *name);
 
+/*
+ * The session log that goes with a buffer file: its path with ".reel"
+ * replaced by ".log" (or ".log" added), so it lives and is found with it.
+ */
+int reel_session_log_path(const char *buffer_path, char *buf, size_t len);
+
 /* Calls fn for each session file found; fn returns non-zero to stop. */
 int reel_session_list(int (*fn)(const struct reel_session_record *record, void *userdata),
                       void *userdata);

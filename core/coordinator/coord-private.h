@@ -10,6 +10,7 @@
 #define REEL_COORD_PRIVATE_H
 
 #include <mqueue.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,6 +51,7 @@ struct stage {
 	bool attached;            /* it said hello */
 	bool spawned;             /* started by this coordinator (and restarted when it dies) */
 	int index;                /* spawned: which of the coordinator's stages it is */
+	int table;                /* its entry in the buffer's stage table; 0 none yet */
 };
 
 /* A stage this coordinator starts: restarted when it dies, within limits. */
@@ -128,6 +130,11 @@ struct reel_coord {
 
 	const struct reel_coord_options *options;   /* during reel_coord_open() only */
 
+	int log_fd;               /* the session log */
+	pthread_mutex_t log_lock;
+	bool log_lock_ready;
+	double last_drain_ms;
+
 	uint64_t malformed;
 	uint64_t refused;         /* well-formed requests refused (busy, range) */
 	uint64_t failed;          /* commands failed since start */
@@ -165,6 +172,12 @@ void coord_watch_writable(struct reel_coord *c, unsigned role, bool on);
 /* Send one edit as if a client had, before the loop runs (reel open --edits). */
 int coord_accept_edit(struct reel_coord *c, uint32_t op, const double params[4], int64_t first,
                       int64_t last, uint64_t *ret_seq, char *why, size_t whylen);
+
+/* coord-log.c */
+int coord_log_open(struct reel_coord *c);
+void coord_log_close(struct reel_coord *c);
+/* Drain the log rings of the stages (index < 0: all of them) into the session log. */
+void coord_drain_logs(struct reel_coord *c, int index);
 
 /* coord-stages.c */
 int coord_hello(struct reel_coord *c, const struct reel_msg *m);

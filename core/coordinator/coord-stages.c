@@ -27,10 +27,12 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buffer/buffer.h"
 #include "buffer/slot.h"
+#include "buffer/stagetab.h"
 #include "coord-private.h"
 #include "reel/error.h"
 #include "reel/log.h"
@@ -81,6 +83,14 @@ static struct stage *watch(struct reel_coord *c, pid_t pid, uint32_t role)
 	return s;
 }
 
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* A process of ours, that is: run by this user (a pid in a message proves nothing by itself). */
 static bool ours(pid_t pid)
 {
@@ -107,11 +117,25 @@ int coord_hello(struct reel_coord *c, const struct reel_msg *m)
 	} else if (s->role != m->role) {
 		return -EINVAL;
 	}
+	if (!s->table) {
+		/* An entry of the stage table no stage of ours holds: the coordinator's map decides. */
+		for (int t = 1; t < REEL__STAGE_ENTRIES && !s->table; t++) {
+			bool taken = false;
+			for (size_t i = 0; i < c->nstages; i++)
+				taken |= c->stages[i].table == t;
+			if (!taken)
+				s->table = t;
+		}
+		if (!s->table)
+			return -EUSERS;
+		reel_stagetab_assign(c->buffer, (unsigned)s->table, (uint32_t)pid, s->role,
+		                     reel_buffer_generation(c->buffer), wall_ns());
+	}
 	if (!s->attached)
 		reel_log(REEL_LOG_INFO, "coord", "%s stage %ld attached%s", reel_role_name(s->role),
 		         (long)pid, s->spawned ? "" : " (started by hand)");
 	s->attached = true;
-	return (int)(s - c->stages);
+	return s->table;
 }
 
 /*
@@ -175,6 +199,11 @@ void coord_stage_died(struct reel_coord *c, pid_t pid)
 		return;
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
 	close(s->pidfd);
+	/* What it said before it went is kept. */
+	if (s->table > 0) {
+		coord_drain_logs(c, s->table);
+		reel_stagetab_release(c->buffer, (unsigned)s->table);
+	}
 	if (s->attached)
 		n = sched_requeue_owner(c->sched, pid, MAX_DEATHS, doomed, 16, &ndoomed);
 	if (s->spawned) {
@@ -367,7 +396,12 @@ void coord_close_stages(struct reel_coord *c)
 			c->spawns[i].pid = 0;
 		}
 	}
-	for (size_t i = 0; i < c->nstages; i++)
+	for (size_t i = 0; i < c->nstages; i++) {
+		if (c->stages[i].table > 0 && c->buffer) {
+			coord_drain_logs(c, c->stages[i].table);
+			reel_stagetab_release(c->buffer, (unsigned)c->stages[i].table);
+		}
 		close(c->stages[i].pidfd);
+	}
 	c->nstages = 0;
 }

@@ -31,6 +31,7 @@
 
 #include "buffer/buffer.h"
 #include "buffer/journal.h"
+#include "buffer/stagetab.h"
 #include "coord-private.h"
 #include "media/media.h"
 #include "reel/error.h"
@@ -356,7 +357,7 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->sigfd = c->evfd = c->epfd = -1;
+	c->sigfd = c->evfd = c->epfd = c->log_fd = -1;
 	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
 		c->queues[role] = (mqd_t)-1;
 	/*
@@ -393,6 +394,11 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 		goto out;
 	reel_buffer_claim(c->buffer, (uint32_t)getpid());
 	c->claimed = true;
+	r = coord_log_open(c);
+	if (r < 0)
+		goto out;
+	reel_stagetab_assign(c->buffer, REEL_STAGETAB_COORD, (uint32_t)getpid(), REEL_ROLE_COORD,
+	                     reel_buffer_generation(c->buffer), 0);
 	c->lookup = o->lookup;
 	c->limits.width = c->info->width;
 	c->limits.height = c->info->height;
@@ -438,14 +444,18 @@ static void teardown(struct reel_coord *c)
 	coord_forget_served(c, true);
 	if (c->buffer) {
 		bool remove = c->created && !c->claimed;
-		if (c->claimed)
+		if (c->claimed) {
+			coord_drain_logs(c, -1);
+			reel_stagetab_release(c->buffer, REEL_STAGETAB_COORD);
 			reel_buffer_claim(c->buffer, 0);
+		}
 		reel_buffer_close(c->buffer);
 		/* A buffer this run created and never got to use is not left behind. */
 		if (remove)
 			unlink(c->buffer_path);
 	}
 	reel_media_close(c->media);
+	coord_log_close(c);
 	sched_free(c->sched);
 	if (c->epfd >= 0)
 		close(c->epfd);
@@ -488,6 +498,11 @@ const char *reel_coord_buffer_path(const struct reel_coord *coord)
 const struct reel_buffer_info *reel_coord_info(const struct reel_coord *coord)
 {
 	return coord->info;
+}
+
+const struct reel_buffer *reel_coord_buffer(const struct reel_coord *coord)
+{
+	return coord->buffer;
 }
 
 int reel_coord_resumed(const struct reel_coord *coord)
@@ -597,6 +612,8 @@ int reel_coord_run(struct reel_coord *c)
 		}
 		if (c->noutbox && reel__now_ms() >= c->next_flush_ms)
 			coord_flush_outbox(c);
+		if (reel__now_ms() - c->last_drain_ms >= 200)
+			coord_drain_logs(c, -1);
 		if (reel__now_ms() >= next_tick) {
 			tick(c);
 			next_tick = reel__now_ms() + 1000;

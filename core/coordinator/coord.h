@@ -45,6 +45,12 @@ int reel_coord_open(const struct reel_coord_options *options, struct reel_coord 
 int reel_coord_send(struct reel_coord *coord, uint32_t op, const double params[4], int64_t first,
                     int64_t last, uint64_t *ret_seq, char *why, size_t whylen);
 
+/*
+ * Write a line to the session log (next to the buffer file), from any
+ * thread.  The program that runs the coordinator routes reel_log() here.
+ */
+void reel_coord_log(struct reel_coord *coord, int level, const char *component, const char *text);
+
 /* Run the event loop until a STOP message, SIGINT or SIGTERM; 0 on a clean stop. */
 int reel_coord_run(struct reel_coord *coord);
 
@@ -54,6 +60,8 @@ void reel_coord_close(struct reel_coord *coord);
 const char *reel_coord_session(const struct reel_coord *coord);
 const char *reel_coord_buffer_path(const struct reel_coord *coord);
 const struct reel_buffer_info *reel_coord_info(const struct reel_coord *coord);
+/* The buffer, to read (its frame index, for a time given on the command line). */
+const struct reel_buffer *reel_coord_buffer(const struct reel_coord *coord);
 /* 1 when the buffer file existed and was resumed, 0 when new. */
 int reel_coord_resumed(const struct reel_coord *coord);
 

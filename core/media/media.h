@@ -136,6 +136,12 @@ int reel_media_decode_audio(struct reel_media *media, const struct reel_buffer *
 int64_t reel_media_sample_at(int64_t ts, struct reel_rational time_base, uint32_t rate);
 
 /*
+ * A time as ffmpeg's -ss and -to read one ("6.5", "1:02.5", "00:01:02.5"),
+ * in microseconds; -EINVAL when it is not one.
+ */
+int reel_media_parse_time(const char *text, int64_t *ret_us);
+
+/*
  * Write one slot's picture to path: PNG (converted to RGB24 by swscale with
  * SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT, BT.601
  * limited range in, full range out), or the raw YUV420P planes, rows packed

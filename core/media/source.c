@@ -25,6 +25,7 @@
 #include <libavutil/avstring.h>
 #include <libavutil/log.h>
 #include <libavutil/mathematics.h>
+#include <libavutil/parseutils.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/sha.h>
 
@@ -582,5 +583,16 @@ int reel_media_source_id(const struct reel_media *media, struct reel_source_id *
 	id.mtime_ns = media->mtime_ns;
 	memcpy(id.path, media->path, sizeof(id.path));
 	*ret_id = id;
+	return 0;
+}
+
+int reel_media_parse_time(const char *text, int64_t *ret_us)
+{
+	int64_t us;
+
+	/* As ffmpeg's -ss reads a time: seconds ("6.5") or [-][HH:]MM:SS[.m...]. */
+	if (!text || !*text || av_parse_time(&us, text, 1) < 0)
+		return -EINVAL;
+	*ret_us = us;
 	return 0;
 }

@@ -20,17 +20,21 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "buffer/buffer.h"
 #include "buffer/slot.h"
+#include "buffer/stagetab.h"
 #include "bus/bus.h"
 #include "bus/msg.h"
 #include "edit/apply.h"
@@ -56,6 +60,7 @@ struct reel_stage {
 	int epfd;
 	unsigned role;
 	int table_index;
+	struct reel__stage_entry *entry;   /* ours in the stage table: figures and log ring */
 	struct reel_edits *edits;
 	struct reel_applier *applier;
 	reel_op_lookup_fn lookup;
@@ -80,6 +85,11 @@ static int make_epoll(struct reel_stage *s)
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->coord_pidfd, &ev) < 0)
 		return -errno;
 	return 0;
+}
+
+static void log_to_ring(int level, const char *component, const char *message, void *userdata)
+{
+	reel_stagetab_log(userdata, level, component, message);
 }
 
 int reel_stage_attach(const char *session, unsigned role, struct reel_stage **ret_stage)
@@ -136,6 +146,11 @@ int reel_stage_attach(const char *session, unsigned role, struct reel_stage **re
 	if (r < 0)
 		goto out_free;
 	s->table_index = (int)reply.stat[REEL_REPLY_STAGE_SLOT];
+	/* From here on, what this process logs goes to the session's log, without waiting. */
+	if (s->table_index > 0 && s->table_index < REEL__STAGE_ENTRIES) {
+		s->entry = reel_stagetab_entry(s->buffer, (unsigned)s->table_index);
+		reel_log_set_callback(log_to_ring, s->entry);
+	}
 	*ret_stage = s;
 	return 0;
 
@@ -159,6 +174,8 @@ void reel_stage_detach(struct reel_stage *s)
 
 	if (!s)
 		return;
+	if (s->entry)
+		reel_log_set_callback(NULL, NULL);
 	reel_msg_init(&bye, REEL_MSG_BYE);
 	bye.sender_pid = (uint32_t)getpid();
 	bye.role = s->role;
@@ -347,6 +364,22 @@ static int ensure_applier(struct reel_stage *s)
 	return s->applier ? 0 : reel_applier_new(&ac, &s->applier);
 }
 
+/* The stage's figures in its table entry, for `reel status`: plain counters only it writes. */
+#define count(s, field)                                                                           \
+	do {                                                                                      \
+		if ((s)->entry)                                                                   \
+			__atomic_store_n(&(s)->entry->field, (s)->entry->field + 1, __ATOMIC_RELAXED); \
+	} while (0)
+
+static void busy(struct reel_stage *s, const struct reel_work *w)
+{
+	if (!s->entry)
+		return;
+	__atomic_store_n(&s->entry->busy_first, w ? w->first : 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->entry->busy_last, w ? w->last : 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->entry->busy_seq, w ? w->edit.seq : 0, __ATOMIC_RELAXED);
+}
+
 /* One frame under its slot's lock; 0 also when there is nothing to do. */
 static int apply_frame(struct reel_stage *s, const struct reel_work *w, int64_t f, reel_frame_fn fn,
                        void *userdata)
@@ -359,8 +392,10 @@ static int apply_frame(struct reel_stage *s, const struct reel_work *w, int64_t 
 	uint32_t slot;
 	int r;
 
-	if (found < 0)
+	if (found < 0) {
+		count(s, frames_skipped);
 		return 0;
+	}
 	slot = (uint32_t)found;
 	r = reel_slot_lock(s->buffer, slot, LOCK_TIMEOUT_MS);
 	if (r == REEL_SLOT_RECOVERED) {
@@ -389,8 +424,10 @@ static int apply_frame(struct reel_stage *s, const struct reel_work *w, int64_t 
 	reel_slot_set_state(s->buffer, slot, REEL_SLOT_BUSY, 0);
 	reel_slot_write_begin(s->buffer, slot);
 	r = reel_applier_apply(s->applier, &w->edit, f, &view, fn, userdata);
-	if (r == 0)
+	if (r == 0) {
 		reel_slot_set_contents(s->buffer, slot, f, w->edit.seq, si.audio_samples);
+		count(s, frames_edited);
+	}
 	reel_slot_write_end(s->buffer, slot);
 	/* A frame the op gave up on half way holds nothing trustworthy. */
 	reel_slot_set_state(s->buffer, slot, r == 0 ? REEL_SLOT_READY : REEL_SLOT_STALE, 0);
@@ -412,10 +449,12 @@ int reel_stage_apply(struct reel_stage *s, const struct reel_work *w, reel_frame
 	if (r < 0)
 		return r;
 	s->current = w;
+	busy(s, w);
 	for (int64_t f = w->first; f <= w->last && r == 0; f++) {
 		r = apply_frame(s, w, f, fn, userdata);
 		heartbeat(s);
 	}
+	busy(s, NULL);
 	s->current = NULL;
 	return r;
 }
@@ -432,7 +471,9 @@ int reel_stage_measure_peak(struct reel_stage *s, const struct reel_work *w, dou
 	if (r < 0)
 		return r;
 	s->current = w;
+	busy(s, w);
 	r = reel_applier_peak(s->applier, w->edit.seq, w->edit.first, w->edit.last, ret_peak);
+	busy(s, NULL);
 	s->current = NULL;
 	return r;
 }
@@ -442,6 +483,7 @@ int reel_stage_done(struct reel_stage *s, const struct reel_work *w)
 	struct reel_msg m;
 
 	msg_about(s, w, REEL_MSG_DONE, &m);
+	count(s, items_done);
 	return say(s, &m);
 }
 
@@ -453,6 +495,7 @@ int reel_stage_measured(struct reel_stage *s, const struct reel_work *w, double 
 		return -EINVAL;
 	msg_about(s, w, REEL_MSG_MEASURED, &m);
 	m.params[0] = value;
+	count(s, items_done);
 	return say(s, &m);
 }
 
@@ -462,8 +505,96 @@ int reel_stage_fail(struct reel_stage *s, const struct reel_work *w, int error, 
 	char text[REEL_FAIL_REASON_MAX];
 
 	msg_about(s, w, REEL_MSG_FAIL, &m);
+	count(s, items_failed);
 	m.result = error < 0 ? error : REEL_E_EDIT;
 	snprintf(text, sizeof(text), "%s", reason ? reason : reel_strerror(m.result));
 	memcpy(m.stat, text, sizeof(text));
 	return say(s, &m);
+}
+
+/* ---------------------------------------------------------------- serve */
+
+static int serve_one(struct reel_stage *s, const struct reel_work *w, reel_op_lookup_fn lookup)
+{
+	char why[REEL_FAIL_REASON_MAX];
+	double peak = 0;
+	int r;
+
+	if (w->kind == REEL_WORK_MEASURE) {
+		r = reel_stage_measure_peak(s, w, &peak);
+		if (r == 0)
+			return reel_stage_measured(s, w, peak);
+	} else {
+		reel_frame_fn fn = lookup ? lookup(w->edit.op) : NULL;
+		const struct reel_op_desc *d = reel_op_get(w->edit.op);
+
+		/* An op with nothing to do per frame has nothing to do here either. */
+		if (!fn && d && (d->flags & (REEL_OP_PICTURE | REEL_OP_SOUND)))
+			r = REEL_E_EDIT;
+		else
+			r = fn ? reel_stage_apply(s, w, fn, NULL) : 0;
+		if (r == 0)
+			return reel_stage_done(s, w);
+	}
+	if (r == REEL_E_NOSESSION || r == -ENOMEM)
+		return r;
+	snprintf(why, sizeof(why), "%s on frames %lld-%lld: %s",
+	         reel_op_get(w->edit.op) ? reel_op_get(w->edit.op)->name : "edit", (long long)w->first,
+	         (long long)w->last, reel_strerror(r));
+	reel_log(REEL_LOG_WARN, "stage", "edit %llu failed: %s", (unsigned long long)w->edit.seq, why);
+	return reel_stage_fail(s, w, r, why);
+}
+
+int reel_stage_serve(struct reel_stage *s, reel_op_lookup_fn lookup)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t mask, old;
+	int sfd, r = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &mask, &old) != 0)
+		return -EINVAL;
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		r = -errno;
+		goto out_mask;
+	}
+	ev.data.u32 = 3;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, sfd, &ev) < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	reel_stage_set_ops(s, lookup);
+	for (;;) {
+		struct signalfd_siginfo si;
+		struct reel_work w;
+		struct epoll_event got;
+
+		/* Between two items, and only there, a stop signal is taken. */
+		if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			r = 0;
+			break;
+		}
+		r = reel_stage_next(s, &w, 0);
+		if (r == 1) {
+			r = serve_one(s, &w, lookup);
+			if (r < 0)
+				break;
+			continue;
+		}
+		if (r < 0)
+			break;
+		if (epoll_wait(s->epfd, &got, 1, -1) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+	}
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, sfd, NULL);
+out_close:
+	close(sfd);
+out_mask:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
 }

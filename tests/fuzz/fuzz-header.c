@@ -75,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifdef REEL_FUZZ_REPLAY
 #include <dirent.h>
 #include <stdio.h>
+#include <unistd.h>
 
 /* Exactly the file's bytes in a buffer of exactly that size, so ASan sees any overread. */
 static uint8_t *read_file(const char *path, size_t *ret_size)
@@ -105,9 +106,96 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+/*
+ * --make-seeds DIR writes the seed corpus afresh from a real
+ * reel_buffer_create(), for when the format changes: three valid headers,
+ * and one copy of the first damaged in each way the validator must catch.
+ */
+#include "buffer/buffer-private.h"
+
+static int write_seed(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	return fclose(f);
+}
+
+static int make_header(const char *dir, const char *name, uint32_t w, uint32_t h, uint64_t frames,
+                       uint32_t slots, uint32_t rate, uint8_t *ret_page)
+{
+	struct reel_buffer_params p;
+	struct reel_buffer *b;
+	char path[4096];
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.width = w;
+	p.height = h;
+	p.frame_count = frames;
+	p.slot_count = slots;
+	p.journal_capacity = 32;
+	p.frame_rate = (struct reel_rational){ 25, 1 };
+	p.time_base = (struct reel_rational){ 1, 12800 };
+	if (rate) {
+		p.sample_rate = rate;
+		p.channels = 2;
+		p.audio_capacity = rate / 25 + 1;
+	}
+	snprintf(p.source.path, sizeof(p.source.path), "/clips/seed.mp4");
+	snprintf(path, sizeof(path), "%s/.seed.reel", dir);
+	unlink(path);
+	r = reel_buffer_create(path, &p, &b);
+	if (r < 0)
+		return r;
+	memcpy(ret_page, b->map, REEL__HEADER_SIZE);
+	reel_buffer_close(b);
+	unlink(path);
+	return write_seed(dir, name, ret_page, REEL__HEADER_SIZE);
+}
+
+static int make_seeds(const char *dir)
+{
+	uint8_t page[REEL__HEADER_SIZE], bad[REEL__HEADER_SIZE];
+	struct reel__header *h = (struct reel__header *)(void *)bad;
+	int r = 0;
+
+	r |= make_header(dir, "valid-1080p-20000", 1920, 1080, 20000, 20000, 48000, page);
+	r |= make_header(dir, "valid-noaudio-1x1", 1, 1, 1, 1, 0, page);
+	r |= make_header(dir, "valid-small-audio", 320, 181, 50, 16, 44100, page);
+#define BAD(name, change)                                          \
+	do {                                                       \
+		memcpy(bad, page, sizeof(bad));                    \
+		change;                                            \
+		r |= write_seed(dir, name, bad, sizeof(bad));      \
+	} while (0)
+	BAD("bad-magic", bad[0] = 'X');
+	BAD("bad-version", h->version = 1);
+	BAD("bad-byteorder", h->byte_order = 0x04030201u);
+	BAD("bad-geometry-width0", h->width = 0);
+	BAD("bad-slot-count", h->slot_count = (uint32_t)h->frame_count + 1);
+	BAD("bad-slot-stride", h->slot_stride = 4096);
+	BAD("bad-source-path", memset(h->source_path, 'a', sizeof(h->source_path)));
+	BAD("bad-section-overlap", h->journal_offset = h->index_offset);
+	BAD("bad-stages-section", h->stages_size = 4096);
+#undef BAD
+	r |= write_seed(dir, "bad-short", page, 200);
+	return r ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int cases = 0, failed = 0;
+
+	if (argc == 3 && !strcmp(argv[1], "--make-seeds"))
+		return make_seeds(argv[2]);
 
 	for (int a = 1; a < argc; a++) {
 		struct dirent **names;

@@ -643,7 +643,9 @@ static void check_layout(const char *path, uint32_t width, uint32_t height, uint
 	assert_int_equal(info->index_offset % 4096, 0);
 	assert_int_equal(info->journal_offset, info->index_offset + info->index_size);
 	assert_int_equal(info->slot_table_offset, info->journal_offset + info->journal_size);
-	assert_int_equal(info->slots_offset, info->slot_table_offset + info->slot_table_size);
+	assert_int_equal(info->stages_offset, info->slot_table_offset + info->slot_table_size);
+	assert_true(info->stages_size >= REEL__STAGE_ENTRIES * sizeof(struct reel__stage_entry));
+	assert_int_equal(info->slots_offset, info->stages_offset + info->stages_size);
 	assert_int_equal(info->slots_offset % 4096, 0);
 	assert_int_equal(info->slot_stride % 4096, 0);
 	assert_int_equal(info->file_size, info->slots_offset + info->slot_count * info->slot_stride);

@@ -583,7 +583,8 @@ static void test_msg_reject_crop_past_frame(void **state)
 	                 REEL_E_PARAM);
 	assert_non_null(strstr(why, "whole number"));
 	/* The range, a frozen frame that exists, sound on a video that has some. */
-	assert_int_equal(reel_op_validate(REEL_OP_HFLIP, good[0], 0, 1000, &lim, NULL, 0), REEL_E_PARAM);
+	assert_int_equal(reel_op_validate(REEL_OP_HFLIP, (double[4]){ 0 }, 0, 1000, &lim, NULL, 0),
+	                 REEL_E_RANGE);
 	assert_int_equal(reel_op_validate(REEL_OP_FREEZE, (double[4]){ 1000 }, 0, 9, &lim, NULL, 0),
 	                 REEL_E_PARAM);
 	assert_int_equal(reel_op_validate(REEL_OP_FREEZE, (double[4]){ 999 }, 0, 9, &lim, NULL, 0), 0);

@@ -46,6 +46,7 @@ struct reel_status {
 	uint64_t stages;            /* attached stage processes */
 	uint64_t malformed;         /* messages dropped as malformed */
 	uint64_t generation;        /* of the buffer: +1 at every coordinator start */
+	uint64_t failed;            /* edits that failed since the coordinator started */
 	uint64_t queue_depth[5];    /* coord, editor, effect, audio, preview */
 };
 
@@ -64,6 +65,32 @@ int reel_client_status(struct reel_client *client, int timeout_ms, struct reel_s
 /* Materialise frames first..last at priority prio; *ret_slot gets the slot of `first`. */
 int reel_client_need(struct reel_client *client, uint64_t first, uint64_t last, unsigned prio,
                      int timeout_ms, uint32_t *ret_slot);
+
+/*
+ * The same, answered only once no unfinished command covers the frames:
+ * what is read then holds every edit acknowledged before the call.
+ */
+int reel_client_need_settled(struct reel_client *client, uint64_t first, uint64_t last,
+                             unsigned prio, int timeout_ms, uint32_t *ret_slot);
+
+/*
+ * Send an edit (enum reel_op of reel/ops.h) over frames first..last.
+ * Answered once it is in the journal, durably: *ret_seq is its sequence.
+ * REEL_E_PARAM when the coordinator refuses its parameters, -EBUSY when too
+ * many edits are still being applied.
+ */
+int reel_client_command(struct reel_client *client, uint32_t op, const double params[4],
+                        int64_t first, int64_t last, int timeout_ms, uint64_t *ret_seq);
+
+/*
+ * Undo the latest edit still in effect, or redo the latest undone one.
+ * *ret_seq gets the undo's (redo's) own sequence, *ret_target the edit's
+ * (both may be NULL); REEL_E_NOUNDO when there is nothing to act on.
+ */
+int reel_client_undo(struct reel_client *client, int timeout_ms, uint64_t *ret_seq,
+                     uint64_t *ret_target);
+int reel_client_redo(struct reel_client *client, int timeout_ms, uint64_t *ret_seq,
+                     uint64_t *ret_target);
 
 /* Ask the coordinator to stop; returns once it has acknowledged. */
 int reel_client_stop(struct reel_client *client, int timeout_ms);

@@ -84,8 +84,9 @@ struct reel_op_limits {
 /*
  * reel_op_check_params() and the checks that depend on the video (a crop
  * inside the picture, a frozen frame that exists, a sound edit on a video
- * with sound), for a command over first..last.  0, or REEL_E_PARAM with a
- * one-line reason in why (may be NULL).
+ * with sound), for a command over first..last.  0, REEL_E_RANGE for frames
+ * outside the video, or REEL_E_PARAM, each with a one-line reason in why
+ * (may be NULL).
  */
 int reel_op_validate(uint32_t op, const double params[4], int64_t first, int64_t last,
                      const struct reel_op_limits *limits, char *why, size_t whylen);

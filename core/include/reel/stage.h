@@ -54,8 +54,6 @@ struct reel_work {
 	uint32_t kind;             /* enum reel_work_kind */
 	int64_t first, last;       /* the frames to do now, inside edit.first..edit.last */
 	uint64_t epoch;            /* names this dispatch; the library checks it */
-	uint32_t flags;            /* transitional: replay flags of the old protocol */
-	uint64_t incarnation;
 };
 
 /* Memory an op may use during one call, kept between calls by its owner. */
@@ -152,5 +150,16 @@ int reel_stage_fail(struct reel_stage *stage, const struct reel_work *work, int 
  */
 typedef reel_frame_fn (*reel_op_lookup_fn)(uint32_t op);
 void reel_stage_set_ops(struct reel_stage *stage, reel_op_lookup_fn lookup);
+
+/*
+ * The usual life of a stage: take work items, apply each with the function
+ * lookup gives for its op (a measure item with reel_stage_measure_peak),
+ * say done or failed, until SIGTERM or SIGINT arrives (the item in hand is
+ * finished first) or the coordinator goes.  The two signals are blocked in
+ * the calling thread while it runs and taken through a signalfd.  0 after a
+ * signal, REEL_E_NOSESSION when the coordinator went, or the error that
+ * stopped it.
+ */
+int reel_stage_serve(struct reel_stage *stage, reel_op_lookup_fn lookup);
 
 #endif

@@ -1,0 +1,308 @@
+/*
+ * Edits on the command line (see edit-args.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buffer/buffer.h"
+#include "edit-args.h"
+#include "media/media.h"
+#include "reel/error.h"
+#include "reel/ops.h"
+
+static bool number(const char *s, double *ret)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v))
+		return false;
+	*ret = v;
+	return true;
+}
+
+static bool frame_number(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < 0)
+		return false;
+	*ret = v;
+	return true;
+}
+
+/* "A-B", "A" or "A-". */
+static int parse_frames(const char *text, uint64_t frames, int64_t *first, int64_t *last)
+{
+	char buf[64];
+	char *dash;
+
+	if (strlen(text) >= sizeof(buf))
+		return -1;
+	strcpy(buf, text);
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash = 0;
+	if (!frame_number(buf, first))
+		return -1;
+	if (!dash)
+		*last = *first;
+	else if (!dash[1])
+		*last = frames ? (int64_t)frames - 1 : 0;
+	else if (!frame_number(dash + 1, last))
+		return -1;
+	return 0;
+}
+
+/* A time in microseconds as a timestamp of the buffer's time base, from the first frame's. */
+static int64_t time_to_pts(const struct reel_buffer_info *in, int64_t us, int64_t pts0)
+{
+	/* us * den / (num * 1e6), rounded to nearest. */
+	double v = (double)us * in->time_base.den / ((double)in->time_base.num * 1e6);
+	return pts0 + (int64_t)llround(v);
+}
+
+/* The first frame whose pts is >= pts (frames when none); the index is in presentation order. */
+static int lower_bound(const struct reel_buffer *b, int64_t pts, uint64_t *ret)
+{
+	uint64_t lo = 0, hi = reel_buffer_info(b)->frame_count;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		struct reel_index_entry e;
+		int r = reel_index_get(b, mid, &e);
+		if (r < 0)
+			return r;
+		if (e.pts < pts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*ret = lo;
+	return 0;
+}
+
+static int parse_times(const char *text, const struct reel_buffer *b, int64_t *first, int64_t *last,
+                       char *why, size_t len)
+{
+	const struct reel_buffer_info *in = reel_buffer_info(b);
+	struct reel_index_entry e0;
+	char buf[128];
+	char *dash;
+	int64_t t1, t2;
+	uint64_t a, z;
+
+	if (strlen(text) >= sizeof(buf) || in->time_base.num <= 0 || in->time_base.den <= 0 ||
+	    reel_index_get(b, 0, &e0) < 0) {
+		snprintf(why, len, "--time %s: not a time (e.g. 6.5, 1:02.5 or 00:01:02.5)", text);
+		return -1;
+	}
+	strcpy(buf, text);
+	/* A time never starts with '-', so the first '-' after the first character splits. */
+	dash = strchr(buf + 1, '-');
+	if (dash)
+		*dash = 0;
+	if (reel_media_parse_time(buf, &t1) < 0 || t1 < 0 ||
+	    (dash && (reel_media_parse_time(dash + 1, &t2) < 0 || t2 <= t1))) {
+		snprintf(why, len, "--time %s: not a time or a range T1-T2 of times (e.g. 6.5, 1:02.5, "
+		         "00:01:02.5-00:01:10)", text);
+		return -1;
+	}
+	if (lower_bound(b, time_to_pts(in, t1, e0.pts), &a) < 0)
+		goto out_index;
+	if (!dash) {
+		/* The frame on screen at t1: the last one that starts at or before it. */
+		struct reel_index_entry e;
+		if (a < in->frame_count && reel_index_get(b, a, &e) == 0 &&
+		    e.pts == time_to_pts(in, t1, e0.pts))
+			z = a;
+		else if (a == 0)
+			z = 0;
+		else
+			z = a - 1;
+		*first = *last = (int64_t)z;
+		return 0;
+	}
+	if (lower_bound(b, time_to_pts(in, t2, e0.pts), &z) < 0)
+		goto out_index;
+	if (a >= z) {
+		snprintf(why, len, "--time %s: no frame starts in that time", text);
+		return -1;
+	}
+	*first = (int64_t)a;
+	*last = (int64_t)z - 1;
+	return 0;
+
+out_index:
+	snprintf(why, len, "the buffer's frame index is damaged");
+	return -1;
+}
+
+int cli_parse_edit(int argc, char **argv, const struct reel_buffer *b, struct cli_edit *ret,
+                   char *why, size_t len)
+{
+	const struct reel_buffer_info *in = reel_buffer_info(b);
+	const struct reel_op_desc *d;
+	struct reel_op_limits lim = { in->width, in->height, in->frame_count, in->sample_rate };
+	const char *frames = NULL, *times = NULL;
+	uint32_t given = 0;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (argc < 1) {
+		snprintf(why, len, "no edit given (see 'reel send --help')");
+		return -1;
+	}
+	ret->op = reel_op_by_name(argv[0]);
+	d = reel_op_get(ret->op);
+	if (!d || (d->flags & (REEL_OP_CONTROL | REEL_OP_INTERNAL))) {
+		snprintf(why, len, "'%s' is not an edit (see 'reel send --help')", argv[0]);
+		return -1;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *value = NULL;
+		double v;
+
+		if (!strncmp(a, "--frames", 8) || !strncmp(a, "--time", 6)) {
+			bool is_frames = a[2] == 'f';
+			const char *eq = strchr(a, '=');
+			size_t n = eq ? (size_t)(eq - a) : strlen(a);
+			if (n != (is_frames ? 8u : 6u)) {
+				snprintf(why, len, "unknown option '%s'", a);
+				return -1;
+			}
+			value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!value || !*value) {
+				snprintf(why, len, "option '%s' needs a value", is_frames ? "--frames" : "--time");
+				return -1;
+			}
+			if ((is_frames && frames) || (!is_frames && times) || (is_frames ? times : frames)) {
+				snprintf(why, len, "give one --frames or one --time");
+				return -1;
+			}
+			*(is_frames ? &frames : &times) = value;
+			continue;
+		}
+		if (number(a, &v)) {
+			if (given == d->nparams) {
+				snprintf(why, len, "%s takes %u parameter%s; '%s' is one too many", d->name,
+				         d->nparams, d->nparams == 1 ? "" : "s", a);
+				return -1;
+			}
+			ret->params[given++] = v;
+			continue;
+		}
+		snprintf(why, len, a[0] == '-' ? "unknown option '%s'" : "'%s' is not a number", a);
+		return -1;
+	}
+	ret->first = 0;
+	ret->last = in->frame_count ? (int64_t)in->frame_count - 1 : 0;
+	if (frames && parse_frames(frames, in->frame_count, &ret->first, &ret->last) < 0) {
+		snprintf(why, len, "--frames %s: expected A-B, A or A- (frame numbers from 0)", frames);
+		return -1;
+	}
+	if (times && parse_times(times, b, &ret->first, &ret->last, why, len) < 0)
+		return -1;
+	if (given < d->nrequired) {
+		/* A freeze holds the first frame of its range unless told otherwise. */
+		if (ret->op == REEL_OP_FREEZE && given == 0) {
+			ret->params[0] = (double)ret->first;
+			given = 1;
+		} else {
+			snprintf(why, len, "%s needs %u parameter%s (see 'reel send --help')", d->name,
+			         d->nrequired, d->nrequired == 1 ? "" : "s");
+			return -1;
+		}
+	}
+	for (uint32_t i = given; i < d->nparams; i++)
+		ret->params[i] = d->def[i];
+	r = reel_op_validate(ret->op, ret->params, ret->first, ret->last, &lim, why, len);
+	return r < 0 ? -1 : 0;
+}
+
+/* The shortest decimal that reads back as the same double. */
+static void print_number(FILE *out, double v)
+{
+	char buf[32];
+
+	for (int digits = 6; digits <= 17; digits++) {
+		snprintf(buf, sizeof(buf), "%.*g", digits, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	fputs(buf, out);
+}
+
+void cli_format_edit(FILE *out, uint32_t op, const double params[4], int64_t first, int64_t last)
+{
+	const struct reel_op_desc *d = reel_op_get(op);
+
+	fputs(d ? d->name : "?", out);
+	for (uint32_t i = 0; d && i < d->nparams; i++) {
+		fputc(' ', out);
+		print_number(out, params[i]);
+	}
+	if (first == last)
+		fprintf(out, " --frames %lld", (long long)first);
+	else
+		fprintf(out, " --frames %lld-%lld", (long long)first, (long long)last);
+}
+
+void cli_print_ops(FILE *out)
+{
+	static const unsigned roles[] = { REEL_ROLE_EDITOR, REEL_ROLE_EFFECT, REEL_ROLE_AUDIO };
+	static const char *const titles[] = { "editor", "effects", "audio" };
+
+	for (size_t r = 0; r < 3; r++) {
+		fprintf(out, "%s:\n", titles[r]);
+		for (uint32_t op = 1; op < REEL_OP_COUNT; op++) {
+			const struct reel_op_desc *d = reel_op_get(op);
+			char params[64] = "";
+
+			if (d->role != roles[r] || (d->flags & REEL_OP_INTERNAL))
+				continue;
+			for (uint32_t i = 0; i < d->nparams; i++) {
+				size_t n = strlen(params);
+				snprintf(params + n, sizeof(params) - n, i < d->nrequired ? " %s" : " [%s]",
+				         d->param_names[i]);
+			}
+			fprintf(out, "  %-15s%-16s %s", d->name, params, d->help);
+			for (uint32_t i = 0; i < d->nparams; i++) {
+				if (i >= d->nrequired && op != REEL_OP_FREEZE)
+					fprintf(out, " (default %g)", d->def[i]);
+				fprintf(out, "%s%s %g..%g", i == 0 ? "; " : ", ", d->param_names[i], d->min[i],
+				        d->max[i]);
+			}
+			fputc('\n', out);
+		}
+	}
+}
+
+int cli_split_words(char *line, char **words, int max)
+{
+	int n = 0;
+
+	for (char *p = line; *p && n < max;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p || *p == '#')
+			break;
+		words[n++] = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			p++;
+		if (*p)
+			*p++ = 0;
+	}
+	return n;
+}

@@ -1,0 +1,46 @@
+/*
+ * One way to write an edit on the command line, shared by `reel send`,
+ * `reel open --edits FILE` and `reel edits` (which prints edits this way):
+ *
+ *     OP [PARAMS...] [--frames A-B | --time T1-T2]
+ *
+ * Frames are numbers in presentation order: "A-B", "A" or "A-" (to the
+ * end).  Times are read as ffmpeg's -ss and -to read them ("6.5",
+ * "1:02.5", "00:01:02.5") and mapped through the frame index's real
+ * timestamps: T1-T2 names the frames shown from T1 up to, not including,
+ * T2; a single T names the frame on screen at T.  No range is the whole
+ * video.
+ */
+#ifndef REEL_EDIT_ARGS_H
+#define REEL_EDIT_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct reel_buffer;
+
+struct cli_edit {
+	uint32_t op;
+	double params[4];
+	int64_t first, last;
+};
+
+/*
+ * Parse argv[0..argc) (argv[0] is the op) against the video in buffer.  0,
+ * or -1 with a one-line reason in why.  The edit is checked against the op
+ * table and the video as the coordinator will check it.
+ */
+int cli_parse_edit(int argc, char **argv, const struct reel_buffer *buffer, struct cli_edit *ret,
+                   char *why, size_t whylen);
+
+/* The edit as a line cli_parse_edit() reads back ("brightness 0.1 --frames 0-299"). */
+void cli_format_edit(FILE *out, uint32_t op, const double params[4], int64_t first, int64_t last);
+
+/* The list of ops and their parameters, for --help. */
+void cli_print_ops(FILE *out);
+
+/* Split a line into words at blanks, up to max; '#' starts a comment.  The count. */
+int cli_split_words(char *line, char **words, int max);
+
+#endif
