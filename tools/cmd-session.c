@@ -18,6 +18,7 @@
 #include "buffer/buffer.h"
 #include "buffer/journal.h"
 #include "buffer/stagetab.h"
+#include "edit/edits.h"
 #include "bus/msg.h"
 #include "reel/ops.h"
 
@@ -74,6 +75,7 @@ struct table_view {
 	bool live[REEL__STAGE_ENTRIES];
 	uint64_t states[REEL_JOURNAL_STATE_COUNT];
 	uint64_t edits;
+	uint64_t output;          /* frames an export keeps, with trims and speed changes */
 };
 
 static void read_table(const char *path, uint64_t generation, struct table_view *v)
@@ -89,6 +91,16 @@ static void read_table(const char *path, uint64_t generation, struct table_view 
 		/* An entry of this run whose process is still there. */
 		v->live[i] = reel_stagetab_read(b, i, r) == 0 && r->pid != 0 && r->generation == generation &&
 		             (kill((pid_t)r->pid, 0) == 0 || errno != ESRCH) && r->role < REEL_ROLE_COUNT;
+	}
+	v->output = reel_buffer_info(b)->frame_count;
+	{
+		struct reel_edits *x = NULL;
+		uint32_t *counts = calloc(reel_buffer_info(b)->frame_count, sizeof(*counts));
+		if (counts && reel_edits_new(reel_buffer_info(b)->frame_count, &x) == 0 &&
+		    reel_edits_sync(x, b) == 0)
+			v->output = reel_edits_output(x, counts);
+		reel_edits_free(x);
+		free(counts);
 	}
 	count = reel_journal_count(b);
 	for (uint64_t seq = 1; seq <= count; seq++) {
@@ -120,6 +132,7 @@ static void print_status_json(const char *session, const struct reel_session_rec
 	       ",\"decoded\":%" PRIu64,
 	       st->frames, st->resident, st->journal, st->pending, st->inflight, st->errors,
 	       st->failed, st->malformed, st->generation, st->decoded);
+	printf(",\"output_frames\":%" PRIu64, v->output);
 	printf(",\"edits\":{\"total\":%" PRIu64 ",\"pending\":%" PRIu64 ",\"applied\":%" PRIu64
 	       ",\"undone\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
 	       v->edits, v->states[REEL_JOURNAL_PENDING], v->states[REEL_JOURNAL_APPLIED],
@@ -160,6 +173,8 @@ static void print_status_text(const char *session, const struct reel_session_rec
 	printf("buffer      %s\n", rec->buffer_path);
 	printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
 	       " decoded since start)\n", st->frames, st->resident, st->errors, st->decoded);
+	if (v->output != st->frames)
+		printf("output      %" PRIu64 " frames after trims and speed changes\n", v->output);
 	printf("edits       %" PRIu64 " (%" PRIu64 " applied, %" PRIu64 " pending, %" PRIu64
 	       " undone, %" PRIu64 " failed); %" PRIu64 " journal entries, %" PRIu64
 	       " work items in flight\n",
@@ -214,8 +229,8 @@ int cmd_status(int argc, char **argv)
 	                 "and their states, the attached stages with what each is doing, queue\n"
 	                 "depths and errors.  With --json, one object with the keys session, pid,\n"
 	                 "source, buffer, frames, resident, journal, pending, inflight, errors,\n"
-	                 "failed, malformed, generation, decoded, edits, queues, stages and\n"
-	                 "last_error.\n",
+	                 "failed, malformed, generation, decoded, output_frames, edits, queues,\n"
+	                 "stages and last_error.\n",
 	                 1, &json, &session);
 	if (r)
 		return r < 0 ? CLI_OK : r;
