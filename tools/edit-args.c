@@ -268,25 +268,43 @@ void cli_print_ops(FILE *out)
 		fprintf(out, "%s:\n", titles[r]);
 		for (uint32_t op = 1; op < REEL_OP_COUNT; op++) {
 			const struct reel_op_desc *d = reel_op_get(op);
-			char params[64] = "";
+			char usage[64], bounds[160] = "";
+			size_t n;
 
 			if (d->role != roles[r] || (d->flags & REEL_OP_INTERNAL))
 				continue;
+			snprintf(usage, sizeof(usage), "%s", d->name);
 			for (uint32_t i = 0; i < d->nparams; i++) {
-				size_t n = strlen(params);
-				snprintf(params + n, sizeof(params) - n, i < d->nrequired ? " %s" : " [%s]",
-				         d->param_names[i]);
+				/* A freeze's frame may be left out: the first frame of the range. */
+				bool optional = i >= d->nrequired || op == REEL_OP_FREEZE;
+				char upper[16];
+				size_t k;
+
+				for (k = 0; d->param_names[i][k] && k < sizeof(upper) - 1; k++)
+					upper[k] = (char)(d->param_names[i][k] >= 'a' && d->param_names[i][k] <= 'z'
+					                  ? d->param_names[i][k] - 32 : d->param_names[i][k]);
+				upper[k] = 0;
+				n = strlen(usage);
+				snprintf(usage + n, sizeof(usage) - n, optional ? " [%s]" : " %s", upper);
+				n = strlen(bounds);
+				if (op == REEL_OP_FREEZE)
+					snprintf(bounds + n, sizeof(bounds) - n, "FRAME: a frame number (default: the "
+					         "first of the range)");
+				else
+					snprintf(bounds + n, sizeof(bounds) - n, "%s%s %g..%g", i ? ", " : "", upper,
+					         d->min[i], d->max[i]);
+				if (optional && op != REEL_OP_FREEZE) {
+					n = strlen(bounds);
+					snprintf(bounds + n, sizeof(bounds) - n, " (default %g)", d->def[i]);
+				}
 			}
-			fprintf(out, "  %-15s%-16s %s", d->name, params, d->help);
-			for (uint32_t i = 0; i < d->nparams; i++) {
-				if (i >= d->nrequired && op != REEL_OP_FREEZE)
-					fprintf(out, " (default %g)", d->def[i]);
-				fprintf(out, "%s%s %g..%g", i == 0 ? "; " : ", ", d->param_names[i], d->min[i],
-				        d->max[i]);
-			}
-			fputc('\n', out);
+			fprintf(out, "  %-22s %s\n", usage, d->help);
+			if (bounds[0])
+				fprintf(out, "  %-22s %s\n", "", bounds);
 		}
 	}
+	fprintf(out, "other names: cut (trim), negate (invert), volume (gain), afade-in and afade-out\n"
+	             "(audio-fade-in and audio-fade-out)\n");
 }
 
 int cli_split_words(char *line, char **words, int max)

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,17 +343,23 @@ int reel_stage_next(struct reel_stage *s, struct reel_work *ret_work, int timeou
 	}
 }
 
-/* The slot that holds frame, or -1: the frame is not resident. */
-static int64_t find_slot(const struct reel_stage *s, int64_t frame)
+/*
+ * Where the frames of first..last are: slots[f - first], -1 when not
+ * resident.  Frame f is slot f when every frame has a slot; otherwise one
+ * pass over the slot table finds them all (the table says where frames are;
+ * the slot's lock and a second look decide).
+ */
+static void find_slots(const struct reel_stage *s, int64_t first, int64_t last, int64_t *slots)
 {
 	struct reel_slot_info si;
 
+	for (int64_t f = first; f <= last; f++)
+		slots[f - first] = s->info->slot_count >= s->info->frame_count ? f : -1;
 	if (s->info->slot_count >= s->info->frame_count)
-		return frame;
+		return;
 	for (uint32_t slot = 0; slot < s->info->slot_count; slot++)
-		if (reel_slot_get(s->buffer, slot, &si) == 0 && si.frame == frame)
-			return slot;
-	return -1;
+		if (reel_slot_get(s->buffer, slot, &si) == 0 && si.frame >= first && si.frame <= last)
+			slots[si.frame - first] = slot;
 }
 
 static int ensure_applier(struct reel_stage *s)
@@ -381,14 +388,13 @@ static void busy(struct reel_stage *s, const struct reel_work *w)
 }
 
 /* One frame under its slot's lock; 0 also when there is nothing to do. */
-static int apply_frame(struct reel_stage *s, const struct reel_work *w, int64_t f, reel_frame_fn fn,
-                       void *userdata)
+static int apply_frame(struct reel_stage *s, const struct reel_work *w, int64_t f, int64_t found,
+                       reel_frame_fn fn, void *userdata)
 {
 	struct reel_slot_info si;
 	struct reel_frame view;
 	struct reel_edit earlier;
 	uint64_t reached;
-	int64_t found = find_slot(s, f);
 	uint32_t slot;
 	int r;
 
@@ -439,6 +445,7 @@ out_unlock:
 int reel_stage_apply(struct reel_stage *s, const struct reel_work *w, reel_frame_fn fn,
                      void *userdata)
 {
+	int64_t *slots;
 	int r;
 
 	if (!w || w->kind != REEL_WORK_APPLY)
@@ -448,14 +455,21 @@ int reel_stage_apply(struct reel_stage *s, const struct reel_work *w, reel_frame
 		r = ensure_applier(s);
 	if (r < 0)
 		return r;
+	if (w->first < 0 || w->last < w->first || w->last - w->first > INT32_MAX)
+		return -EINVAL;
+	slots = malloc((size_t)(w->last - w->first + 1) * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	find_slots(s, w->first, w->last, slots);
 	s->current = w;
 	busy(s, w);
 	for (int64_t f = w->first; f <= w->last && r == 0; f++) {
-		r = apply_frame(s, w, f, fn, userdata);
+		r = apply_frame(s, w, f, slots[f - w->first], fn, userdata);
 		heartbeat(s);
 	}
 	busy(s, NULL);
 	s->current = NULL;
+	free(slots);
 	return r;
 }
 
