@@ -1,8 +1,11 @@
 /*
  * reel-bench: the benchmarks of the coordinator and the command bus.
  *
- *   reel-bench rtt  [VIDEO] [--count N] [--runs R] [--json]
- *   reel-bench open [VIDEO] [--runs R] [--json]
+ *   reel-bench rtt      [VIDEO] [--count N] [--runs R] [--json]
+ *   reel-bench open     [VIDEO] [--runs R] [--json]
+ *   reel-bench effects  [--runs R] [--frames N] [--json]
+ *   reel-bench pipeline [--runs R] [--json]
+ *   reel-bench edit-rtt [VIDEO] [--count N] [--runs R] [--json]
  *
  * Every figure is printed next to a baseline measured in the same run, as
  * a ratio, because this machine is shared and noisy: absolute numbers from
@@ -19,6 +22,20 @@
  * command line tool and cached), next to ffmpeg's time to decode one frame;
  * then the throughput of materialising every frame of the 10-second clip
  * next to `ffmpeg -i FILE -f null -`.
+ *
+ * effects: the effect workers applying edits in place to resident frames
+ * (brightness, blur, and a chain of three edits) with one worker and with
+ * one per core, from the first send until the frames are settled, in
+ * frames/s and GB/s next to memcpy's bandwidth measured in the same run.
+ *
+ * pipeline: decode -> brightness -> blur over the 10-second clip, end to
+ * end: reel with the edits sent before the frames are decoded, reel with
+ * the edits sent to frames already resident, one ffmpeg process with the
+ * same filters, and two ffmpeg processes joined by a pipe of raw frames.
+ *
+ * edit-rtt: the round trip of one edit (send -> acknowledged once journaled
+ * durably) through a real coordinator, next to the raw queue ping-pong and
+ * a STATUS round trip measured in the same run.
  *
  * Buffer files go to a fresh folder inside reel's default buffer folder
  * (so that the figures are those of the default), removed at the end.
@@ -44,10 +61,13 @@
 #include "base/clock.h"
 #include "cli.h"
 #include "coord.h"
+#include "buffer/buffer.h"
+#include "buffer/journal.h"
 #include "bus/bus.h"
 #include "bus/session.h"
 #include "reel/client.h"
 #include "reel/error.h"
+#include "reel/ops.h"
 #include "bus/msg.h"
 
 #define CALL_TIMEOUT_MS 5000
@@ -250,12 +270,36 @@ struct coord_child {
 	double ready_ms;           /* from spawn to the first answered STATUS */
 };
 
+/* The stages a coordinator child starts: none, reel open's default (a worker per core), or N. */
+#define NO_STAGES (-1)
+#define DEFAULT_STAGES 0
+
+static pid_t spawn_open(const char *reel, const char *video, const struct coord_child *c,
+                        int workers)
+{
+	char count[16];
+	char *argv[] = {
+		(char *)reel, (char *)"open", (char *)video, (char *)"--session", (char *)c->session,
+		(char *)"--buffer", (char *)c->buffer, NULL, NULL, NULL,
+	};
+
+	if (workers == NO_STAGES)
+		return cli_spawn_open(reel, video, c->session, c->buffer, c->log);
+	if (workers > 0) {
+		snprintf(count, sizeof(count), "%d", workers);
+		argv[7] = (char *)"--workers";
+		argv[8] = count;
+	}
+	return cli_spawn(argv, c->log);
+}
+
 /*
- * Spawn `reel open video` with a buffer file in workdir and wait until the
- * session answers a STATUS request.  *ret_t0 is the spawn time (µs).
+ * Spawn `reel open video` with a buffer file in workdir and the stages that
+ * workers says, and wait until the session answers a STATUS request (the
+ * stages may still be starting).  *ret_t0 is the spawn time (µs).
  */
-static int coord_start(const char *reel, const char *video, const char *workdir, unsigned n,
-                       struct coord_child *c, double *ret_t0)
+static int coord_start_stages(const char *reel, const char *video, const char *workdir, unsigned n,
+                              int workers, struct coord_child *c, double *ret_t0)
 {
 	struct reel_msg req, rep;
 	double t0;
@@ -266,7 +310,7 @@ static int coord_start(const char *reel, const char *video, const char *workdir,
 	snprintf(c->buffer, sizeof(c->buffer), "%s/%s.reel", workdir, c->session);
 	snprintf(c->log, sizeof(c->log), "%s/%s.log", workdir, c->session);
 	t0 = now_us();
-	c->pid = cli_spawn_open(reel, video, c->session, c->buffer, c->log);
+	c->pid = spawn_open(reel, video, c, workers);
 	if (c->pid < 0)
 		return (int)c->pid;
 	*ret_t0 = t0;
@@ -292,6 +336,13 @@ static int coord_start(const char *reel, const char *video, const char *workdir,
 	return 0;
 }
 
+/* The same with no stages: nothing but the coordinator runs. */
+static int coord_start(const char *reel, const char *video, const char *workdir, unsigned n,
+                       struct coord_child *c, double *ret_t0)
+{
+	return coord_start_stages(reel, video, workdir, n, NO_STAGES, c, ret_t0);
+}
+
 /* Stop the session with a STOP message and reap the coordinator; 0 when it stopped cleanly. */
 static int coord_stop(struct coord_child *c)
 {
@@ -313,6 +364,95 @@ static int coord_stop(struct coord_child *c)
 	/* A coordinator that had to be killed leaves its session behind. */
 	reel_session_remove(c->session);
 	unlink(c->buffer);
+	return r;
+}
+
+/*
+ * Wait until at least want stages are attached to c's session (an editor,
+ * the effect workers and an audio stage): effect figures taken while a
+ * worker is still starting would be those of fewer workers.
+ */
+static int wait_stages(struct coord_child *c, uint64_t want, int timeout_ms)
+{
+	double deadline = now_us() + timeout_ms * 1e3;
+	struct reel_status st;
+	int r;
+
+	for (;;) {
+		r = reel_client_status(c->client, CALL_TIMEOUT_MS, &st);
+		if (r < 0)
+			return r;
+		if (st.stages >= want)
+			return 0;
+		if (now_us() > deadline) {
+			fail("%" PRIu64 " of %" PRIu64 " stages attached after %d ms", st.stages, want,
+			     timeout_ms);
+			show_log(c->log);
+			return -ETIMEDOUT;
+		}
+		usleep(10000);
+	}
+}
+
+/* Materialise frames 0..n-1 in order, `chunk` at a time; what says whose progress it is. */
+static int materialise_frames(struct coord_child *c, uint64_t n, const char *what)
+{
+	int r = 0;
+
+	for (uint64_t f = 0; f < n && r == 0; f += chunk) {
+		uint64_t last = f + chunk - 1 < n - 1 ? f + chunk - 1 : n - 1;
+		r = reel_client_need(c->client, f, last, REEL_PRIO_BATCH, NEED_TIMEOUT_MS, NULL);
+		note("%s: materialising frame %" PRIu64 "/%" PRIu64, what, last + 1, n);
+	}
+	return r;
+}
+
+/* One edit as the benches send it: an op and its one parameter (0 when it has none). */
+struct bench_edit {
+	uint32_t op;
+	double param;
+};
+
+/* Send edits[0..n-1] over frames first..last; the sequence of the first into *ret_seq. */
+static int send_edits(struct coord_child *c, const struct bench_edit *edits, unsigned n,
+                      int64_t first, int64_t last, uint64_t *ret_seq)
+{
+	for (unsigned i = 0; i < n; i++) {
+		double params[4] = { edits[i].param, 0, 0, 0 };
+		uint64_t seq;
+		int r = reel_client_command(c->client, edits[i].op, params, first, last, CALL_TIMEOUT_MS,
+		                            &seq);
+		if (r < 0)
+			return r;
+		if (i == 0)
+			*ret_seq = seq;
+	}
+	return 0;
+}
+
+/*
+ * 0 when the journal entries first_seq..first_seq+n-1 of c's buffer are
+ * APPLIED (read from the buffer opened read-only, as `reel send --wait`
+ * does); REEL_E_EDIT otherwise, with a line saying which.
+ */
+static int check_applied(const struct coord_child *c, uint64_t first_seq, unsigned n)
+{
+	static const char *const names[] = { "pending", "applied", "undone", "failed" };
+	struct reel_buffer *b;
+	int r = reel_buffer_open_readonly(c->buffer, &b);
+
+	if (r < 0)
+		return r;
+	for (uint64_t seq = first_seq; seq < first_seq + n && r == 0; seq++) {
+		struct reel_journal_entry e;
+		r = reel_journal_read(b, seq, &e);
+		if (r == 0 && e.state != REEL_JOURNAL_APPLIED) {
+			fail("edit %" PRIu64 " is %s, not applied, once its frames settled", seq,
+			     e.state < REEL_JOURNAL_STATE_COUNT ? names[e.state] : "in an unknown state");
+			r = REEL_E_EDIT;
+		}
+	}
+	reel_buffer_close(b);
 	return r;
 }
 
@@ -668,7 +808,8 @@ static int make_cached(const char *path, char **argv, int out_index)
 	return rename(part, path) < 0 ? -errno : 0;
 }
 
-static int make_bench_clips(const char *dir, char *ten_s, char *ten_min, size_t len)
+/* The 10-second 1080p30 H.264 clip with sound, made once, cached in dir; what names the bench. */
+static int make_ten_second_clip(const char *dir, char *ten_s, size_t len, const char *what)
 {
 	char *encode[] = {
 		(char *)"ffmpeg", (char *)"-nostdin", (char *)"-v", (char *)"error", (char *)"-y",
@@ -678,19 +819,28 @@ static int make_bench_clips(const char *dir, char *ten_s, char *ten_min, size_t 
 		(char *)"veryfast", (char *)"-pix_fmt", (char *)"yuv420p", (char *)"-c:a", (char *)"aac",
 		(char *)"-shortest", NULL, NULL,
 	};
+
+	if ((size_t)snprintf(ten_s, len, "%s/ten-seconds-1080p30.mp4", dir) >= len)
+		return -ENAMETOOLONG;
+	if (access(ten_s, R_OK) != 0)
+		note("%s: encoding a 10-second 1080p30 clip with ffmpeg (once, cached in %s)", what, dir);
+	return make_cached(ten_s, encode, 24);
+}
+
+static int make_bench_clips(const char *dir, char *ten_s, char *ten_min, size_t len)
+{
 	char *loop[] = {
 		(char *)"ffmpeg", (char *)"-nostdin", (char *)"-v", (char *)"error", (char *)"-y",
 		(char *)"-stream_loop", (char *)"59", (char *)"-i", ten_s, (char *)"-c", (char *)"copy",
 		NULL, NULL,
 	};
 
-	if ((size_t)snprintf(ten_s, len, "%s/ten-seconds-1080p30.mp4", dir) >= len ||
-	    (size_t)snprintf(ten_min, len, "%s/ten-minutes-1080p30.mp4", dir) >= len)
+	int r = make_ten_second_clip(dir, ten_s, len, "open");
+
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(ten_min, len, "%s/ten-minutes-1080p30.mp4", dir) >= len)
 		return -ENAMETOOLONG;
-	if (access(ten_s, R_OK) != 0)
-		note("open: encoding a 10-second 1080p30 clip with ffmpeg (once, cached in %s)", dir);
-	if (make_cached(ten_s, encode, 24) < 0)
-		return -EIO;
 	if (access(ten_min, R_OK) != 0)
 		note("open: looping it into a 10-minute clip (once, cached)");
 	return make_cached(ten_min, loop, 11);
@@ -936,13 +1086,806 @@ out_rmdir:
 	return code;
 }
 
+/* ------------------------------------------------------------ effects */
+
+/* Bytes of one 1080p YUV420P frame: what one op pass over a frame is counted as. */
+#define FRAME_BYTES (1920.0 * 1080.0 * 1.5)
+#define MEMCPY_BYTES (64u << 20)
+#define MEMCPY_PASSES 5
+#define DEFAULT_FX_FRAMES 150
+#define STAGES_TIMEOUT_MS 20000
+
+struct fx_set {
+	const char *name;          /* as a person reads it */
+	const char *key;           /* in --json */
+	unsigned n;
+	struct bench_edit edits[3];
+};
+
+/*
+ * The first edit is also the workers' first write to each page of the
+ * frames: a page fault per 4 KiB page in each worker's mapping.  The same
+ * edit sent again right after shows what the edit costs without them.
+ */
+static const struct fx_set fx_sets[] = {
+	{ "brightness 0.1", "brightness", 1, { { REEL_OP_BRIGHTNESS, 0.1 } } },
+	{ "brightness 0.1, again", "brightness_again", 1, { { REEL_OP_BRIGHTNESS, 0.1 } } },
+	{ "blur 2", "blur", 1, { { REEL_OP_BLUR, 2 } } },
+	{ "brightness, contrast, gray", "chain", 3,
+	  { { REEL_OP_BRIGHTNESS, 0.1 }, { REEL_OP_CONTRAST, 1.2 }, { REEL_OP_GRAYSCALE, 0 } } },
+};
+#define FX_SETS (sizeof(fx_sets) / sizeof(fx_sets[0]))
+
+/*
+ * Called through a volatile pointer so that the compiler can neither drop
+ * copies nobody reads nor fold the loop into one call.
+ */
+static void *(*volatile copy_fn)(void *, const void *, size_t) = memcpy;
+
+/* MEMCPY_PASSES copies of MEMCPY_BYTES, far more than the caches hold; the time of each (µs). */
+static void memcpy_passes(void *dst, const void *src, double *ret_us)
+{
+	for (unsigned i = 0; i < MEMCPY_PASSES; i++) {
+		double t0 = now_us();
+		copy_fn(dst, src, MEMCPY_BYTES);
+		ret_us[i] = now_us() - t0;
+	}
+}
+
+/*
+ * One session with `workers` effect workers: nframes materialised (they
+ * stay resident), then each set of edits sent over them, timed from the
+ * first send to the reply of a settled NEED over the frames, which comes
+ * once no unfinished command covers them.  ret_ms[k] is set k's time.
+ */
+static int fx_session(const char *reel, const char *video, const char *workdir, unsigned n,
+                      unsigned workers, uint64_t nframes, double ret_ms[FX_SETS])
+{
+	struct coord_child c;
+	struct reel_status st;
+	double t0;
+	int r;
+
+	r = coord_start_stages(reel, video, workdir, n, (int)workers, &c, &t0);
+	if (r < 0) {
+		fail("%s: reel open --workers %u did not come up: %s", video, workers, reel_strerror(r));
+		goto out_stop;
+	}
+	if (nframes > c.frames) {
+		fail("%s has %" PRIu64 " frames, fewer than %" PRIu64, video, c.frames, nframes);
+		r = -EINVAL;
+		goto out_stop;
+	}
+	/* An editor, the workers and an audio stage. */
+	r = wait_stages(&c, workers + 2, STAGES_TIMEOUT_MS);
+	if (r < 0)
+		goto out_stop;
+	r = materialise_frames(&c, nframes, "effects");
+	if (r == 0)
+		r = reel_client_status(c.client, CALL_TIMEOUT_MS, &st);
+	if (r < 0) {
+		fail("%s: materialising %" PRIu64 " frames failed: %s", video, nframes, reel_strerror(r));
+		show_log(c.log);
+		goto out_stop;
+	}
+	if (st.resident < nframes) {
+		/* The stages would skip frames that are not resident: the figures would be wrong. */
+		fail("only %" PRIu64 " of %" PRIu64 " frames stayed resident (is the cache too small?)",
+		     st.resident, nframes);
+		r = -ENOSPC;
+		goto out_stop;
+	}
+	for (unsigned k = 0; k < FX_SETS; k++) {
+		uint64_t seq = 0;
+
+		note("effects: %s, %u worker%s", fx_sets[k].name, workers, workers == 1 ? "" : "s");
+		t0 = now_us();
+		r = send_edits(&c, fx_sets[k].edits, fx_sets[k].n, 0, (int64_t)nframes - 1, &seq);
+		if (r == 0)
+			r = reel_client_need_settled(c.client, 0, nframes - 1, REEL_PRIO_BATCH,
+			                             NEED_TIMEOUT_MS, NULL);
+		ret_ms[k] = (now_us() - t0) / 1e3;
+		if (r < 0) {
+			fail("%s: %s: %s", video, fx_sets[k].name, reel_strerror(r));
+			show_log(c.log);
+			goto out_stop;
+		}
+		r = check_applied(&c, seq, fx_sets[k].n);
+		if (r < 0) {
+			show_log(c.log);
+			goto out_stop;
+		}
+	}
+out_stop:
+	if (coord_stop(&c) < 0 && r == 0)
+		fprintf(stderr, "reel-bench: warning: a coordinator did not stop cleanly\n");
+	return r;
+}
+
+static void effects_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: reel-bench effects [--runs R] [--frames N] [--buffer-dir DIR] [--json]\n\n"
+	        "The effect workers applying edits in place to resident frames.  With one\n"
+	        "effect worker and with one per core: a session of the cached 10-second 1080p30\n"
+	        "clip, N frames materialised first (default %d), then, in turn, brightness 0.1\n"
+	        "(the workers' first write to those pages), brightness 0.1 again, blur 2 and a\n"
+	        "chain (brightness 0.1, contrast 1.2, grayscale) sent over them, each timed from\n"
+	        "its first send until no unfinished edit covers the frames (a settled NEED),\n"
+	        "and checked APPLIED in the journal after.\n"
+	        "Frames/s and GB/s (1920x1080x1.5 bytes per frame per edit), next to memcpy's\n"
+	        "bandwidth over 64 MiB buffers measured in the same run; the scaling of one\n"
+	        "worker per core against one.  Medians of R runs (default 3).  Goals: one\n"
+	        "worker on brightness at least 0.5x memcpy; W workers at least 0.8*W x one.\n",
+	        DEFAULT_FX_FRAMES);
+}
+
+static const char *met(bool yes)
+{
+	return yes ? "met" : "NOT met";
+}
+
+static int cmd_effects(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "runs", required_argument, NULL, 'r' },
+		{ "frames", required_argument, NULL, 'f' },
+		{ "buffer-dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char reel[PATH_MAX], workdir[PATH_MAX], cache[PATH_MAX], clip[PATH_MAX];
+	/* [worker configuration][set][run]: milliseconds. */
+	double ms[2][FX_SETS][64], fps[2][FX_SETS], gbps[2][FX_SETS], scaling[FX_SETS], tmp[64];
+	double *copies = NULL, memcpy_gbps, goal_scaling;
+	void *src = NULL, *dst = NULL;
+	const char *base = NULL;
+	uint64_t runs = 3, nframes = DEFAULT_FX_FRAMES;
+	unsigned workers[2], nconf, seq = 0;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	bool json = false, goal_memcpy;
+	int opt, r, code = CLI_FAIL;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			if (parse_option_number("--runs", optarg, 1, 64, &runs) < 0)
+				return CLI_USAGE;
+			break;
+		case 'f':
+			if (parse_option_number("--frames", optarg, 1, 300, &nframes) < 0)
+				return CLI_USAGE;
+			break;
+		case 'd': base = optarg; break;
+		case 'j': json = true; break;
+		case 'h': effects_usage(stdout); return CLI_OK;
+		default:
+			return fail("effects: unknown option '%s' (see 'reel-bench effects --help')",
+			            argv[optind - 1]), CLI_USAGE;
+		}
+	}
+	if (argc - optind > 0)
+		return fail("effects: no VIDEO is taken (see 'reel-bench effects --help')"), CLI_USAGE;
+	r = find_reel(reel, sizeof(reel));
+	if (r < 0)
+		return fail("cannot find the reel binary next to reel-bench: %s", strerror(-r));
+	/* reel open's default is one worker per core, at most 32. */
+	workers[0] = 1;
+	workers[1] = cores > 1 ? (unsigned)(cores < 32 ? cores : 32) : 1;
+	nconf = workers[1] > 1 ? 2 : 1;
+
+	r = cache_dir(cache, sizeof(cache));
+	if (r < 0)
+		return fail("no cache folder: %s", reel_strerror(r));
+	if (make_ten_second_clip(cache, clip, sizeof(clip), "effects") < 0)
+		return fail("ffmpeg could not make the benchmark clip (is the ffmpeg command installed?)");
+	src = malloc(MEMCPY_BYTES);
+	dst = malloc(MEMCPY_BYTES);
+	copies = malloc(runs * MEMCPY_PASSES * sizeof(*copies));
+	if (!src || !dst || !copies) {
+		fail("out of memory");
+		goto out_free;
+	}
+	/* Every page touched once first: the passes time copies, not page faults. */
+	memset(src, 0x5a, MEMCPY_BYTES);
+	memset(dst, 0xa5, MEMCPY_BYTES);
+	r = make_workdir(base, workdir, sizeof(workdir));
+	if (r < 0) {
+		fail("cannot make a work folder: %s", reel_strerror(r));
+		goto out_free;
+	}
+
+	/* Each run: memcpy, then a session per worker count: every figure has its baseline beside it. */
+	for (unsigned i = 0; i < runs; i++) {
+		note("effects: memcpy, run %u/%" PRIu64, i + 1, runs);
+		memcpy_passes(dst, src, copies + (size_t)i * MEMCPY_PASSES);
+		/* The worker counts take turns at going first. */
+		for (unsigned j = 0; j < nconf; j++) {
+			unsigned w = (i + j) % nconf;
+			double one[FX_SETS];
+			r = fx_session(reel, clip, workdir, seq++, workers[w], nframes, one);
+			if (r < 0)
+				goto out_rmdir;
+			for (unsigned k = 0; k < FX_SETS; k++)
+				ms[w][k][i] = one[k];
+		}
+	}
+	note_done();
+
+	memcpy_gbps = (double)MEMCPY_BYTES / (median(copies, runs * MEMCPY_PASSES) / 1e6) / 1e9;
+	for (unsigned w = 0; w < nconf; w++)
+		for (unsigned k = 0; k < FX_SETS; k++) {
+			double t;
+			memcpy(tmp, ms[w][k], runs * sizeof(*tmp));
+			t = median(tmp, runs) / 1e3;
+			fps[w][k] = (double)nframes / t;
+			gbps[w][k] = (double)nframes * fx_sets[k].n * FRAME_BYTES / t / 1e9;
+		}
+	for (unsigned k = 0; k < FX_SETS; k++)
+		scaling[k] = nconf == 2 ? fps[1][k] / fps[0][k] : NAN;
+	goal_scaling = 0.8 * workers[1];
+	goal_memcpy = gbps[0][0] >= 0.5 * memcpy_gbps;
+
+	if (json) {
+		printf("{\"bench\":\"effects\",\"runs\":%" PRIu64 ",\"frames\":%" PRIu64 ",\"cores\":%ld,"
+		       "\"frame_bytes\":%.0f,\"memcpy_gbps\":%.3f,\"configs\":[",
+		       runs, nframes, cores, FRAME_BYTES, memcpy_gbps);
+		for (unsigned w = 0; w < nconf; w++)
+			for (unsigned k = 0; k < FX_SETS; k++) {
+				memcpy(tmp, ms[w][k], runs * sizeof(*tmp));
+				printf("%s{\"edits\":\"%s\",\"passes\":%u,\"workers\":%u,\"ms\":%.2f,"
+				       "\"fps\":%.1f,\"gbps\":%.3f,\"memcpy_ratio\":%.3f}",
+				       w || k ? "," : "", fx_sets[k].key, fx_sets[k].n, workers[w],
+				       median(tmp, runs), fps[w][k], gbps[w][k], gbps[w][k] / memcpy_gbps);
+			}
+		printf("],\"scaling\":[");
+		for (unsigned k = 0; k < FX_SETS && nconf == 2; k++)
+			printf("%s{\"edits\":\"%s\",\"workers\":%u,\"ratio\":%.3f,\"goal\":%.2f,\"met\":%s}",
+			       k ? "," : "", fx_sets[k].key, workers[1], scaling[k], goal_scaling,
+			       scaling[k] >= goal_scaling ? "true" : "false");
+		printf("],\"goal_brightness_vs_memcpy\":{\"ratio\":%.3f,\"goal\":0.5,\"met\":%s,"
+		       "\"again_ratio\":%.3f,\"again_met\":%s}}\n",
+		       gbps[0][0] / memcpy_gbps, goal_memcpy ? "true" : "false", gbps[0][1] / memcpy_gbps,
+		       gbps[0][1] >= 0.5 * memcpy_gbps ? "true" : "false");
+	} else {
+		printf("reel-bench effects: %" PRIu64 " resident frames of the 10 s 1080p30 clip, "
+		       "medians of %" PRIu64 " runs, %ld cores\n", nframes, runs, cores);
+		printf("from the first send until no unfinished edit covers the frames; GB/s counts\n"
+		       "1920x1080x1.5 bytes per frame per edit\n\n");
+		printf("memcpy, 64 MiB buffers (median of %u passes)   %.2f GB/s\n\n",
+		       (unsigned)(runs * MEMCPY_PASSES), memcpy_gbps);
+		printf("  %-28s %7s %9s %10s %7s %10s\n", "edits", "workers", "ms", "frames/s", "GB/s",
+		       "vs memcpy");
+		for (unsigned k = 0; k < FX_SETS; k++)
+			for (unsigned w = 0; w < nconf; w++) {
+				memcpy(tmp, ms[w][k], runs * sizeof(*tmp));
+				printf("  %-28s %7u %9.1f %10.1f %7.2f %9.2fx\n", fx_sets[k].name, workers[w],
+				       median(tmp, runs), fps[w][k], gbps[w][k], gbps[w][k] / memcpy_gbps);
+			}
+		printf("\ngoals:\n");
+		printf("  %-58s %6.2fx  %s\n", "one worker, brightness 0.1, >= 0.50x memcpy",
+		       gbps[0][0] / memcpy_gbps, met(goal_memcpy));
+		printf("  %-58s %6.2fx  %s\n", "  (sent again, pages already mapped)",
+		       gbps[0][1] / memcpy_gbps, met(gbps[0][1] >= 0.5 * memcpy_gbps));
+		for (unsigned k = 0; k < FX_SETS && nconf == 2; k++) {
+			char label[96];
+			snprintf(label, sizeof(label), "%u workers, %s, >= %.2fx one worker", workers[1],
+			         fx_sets[k].name, goal_scaling);
+			printf("  %-58s %6.2fx  %s\n", label, scaling[k], met(scaling[k] >= goal_scaling));
+		}
+		if (nconf == 1)
+			printf("  scaling: one core only, nothing to compare\n");
+	}
+	code = CLI_OK;
+out_rmdir:
+	rmrf(workdir);
+out_free:
+	free(copies);
+	free(src);
+	free(dst);
+	return code;
+}
+
+/* ----------------------------------------------------------- pipeline */
+
+/*
+ * The same work in ffmpeg's filters: brightness 0.1 is +26 of 255 on the
+ * luma; blur 2 is one pass of a box blur of radius 2 on the luma and, as
+ * reel does it, (2 + 1) / 2 = 1 on the chroma.
+ */
+#define PIPE_FILTER                                                                               \
+	"lutyuv=y=clip(val+26\\,0\\,255),"                                                        \
+	"boxblur=luma_radius=2:luma_power=1:chroma_radius=1:chroma_power=1"
+
+/*
+ * Two ffmpeg processes joined by a pipe of raw frames, the clip in $1.
+ * dash has no pipefail: the status of the decoding ffmpeg comes out on fd 3
+ * into st, so that a failure on either side fails the run.
+ */
+#define PIPE_SCRIPT                                                                               \
+	"st=$( { { ffmpeg -nostdin -v error -i \"$1\" -f rawvideo -pix_fmt yuv420p -;"           \
+	" echo $? >&3; } | ffmpeg -nostdin -v error -f rawvideo -pix_fmt yuv420p -s 1920x1080"    \
+	" -r 30 -i - -vf '" PIPE_FILTER "' -f null - >&2; } 3>&1 ) && [ \"$st\" = 0 ]"
+
+static const struct bench_edit pipe_edits[] = {
+	{ REEL_OP_BRIGHTNESS, 0.1 },
+	{ REEL_OP_BLUR, 2 },
+};
+#define PIPE_EDITS (unsigned)(sizeof(pipe_edits) / sizeof(pipe_edits[0]))
+
+/*
+ * reel end to end, from spawning `reel open` (with its stages: one effect
+ * worker per core) until every frame is resident with both edits in
+ * effect (a settled NEED over all of them).  With edits_first the edits
+ * are sent before any frame is decoded, and the materialiser applies them
+ * to each frame as it decodes it; otherwise every frame is materialised
+ * first and the effect workers apply the edits in place.  *ret_decode_ms:
+ * from the spawn until the last frame was materialised.
+ */
+static int pipeline_reel(const char *reel, const char *video, const char *workdir, unsigned n,
+                         bool edits_first, double *ret_ms, double *ret_decode_ms,
+                         uint64_t *ret_frames)
+{
+	const char *how = edits_first ? "edits before decode" : "edits on resident frames";
+	struct coord_child c;
+	uint64_t seq = 0;
+	double t0;
+	int r;
+
+	r = coord_start_stages(reel, video, workdir, n, DEFAULT_STAGES, &c, &t0);
+	if (r < 0) {
+		fail("%s: reel open did not come up: %s", video, reel_strerror(r));
+		goto out_stop;
+	}
+	if (edits_first)
+		r = send_edits(&c, pipe_edits, PIPE_EDITS, 0, (int64_t)c.frames - 1, &seq);
+	if (r == 0)
+		r = materialise_frames(&c, c.frames, "pipeline");
+	*ret_decode_ms = (now_us() - t0) / 1e3;
+	if (r == 0 && !edits_first)
+		r = send_edits(&c, pipe_edits, PIPE_EDITS, 0, (int64_t)c.frames - 1, &seq);
+	if (r == 0)
+		r = reel_client_need_settled(c.client, 0, c.frames - 1, REEL_PRIO_BATCH, NEED_TIMEOUT_MS,
+		                             NULL);
+	*ret_ms = (now_us() - t0) / 1e3;
+	*ret_frames = c.frames;
+	if (r < 0) {
+		fail("%s: reel, %s: %s", video, how, reel_strerror(r));
+		show_log(c.log);
+		goto out_stop;
+	}
+	r = check_applied(&c, seq, PIPE_EDITS);
+	if (r < 0)
+		show_log(c.log);
+out_stop:
+	if (coord_stop(&c) < 0 && r == 0)
+		fprintf(stderr, "reel-bench: warning: a coordinator did not stop cleanly\n");
+	return r;
+}
+
+static void pipeline_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: reel-bench pipeline [--runs R] [--chunk N] [--buffer-dir DIR] [--json]\n\n"
+	        "decode -> brightness 0.1 -> blur 2 over the cached 10-second 1080p30 clip,\n"
+	        "end to end (from spawning the first process), four ways in the same run:\n"
+	        "  (a)  reel open with its stages; the two edits sent first, then every frame\n"
+	        "       NEEDed in order, N at a time (default %d): frames get the edits as\n"
+	        "       they are decoded; done when a settled NEED over all frames answers\n"
+	        "  (a2) the same, every frame NEEDed first, then the edits sent: the effect\n"
+	        "       workers apply them to the resident frames\n"
+	        "  (b)  ffmpeg -i CLIP -vf \"%s\" -f null -\n"
+	        "  (c)  ffmpeg -i CLIP -f rawvideo - | ffmpeg -f rawvideo -i - -vf ... -f null -\n"
+	        "Wall time and frames/s of each, medians of R runs (default 3), and reel's\n"
+	        "speed over (b) and (c).  Goals: reel at least as fast as (b), and 1.3x (c).\n",
+	        DEFAULT_CHUNK, PIPE_FILTER);
+}
+
+static int cmd_pipeline(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "runs", required_argument, NULL, 'r' },
+		{ "chunk", required_argument, NULL, 'c' },
+		{ "buffer-dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const labels[4] = {
+		"(a)  reel, edits before decode", "(a2) reel, edits on resident frames",
+		"(b)  ffmpeg, one process", "(c)  ffmpeg | ffmpeg, raw frames in a pipe",
+	};
+	static const char *const keys[4] = {
+		"reel_edits_before_decode", "reel_edits_on_resident", "ffmpeg_one_process",
+		"ffmpeg_two_processes",
+	};
+	char reel[PATH_MAX], workdir[PATH_MAX], cache[PATH_MAX], clip[PATH_MAX];
+	/* [way][run] in ms; the materialising part and the edit part of (a2). */
+	double ms[4][64], dec[64], edit[64], wall[4], fps[4], decode_ms, edits_ms;
+	const char *base = NULL;
+	uint64_t runs = 3, frames = 0;
+	unsigned seq = 0;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	bool json = false;
+	int opt, r, code = CLI_FAIL;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			if (parse_option_number("--runs", optarg, 1, 64, &runs) < 0)
+				return CLI_USAGE;
+			break;
+		case 'c':
+			if (parse_option_number("--chunk", optarg, 1, 1000000, &chunk) < 0)
+				return CLI_USAGE;
+			break;
+		case 'd': base = optarg; break;
+		case 'j': json = true; break;
+		case 'h': pipeline_usage(stdout); return CLI_OK;
+		default:
+			return fail("pipeline: unknown option '%s' (see 'reel-bench pipeline --help')",
+			            argv[optind - 1]), CLI_USAGE;
+		}
+	}
+	if (argc - optind > 0)
+		return fail("pipeline: no VIDEO is taken (see 'reel-bench pipeline --help')"), CLI_USAGE;
+	r = find_reel(reel, sizeof(reel));
+	if (r < 0)
+		return fail("cannot find the reel binary next to reel-bench: %s", strerror(-r));
+	r = cache_dir(cache, sizeof(cache));
+	if (r < 0)
+		return fail("no cache folder: %s", reel_strerror(r));
+	if (make_ten_second_clip(cache, clip, sizeof(clip), "pipeline") < 0)
+		return fail("ffmpeg could not make the benchmark clip (is the ffmpeg command installed?)");
+	r = make_workdir(base, workdir, sizeof(workdir));
+	if (r < 0)
+		return fail("cannot make a work folder: %s", reel_strerror(r));
+
+	{
+		char *one[] = {
+			(char *)"ffmpeg", (char *)"-nostdin", (char *)"-v", (char *)"error", (char *)"-i",
+			clip, (char *)"-vf", (char *)PIPE_FILTER, (char *)"-f", (char *)"null", (char *)"-",
+			NULL,
+		};
+		char *two[] = { (char *)"/bin/sh", (char *)"-c", (char *)PIPE_SCRIPT, (char *)"sh", clip,
+		                NULL };
+
+		/*
+		 * The four ways take turns run by run, under the same load of the
+		 * machine, each run starting with the next one: whatever the first of
+		 * a run pays (a cold cache, a slow clock) is not always paid by the same.
+		 */
+		for (unsigned i = 0; i < runs; i++) {
+			for (unsigned j = 0; j < 4; j++) {
+				unsigned k = (i + j) % 4;
+				double decoded;
+				uint64_t f;
+
+				note("pipeline: run %u/%" PRIu64 ", %s", i + 1, runs, labels[k] + 5);
+				if (k < 2) {
+					r = pipeline_reel(reel, clip, workdir, seq++, k == 0, &ms[k][i],
+					                  k == 0 ? &decoded : &dec[i], &f);
+					if (r < 0)
+						goto out_rmdir;
+					frames = f;
+					continue;
+				}
+				ms[k][i] = run_timed(k == 2 ? one : two);
+				if (ms[k][i] < 0) {
+					fail("%s failed on %s", k == 2 ? "ffmpeg -vf" : "ffmpeg | ffmpeg", clip);
+					goto out_rmdir;
+				}
+			}
+			edit[i] = ms[1][i] - dec[i];
+		}
+	}
+	note_done();
+	for (unsigned k = 0; k < 4; k++) {
+		wall[k] = median(ms[k], runs);
+		fps[k] = (double)frames / (wall[k] / 1e3);
+	}
+	decode_ms = median(dec, runs);
+	edits_ms = median(edit, runs);
+
+	if (json) {
+		printf("{\"bench\":\"pipeline\",\"runs\":%" PRIu64 ",\"frames\":%" PRIu64 ",\"cores\":%ld,"
+		       "\"chunk\":%" PRIu64 ",\"filter\":", runs, frames, cores, chunk);
+		cli_json_string(stdout, PIPE_FILTER);
+		for (unsigned k = 0; k < 4; k++) {
+			printf(",\"%s\":{\"ms\":%.1f,\"fps\":%.1f", keys[k], wall[k], fps[k]);
+			if (k == 1)
+				printf(",\"materialised_ms\":%.1f,\"edits_ms\":%.1f", decode_ms, edits_ms);
+			printf("}");
+		}
+		printf(",\"ratios\":{");
+		for (unsigned k = 0; k < 2; k++)
+			printf("%s\"%s\":{\"vs_one_process\":%.3f,\"vs_two_processes\":%.3f,"
+			       "\"as_fast_as_one_process\":%s,\"at_least_1_3x_two_processes\":%s}",
+			       k ? "," : "", keys[k], fps[k] / fps[2], fps[k] / fps[3],
+			       fps[k] >= fps[2] ? "true" : "false", fps[k] >= 1.3 * fps[3] ? "true" : "false");
+		printf("}}\n");
+	} else {
+		printf("reel-bench pipeline: decode -> brightness 0.1 -> blur 2 over the 10 s 1080p30 clip\n"
+		       "(%" PRIu64 " frames), end to end from the first spawn, medians of %" PRIu64
+		       " runs, %ld cores\n\n", frames, runs, cores);
+		printf("  %-44s %9s %8s\n", "", "wall ms", "fps");
+		for (unsigned k = 0; k < 4; k++)
+			printf("  %-44s %9.1f %8.1f\n", labels[k], wall[k], fps[k]);
+		printf("\n  (a2): every frame materialised after %.1f ms, the edits applied %.1f ms later\n",
+		       decode_ms, edits_ms);
+		printf("  (b):  ffmpeg -i CLIP -vf \"%s\" -f null -\n", PIPE_FILTER);
+		printf("\nreel's speed over ffmpeg (fps ratio), goals >= 1.00x (b) and >= 1.30x (c):\n");
+		for (unsigned k = 0; k < 2; k++)
+			printf("  %-38s %6.2fx (b) %-8s %6.2fx (c) %s\n", labels[k], fps[k] / fps[2],
+			       met(fps[k] >= fps[2]), fps[k] / fps[3], met(fps[k] >= 1.3 * fps[3]));
+	}
+	code = CLI_OK;
+out_rmdir:
+	rmrf(workdir);
+	return code;
+}
+
+/* ----------------------------------------------------------- edit-rtt */
+
+/* Edits one session takes before it is replaced: its coordinator refuses a 257th unfinished one. */
+#define SENDS_PER_SESSION 250
+
+/*
+ * Where the edits go.  With no stages and frame 0 resident, an edit over
+ * the clip stays pending (the work item of the cell that holds frame 0
+ * waits for an effect worker that never comes), as every edit does on a
+ * busy session; so a session takes SENDS_PER_SESSION of them and is then
+ * replaced by a fresh one, outside the timing.
+ */
+struct edit_target {
+	const char *reel, *video, *workdir;
+	struct coord_child c;
+	unsigned started;          /* sessions started, names them */
+	unsigned sent;             /* edits sent to the current one */
+};
+
+static int edit_target_start(struct edit_target *t)
+{
+	double t0;
+	int r = coord_start(t->reel, t->video, t->workdir, t->started++, &t->c, &t0);
+
+	if (r == 0)
+		r = reel_client_need(t->c.client, 0, 0, REEL_PRIO_INTERACTIVE, NEED_TIMEOUT_MS, NULL);
+	/* The first answers of a fresh process are slower (its caches are cold): some go untimed. */
+	if (r == 0)
+		r = bus_calls(t->c.client, REEL_MSG_STATUS, 50, NULL);
+	t->sent = 0;
+	return r;
+}
+
+/* n edits; their round trips (µs) into samples unless it is NULL (warm-up). */
+static int edit_calls(struct edit_target *t, unsigned n, double *samples)
+{
+	static const double params[4] = { 0.1, 0, 0, 0 };
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t seq;
+		double t0;
+		int r;
+
+		if (t->sent == SENDS_PER_SESSION) {
+			if (coord_stop(&t->c) < 0)
+				fprintf(stderr, "reel-bench: warning: a coordinator did not stop cleanly\n");
+			r = edit_target_start(t);
+			if (r < 0)
+				return r;
+		}
+		t0 = now_us();
+		r = reel_client_command(t->c.client, REEL_OP_BRIGHTNESS, params, 0,
+		                        (int64_t)t->c.frames - 1, CALL_TIMEOUT_MS, &seq);
+		if (r < 0)
+			return r;
+		if (samples)
+			samples[i] = now_us() - t0;
+		t->sent++;
+	}
+	return 0;
+}
+
+static void edit_rtt_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: reel-bench edit-rtt [VIDEO] [--count N] [--runs R] [--buffer-dir DIR] [--json]\n\n"
+	        "The round trip of one edit: reel_client_command of brightness 0.1 over the\n"
+	        "whole clip, answered once the coordinator has journaled it durably (msync).\n"
+	        "p50 and p99 in microseconds, each the median over R runs (default 5) of N\n"
+	        "round trips (default 2000), next to, in the same run:\n"
+	        "  raw     REEL_MSG_SIZE bytes between two processes over two POSIX queues\n"
+	        "  status  a STATUS request to the same coordinator\n"
+	        "The coordinator runs with --no-stages and frame 0 resident, so every edit\n"
+	        "stays pending; as it refuses more than 256 unfinished edits, a fresh session\n"
+	        "is started every %d sends, outside the timing.  Without VIDEO, a small clip\n"
+	        "is made with ffmpeg in a temporary folder.\n",
+	        SENDS_PER_SESSION);
+}
+
+static int cmd_edit_rtt(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "count", required_argument, NULL, 'n' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "buffer-dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char reel[PATH_MAX], workdir[PATH_MAX], clip[PATH_MAX + 16];
+	const char *video = NULL, *base = NULL;
+	uint64_t count = 2000, runs = 5;
+	double *samples[3] = { NULL, NULL, NULL };
+	struct pct raw, status, edit;
+	struct edit_target t;
+	struct reel_status st;
+	struct pingpong pp;
+	unsigned warmup;
+	bool json = false;
+	int opt, r, code = CLI_FAIL;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			if (parse_option_number("--count", optarg, 10, 10000000, &count) < 0)
+				return CLI_USAGE;
+			break;
+		case 'r':
+			if (parse_option_number("--runs", optarg, 1, 64, &runs) < 0)
+				return CLI_USAGE;
+			break;
+		case 'd': base = optarg; break;
+		case 'j': json = true; break;
+		case 'h': edit_rtt_usage(stdout); return CLI_OK;
+		default:
+			return fail("edit-rtt: unknown option '%s' (see 'reel-bench edit-rtt --help')",
+			            argv[optind - 1]), CLI_USAGE;
+		}
+	}
+	if (argc - optind > 1)
+		return fail("edit-rtt: at most one VIDEO (see 'reel-bench edit-rtt --help')"), CLI_USAGE;
+	if (argc - optind == 1)
+		video = argv[optind];
+	r = find_reel(reel, sizeof(reel));
+	if (r < 0)
+		return fail("cannot find the reel binary next to reel-bench: %s", strerror(-r));
+	for (int i = 0; i < 3; i++) {
+		samples[i] = malloc(count * runs * sizeof(*samples[i]));
+		if (!samples[i]) {
+			fail("out of memory");
+			goto out_free;
+		}
+	}
+	warmup = (unsigned)(count / 10 + 10);
+
+	r = make_workdir(base, workdir, sizeof(workdir));
+	if (r < 0) {
+		fail("cannot make a work folder: %s", reel_strerror(r));
+		goto out_free;
+	}
+	if (!video) {
+		note("edit-rtt: making a small clip with ffmpeg");
+		snprintf(clip, sizeof(clip), "%s/small.mp4", workdir);
+		if (make_small_clip(clip) < 0) {
+			fail("ffmpeg could not make a test clip (is the ffmpeg command installed?)");
+			goto out_rmdir;
+		}
+		video = clip;
+	}
+	memset(&t, 0, sizeof(t));
+	t.reel = reel;
+	t.video = video;
+	t.workdir = workdir;
+	note("edit-rtt: starting a coordinator");
+	r = edit_target_start(&t);
+	if (r < 0) {
+		fail("reel open %s did not come up: %s", video, reel_strerror(r));
+		goto out_coord;
+	}
+	r = pingpong_start(&pp);
+	if (r < 0) {
+		fail("raw ping-pong: %s", reel_strerror(r));
+		goto out_coord;
+	}
+	/* As in rtt, the three take turns run by run. */
+	r = pingpong_batch(&pp, warmup, NULL);
+	if (r == 0)
+		r = bus_calls(t.c.client, REEL_MSG_STATUS, warmup, NULL);
+	if (r == 0)
+		r = edit_calls(&t, warmup, NULL);
+	for (unsigned i = 0; i < runs && r == 0; i++) {
+		size_t at = (size_t)i * count;
+		note("edit-rtt: run %u/%" PRIu64, i + 1, runs);
+		r = pingpong_batch(&pp, (unsigned)count, samples[0] + at);
+		if (r == 0)
+			r = bus_calls(t.c.client, REEL_MSG_STATUS, (unsigned)count, samples[1] + at);
+		if (r == 0)
+			r = edit_calls(&t, (unsigned)count, samples[2] + at);
+	}
+	pingpong_stop(&pp);
+	/* What the method rests on: the edits sent to the last session are all still pending. */
+	if (r == 0)
+		r = reel_client_status(t.c.client, CALL_TIMEOUT_MS, &st);
+	if (r < 0) {
+		fail("round trips failed: %s", reel_strerror(r));
+		show_log(t.c.log);
+		goto out_coord;
+	}
+	raw = summarise(samples[0], (unsigned)count, (unsigned)runs);
+	status = summarise(samples[1], (unsigned)count, (unsigned)runs);
+	edit = summarise(samples[2], (unsigned)count, (unsigned)runs);
+	r = coord_stop(&t.c);
+	note_done();
+	if (r < 0)
+		fprintf(stderr, "reel-bench: warning: the coordinator did not stop cleanly: %s\n",
+		        reel_strerror(r));
+	if (st.pending != t.sent)
+		fprintf(stderr, "reel-bench: warning: %" PRIu64 " of the %u edits sent to the last "
+		        "session are pending, not all: something applied them\n", st.pending, t.sent);
+
+	if (json) {
+		printf("{\"bench\":\"edit-rtt\",\"count\":%" PRIu64 ",\"runs\":%" PRIu64 ","
+		       "\"edit\":\"brightness 0.1 over the whole clip\",\"sends_per_session\":%d,"
+		       "\"sessions\":%u,\"pending_in_last_session\":%" PRIu64 ",\"sent_to_last_session\":%u,"
+		       "\"raw\":{\"p50_us\":%.2f,\"p99_us\":%.2f},"
+		       "\"status\":{\"p50_us\":%.2f,\"p99_us\":%.2f,\"p50_ratio\":%.3f,\"p99_ratio\":%.3f},"
+		       "\"command\":{\"p50_us\":%.2f,\"p99_us\":%.2f,\"p50_ratio\":%.3f,\"p99_ratio\":%.3f,"
+		       "\"p50_vs_status\":%.3f,\"p99_vs_status\":%.3f}}\n",
+		       count, runs, SENDS_PER_SESSION, t.started, st.pending, t.sent, raw.p50, raw.p99,
+		       status.p50, status.p99, status.p50 / raw.p50, status.p99 / raw.p99, edit.p50,
+		       edit.p99, edit.p50 / raw.p50, edit.p99 / raw.p99, edit.p50 / status.p50,
+		       edit.p99 / status.p99);
+	} else {
+		printf("reel-bench edit-rtt: %" PRIu64 " round trips x %" PRIu64
+		       " runs, medians of the runs\n", count, runs);
+		printf("edit: brightness 0.1 over the whole clip, answered once journaled (msync).  No\n"
+		       "stages and frame 0 resident, so every edit stays pending (%" PRIu64 " of the %u\n"
+		       "sent to the last session were); the coordinator refuses more than 256\n"
+		       "unfinished edits, so a fresh session every %d sends (%u sessions), started\n"
+		       "outside the timing.\n\n",
+		       st.pending, t.sent, SENDS_PER_SESSION, t.started);
+		printf("%-34s %9s %9s %10s %10s\n", "", "p50 us", "p99 us", "p50 ratio", "p99 ratio");
+		printf("%-34s %9.1f %9.1f %10s %10s\n", "raw ping-pong (2 POSIX queues)", raw.p50, raw.p99,
+		       "1.00", "1.00");
+		printf("%-34s %9.1f %9.1f %9.2fx %9.2fx\n", "STATUS via reel_client_call", status.p50,
+		       status.p99, status.p50 / raw.p50, status.p99 / raw.p99);
+		printf("%-34s %9.1f %9.1f %9.2fx %9.2fx\n", "edit via reel_client_command", edit.p50,
+		       edit.p99, edit.p50 / raw.p50, edit.p99 / raw.p99);
+		printf("\nthe edit over STATUS: p50 %.2fx, p99 %.2fx (journaling and msync)\n",
+		       edit.p50 / status.p50, edit.p99 / status.p99);
+	}
+	code = CLI_OK;
+	goto out_rmdir;
+out_coord:
+	coord_stop(&t.c);
+out_rmdir:
+	rmrf(workdir);
+out_free:
+	for (int i = 0; i < 3; i++)
+		free(samples[i]);
+	return code;
+}
+
 /* --------------------------------------------------------------- main */
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: reel-bench COMMAND [OPTIONS]\n\n"
-	             "  rtt   command round trips through the bus, next to a raw queue ping-pong\n"
-	             "  open  time to first frame and materialising throughput, next to ffmpeg\n\n"
+	             "  rtt       command round trips through the bus, next to a raw queue ping-pong\n"
+	             "  open      time to first frame and materialising throughput, next to ffmpeg\n"
+	             "  effects   effect workers on resident frames, 1 and one per core, next to memcpy\n"
+	             "  pipeline  decode, brightness and blur end to end, next to ffmpeg's filters\n"
+	             "  edit-rtt  the round trip of an edit (journaled durably), next to the raw\n"
+	             "            ping-pong and STATUS\n\n"
 	             "'reel-bench COMMAND --help' describes each.  A progress line is shown on\n"
 	             "stderr when it is a terminal; --json prints one object with every figure.\n");
 }
@@ -964,6 +1907,12 @@ int main(int argc, char **argv)
 		return cmd_rtt(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "open"))
 		return cmd_open_bench(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "effects"))
+		return cmd_effects(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "pipeline"))
+		return cmd_pipeline(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "edit-rtt"))
+		return cmd_edit_rtt(argc - 1, argv + 1);
 	fprintf(stderr, "reel-bench: unknown command '%s' (see 'reel-bench --help')\n", argv[1]);
 	return CLI_USAGE;
 }

@@ -32,7 +32,12 @@
 #define MAX_WAITING 1024
 #define MAX_WAITING_PER_PEER 32
 #define MAX_COMMANDS 256          /* unfinished commands before new ones get -EBUSY */
-#define CHUNK_FRAMES 64
+/*
+ * The grid of work items: small enough that a few hundred resident frames
+ * give every worker something to do, large enough that a message per item
+ * costs nothing next to the work.
+ */
+#define CHUNK_FRAMES 16
 #define CLAIM_DEADLINE_MS 30000.0 /* a claimed item the stage has not spoken of for this long: hung */
 #define UNCLAIMED_DEADLINE_MS 10000.0
 #define OUTBOX_GIVE_UP_MS 5000.0
