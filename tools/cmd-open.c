@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "coord.h"
@@ -16,6 +17,7 @@
 #include "reel/error.h"
 #include "reel/log.h"
 #include "edit-args.h"
+#include "bus/session.h"
 #include "edit/ops-impl.h"
 
 static void usage(FILE *out)
@@ -201,6 +203,22 @@ int cmd_open(int argc, char **argv)
 		}
 		return cli_error(code, "open", "%s: %s", o.video, reel_strerror(r));
 	}
+	if (edits_file) {
+		r = send_edits(coord, edits, edits_file);
+		fclose(edits_file);
+		if (r) {
+			/* Nothing of a new session is kept when its edits were refused. */
+			char buffer[4096], log[4096];
+			bool created = !reel_coord_resumed(coord);
+			snprintf(buffer, sizeof(buffer), "%s", reel_coord_buffer_path(coord));
+			reel_coord_close(coord);
+			if (created && reel_session_log_path(buffer, log, sizeof(log)) == 0) {
+				unlink(buffer);
+				unlink(log);
+			}
+			return r;
+		}
+	}
 	info = reel_coord_info(coord);
 	fprintf(stderr,
 	        "reel: session %s %s: %ux%u, %" PRIu64 " frames, %u slots, buffer %s\n"
@@ -213,14 +231,6 @@ int cmd_open(int argc, char **argv)
 	route.stderr_level = verbose ? REEL_LOG_INFO : REEL_LOG_WARN;
 	reel_log_set_level(verbose ? REEL_LOG_DEBUG : REEL_LOG_INFO);
 	reel_log_set_callback(log_line, &route);
-	if (edits_file) {
-		r = send_edits(coord, edits, edits_file);
-		fclose(edits_file);
-		if (r) {
-			reel_coord_close(coord);
-			return r;
-		}
-	}
 	r = reel_coord_run(coord);
 	reel_coord_close(coord);
 	reel_log_set_callback(NULL, NULL);

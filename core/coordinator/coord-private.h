@@ -115,6 +115,7 @@ struct reel_coord {
 	size_t nstages;
 	struct spawn spawns[MAX_STAGES];
 	size_t nspawns;
+	unsigned spawn_effects, spawn_others;   /* what reel_coord_run() starts */
 	char self_dir[REEL_PATH_MAX];   /* where this program lives: the stages are found from it */
 
 	struct waiting *waiting;

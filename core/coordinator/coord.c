@@ -417,10 +417,11 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	if (r == 0)
 		r = materialiser_start(c->buffer, c->media, c->edits, c->lookup, c->source_path, c->evfd,
 		                       &c->mat);
-	if (r == 0 && !o->no_stages)
-		r = coord_spawn_stages(c, 1, o->workers ? o->workers : default_workers(), 1);
 	if (r < 0)
 		goto out;
+	/* Started by the loop, so that a caller who gives up before running it has none to stop. */
+	c->spawn_effects = o->no_stages ? 0 : o->workers ? o->workers : default_workers();
+	c->spawn_others = !o->no_stages;
 	reel_media_set_progress(c->media, NULL, NULL);
 	c->options = NULL;
 	*ret_coord = c;
@@ -568,6 +569,8 @@ int reel_coord_run(struct reel_coord *c)
 {
 	double next_tick = reel__now_ms() + 1000;
 
+	if (c->spawn_effects || c->spawn_others)
+		coord_spawn_stages(c, c->spawn_others, c->spawn_effects, c->spawn_others);
 	/* Measurements the journal still waits for go out now. */
 	coord_dispatch(c);
 	/*

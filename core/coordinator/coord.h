@@ -30,7 +30,7 @@ struct reel_coord;
 
 /*
  * Open the video, create or resume the buffer file, claim the session and
- * create its queues.  On failure nothing is left behind (no queue, no session
+ * create its queues (the stages start with reel_coord_run()).  On failure nothing is left behind (no queue, no session
  * file, no new buffer file) and *ret_coord is untouched.  SIGINT, SIGTERM or
  * SIGHUP during the index scan cancel it (-ECANCELED); the signal is then
  * delivered once everything is cleaned up.
@@ -51,7 +51,10 @@ int reel_coord_send(struct reel_coord *coord, uint32_t op, const double params[4
  */
 void reel_coord_log(struct reel_coord *coord, int level, const char *component, const char *text);
 
-/* Run the event loop until a STOP message, SIGINT or SIGTERM; 0 on a clean stop. */
+/*
+ * Start the stages (unless options said no_stages) and run the event loop
+ * until a STOP message, SIGINT or SIGTERM; 0 on a clean stop.
+ */
 int reel_coord_run(struct reel_coord *coord);
 
 /* Remove queues and session file, stop the materialiser, unmap; accepts NULL. */

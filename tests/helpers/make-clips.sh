@@ -14,7 +14,9 @@
 # faststart, ProRes 4:2:2
 # 10-bit (mov, PCM), an odd-sized 97x55 H.264 4:4:4 (mp4) and FFV1 4:2:0
 # (mkv), HEVC (mkv), VP9 (webm, Opus), MJPEG yuvj422p (avi), a variable frame
-# rate H.264 (mkv), a video without audio (mp4), and one too wide for reel.
+# rate H.264 (mkv), a video without audio (mp4), one too wide for reel, and
+# one longer clip: 10 s, 250 frames of 160x120 H.264 with a fixed GOP of 50
+# and AAC (mp4), for edits that span many work items.
 # Bad inputs: an mp4 cut in half (index at the end: unreadable), a
 # "faststart" mp4 cut in half (index intact, data missing), an mp4 with bytes
 # overwritten in the middle, an empty file, a text file, and playlists (HLS,
@@ -75,6 +77,10 @@ make vfr.mkv -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
 make too-wide.mkv -f lavfi -i color=size=16400x16:rate=25:duration=0.08 -c:v ffv1
 make noaudio.mp4 -f lavfi -i testsrc2=size=128x96:rate=25:duration=2 \
 	-c:v libx264 -preset veryfast -pix_fmt yuv420p
+make long.mp4 -f lavfi -i testsrc2=size=160x120:rate=25:duration=10 \
+	-f lavfi -i sine=frequency=440:sample_rate=44100:duration=10 \
+	-c:v libx264 -preset veryfast -bf 3 -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p \
+	-c:a aac -aac_pns 0 -b:a 64k -ac 2
 }
 
 cut_half() {

@@ -29,5 +29,28 @@ void tu_kill_all(const pid_t *pids, size_t n);
 double tu_now_ms(void);
 /* Run argv (argv[0] a path), capturing stdout and stderr into malloc'ed strings; returns the exit status or -1. */
 int tu_run(char *const argv[], char **ret_out, char **ret_err);
+/*
+ * Start argv (argv[0] a path) in a child process with stdin from /dev/null
+ * and stdout and stderr appended to log (NULL: inherited); its pid.
+ */
+pid_t tu_spawn(char *const argv[], const char *log);
+/* The whole file, malloc'ed, with a NUL after it; *ret_len (may be NULL) gets its size.  NULL when unreadable. */
+char *tu_slurp(const char *path, size_t *ret_len);
+/* Write len bytes to path (created or truncated, 0600); 0 or -errno. */
+int tu_write_file(const char *path, const void *data, size_t len);
+/*
+ * Live processes (zombies left out) whose arguments hold "--session NAME"
+ * or "--session=NAME": a session's coordinator and its stages.  Up to max
+ * pids go to out (may be NULL); returns how many there are.
+ */
+size_t tu_session_procs(const char *session, pid_t *out, size_t max);
+/*
+ * Reap every zombie child of this process that is not in keep[0..nkeep):
+ * processes adopted as a child subreaper (PR_SET_CHILD_SUBREAPER) once their
+ * parent exited.  Returns how many were reaped.
+ */
+size_t tu_reap_adopted(const pid_t *keep, size_t nkeep);
+/* The first unsigned number after "key": in json, from the start; -1 when absent. */
+int tu_json_u64(const char *json, const char *key, unsigned long long *ret);
 
 #endif
