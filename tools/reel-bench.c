@@ -607,7 +607,20 @@ static void rtt_usage(FILE *out)
 	        "is made with ffmpeg in a temporary folder.\n");
 }
 
-static int cmd_rtt(int argc, char **argv)
+/* What rtt and edit-rtt share: options, a work folder, a clip, the samples. */
+struct rtt_job {
+	const char *name;
+	uint64_t count, runs;
+	const char *video, *base;
+	bool json;
+	char reel[PATH_MAX], workdir[PATH_MAX], clip[PATH_MAX + 16];
+	double *samples[3];
+	unsigned warmup;
+	bool have_workdir;
+};
+
+/* Options of rtt and edit-rtt: 0 to go on, -1 after --help, or an exit code. */
+static int rtt_parse(struct rtt_job *j, int argc, char **argv, void (*usage)(FILE *out))
 {
 	static const struct option longopts[] = {
 		{ "count", required_argument, NULL, 'n' },
@@ -617,71 +630,125 @@ static int cmd_rtt(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char reel[PATH_MAX], workdir[PATH_MAX], clip[PATH_MAX + 16];
-	const char *video = NULL, *base = NULL;
-	uint64_t count = 2000, runs = 5;
-	double *samples[3] = { NULL, NULL, NULL }, t0;
-	struct pct raw, status, need;
-	struct pingpong pp;
-	unsigned warmup;
-	struct coord_child c;
-	bool json = false;
-	int opt, r, code = CLI_FAIL;
+	int opt;
 
+	j->count = 2000;
+	j->runs = 5;
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (parse_option_number("--count", optarg, 10, 10000000, &count) < 0)
+			if (parse_option_number("--count", optarg, 10, 10000000, &j->count) < 0)
 				return CLI_USAGE;
 			break;
 		case 'r':
-			if (parse_option_number("--runs", optarg, 1, 64, &runs) < 0)
+			if (parse_option_number("--runs", optarg, 1, 64, &j->runs) < 0)
 				return CLI_USAGE;
 			break;
-		case 'd': base = optarg; break;
-		case 'j': json = true; break;
-		case 'h': rtt_usage(stdout); return CLI_OK;
+		case 'd': j->base = optarg; break;
+		case 'j': j->json = true; break;
+		case 'h': usage(stdout); return -1;
 		default:
-			return fail("rtt: unknown option '%s' (see 'reel-bench rtt --help')", argv[optind - 1]),
-			       CLI_USAGE;
+			return fail("%s: unknown option '%s' (see 'reel-bench %s --help')", j->name,
+			            argv[optind - 1], j->name), CLI_USAGE;
 		}
 	}
 	if (argc - optind > 1)
-		return fail("rtt: at most one VIDEO (see 'reel-bench rtt --help')"), CLI_USAGE;
+		return fail("%s: at most one VIDEO (see 'reel-bench %s --help')", j->name, j->name),
+		       CLI_USAGE;
 	if (argc - optind == 1)
-		video = argv[optind];
-	r = find_reel(reel, sizeof(reel));
-	if (r < 0)
-		return fail("cannot find the reel binary next to reel-bench: %s", strerror(-r));
-	for (int i = 0; i < 3; i++) {
-		samples[i] = malloc(count * runs * sizeof(*samples[i]));
-		if (!samples[i]) {
-			fail("out of memory");
-			goto out_free;
-		}
-	}
-	warmup = (unsigned)(count / 10 + 10);
+		j->video = argv[optind];
+	return 0;
+}
 
-	r = make_workdir(base, workdir, sizeof(workdir));
-	if (r < 0) {
-		fail("cannot make a work folder: %s", reel_strerror(r));
-		goto out_free;
+/* The reel binary, the sample arrays, the work folder and a clip: 0, or CLI_FAIL after saying why. */
+static int rtt_prepare(struct rtt_job *j)
+{
+	int r = find_reel(j->reel, sizeof(j->reel));
+
+	if (r < 0)
+		return fail("cannot find the reel binary next to reel-bench: %s", strerror(-r)), CLI_FAIL;
+	for (int i = 0; i < 3; i++) {
+		j->samples[i] = malloc(j->count * j->runs * sizeof(*j->samples[i]));
+		if (!j->samples[i])
+			return fail("out of memory"), CLI_FAIL;
 	}
-	if (!video) {
-		note("rtt: making a small clip with ffmpeg");
-		snprintf(clip, sizeof(clip), "%s/small.mp4", workdir);
-		if (make_small_clip(clip) < 0) {
-			fail("ffmpeg could not make a test clip (is the ffmpeg command installed?)");
-			goto out_rmdir;
-		}
-		video = clip;
+	j->warmup = (unsigned)(j->count / 10 + 10);
+	r = make_workdir(j->base, j->workdir, sizeof(j->workdir));
+	if (r < 0)
+		return fail("cannot make a work folder: %s", reel_strerror(r)), CLI_FAIL;
+	j->have_workdir = true;
+	if (!j->video) {
+		note("%s: making a small clip with ffmpeg", j->name);
+		snprintf(j->clip, sizeof(j->clip), "%s/small.mp4", j->workdir);
+		if (make_small_clip(j->clip) < 0)
+			return fail("ffmpeg could not make a test clip (is the ffmpeg command installed?)"),
+			       CLI_FAIL;
+		j->video = j->clip;
 	}
+	return 0;
+}
+
+static void rtt_finish(struct rtt_job *j)
+{
+	if (j->have_workdir)
+		rmrf(j->workdir);
+	for (int i = 0; i < 3; i++)
+		free(j->samples[i]);
+}
+
+/*
+ * The raw ping-pong, STATUS and the job's own measure take turns run by
+ * run, so that each run of the bus sits next to a run of the baseline under
+ * the same load of the machine.  third(ud, n, samples) makes n round trips
+ * (samples NULL: warm-up).
+ */
+static int rtt_measure(struct rtt_job *j, struct pingpong *pp, struct reel_client *client,
+                       int (*third)(void *ud, unsigned n, double *samples), void *ud)
+{
+	int r = pingpong_batch(pp, j->warmup, NULL);
+
+	if (r == 0)
+		r = bus_calls(client, REEL_MSG_STATUS, j->warmup, NULL);
+	if (r == 0)
+		r = third(ud, j->warmup, NULL);
+	for (unsigned i = 0; i < j->runs && r == 0; i++) {
+		size_t at = (size_t)i * j->count;
+		note("%s: run %u/%" PRIu64, j->name, i + 1, j->runs);
+		r = pingpong_batch(pp, (unsigned)j->count, j->samples[0] + at);
+		if (r == 0)
+			r = bus_calls(client, REEL_MSG_STATUS, (unsigned)j->count, j->samples[1] + at);
+		if (r == 0)
+			r = third(ud, (unsigned)j->count, j->samples[2] + at);
+	}
+	return r;
+}
+
+/* The third measure of rtt: NEED of a resident frame. */
+static int need_calls(void *ud, unsigned n, double *samples)
+{
+	return bus_calls(ud, REEL_MSG_NEED, n, samples);
+}
+
+static int cmd_rtt(int argc, char **argv)
+{
+	struct rtt_job job = { .name = "rtt" };
+	struct pct raw, status, need;
+	struct pingpong pp;
+	struct coord_child c;
+	double t0;
+	int r, code = CLI_FAIL;
+
+	r = rtt_parse(&job, argc, argv, rtt_usage);
+	if (r)
+		return r < 0 ? CLI_OK : r;
+	if (rtt_prepare(&job))
+		goto out;
 	note("rtt: starting a coordinator");
-	r = coord_start(reel, video, workdir, 0, &c, &t0);
+	r = coord_start(job.reel, job.video, job.workdir, 0, &c, &t0);
 	if (r < 0) {
-		fail("reel open %s did not come up: %s", video, reel_strerror(r));
+		fail("reel open %s did not come up: %s", job.video, reel_strerror(r));
 		goto out_coord;
 	}
 	r = pingpong_start(&pp);
@@ -689,51 +756,34 @@ static int cmd_rtt(int argc, char **argv)
 		fail("raw ping-pong: %s", reel_strerror(r));
 		goto out_coord;
 	}
-	/*
-	 * The three measures take turns run by run, so that each run of the bus
-	 * sits next to a run of the baseline under the same load of the machine.
-	 */
 	r = reel_client_need(c.client, 0, 0, REEL_PRIO_INTERACTIVE, NEED_TIMEOUT_MS, NULL);
 	if (r == 0)
-		r = pingpong_batch(&pp, warmup, NULL);
-	if (r == 0)
-		r = bus_calls(c.client, REEL_MSG_STATUS, warmup, NULL);
-	if (r == 0)
-		r = bus_calls(c.client, REEL_MSG_NEED, warmup, NULL);
-	for (unsigned i = 0; i < runs && r == 0; i++) {
-		size_t at = (size_t)i * count;
-		note("rtt: run %u/%" PRIu64, i + 1, runs);
-		r = pingpong_batch(&pp, (unsigned)count, samples[0] + at);
-		if (r == 0)
-			r = bus_calls(c.client, REEL_MSG_STATUS, (unsigned)count, samples[1] + at);
-		if (r == 0)
-			r = bus_calls(c.client, REEL_MSG_NEED, (unsigned)count, samples[2] + at);
-	}
+		r = rtt_measure(&job, &pp, c.client, need_calls, c.client);
 	pingpong_stop(&pp);
 	if (r < 0) {
 		fail("round trips failed: %s", reel_strerror(r));
 		show_log(c.log);
 		goto out_coord;
 	}
-	raw = summarise(samples[0], (unsigned)count, (unsigned)runs);
-	status = summarise(samples[1], (unsigned)count, (unsigned)runs);
-	need = summarise(samples[2], (unsigned)count, (unsigned)runs);
+	raw = summarise(job.samples[0], (unsigned)job.count, (unsigned)job.runs);
+	status = summarise(job.samples[1], (unsigned)job.count, (unsigned)job.runs);
+	need = summarise(job.samples[2], (unsigned)job.count, (unsigned)job.runs);
 	r = coord_stop(&c);
 	note_done();
 	if (r < 0)
 		fprintf(stderr, "reel-bench: warning: the coordinator did not stop cleanly: %s\n",
 		        reel_strerror(r));
 
-	if (json) {
+	if (job.json) {
 		printf("{\"bench\":\"rtt\",\"count\":%" PRIu64 ",\"runs\":%" PRIu64 ","
 		       "\"raw\":{\"p50_us\":%.2f,\"p99_us\":%.2f},"
 		       "\"status\":{\"p50_us\":%.2f,\"p99_us\":%.2f,\"p50_ratio\":%.3f,\"p99_ratio\":%.3f},"
 		       "\"need\":{\"p50_us\":%.2f,\"p99_us\":%.2f,\"p50_ratio\":%.3f,\"p99_ratio\":%.3f}}\n",
-		       count, runs, raw.p50, raw.p99, status.p50, status.p99, status.p50 / raw.p50,
+		       job.count, job.runs, raw.p50, raw.p99, status.p50, status.p99, status.p50 / raw.p50,
 		       status.p99 / raw.p99, need.p50, need.p99, need.p50 / raw.p50, need.p99 / raw.p99);
 	} else {
 		printf("reel-bench rtt: %" PRIu64 " round trips x %" PRIu64 " runs, medians of the runs\n\n",
-		       count, runs);
+		       job.count, job.runs);
 		printf("%-34s %9s %9s %10s %10s\n", "", "p50 us", "p99 us", "p50 ratio", "p99 ratio");
 		printf("%-34s %9.1f %9.1f %10s %10s\n", "raw ping-pong (2 POSIX queues)", raw.p50, raw.p99,
 		       "1.00", "1.00");
@@ -743,14 +793,11 @@ static int cmd_rtt(int argc, char **argv)
 		       need.p99, need.p50 / raw.p50, need.p99 / raw.p99);
 	}
 	code = CLI_OK;
-	goto out_rmdir;
+	goto out;
 out_coord:
 	coord_stop(&c);
-out_rmdir:
-	rmrf(workdir);
-out_free:
-	for (int i = 0; i < 3; i++)
-		free(samples[i]);
+out:
+	rtt_finish(&job);
 	return code;
 }
 
@@ -1709,86 +1756,33 @@ static void edit_rtt_usage(FILE *out)
 	        SENDS_PER_SESSION);
 }
 
+static int edit_calls_of(void *ud, unsigned n, double *samples)
+{
+	return edit_calls(ud, n, samples);
+}
+
 static int cmd_edit_rtt(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "count", required_argument, NULL, 'n' },
-		{ "runs", required_argument, NULL, 'r' },
-		{ "buffer-dir", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char reel[PATH_MAX], workdir[PATH_MAX], clip[PATH_MAX + 16];
-	const char *video = NULL, *base = NULL;
-	uint64_t count = 2000, runs = 5;
-	double *samples[3] = { NULL, NULL, NULL };
+	struct rtt_job job = { .name = "edit-rtt" };
 	struct pct raw, status, edit;
 	struct edit_target t;
 	struct reel_status st;
 	struct pingpong pp;
-	unsigned warmup;
-	bool json = false;
-	int opt, r, code = CLI_FAIL;
+	int r, code = CLI_FAIL;
 
-	opterr = 0;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			if (parse_option_number("--count", optarg, 10, 10000000, &count) < 0)
-				return CLI_USAGE;
-			break;
-		case 'r':
-			if (parse_option_number("--runs", optarg, 1, 64, &runs) < 0)
-				return CLI_USAGE;
-			break;
-		case 'd': base = optarg; break;
-		case 'j': json = true; break;
-		case 'h': edit_rtt_usage(stdout); return CLI_OK;
-		default:
-			return fail("edit-rtt: unknown option '%s' (see 'reel-bench edit-rtt --help')",
-			            argv[optind - 1]), CLI_USAGE;
-		}
-	}
-	if (argc - optind > 1)
-		return fail("edit-rtt: at most one VIDEO (see 'reel-bench edit-rtt --help')"), CLI_USAGE;
-	if (argc - optind == 1)
-		video = argv[optind];
-	r = find_reel(reel, sizeof(reel));
-	if (r < 0)
-		return fail("cannot find the reel binary next to reel-bench: %s", strerror(-r));
-	for (int i = 0; i < 3; i++) {
-		samples[i] = malloc(count * runs * sizeof(*samples[i]));
-		if (!samples[i]) {
-			fail("out of memory");
-			goto out_free;
-		}
-	}
-	warmup = (unsigned)(count / 10 + 10);
-
-	r = make_workdir(base, workdir, sizeof(workdir));
-	if (r < 0) {
-		fail("cannot make a work folder: %s", reel_strerror(r));
-		goto out_free;
-	}
-	if (!video) {
-		note("edit-rtt: making a small clip with ffmpeg");
-		snprintf(clip, sizeof(clip), "%s/small.mp4", workdir);
-		if (make_small_clip(clip) < 0) {
-			fail("ffmpeg could not make a test clip (is the ffmpeg command installed?)");
-			goto out_rmdir;
-		}
-		video = clip;
-	}
+	r = rtt_parse(&job, argc, argv, edit_rtt_usage);
+	if (r)
+		return r < 0 ? CLI_OK : r;
+	if (rtt_prepare(&job))
+		goto out;
 	memset(&t, 0, sizeof(t));
-	t.reel = reel;
-	t.video = video;
-	t.workdir = workdir;
+	t.reel = job.reel;
+	t.video = job.video;
+	t.workdir = job.workdir;
 	note("edit-rtt: starting a coordinator");
 	r = edit_target_start(&t);
 	if (r < 0) {
-		fail("reel open %s did not come up: %s", video, reel_strerror(r));
+		fail("reel open %s did not come up: %s", job.video, reel_strerror(r));
 		goto out_coord;
 	}
 	r = pingpong_start(&pp);
@@ -1796,21 +1790,7 @@ static int cmd_edit_rtt(int argc, char **argv)
 		fail("raw ping-pong: %s", reel_strerror(r));
 		goto out_coord;
 	}
-	/* As in rtt, the three take turns run by run. */
-	r = pingpong_batch(&pp, warmup, NULL);
-	if (r == 0)
-		r = bus_calls(t.c.client, REEL_MSG_STATUS, warmup, NULL);
-	if (r == 0)
-		r = edit_calls(&t, warmup, NULL);
-	for (unsigned i = 0; i < runs && r == 0; i++) {
-		size_t at = (size_t)i * count;
-		note("edit-rtt: run %u/%" PRIu64, i + 1, runs);
-		r = pingpong_batch(&pp, (unsigned)count, samples[0] + at);
-		if (r == 0)
-			r = bus_calls(t.c.client, REEL_MSG_STATUS, (unsigned)count, samples[1] + at);
-		if (r == 0)
-			r = edit_calls(&t, (unsigned)count, samples[2] + at);
-	}
+	r = rtt_measure(&job, &pp, t.c.client, edit_calls_of, &t);
 	pingpong_stop(&pp);
 	/* What the method rests on: the edits sent to the last session are all still pending. */
 	if (r == 0)
@@ -1820,9 +1800,9 @@ static int cmd_edit_rtt(int argc, char **argv)
 		show_log(t.c.log);
 		goto out_coord;
 	}
-	raw = summarise(samples[0], (unsigned)count, (unsigned)runs);
-	status = summarise(samples[1], (unsigned)count, (unsigned)runs);
-	edit = summarise(samples[2], (unsigned)count, (unsigned)runs);
+	raw = summarise(job.samples[0], (unsigned)job.count, (unsigned)job.runs);
+	status = summarise(job.samples[1], (unsigned)job.count, (unsigned)job.runs);
+	edit = summarise(job.samples[2], (unsigned)job.count, (unsigned)job.runs);
 	r = coord_stop(&t.c);
 	note_done();
 	if (r < 0)
@@ -1832,7 +1812,7 @@ static int cmd_edit_rtt(int argc, char **argv)
 		fprintf(stderr, "reel-bench: warning: %" PRIu64 " of the %u edits sent to the last "
 		        "session are pending, not all: something applied them\n", st.pending, t.sent);
 
-	if (json) {
+	if (job.json) {
 		printf("{\"bench\":\"edit-rtt\",\"count\":%" PRIu64 ",\"runs\":%" PRIu64 ","
 		       "\"edit\":\"brightness 0.1 over the whole clip\",\"sends_per_session\":%d,"
 		       "\"sessions\":%u,\"pending_in_last_session\":%" PRIu64 ",\"sent_to_last_session\":%u,"
@@ -1840,13 +1820,13 @@ static int cmd_edit_rtt(int argc, char **argv)
 		       "\"status\":{\"p50_us\":%.2f,\"p99_us\":%.2f,\"p50_ratio\":%.3f,\"p99_ratio\":%.3f},"
 		       "\"command\":{\"p50_us\":%.2f,\"p99_us\":%.2f,\"p50_ratio\":%.3f,\"p99_ratio\":%.3f,"
 		       "\"p50_vs_status\":%.3f,\"p99_vs_status\":%.3f}}\n",
-		       count, runs, SENDS_PER_SESSION, t.started, st.pending, t.sent, raw.p50, raw.p99,
+		       job.count, job.runs, SENDS_PER_SESSION, t.started, st.pending, t.sent, raw.p50, raw.p99,
 		       status.p50, status.p99, status.p50 / raw.p50, status.p99 / raw.p99, edit.p50,
 		       edit.p99, edit.p50 / raw.p50, edit.p99 / raw.p99, edit.p50 / status.p50,
 		       edit.p99 / status.p99);
 	} else {
 		printf("reel-bench edit-rtt: %" PRIu64 " round trips x %" PRIu64
-		       " runs, medians of the runs\n", count, runs);
+		       " runs, medians of the runs\n", job.count, job.runs);
 		printf("edit: brightness 0.1 over the whole clip, answered once journaled (msync).  No\n"
 		       "stages and frame 0 resident, so every edit stays pending (%" PRIu64 " of the %u\n"
 		       "sent to the last session were); the coordinator refuses more than 256\n"
@@ -1864,14 +1844,11 @@ static int cmd_edit_rtt(int argc, char **argv)
 		       edit.p50 / status.p50, edit.p99 / status.p99);
 	}
 	code = CLI_OK;
-	goto out_rmdir;
+	goto out;
 out_coord:
 	coord_stop(&t.c);
-out_rmdir:
-	rmrf(workdir);
-out_free:
-	for (int i = 0; i < 3; i++)
-		free(samples[i]);
+out:
+	rtt_finish(&job);
 	return code;
 }
 

@@ -88,6 +88,22 @@ static int make_epoll(struct reel_stage *s)
 	return 0;
 }
 
+/* Everything a stage holds, whatever of it was made; the one cleanup of attach and detach. */
+static void stage_free(struct reel_stage *s)
+{
+	reel_applier_free(s->applier);
+	reel_edits_free(s->edits);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->coord_pidfd >= 0)
+		close(s->coord_pidfd);
+	reel_queue_close(s->work);
+	reel_queue_close(s->coord);
+	reel_buffer_close(s->buffer);
+	reel_client_close(s->client);
+	free(s);
+}
+
 static void log_to_ring(int level, const char *component, const char *message, void *userdata)
 {
 	reel_stagetab_log(userdata, level, component, message);
@@ -156,16 +172,7 @@ int reel_stage_attach(const char *session, unsigned role, struct reel_stage **re
 	return 0;
 
 out_free:
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->coord_pidfd >= 0)
-		close(s->coord_pidfd);
-	reel_queue_close(s->work);
-	reel_queue_close(s->coord);
-	reel_edits_free(s->edits);
-	reel_buffer_close(s->buffer);
-	reel_client_close(s->client);
-	free(s);
+	stage_free(s);
 	return r;
 }
 
@@ -182,17 +189,7 @@ void reel_stage_detach(struct reel_stage *s)
 	bye.role = s->role;
 	/* A courtesy: the coordinator learns of the exit through the pidfd anyway. */
 	reel_queue_send(s->coord, &bye, REEL_PRIO_CONTROL, 0);
-	reel_applier_free(s->applier);
-	reel_edits_free(s->edits);
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->coord_pidfd >= 0)
-		close(s->coord_pidfd);
-	reel_queue_close(s->work);
-	reel_queue_close(s->coord);
-	reel_buffer_close(s->buffer);
-	reel_client_close(s->client);
-	free(s);
+	stage_free(s);
 }
 
 int reel_stage_fd(const struct reel_stage *s)
