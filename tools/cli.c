@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "buffer/buffer.h"
 #include "reel/client.h"
 
 #include "cli.h"
@@ -113,6 +114,24 @@ const char *cli_human_size(uint64_t bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.1f %s", v, units[u]);
 	return buf;
+}
+
+int cli_describe_format(const struct reel_source_format *f, char *buf, size_t len)
+{
+	char chroma[16];
+
+	if (!f->pix_fmt[0] || f->bits == 0) {
+		snprintf(buf, len, "not recorded");
+		return -1;
+	}
+	if (f->chroma == 400)
+		snprintf(chroma, sizeof(chroma), "grey");
+	else
+		snprintf(chroma, sizeof(chroma), "%u:%u:%u", f->chroma / 100, f->chroma / 10 % 10,
+		         f->chroma % 10);
+	snprintf(buf, len, "%s, %u-bit %s, %s range", f->pix_fmt, f->bits, chroma,
+	         f->full_range ? "full" : "limited");
+	return f->bits != 8 || f->chroma != 420 || f->full_range;
 }
 
 bool cli_progress_enabled(void)

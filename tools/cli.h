@@ -66,6 +66,14 @@ int cli_wait_session(const char *session, pid_t pid, int timeout_ms,
 /* The end (last 2 KiB) of a log file on stderr: what a child said before it failed. */
 void cli_show_log(const char *path);
 
+struct reel_source_format;
+/*
+ * The source's pictures in words ("yuv422p10le, 10-bit 4:2:2, full range"),
+ * and whether the buffer's 8-bit 4:2:0 limited range changed them (1: it
+ * did; 0: kept as is; -1: not known, a buffer made without the format).
+ */
+int cli_describe_format(const struct reel_source_format *f, char *buf, size_t len);
+
 /* True when stderr is a terminal (progress lines are shown only then). */
 bool cli_progress_enabled(void);
 

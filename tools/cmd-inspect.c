@@ -192,6 +192,12 @@ static void print_text(const char *path, const struct summary *s)
 	printf("  %-16s %s\n", "source", in->source.path[0] ? in->source.path : "(none)");
 	printf("  %-16s %" PRIu64 " bytes, modified %s\n", "", in->source.size, when);
 	printf("  %-16s %s\n", "source hash", s->hash);
+	{
+		char fmt[128];
+		int changed = cli_describe_format(&in->format, fmt, sizeof(fmt));
+		printf("  %-16s %s%s\n", "source pictures", fmt,
+		       changed > 0 ? "; kept as 8-bit 4:2:0, limited range" : "");
+	}
 	if (s->pid)
 		printf("  %-16s pid %" PRIu32 " (%s), generation %" PRIu64 "\n", "coordinator",
 		       s->pid, s->pid_alive ? "running" : "not running", s->generation);
@@ -256,8 +262,20 @@ static void print_json(const char *path, const struct summary *s)
 	       in->audio_capacity);
 	printf(",\"source\":{\"path\":");
 	cli_json_string(stdout, in->source.path);
-	printf(",\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64 ",\"hash\":\"%s\"}",
+	printf(",\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64 ",\"hash\":\"%s\"",
 	       in->source.size, in->source.mtime_ns, s->hash);
+	{
+		char fmt[128];
+		int changed = cli_describe_format(&in->format, fmt, sizeof(fmt));
+		printf(",\"pix_fmt\":");
+		cli_json_string(stdout, in->format.pix_fmt);
+		printf(",\"codec\":");
+		cli_json_string(stdout, in->format.codec);
+		printf(",\"bits\":%u,\"chroma\":%u,\"color_range\":\"%s\",\"colorspace\":%u,"
+		       "\"converted\":%s}",
+		       in->format.bits, in->format.chroma, in->format.full_range ? "full" : "limited",
+		       in->format.colorspace, changed > 0 ? "true" : "false");
+	}
 	printf(",\"coordinator\":{\"pid\":%" PRIu32 ",\"running\":%s,\"generation\":%" PRIu64 "}",
 	       s->pid, s->pid_alive ? "true" : "false", s->generation);
 	printf(",\"index_complete\":%s", s->index_complete ? "true" : "false");

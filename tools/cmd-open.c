@@ -220,6 +220,13 @@ int cmd_open(int argc, char **argv)
 		}
 	}
 	info = reel_coord_info(coord);
+	{
+		char fmt[128];
+		/* Honest about what the buffer changed: depth, chroma and range are converted. */
+		if (cli_describe_format(&info->format, fmt, sizeof(fmt)) > 0)
+			fprintf(stderr, "reel: note: the source is %s; the buffer keeps it as 8-bit 4:2:0, "
+			        "limited range\n", fmt);
+	}
 	fprintf(stderr,
 	        "reel: session %s %s: %ux%u, %" PRIu64 " frames, %u slots, buffer %s\n"
 	        "reel: stop it with 'reel stop %s' or Ctrl-C\n",

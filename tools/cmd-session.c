@@ -76,7 +76,27 @@ struct table_view {
 	uint64_t states[REEL_JOURNAL_STATE_COUNT];
 	uint64_t edits;
 	uint64_t output;          /* frames an export keeps, with trims and speed changes */
+	bool have_info;
+	struct reel_buffer_info info;
+	double duration;          /* seconds, from the first frame's start to the last one's end */
 };
+
+/* From the first frame's pts to the end of the last one (its interval taken from the one before). */
+static double video_duration(const struct reel_buffer *b)
+{
+	const struct reel_buffer_info *in = reel_buffer_info(b);
+	struct reel_index_entry first, last, prev;
+	double tb = (double)in->time_base.num / in->time_base.den, d;
+
+	if (reel_index_get(b, 0, &first) < 0 || reel_index_get(b, in->frame_count - 1, &last) < 0)
+		return 0;
+	if (in->frame_count > 1 && reel_index_get(b, in->frame_count - 2, &prev) == 0 &&
+	    prev.pts < last.pts)
+		d = (double)(last.pts - prev.pts) * tb;
+	else
+		d = (double)in->frame_rate.den / in->frame_rate.num;
+	return (double)(last.pts - first.pts) * tb + d;
+}
 
 static void read_table(const char *path, uint64_t generation, struct table_view *v)
 {
@@ -93,6 +113,9 @@ static void read_table(const char *path, uint64_t generation, struct table_view 
 		             (kill((pid_t)r->pid, 0) == 0 || errno != ESRCH) && r->role < REEL_ROLE_COUNT;
 	}
 	v->output = reel_buffer_info(b)->frame_count;
+	v->info = *reel_buffer_info(b);
+	v->have_info = true;
+	v->duration = video_duration(b);
 	{
 		struct reel_edits *x = NULL;
 		uint32_t *counts = calloc(reel_buffer_info(b)->frame_count, sizeof(*counts));
@@ -133,6 +156,22 @@ static void print_status_json(const char *session, const struct reel_session_rec
 	       st->frames, st->resident, st->journal, st->pending, st->inflight, st->errors,
 	       st->failed, st->malformed, st->generation, st->decoded);
 	printf(",\"output_frames\":%" PRIu64, v->output);
+	if (v->have_info) {
+		const struct reel_buffer_info *in = &v->info;
+		char fmt[128];
+		int changed = cli_describe_format(&in->format, fmt, sizeof(fmt));
+
+		printf(",\"width\":%u,\"height\":%u,\"frame_rate\":\"%d/%d\",\"fps\":%.6g"
+		       ",\"duration\":%.6f,\"sample_rate\":%u,\"channels\":%u,\"source_pix_fmt\":",
+		       in->width, in->height, in->frame_rate.num, in->frame_rate.den,
+		       (double)in->frame_rate.num / in->frame_rate.den, v->duration, in->sample_rate,
+		       in->channels);
+		cli_json_string(stdout, in->format.pix_fmt);
+		printf(",\"source_bits\":%u,\"source_chroma\":%u,\"color_range\":\"%s\""
+		       ",\"converted\":%s",
+		       in->format.bits, in->format.chroma, in->format.full_range ? "full" : "limited",
+		       changed > 0 ? "true" : "false");
+	}
 	printf(",\"edits\":{\"total\":%" PRIu64 ",\"pending\":%" PRIu64 ",\"applied\":%" PRIu64
 	       ",\"undone\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
 	       v->edits, v->states[REEL_JOURNAL_PENDING], v->states[REEL_JOURNAL_APPLIED],
@@ -170,6 +209,13 @@ static void print_status_text(const char *session, const struct reel_session_rec
 	printf("session     %s (coordinator pid %ld, generation %" PRIu64 ")\n", session,
 	       (long)rec->pid, st->generation);
 	printf("source      %s\n", rec->source_path);
+	if (v->have_info) {
+		char fmt[128];
+		int changed = cli_describe_format(&v->info.format, fmt, sizeof(fmt));
+		printf("video       %ux%u, %.6g fps, %.3f s; source pictures %s%s\n", v->info.width,
+		       v->info.height, (double)v->info.frame_rate.num / v->info.frame_rate.den,
+		       v->duration, fmt, changed > 0 ? " (kept as 8-bit 4:2:0, limited range)" : "");
+	}
 	printf("buffer      %s\n", rec->buffer_path);
 	printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
 	       " decoded since start)\n", st->frames, st->resident, st->errors, st->decoded);
@@ -229,7 +275,9 @@ int cmd_status(int argc, char **argv)
 	                 "and their states, the attached stages with what each is doing, queue\n"
 	                 "depths and errors.  With --json, one object with the keys session, pid,\n"
 	                 "source, buffer, frames, resident, journal, pending, inflight, errors,\n"
-	                 "failed, malformed, generation, decoded, output_frames, edits, queues,\n"
+	                 "failed, malformed, generation, decoded, output_frames, width, height,\n"
+	                 "frame_rate, fps, duration (s), sample_rate, channels, source_pix_fmt,\n"
+	                 "source_bits, source_chroma, color_range, converted, edits, queues,\n"
 	                 "stages and last_error.\n",
 	                 1, &json, &session);
 	if (r)

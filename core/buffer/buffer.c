@@ -122,6 +122,23 @@ static int check_geometry(uint32_t width, uint32_t height, uint32_t pix_fmt, uin
 	return 0;
 }
 
+/*
+ * A source format names itself in text that ends, and says plausible things.
+ * An all-zero format (a buffer made without one: tests, tools) reads as
+ * "unknown": 8-bit 4:2:0, limited range.
+ */
+static bool format_valid(const char *pix_fmt, const char *codec, uint32_t bits, uint32_t chroma,
+                         uint32_t full_range, uint32_t colorspace)
+{
+	static const uint32_t chromas[] = { 0, 400, 410, 411, 420, 422, 440, 444 };
+	bool chroma_ok = false;
+
+	for (size_t i = 0; i < sizeof(chromas) / sizeof(chromas[0]); i++)
+		chroma_ok |= chroma == chromas[i];
+	return memchr(pix_fmt, 0, 32) && memchr(codec, 0, 32) && bits <= 16 && chroma_ok &&
+	       full_range <= 1 && colorspace < 256;
+}
+
 static bool path_terminated(const char *path)
 {
 	return memchr(path, 0, REEL_SOURCE_PATH_MAX) != NULL;
@@ -236,6 +253,9 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 		return REEL_E_HEADER;
 	if (!path_terminated(h.source_path))
 		return REEL_E_HEADER;
+	if (!format_valid(h.source_pix_fmt, h.source_codec, h.source_bits, h.source_chroma,
+	                  h.source_full_range, h.source_colorspace))
+		return REEL_E_HEADER;
 	if (h.slot_count == 0 || h.slot_count > h.frame_count)
 		return REEL_E_SLOTCOUNT;
 
@@ -300,6 +320,12 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 	info.source.mtime_ns = h.source_mtime_ns;
 	memcpy(info.source.hash, h.source_hash, sizeof(info.source.hash));
 	memcpy(info.source.path, h.source_path, sizeof(info.source.path));
+	memcpy(info.format.pix_fmt, h.source_pix_fmt, sizeof(info.format.pix_fmt));
+	memcpy(info.format.codec, h.source_codec, sizeof(info.format.codec));
+	info.format.bits = h.source_bits;
+	info.format.chroma = h.source_chroma;
+	info.format.full_range = h.source_full_range;
+	info.format.colorspace = h.source_colorspace;
 	*ret_info = info;
 	return 0;
 }
@@ -328,6 +354,9 @@ static int build_header(const struct reel_buffer_params *p, struct reel__header 
 	if (journal > REEL__MAX_JOURNAL)
 		return REEL_E_TOOLARGE;
 	if (!path_terminated(p->source.path))
+		return REEL_E_HEADER;
+	if (!format_valid(p->format.pix_fmt, p->format.codec, p->format.bits, p->format.chroma,
+	                  p->format.full_range, p->format.colorspace))
 		return REEL_E_HEADER;
 	if (p->slot_count == 0 || p->slot_count > p->frame_count)
 		return REEL_E_SLOTCOUNT;
@@ -394,6 +423,12 @@ static int build_header(const struct reel_buffer_params *p, struct reel__header 
 	memcpy(h.source_hash, p->source.hash, sizeof(h.source_hash));
 	/* strncpy pads with zeros: no byte of the caller's buffer past the NUL lands on disk */
 	strncpy(h.source_path, p->source.path, sizeof(h.source_path));
+	strncpy(h.source_pix_fmt, p->format.pix_fmt, sizeof(h.source_pix_fmt));
+	strncpy(h.source_codec, p->format.codec, sizeof(h.source_codec));
+	h.source_bits = p->format.bits;
+	h.source_chroma = p->format.chroma;
+	h.source_full_range = p->format.full_range;
+	h.source_colorspace = p->format.colorspace;
 	*ret_header = h;
 	return 0;
 }

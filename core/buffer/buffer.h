@@ -33,6 +33,20 @@ struct reel_source_id {
 	char path[REEL_SOURCE_PATH_MAX];
 };
 
+/*
+ * What the source's pictures are, before they became the buffer's 8-bit
+ * 4:2:0 limited range: so that a tool can say what was converted, and an
+ * export or the preview can tag and show the colours right.
+ */
+struct reel_source_format {
+	char pix_fmt[32];           /* libav's name, e.g. "yuv422p10le" */
+	char codec[32];
+	uint32_t bits;              /* per component, 1..16 */
+	uint32_t chroma;            /* 420, 422, 444, 440, 411, 410 or 400 (grey) */
+	uint32_t full_range;        /* 1: full ("jpeg") range, converted to limited */
+	uint32_t colorspace;        /* libav's AVColorSpace: 1 BT.709, 5/6 BT.601, 9 BT.2020, 2 unknown */
+};
+
 struct reel_buffer_params {
 	uint32_t width, height;            /* 1..REEL_MAX_DIMENSION */
 	uint64_t frame_count;
@@ -44,6 +58,7 @@ struct reel_buffer_params {
 	uint32_t channels;
 	uint32_t audio_capacity;           /* samples per channel one slot holds */
 	struct reel_source_id source;
+	struct reel_source_format format;
 };
 
 /* The validated copy of the header. */
@@ -69,6 +84,7 @@ struct reel_buffer_info {
 	struct reel_rational time_base;
 	uint32_t sample_rate, channels, sample_fmt, audio_capacity;
 	struct reel_source_id source;
+	struct reel_source_format format;
 };
 
 /* One entry of the frame index, in presentation order. */

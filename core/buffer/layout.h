@@ -72,6 +72,11 @@ struct reel__header {
 	char source_path[REEL_SOURCE_PATH_MAX];
 
 	uint64_t stages_offset, stages_size;
+
+	/* What the source's pictures were (struct reel_source_format). */
+	char source_pix_fmt[32];
+	char source_codec[32];
+	uint32_t source_bits, source_chroma, source_full_range, source_colorspace;
 };
 
 /*

@@ -192,6 +192,7 @@ static int create_buffer(struct reel_coord *c, const struct reel_coord_options *
 		p.audio_capacity = max_audio ? max_audio : 1;
 	}
 	p.source = *id;
+	p.format = mi->format;
 	p.slot_count = 1;
 	slot_bytes = reel_buffer_slot_size(&p);
 	if (slot_bytes == 0) {

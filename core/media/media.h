@@ -25,6 +25,7 @@ struct reel_media_info {
 	char pix_fmt[32];
 	char container[32];
 	int64_t duration_us;
+	struct reel_source_format format;  /* the pictures before they become 8-bit 4:2:0 */
 };
 
 /*

@@ -382,6 +382,35 @@ static struct reel_rational pick_frame_rate(const AVStream *st)
 	return (struct reel_rational){ r.num, r.den };
 }
 
+/* What the source's pictures are: depth, subsampling, range, colour matrix. */
+static void fill_format(const AVCodecParameters *par, const char *pix, struct reel_source_format *f)
+{
+	const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(par->format);
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->pix_fmt, sizeof(f->pix_fmt), "%s", pix ? pix : "unknown");
+	snprintf(f->codec, sizeof(f->codec), "%s", avcodec_get_name(par->codec_id));
+	f->bits = d && d->comp[0].depth > 0 && d->comp[0].depth <= 16 ? (uint32_t)d->comp[0].depth : 8;
+	if (!d || d->nb_components < 3)
+		f->chroma = 400;
+	else if (d->log2_chroma_w == 1 && d->log2_chroma_h == 1)
+		f->chroma = 420;
+	else if (d->log2_chroma_w == 1 && d->log2_chroma_h == 0)
+		f->chroma = 422;
+	else if (d->log2_chroma_w == 0 && d->log2_chroma_h == 1)
+		f->chroma = 440;
+	else if (d->log2_chroma_w == 2 && d->log2_chroma_h == 0)
+		f->chroma = 411;
+	else if (d->log2_chroma_w == 2 && d->log2_chroma_h == 1)
+		f->chroma = 410;
+	else
+		f->chroma = 444;
+	/* The yuvj formats are full range whatever the stream says. */
+	f->full_range = par->color_range == AVCOL_RANGE_JPEG ||
+	                (pix && !strncmp(pix, "yuvj", 4));
+	f->colorspace = par->color_space >= 0 && par->color_space < 256 ? (uint32_t)par->color_space : 2;
+}
+
 static void fill_info(struct reel_media *media)
 {
 	struct reel_media_info *info = &media->info;
@@ -403,6 +432,7 @@ static void fill_info(struct reel_media *media)
 	snprintf(info->pix_fmt, sizeof(info->pix_fmt), "%s", pix ? pix : "unknown");
 	snprintf(info->container, sizeof(info->container), "%s", fmt->iformat->name);
 	info->duration_us = fmt->duration > 0 ? fmt->duration : 0;
+	fill_format(par, pix, &info->format);
 }
 
 /* A usable audio stream, or -1: a source with odd audio is still a video. */

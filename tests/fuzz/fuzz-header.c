@@ -185,6 +185,7 @@ static int make_seeds(const char *dir)
 	BAD("bad-source-path", memset(h->source_path, 'a', sizeof(h->source_path)));
 	BAD("bad-section-overlap", h->journal_offset = h->index_offset);
 	BAD("bad-stages-section", h->stages_size = 4096);
+	BAD("bad-source-format", h->source_bits = 99);
 #undef BAD
 	r |= write_seed(dir, "bad-short", page, 200);
 	return r ? 1 : 0;
