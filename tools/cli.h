@@ -25,6 +25,7 @@ int cmd_undo(int argc, char **argv);
 int cmd_redo(int argc, char **argv);
 int cmd_edits(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* "reel <cmd>: <message>" on stderr; returns code. */
 __attribute__((format(printf, 3, 4)))

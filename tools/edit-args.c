@@ -149,6 +149,28 @@ out_index:
 	return -1;
 }
 
+int cli_frame_at(const struct reel_buffer *b, const char *time, int64_t *ret_frame, char *why,
+                 size_t whylen)
+{
+	int64_t last;
+
+	if (strchr(time + (time[0] ? 1 : 0), '-')) {
+		snprintf(why, whylen, "--time %s: one time, not a range", time);
+		return -1;
+	}
+	return parse_times(time, b, ret_frame, &last, why, whylen);
+}
+
+double cli_frame_seconds(const struct reel_buffer *b, int64_t frame)
+{
+	const struct reel_buffer_info *in = reel_buffer_info(b);
+	struct reel_index_entry e0, e;
+
+	if (reel_index_get(b, 0, &e0) < 0 || reel_index_get(b, (uint64_t)frame, &e) < 0)
+		return 0;
+	return (double)(e.pts - e0.pts) * in->time_base.num / in->time_base.den;
+}
+
 int cli_parse_edit(int argc, char **argv, const struct reel_buffer *b, struct cli_edit *ret,
                    char *why, size_t len)
 {

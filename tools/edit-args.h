@@ -34,6 +34,15 @@ struct cli_edit {
 int cli_parse_edit(int argc, char **argv, const struct reel_buffer *buffer, struct cli_edit *ret,
                    char *why, size_t whylen);
 
+/*
+ * A frame named by a time (as --time reads it, a single T: the frame on
+ * screen at T) in the video of buffer.  0, or -1 with a reason in why.
+ */
+int cli_frame_at(const struct reel_buffer *buffer, const char *time, int64_t *ret_frame, char *why,
+                 size_t whylen);
+/* A frame's timestamp in seconds from the first frame's. */
+double cli_frame_seconds(const struct reel_buffer *buffer, int64_t frame);
+
 /* The edit as a line cli_parse_edit() reads back ("brightness 0.1 --frames 0-299"). */
 void cli_format_edit(FILE *out, uint32_t op, const double params[4], int64_t first, int64_t last);
 

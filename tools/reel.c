@@ -23,6 +23,7 @@ static const struct {
 	{ "redo", cmd_redo, "redo the latest undone edit" },
 	{ "edits", cmd_edits, "print a session's edit list (replayable with reel open --edits)" },
 	{ "logs", cmd_logs, "print a session's log (coordinator and stages); -f follows" },
+	{ "export", cmd_export, "encode a session's frames, edits and all, to a video file or a pipe" },
 	{ "inspect", cmd_inspect, "describe a buffer file: header, sizes, slots, journal" },
 };
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "buffer/buffer.h"
+#include "buffer/slot.h"
 #include "bus/bus.h"
 #include "bus/session.h"
 #include "reel/client.h"
@@ -15,6 +17,8 @@
 
 struct reel_client {
 	struct reel_session_record record;
+	struct reel_buffer *buffer;       /* mapped read-only when frames are read */
+	uint32_t last_slot;               /* where the last frame read was: often the next is there too */
 	mqd_t coord;
 	mqd_t reply;
 	uint32_t tag;
@@ -70,6 +74,7 @@ void reel_client_close(struct reel_client *client)
 {
 	if (!client)
 		return;
+	reel_buffer_close(client->buffer);
 	reel_queue_close(client->coord);
 	if (client->reply != (mqd_t)-1) {
 		reel_queue_close(client->reply);
@@ -225,4 +230,177 @@ int reel_client_stop(struct reel_client *client, int timeout_ms)
 
 	reel_msg_init(&req, REEL_MSG_STOP);
 	return reel_client_call(client, &req, REEL_PRIO_CONTROL, timeout_ms, NULL);
+}
+
+/* ---------------------------------------------------------------- frames */
+
+int reel_frame_alloc(const struct reel_video_info *in, struct reel_frame *f)
+{
+	size_t w[3], h[3], size = 0;
+	uint8_t *p;
+
+	memset(f, 0, sizeof(*f));
+	if (!in || in->width == 0 || in->height == 0 || in->width > REEL_MAX_DIMENSION ||
+	    in->height > REEL_MAX_DIMENSION || in->channels > REEL_MAX_CHANNELS)
+		return -EINVAL;
+	for (int i = 0; i < 3; i++) {
+		w[i] = i ? (in->width + 1) / 2 : in->width;
+		h[i] = i ? (in->height + 1) / 2 : in->height;
+		size += w[i] * h[i];
+	}
+	/* The sound after the planes, float-aligned. */
+	size = (size + 63) & ~(size_t)63;
+	p = calloc(1, size + (size_t)in->audio_capacity * in->channels * sizeof(float) + 1);
+	if (!p)
+		return -ENOMEM;
+	for (int i = 0; i < 3; i++) {
+		f->plane[i] = p;
+		f->stride[i] = (uint32_t)w[i];
+		f->width[i] = (uint32_t)w[i];
+		f->height[i] = (uint32_t)h[i];
+		p += w[i] * h[i];
+	}
+	if (in->channels && in->audio_capacity) {
+		f->audio = (float *)(void *)(f->plane[0] + size);
+		f->audio_capacity = in->audio_capacity;
+		f->channels = in->channels;
+	}
+	return 0;
+}
+
+void reel_frame_free(struct reel_frame *f)
+{
+	if (!f)
+		return;
+	free(f->plane[0]);
+	memset(f, 0, sizeof(*f));
+}
+
+/* The session's buffer, mapped read-only on first use: a reader cannot damage what it reads. */
+static int map_buffer(struct reel_client *c)
+{
+	return c->buffer ? 0 : reel_buffer_open_readonly(c->record.buffer_path, &c->buffer);
+}
+
+int reel_client_video(struct reel_client *c, struct reel_video_info *ret)
+{
+	const struct reel_buffer_info *in;
+	int r = map_buffer(c);
+
+	if (r < 0)
+		return r;
+	in = reel_buffer_info(c->buffer);
+	memset(ret, 0, sizeof(*ret));
+	ret->width = in->width;
+	ret->height = in->height;
+	ret->frame_rate = in->frame_rate;
+	ret->time_base = in->time_base;
+	ret->frames = in->frame_count;
+	ret->sample_rate = in->sample_rate;
+	ret->channels = in->channels;
+	ret->audio_capacity = in->audio_capacity;
+	return 0;
+}
+
+/* The slot holding frame now, or -1; a hint only: the copy's own checks decide. */
+static int64_t slot_of(struct reel_client *c, uint64_t frame)
+{
+	const struct reel_buffer_info *in = reel_buffer_info(c->buffer);
+	struct reel_slot_info si;
+
+	if (in->slot_count >= in->frame_count)
+		return (int64_t)frame;
+	if (c->last_slot < in->slot_count && reel_slot_get(c->buffer, c->last_slot, &si) == 0 &&
+	    si.frame == (int64_t)frame)
+		return c->last_slot;
+	for (uint32_t s = 0; s < in->slot_count; s++)
+		if (reel_slot_get(c->buffer, s, &si) == 0 && si.frame == (int64_t)frame)
+			return s;
+	return -1;
+}
+
+/*
+ * Copy slot into dst when it holds frame READY (or ERROR: its reason),
+ * under the seqlock.  0 copied, 1 the slot holds something else now,
+ * -EAGAIN a writer kept getting in the way, or the frame's error.
+ */
+static int copy_slot(struct reel_client *c, uint32_t slot, uint64_t frame, struct reel_frame *dst,
+                     uint64_t *ret_state)
+{
+	struct reel_slot_info si;
+	struct reel_frame src;
+	int r = reel_buffer_frame(c->buffer, slot, &src);
+
+	if (r < 0)
+		return r;
+	for (int attempt = 0; attempt < 200; attempt++) {
+		uint32_t v = reel_slot_read_begin(c->buffer, slot);
+		uint32_t n;
+
+		r = reel_slot_get(c->buffer, slot, &si);
+		if (r < 0)
+			return r;
+		if (si.frame != (int64_t)frame || si.state == REEL_SLOT_STALE ||
+		    si.state == REEL_SLOT_EMPTY)
+			return 1;
+		if (si.state == REEL_SLOT_READY) {
+			for (int i = 0; i < 3; i++)
+				for (uint32_t y = 0; y < dst->height[i] && y < src.height[i]; y++)
+					memcpy(dst->plane[i] + (size_t)y * dst->stride[i],
+					       src.plane[i] + (size_t)y * src.stride[i], dst->width[i]);
+			n = si.audio_samples < dst->audio_capacity ? si.audio_samples : dst->audio_capacity;
+			if (dst->audio && src.audio && dst->channels == src.channels)
+				memcpy(dst->audio, src.audio, (size_t)n * dst->channels * sizeof(float));
+			dst->audio_samples = dst->audio ? n : 0;
+		}
+		if (reel_slot_read_validate(c->buffer, slot, v)) {
+			if (si.state == REEL_SLOT_ERROR)
+				return si.error < 0 ? si.error : REEL_E_DECODE;
+			if (si.state == REEL_SLOT_READY) {
+				c->last_slot = slot;
+				if (ret_state)
+					*ret_state = si.journal_seq;
+				return 0;
+			}
+		}
+		/* A writer got in between, or the frame is still on its way in: wait a little. */
+		reel_slot_wait(c->buffer, slot, si.state, 20);
+	}
+	return -EAGAIN;
+}
+
+int reel_client_read_frame(struct reel_client *c, uint64_t frame, unsigned flags, unsigned prio,
+                           int timeout_ms, struct reel_frame *dst, uint64_t *ret_state)
+{
+	const struct reel_buffer_info *in;
+	int r = map_buffer(c);
+
+	if (r < 0)
+		return r;
+	in = reel_buffer_info(c->buffer);
+	if (frame >= in->frame_count)
+		return REEL_E_RANGE;
+	if (!dst || dst->width[0] != in->width || dst->height[0] != in->height)
+		return -EINVAL;
+	if (flags & REEL_READ_PEEK) {
+		int64_t slot = slot_of(c, frame);
+		if (slot < 0)
+			return -EAGAIN;
+		r = copy_slot(c, (uint32_t)slot, frame, dst, ret_state);
+		return r == 1 ? -EAGAIN : r;
+	}
+	/* The slot may go to another frame between the reply and the copy: ask again. */
+	for (int attempt = 0; attempt < 10; attempt++) {
+		uint32_t slot;
+
+		r = need(c, frame, frame, prio, timeout_ms, (flags & REEL_READ_SETTLED) != 0, &slot);
+		if (r < 0)
+			return r;
+		if (slot >= in->slot_count)
+			return REEL_E_SLOT;
+		r = copy_slot(c, slot, frame, dst, ret_state);
+		if (r != 1)
+			return r;
+	}
+	return -EAGAIN;
 }

@@ -116,6 +116,7 @@ struct reel_coord {
 	struct spawn spawns[MAX_STAGES];
 	size_t nspawns;
 	unsigned spawn_effects, spawn_others;   /* what reel_coord_run() starts */
+	bool spawn_preview;
 	char self_dir[REEL_PATH_MAX];   /* where this program lives: the stages are found from it */
 
 	struct waiting *waiting;
@@ -189,7 +190,8 @@ void coord_drain_logs(struct reel_coord *c, int index);
 int coord_hello(struct reel_coord *c, const struct reel_msg *m);
 void coord_stage_died(struct reel_coord *c, pid_t pid);
 void coord_recover_dead_writers(struct reel_coord *c);
-int coord_spawn_stages(struct reel_coord *c, unsigned editors, unsigned effects, unsigned audio);
+int coord_spawn_stages(struct reel_coord *c, unsigned editors, unsigned effects, unsigned audio,
+                       bool preview);
 void coord_restart_stages(struct reel_coord *c);
 /* SIGTERM to the stages this coordinator started: they finish their item and leave. */
 void coord_stop_stages(struct reel_coord *c);

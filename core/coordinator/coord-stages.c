@@ -106,7 +106,8 @@ int coord_hello(struct reel_coord *c, const struct reel_msg *m)
 	pid_t pid = (pid_t)m->sender_pid;
 	struct stage *s = find_stage(c, pid);
 
-	if (m->role != REEL_ROLE_EDITOR && m->role != REEL_ROLE_EFFECT && m->role != REEL_ROLE_AUDIO)
+	if (m->role != REEL_ROLE_EDITOR && m->role != REEL_ROLE_EFFECT && m->role != REEL_ROLE_AUDIO &&
+	    m->role != REEL_ROLE_PREVIEW)
 		return -EINVAL;
 	if (!s) {
 		if (!ours(pid))
@@ -214,8 +215,12 @@ void coord_stage_died(struct reel_coord *c, pid_t pid)
 			         reel_role_name(s->role), (long)pid,
 			         WIFSIGNALED(status) ? "was killed by signal" : "exited with",
 			         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), n > 0 ? n : 0);
-		if (s->index >= 0)
+		/* A preview its user closed (exit 0) stays closed; anything that crashed comes back. */
+		if (s->index >= 0 && !(s->role == REEL_ROLE_PREVIEW && WIFEXITED(status) &&
+		                       WEXITSTATUS(status) == 0))
 			schedule_restart(c, &c->spawns[s->index]);
+		else if (s->index >= 0)
+			c->spawns[s->index].pid = 0;
 	} else {
 		reel_log(REEL_LOG_INFO, "coord", "%s stage %ld left; %d work items dispatched again",
 		         reel_role_name(s->role), (long)pid, n > 0 ? n : 0);
@@ -238,6 +243,7 @@ static const char *binary_name(uint32_t role)
 	case REEL_ROLE_EDITOR: return "reel-editor";
 	case REEL_ROLE_EFFECT: return "reel-effects";
 	case REEL_ROLE_AUDIO: return "reel-audio";
+	case REEL_ROLE_PREVIEW: return "reel-preview";
 	default: return NULL;
 	}
 }
@@ -246,7 +252,8 @@ static const char *part_folder(uint32_t role)
 {
 	switch (role) {
 	case REEL_ROLE_EDITOR: return "editor";
-	case REEL_ROLE_EFFECT: return "renderer";
+	case REEL_ROLE_EFFECT:
+	case REEL_ROLE_PREVIEW: return "renderer";
 	default: return "audio";
 	}
 }
@@ -328,7 +335,8 @@ static int start(struct reel_coord *c, size_t index)
 	return 0;
 }
 
-int coord_spawn_stages(struct reel_coord *c, unsigned editors, unsigned effects, unsigned audio)
+int coord_spawn_stages(struct reel_coord *c, unsigned editors, unsigned effects, unsigned audio,
+                       bool preview)
 {
 	char self[REEL_PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -343,12 +351,13 @@ int coord_spawn_stages(struct reel_coord *c, unsigned editors, unsigned effects,
 			snprintf(c->self_dir, sizeof(c->self_dir), "%s", self);
 		}
 	}
-	for (unsigned i = 0; i < editors + effects + audio && c->nspawns < MAX_STAGES - 1; i++) {
+	for (unsigned i = 0; i < editors + effects + audio + preview && c->nspawns < MAX_STAGES - 1;
+	     i++) {
 		struct spawn *sp = &c->spawns[c->nspawns];
 
 		memset(sp, 0, sizeof(*sp));
 		sp->role = i < editors ? REEL_ROLE_EDITOR : i < editors + effects ? REEL_ROLE_EFFECT
-		                                                                    : REEL_ROLE_AUDIO;
+		           : i < editors + effects + audio ? REEL_ROLE_AUDIO : REEL_ROLE_PREVIEW;
 		c->nspawns++;
 		if (start(c, c->nspawns - 1) < 0 && r == 0)
 			r = REEL_E_EDIT;

@@ -423,6 +423,9 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	/* Started by the loop, so that a caller who gives up before running it has none to stop. */
 	c->spawn_effects = o->no_stages ? 0 : o->workers ? o->workers : default_workers();
 	c->spawn_others = !o->no_stages;
+	/* A window needs a display; without one the session runs headless. */
+	c->spawn_preview = !o->no_preview && ((getenv("DISPLAY") && *getenv("DISPLAY")) ||
+	                                      (getenv("WAYLAND_DISPLAY") && *getenv("WAYLAND_DISPLAY")));
 	reel_media_set_progress(c->media, NULL, NULL);
 	c->options = NULL;
 	*ret_coord = c;
@@ -570,8 +573,8 @@ int reel_coord_run(struct reel_coord *c)
 {
 	double next_tick = reel__now_ms() + 1000;
 
-	if (c->spawn_effects || c->spawn_others)
-		coord_spawn_stages(c, c->spawn_others, c->spawn_effects, c->spawn_others);
+	if (c->spawn_effects || c->spawn_others || c->spawn_preview)
+		coord_spawn_stages(c, c->spawn_others, c->spawn_effects, c->spawn_others, c->spawn_preview);
 	/* Measurements the journal still waits for go out now. */
 	coord_dispatch(c);
 	/*

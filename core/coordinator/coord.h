@@ -19,6 +19,7 @@ struct reel_coord_options {
 	const char *buffer_path;    /* NULL: <cache folder>/<session>.reel */
 	uint64_t cache_bytes;       /* 0: the whole clip when it fits in a quarter of RAM */
 	bool no_stages;             /* start no stage processes */
+	bool no_preview;            /* start no preview window (none is started without a display) */
 	unsigned workers;           /* effect workers to start; 0: one per core */
 	reel_op_lookup_fn lookup;   /* the ops' implementations (libreel-ops), for fresh frames */
 	/* Told how long work at open (the index scan) advances; may be NULL. */

@@ -1,8 +1,10 @@
 /*
- * Writing one slot's picture to a file, for `reel frame` and the tests:
- * either the raw YUV420P planes with the rows packed (width bytes per Y row,
- * (width + 1) / 2 per U and V row), or a PNG made by libavcodec's encoder
- * after swscale converts to RGB24 (flags in reel/media.h).
+ * Writing one frame's picture to a file, for `reel frame` and the tests:
+ * the raw YUV420P planes with the rows packed (width bytes per Y row,
+ * (width + 1) / 2 per U and V row), a PNG made by libavcodec's encoder after
+ * swscale converts to RGB24, or a JPEG (libavcodec's mjpeg, full-range
+ * YUV 4:2:0 as JFIF wants it).  The buffer holds limited-range BT.601 YUV;
+ * both conversions say so to swscale (flags in media.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,9 +71,25 @@ static int write_yuv(int fd, const struct reel_frame *f)
 	return 0;
 }
 
-static int encode_png(const struct reel_frame *f, AVPacket **ret_pkt)
+int reel_media_image_format(const char *path)
 {
-	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
+	if (!path)
+		return -EINVAL;
+	if (has_suffix(path, ".png"))
+		return REEL_IMAGE_PNG;
+	if (has_suffix(path, ".jpg") || has_suffix(path, ".jpeg"))
+		return REEL_IMAGE_JPEG;
+	if (has_suffix(path, ".yuv"))
+		return REEL_IMAGE_YUV;
+	return -EINVAL;
+}
+
+/* PNG: RGB24; JPEG: full-range YUV 4:2:0 (yuvj420p). */
+static int encode_image(const struct reel_frame *f, int format, AVPacket **ret_pkt)
+{
+	bool jpeg = format == REEL_IMAGE_JPEG;
+	const AVCodec *codec = avcodec_find_encoder(jpeg ? AV_CODEC_ID_MJPEG : AV_CODEC_ID_PNG);
+	enum AVPixelFormat out = jpeg ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_RGB24;
 	int w = (int)f->width[0], h = (int)f->height[0];
 	const uint8_t *src[4] = { f->plane[0], f->plane[1], f->plane[2], NULL };
 	int src_stride[4] = { (int)f->stride[0], (int)f->stride[1], (int)f->stride[2], 0 };
@@ -91,7 +109,7 @@ static int encode_png(const struct reel_frame *f, AVPacket **ret_pkt)
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	rgb->format = AV_PIX_FMT_RGB24;
+	rgb->format = out;
 	rgb->width = w;
 	rgb->height = h;
 	ret = av_frame_get_buffer(rgb, 0);
@@ -99,7 +117,7 @@ static int encode_png(const struct reel_frame *f, AVPacket **ret_pkt)
 		ret = reel__from_averror(ret);
 		goto out_free;
 	}
-	sws = sws_getContext(w, h, AV_PIX_FMT_YUV420P, w, h, AV_PIX_FMT_RGB24,
+	sws = sws_getContext(w, h, AV_PIX_FMT_YUV420P, w, h, jpeg ? AV_PIX_FMT_YUV420P : out,
 	                     REEL__SWS_FLAGS | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
 	if (!sws) {
 		ret = -ENOMEM;
@@ -115,9 +133,16 @@ static int encode_png(const struct reel_frame *f, AVPacket **ret_pkt)
 
 	enc->width = w;
 	enc->height = h;
-	enc->pix_fmt = AV_PIX_FMT_RGB24;
+	enc->pix_fmt = out;
 	enc->time_base = (AVRational){ 1, 25 };
 	enc->thread_count = 1;
+	if (jpeg) {
+		/* High quality: a snapshot is looked at, not streamed. */
+		enc->flags |= AV_CODEC_FLAG_QSCALE;
+		enc->global_quality = FF_QP2LAMBDA * 2;
+		enc->color_range = AVCOL_RANGE_JPEG;
+		rgb->quality = enc->global_quality;
+	}
 	ret = avcodec_open2(enc, codec, NULL);
 	if (ret < 0) {
 		ret = reel__from_averror(ret);
@@ -142,18 +167,34 @@ out_free:
 	return ret;
 }
 
+int reel_media_write_image_fd(int fd, int format, const struct reel_frame *frame)
+{
+	AVPacket *pkt = NULL;
+	int ret;
+
+	if (!frame || !reel__frame_view_valid(frame) ||
+	    (format != REEL_IMAGE_PNG && format != REEL_IMAGE_JPEG && format != REEL_IMAGE_YUV))
+		return -EINVAL;
+	if (format == REEL_IMAGE_YUV)
+		return write_yuv(fd, frame);
+	ret = encode_image(frame, format, &pkt);
+	if (ret == 0)
+		ret = write_all(fd, pkt->data, (size_t)pkt->size);
+	av_packet_free(&pkt);
+	return ret;
+}
+
 int reel_media_write_image(const char *path, const struct reel_frame *frame)
 {
 	AVPacket *pkt = NULL;
-	bool yuv;
+	int format = reel_media_image_format(path);
 	int fd, ret;
 
-	if (!path || !frame || !reel__frame_view_valid(frame))
+	if (!path || !frame || !reel__frame_view_valid(frame) || format < 0)
 		return -EINVAL;
-	yuv = has_suffix(path, ".yuv");
 	/* Encode before touching the file, so that a failed encode leaves it alone. */
-	if (!yuv) {
-		ret = encode_png(frame, &pkt);
+	if (format != REEL_IMAGE_YUV) {
+		ret = encode_image(frame, format, &pkt);
 		if (ret < 0)
 			return ret;
 	}
@@ -162,7 +203,7 @@ int reel_media_write_image(const char *path, const struct reel_frame *frame)
 		ret = -errno;
 		goto out_free;
 	}
-	ret = yuv ? write_yuv(fd, frame) : write_all(fd, pkt->data, (size_t)pkt->size);
+	ret = format == REEL_IMAGE_YUV ? write_yuv(fd, frame) : write_all(fd, pkt->data, (size_t)pkt->size);
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
 	if (ret < 0)

@@ -142,14 +142,22 @@ int64_t reel_media_sample_at(int64_t ts, struct reel_rational time_base, uint32_
  */
 int reel_media_parse_time(const char *text, int64_t *ret_us);
 
+enum reel_image_format { REEL_IMAGE_PNG = 1, REEL_IMAGE_JPEG, REEL_IMAGE_YUV };
+
+/* The image format a file name asks for by its extension (.png, .jpg/.jpeg, .yuv); -EINVAL otherwise. */
+int reel_media_image_format(const char *path);
+
 /*
- * Write one slot's picture to path: PNG (converted to RGB24 by swscale with
- * SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT, BT.601
- * limited range in, full range out), or the raw YUV420P planes, rows packed
- * without padding (width bytes per Y row, (width + 1) / 2 per U and V row),
- * when path ends in ".yuv".  The file is created or truncated, mode 0644
- * less the umask; on failure it is removed.
+ * Write one frame's picture to path, in the format its extension names:
+ * PNG (converted to RGB24 by swscale with SWS_BICUBIC | SWS_ACCURATE_RND |
+ * SWS_BITEXACT | SWS_FULL_CHR_H_INT, BT.601 limited range in, full range
+ * out), JPEG (full-range YUV 4:2:0, quality 2), or the raw YUV420P planes,
+ * rows packed without padding (width bytes per Y row, (width + 1) / 2 per U
+ * and V row).  The file is created or truncated, mode 0644 less the umask;
+ * on failure it is removed.  -EINVAL for another extension.
  */
 int reel_media_write_image(const char *path, const struct reel_frame *frame);
+/* The same into an open file descriptor (standard output, a pipe). */
+int reel_media_write_image_fd(int fd, int format, const struct reel_frame *frame);
 
 #endif

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "reel/frame.h"
+
 #define REEL_SESSION_NAME_MAX 64
 #define REEL_PATH_MAX 4096
 
@@ -91,6 +93,25 @@ int reel_client_undo(struct reel_client *client, int timeout_ms, uint64_t *ret_s
                      uint64_t *ret_target);
 int reel_client_redo(struct reel_client *client, int timeout_ms, uint64_t *ret_seq,
                      uint64_t *ret_target);
+
+/* The video's size, rates, frame count and sound, from the session's buffer. */
+int reel_client_video(struct reel_client *client, struct reel_video_info *ret_info);
+
+/*
+ * Copy frame `frame` as it stands into dst (memory of the caller's, e.g.
+ * from reel_frame_alloc(); its strides are its own; dst->audio may be NULL
+ * to leave the sound out), tear-free: the copy is kept only when no writer
+ * touched the slot meanwhile.  The frame is materialised first at priority
+ * prio, unless flags has REEL_READ_PEEK: then -EAGAIN when it is not
+ * resident now, and nothing is asked of the coordinator.  REEL_READ_SETTLED
+ * waits until no unfinished edit covers the frame.  *ret_state (may be
+ * NULL) gets the journal state the frame holds.  REEL_E_DECODE (or the
+ * decoder's error) when the frame cannot be decoded.
+ */
+#define REEL_READ_SETTLED 1u
+#define REEL_READ_PEEK 2u
+int reel_client_read_frame(struct reel_client *client, uint64_t frame, unsigned flags, unsigned prio,
+                           int timeout_ms, struct reel_frame *dst, uint64_t *ret_state);
 
 /* Ask the coordinator to stop; returns once it has acknowledged. */
 int reel_client_stop(struct reel_client *client, int timeout_ms);

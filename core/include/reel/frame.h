@@ -26,4 +26,22 @@ struct reel_frame {
 	uint32_t channels;
 };
 
+/* What a reader needs to know of the video to hold its frames. */
+struct reel_video_info {
+	uint32_t width, height;
+	struct reel_rational frame_rate;   /* nominal */
+	struct reel_rational time_base;    /* of the frames' timestamps */
+	uint64_t frames;
+	uint32_t sample_rate, channels;    /* 0 without sound */
+	uint32_t audio_capacity;           /* most samples per channel one frame holds */
+};
+
+/*
+ * Memory for one frame of such a video, planes packed (stride = width) and
+ * room for its sound; *ret_frame points into it.  0 or -ENOMEM; free with
+ * reel_frame_free(), which accepts a frame that was never allocated.
+ */
+int reel_frame_alloc(const struct reel_video_info *info, struct reel_frame *ret_frame);
+void reel_frame_free(struct reel_frame *frame);
+
 #endif

@@ -1,0 +1,126 @@
+/*
+ * What the subcommands of reel-bench share: progress lines and errors,
+ * medians and percentiles, a coordinator as a child process, the raw queue
+ * ping-pong, and the cached test clips.  Each subcommand has a file of its
+ * own (bench-*.c); reel-bench.c dispatches.
+ */
+#ifndef REEL_BENCH_H
+#define REEL_BENCH_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "cli.h"
+#include "coord.h"
+#include "buffer/buffer.h"
+#include "buffer/journal.h"
+#include "bus/bus.h"
+#include "bus/session.h"
+#include "reel/client.h"
+#include "reel/error.h"
+#include "reel/ops.h"
+#include "bus/msg.h"
+
+#define CALL_TIMEOUT_MS 5000
+#define READY_TIMEOUT_MS 120000
+#define NEED_TIMEOUT_MS 120000
+#define DEFAULT_CHUNK 32
+
+/* A progress line on stderr when it is a terminal. */
+extern bool progress;
+/* Frames per NEED in a throughput run (--chunk). */
+extern uint64_t chunk;
+
+#define NO_STAGES (-1)
+#define DEFAULT_STAGES 0
+
+struct coord_child {
+	pid_t pid;
+	char session[REEL_SESSION_NAME_MAX + 1];
+	char buffer[PATH_MAX];
+	char log[PATH_MAX];
+	struct reel_client *client;
+	uint64_t frames;
+	double ready_ms;           /* from spawn to the first answered STATUS */
+};
+/* One edit as the benches send it: an op and its one parameter (0 when it has none). */
+struct bench_edit {
+	uint32_t op;
+	double param;
+};
+struct pct {
+	double p50, p99;
+};
+/* The floor: REEL_MSG_SIZE bytes A -> B -> A over two POSIX queues, nothing else. */
+struct pingpong {
+	char ping_name[64], pong_name[64];
+	mqd_t ping, pong;
+	pid_t pid;
+};
+struct clip {
+	const char *label;
+	char path[PATH_MAX];
+	double ttff_ms, ready_ms, ffmpeg_first_ms;
+	uint64_t frames;
+};
+
+double now_us(void);
+void note(const char *fmt, ...);
+void note_done(void);
+int fail(const char *fmt, ...);
+double percentile(double *v, size_t n, double p);
+double median(double *v, size_t n);
+void rmrf(const char *path);
+int find_reel(char *buf, size_t len);
+int reap(pid_t pid, int timeout_ms);
+double run_timed(char *const argv[]);
+int parse_option_number(const char *name, const char *text, uint64_t lo, uint64_t hi,
+                               uint64_t *ret_value);
+void show_log(const char *path);
+int make_workdir(const char *base, char *buf, size_t len);
+int coord_start_stages(const char *reel, const char *video, const char *workdir, unsigned n,
+                              int workers, struct coord_child *c, double *ret_t0);
+int coord_start(const char *reel, const char *video, const char *workdir, unsigned n,
+                       struct coord_child *c, double *ret_t0);
+int coord_stop(struct coord_child *c);
+int wait_stages(struct coord_child *c, uint64_t want, int timeout_ms);
+int materialise_frames(struct coord_child *c, uint64_t n, const char *what);
+int send_edits(struct coord_child *c, const struct bench_edit *edits, unsigned n,
+                      int64_t first, int64_t last, uint64_t *ret_seq);
+int check_applied(const struct coord_child *c, uint64_t first_seq, unsigned n);
+struct pct summarise(double *samples, unsigned count, unsigned runs);
+void pingpong_stop(struct pingpong *pp);
+int pingpong_start(struct pingpong *pp);
+int pingpong_batch(struct pingpong *pp, unsigned n, double *samples);
+int bus_calls(struct reel_client *client, uint16_t kind, unsigned n, double *samples);
+int make_small_clip(const char *path);
+int cache_dir(char *buf, size_t len);
+int make_ten_second_clip(const char *dir, char *ten_s, size_t len, const char *what);
+int make_bench_clips(const char *dir, char *ten_s, char *ten_min, size_t len);
+const char *met(bool yes);
+
+int cmd_rtt(int argc, char **argv);
+int cmd_edit_rtt(int argc, char **argv);
+int cmd_open_bench(int argc, char **argv);
+int cmd_effects(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
+int cmd_export_bench(int argc, char **argv);
+int cmd_keypress_bench(int argc, char **argv);
+
+#endif
