@@ -24,7 +24,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: reel open VIDEO [--session NAME] [--buffer PATH] [--cache SIZE]\n"
-	        "                 [--workers N] [--no-stages] [--edits FILE] [--verbose]\n\n"
+	        "                 [--workers N] [--no-stages] [--no-preview] [--edits FILE]\n"
+	        "                 [--verbose]\n\n"
 	        "Open VIDEO in a new session and coordinate it until it is stopped.\n"
 	        "Frames are decoded lazily into a shared buffer file; reopening the same\n"
 	        "buffer resumes the session, journal and all.\n\n"
@@ -35,6 +36,8 @@ static void usage(FILE *out)
 	        "  --workers N     effect workers to start (default: one per core)\n"
 	        "  --no-stages     start no stage (editor, effect workers, audio); stages\n"
 	        "                  started by hand with --session NAME attach to the session\n"
+	        "  --no-preview    do not open the preview window (none is opened without a\n"
+	        "                  display: $DISPLAY or $WAYLAND_DISPLAY)\n"
 	        "  --edits FILE    send the edits in FILE first, one per line as 'reel send'\n"
 	        "                  takes them ('reel edits' prints such a file); '#' comments\n"
 	        "  --verbose       log what the coordinator does\n");
@@ -127,6 +130,7 @@ int cmd_open(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'c' },
 		{ "no-stages", no_argument, NULL, 'S' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "no-preview", no_argument, NULL, 'P' },
 		{ "edits", required_argument, NULL, 'e' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -151,6 +155,7 @@ int cmd_open(int argc, char **argv)
 				return cli_error(CLI_USAGE, "open", "--cache: '%s' is not a size (e.g. 512M, 4G)", optarg);
 			break;
 		case 'S': o.no_stages = true; break;
+		case 'P': o.no_preview = true; break;
 		case 'w': {
 			uint64_t n;
 			if (cli_parse_u64(optarg, &n) < 0 || n == 0 || n > 32)
