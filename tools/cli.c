@@ -15,8 +15,24 @@
 #include "base/clock.h"
 #include "buffer/buffer.h"
 #include "reel/client.h"
+#include "bus/session.h"
 
 #include "cli.h"
+
+bool cli_verbose;
+
+void cli_say(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cli_verbose)
+		return;
+	fprintf(stderr, "reel%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
 
 int cli_error(int code, const char *cmd, const char *fmt, ...)
 {
@@ -202,4 +218,31 @@ void cli_show_log(const char *path)
 	fclose(f);
 	buf[n] = 0;
 	fputs(buf, stderr);
+}
+
+struct buffer_owner {
+	const char *buffer;
+	char *name;
+	size_t len;
+	bool found;
+};
+
+static int match_buffer(const struct reel_session_record *rec, void *userdata)
+{
+	struct buffer_owner *w = userdata;
+
+	if (strcmp(rec->buffer_path, w->buffer) || !reel_session_alive(rec))
+		return 0;
+	snprintf(w->name, w->len, "%s", rec->name);
+	w->found = true;
+	return 1;
+}
+
+int cli_session_of_buffer(const char *buffer_path, char *name, size_t len)
+{
+	struct buffer_owner w = { buffer_path, name, len, false };
+
+	name[0] = 0;
+	reel_session_list(match_buffer, &w);
+	return w.found ? 0 : -ENOENT;
 }

@@ -18,6 +18,8 @@ int cmd_open(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_frame(int argc, char **argv);
 int cmd_send(int argc, char **argv);
@@ -26,6 +28,13 @@ int cmd_redo(int argc, char **argv);
 int cmd_edits(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+
+/* Set by --verbose (taken by reel's main wherever it stands). */
+extern bool cli_verbose;
+
+/* "reel <cmd>: <message>" on stderr, only with --verbose. */
+__attribute__((format(printf, 2, 3)))
+void cli_say(const char *cmd, const char *fmt, ...);
 
 /* "reel <cmd>: <message>" on stderr; returns code. */
 __attribute__((format(printf, 3, 4)))
@@ -74,6 +83,9 @@ struct reel_source_format;
  * did; 0: kept as is; -1: not known, a buffer made without the format).
  */
 int cli_describe_format(const struct reel_source_format *f, char *buf, size_t len);
+
+/* The live session whose coordinator holds buffer_path, in name; -ENOENT when none. */
+int cli_session_of_buffer(const char *buffer_path, char *name, size_t len);
 
 /* True when stderr is a terminal (progress lines are shown only then). */
 bool cli_progress_enabled(void);

@@ -120,6 +120,9 @@ int cmd_send(int argc, char **argv)
 		code = cli_error(CLI_USAGE, "send", "%s", why);
 		goto out;
 	}
+	cli_say("send", "%s over frames %" PRId64 "-%" PRId64 " to session %s (pid %ld), interactive "
+	        "priority", reel_op_get(e.op)->name, e.first, e.last, argv[1],
+	        (long)reel_client_record(client)->pid);
 	r = reel_client_command(client, e.op, e.params, e.first, e.last, CALL_TIMEOUT_MS, &seq);
 	if (r < 0) {
 		code = cli_error(r == REEL_E_PARAM || r == REEL_E_RANGE ? CLI_USAGE : CLI_FAIL, "send",

@@ -106,6 +106,8 @@ int cmd_frame(int argc, char **argv)
 		r = reel_client_connect(session, &client);
 	if (r < 0)
 		return cli_error(CLI_USAGE, "frame", "%s: %s", session, reel_strerror(r));
+	cli_say("frame", "session %s: coordinator pid %ld, buffer %s", session,
+	        (long)reel_client_record(client)->pid, reel_client_record(client)->buffer_path);
 	r = reel_buffer_open_readonly(reel_client_record(client)->buffer_path, &buffer);
 	if (r == 0)
 		r = reel_client_video(client, &vi);
@@ -120,6 +122,8 @@ int cmd_frame(int argc, char **argv)
 			goto out_close;
 		}
 		frame = (uint64_t)at;
+		cli_say("frame", "--time %s is frame %" PRIu64 " (it starts at %.6f s)", time, frame,
+		        cli_frame_seconds(buffer, at));
 	}
 	if (frame >= vi.frames) {
 		code = cli_error(CLI_USAGE, "frame", "frame %" PRIu64 " out of range (the video has %" PRIu64
@@ -138,6 +142,8 @@ int cmd_frame(int argc, char **argv)
 		          r == -ETIMEDOUT ? "the coordinator did not answer" : reel_strerror(r));
 		goto out_close;
 	}
+	cli_say("frame", "frame %" PRIu64 " read%s; it holds the journal up to entry %" PRIu64, frame,
+	        flags & REEL_READ_SETTLED ? " once settled" : "", state);
 	r = strcmp(out, "-") == 0 ? reel_media_write_image_fd(STDOUT_FILENO, format, &copy)
 	                          : reel_media_write_image(out, &copy);
 	if (r < 0) {

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ static void usage(FILE *out)
 	        "Frames are decoded lazily into a shared buffer file; reopening the same\n"
 	        "buffer resumes the session, journal and all.\n\n"
 	        "  --session NAME  session name (default: the video's file name)\n"
-	        "  --buffer PATH   buffer file (default: ~/.cache/reel/NAME.reel)\n"
+	        "  --buffer PATH   buffer file (default: ~/.cache/reel/NAME.reel, or\n"
+	        "                  $REEL_BUFFER_DIR/NAME.reel)\n"
 	        "  --cache SIZE    memory budget for decoded frames, e.g. 512M, 4G\n"
 	        "                  (default: the whole clip if it fits in a quarter of RAM)\n"
 	        "  --workers N     effect workers to start (default: one per core)\n"
@@ -40,7 +42,13 @@ static void usage(FILE *out)
 	        "                  display: $DISPLAY or $WAYLAND_DISPLAY)\n"
 	        "  --edits FILE    send the edits in FILE first, one per line as 'reel send'\n"
 	        "                  takes them ('reel edits' prints such a file); '#' comments\n"
-	        "  --verbose       log what the coordinator does\n");
+	        "  --verbose       log what the coordinator does\n\n"
+	        "By default the session and its buffer are named after VIDEO's file name;\n"
+	        "when that name already belongs to another video (one of the same name in\n"
+	        "another folder), a tag of this video is added: clip-1a2b3c4d.  A buffer's\n"
+	        "size is fixed when it is made: --cache on a resumed buffer must agree.\n\n"
+	        "Exit: 0 after 'reel stop' or SIGTERM, 130 after Ctrl-C (a clean stop too),\n"
+	        "2 for bad input (a video that is not there, a damaged or busy buffer).\n");
 }
 
 /* A progress line on a terminal while the first open indexes a long video. */
@@ -122,6 +130,69 @@ out:
 	return code;
 }
 
+/* The buffer's own size, for a line that says why a cache size cannot be had. */
+static void describe_buffer_size(const char *path, char *buf, size_t len)
+{
+	struct reel_buffer *b;
+	char size[32];
+
+	if (reel_buffer_open_readonly(path, &b) < 0) {
+		snprintf(buf, len, "its own size");
+		return;
+	}
+	snprintf(buf, len, "%u frames (%s)", reel_buffer_info(b)->slot_count,
+	         cli_human_size(reel_buffer_info(b)->slots_size, size, sizeof(size)));
+	reel_buffer_close(b);
+}
+
+/* One line that says what went wrong and names what the user gave (or what reel chose). */
+static int open_failed(const struct reel_coord_options *o, const struct reel_coord_names *n, int r)
+{
+	/* Bad input (a video that is not there or not readable), a busy name or buffer: 2. */
+	int code = (r >= REEL_E_FIRST && r < REEL_E_LAST) || r == -ENOENT || r == -ENOTDIR ||
+	           r == -EACCES || r == -EISDIR || r == -ELOOP ? CLI_USAGE : CLI_FAIL;
+	struct reel_session_record rec;
+	char what[128];
+
+	switch (r) {
+	case REEL_E_LIVE:
+		if (reel_session_read(n->session, &rec) < 0)
+			break;
+		if (!strcmp(rec.buffer_path, n->buffer_path))
+			return cli_error(code, "open", "%s is open already as session %s (pid %ld); "
+			                 "'reel stop %s' first", o->video, n->session, (long)rec.pid,
+			                 n->session);
+		return cli_error(code, "open", "%s: session name '%s' is taken by a live session of %s%s",
+		                 o->video, n->session, rec.source_path,
+		                 o->session ? "; choose another --session" : "");
+	case REEL_E_BUFFERBUSY:
+		/* Which session holds it, when one of ours does. */
+		return cli_error(code, "open", "%s: buffer %s is in use by another coordinator%s%s%s",
+		                 o->video, n->buffer_path, cli_session_of_buffer(n->buffer_path, what,
+		                 sizeof(what)) == 0 ? " (session " : "", what,
+		                 what[0] ? ")" : "");
+	case REEL_E_SOURCE:
+		return cli_error(code, "open", "%s: buffer %s (%s) was made from another video; give "
+		                 "another %s or remove it with 'reel rm %s'", o->video, n->buffer_path,
+		                 o->buffer_path ? "--buffer" : "--session",
+		                 o->buffer_path ? "--buffer" : "--session", n->buffer_path);
+	case REEL_E_CACHESIZE:
+		describe_buffer_size(n->buffer_path, what, sizeof(what));
+		return cli_error(code, "open", "--cache: buffer %s holds %s, fixed when it was made; "
+		                 "leave --cache out to resume it, or 'reel rm %s' first to make it anew",
+		                 n->buffer_path, what, n->session);
+	case REEL_E_INCOMPLETE:
+	case REEL_E_BADMAGIC: case REEL_E_VERSION: case REEL_E_BYTEORDER: case REEL_E_TRUNCATED:
+	case REEL_E_SECTION: case REEL_E_HEADER: case REEL_E_SLOTCOUNT: case REEL_E_SLOTSTRIDE:
+		return cli_error(code, "open", "%s: buffer %s: %s (remove it with 'reel rm %s')", o->video,
+		                 n->buffer_path[0] ? n->buffer_path : "(none)", reel_strerror(r),
+		                 n->buffer_path);
+	default:
+		break;
+	}
+	return cli_error(code, "open", "%s: %s", o->video, reel_strerror(r));
+}
+
 int cmd_open(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -132,18 +203,18 @@ int cmd_open(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "no-preview", no_argument, NULL, 'P' },
 		{ "edits", required_argument, NULL, 'e' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct reel_coord_options o = { .lookup = reel_op_impl };
 	const char *edits = NULL;
 	FILE *edits_file = NULL;
-	bool verbose = false;
+	bool verbose = cli_verbose;
 	struct log_route route = { 0 };
+	struct reel_coord_names names = { 0 };
 	struct reel_coord *coord;
 	const struct reel_buffer_info *info;
-	int opt, r;
+	int opt, r, sig;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -165,7 +236,6 @@ int cmd_open(int argc, char **argv)
 			break;
 		}
 		case 'e': edits = optarg; break;
-		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return CLI_OK;
 		default:
 			return cli_bad_option("open", opt, argv);
@@ -182,32 +252,15 @@ int cmd_open(int argc, char **argv)
 		o.progress_data = (void *)o.video;
 	}
 
-	r = reel_coord_open(&o, &coord);
+	r = reel_coord_open(&o, &coord, &names);
 	if (r < 0 && edits_file)
 		fclose(edits_file);
 	if (o.progress)
 		fprintf(stderr, "\r\033[K");
 	if (r == -ECANCELED)
 		return cli_error(130, "open", "%s: interrupted; nothing was left behind", o.video);
-	if (r < 0) {
-		char path[4096];
-		/* Bad input, a busy name or buffer: 2.  The machine failing us: 1. */
-		int code = r >= REEL_E_FIRST && r < REEL_E_LAST ? CLI_USAGE : CLI_FAIL;
-		if (r == REEL_E_SOURCE || r == REEL_E_BUFFERBUSY || r == REEL_E_INCOMPLETE) {
-			char session[REEL_SESSION_NAME_MAX + 1];
-			if (o.session)
-				snprintf(session, sizeof(session), "%s", o.session);
-			else
-				reel_coord_session_from_path(o.video, session, sizeof(session));
-			if (reel_coord_buffer_path_for(&o, session, path, sizeof(path)) < 0)
-				snprintf(path, sizeof(path), "%s", o.buffer_path ? o.buffer_path : "(default)");
-			if (r == REEL_E_SOURCE)
-				return cli_error(code, "open", "%s: buffer file %s was made from another source",
-				                 o.video, path);
-			return cli_error(code, "open", "%s: %s: %s", o.video, path, reel_strerror(r));
-		}
-		return cli_error(code, "open", "%s: %s", o.video, reel_strerror(r));
-	}
+	if (r < 0)
+		return open_failed(&o, &names, r);
 	if (edits_file) {
 		r = send_edits(coord, edits, edits_file);
 		fclose(edits_file);
@@ -244,9 +297,18 @@ int cmd_open(int argc, char **argv)
 	reel_log_set_level(verbose ? REEL_LOG_DEBUG : REEL_LOG_INFO);
 	reel_log_set_callback(log_line, &route);
 	r = reel_coord_run(coord);
+	sig = reel_coord_stop_signal(coord);
 	reel_coord_close(coord);
 	reel_log_set_callback(NULL, NULL);
 	if (r < 0)
 		return cli_error(CLI_FAIL, "open", "%s", reel_strerror(r));
-	return CLI_OK;
+	if (verbose)
+		fprintf(stderr, "reel: session stopped cleanly%s%s\n", sig ? " on " : "",
+		        sig ? strsignal(sig) : "");
+	/*
+	 * Ctrl-C is an interruption a script should see (130, as a shell would
+	 * say of a program SIGINT stopped); SIGTERM and SIGHUP are how service
+	 * managers and terminals ask for the normal stop, which is 0.
+	 */
+	return sig == SIGINT ? 128 + SIGINT : CLI_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * reel status, reel ls, reel stop: looking at and stopping live sessions.
+ * reel status, reel stop: looking at and stopping live sessions.
  */
 #include <errno.h>
 #include <signal.h>
@@ -306,55 +306,6 @@ int cmd_status(int argc, char **argv)
 	return CLI_OK;
 }
 
-struct ls_state {
-	bool json;
-	int count;
-};
-
-static int print_session(const struct reel_session_record *rec, void *userdata)
-{
-	struct ls_state *st = userdata;
-
-	if (!reel_session_alive(rec))
-		return 0;
-	if (st->json) {
-		printf("%s{\"session\":", st->count ? "," : "");
-		cli_json_string(stdout, rec->name);
-		printf(",\"pid\":%ld,\"source\":", (long)rec->pid);
-		cli_json_string(stdout, rec->source_path);
-		printf(",\"buffer\":");
-		cli_json_string(stdout, rec->buffer_path);
-		printf("}");
-	} else {
-		printf("%-20s %-8ld %s\n", rec->name, (long)rec->pid, rec->source_path);
-	}
-	st->count++;
-	return 0;
-}
-
-int cmd_ls(int argc, char **argv)
-{
-	struct ls_state st = { 0 };
-	const char *unused;
-	int r;
-
-	r = parse_common(argc, argv, "ls",
-	                 "usage: reel ls [--json]\n\nList the live sessions of this user.\n", 0,
-	                 &st.json, &unused);
-	if (r)
-		return r < 0 ? CLI_OK : r;
-	if (st.json)
-		printf("[");
-	else
-		printf("%-20s %-8s %s\n", "SESSION", "PID", "SOURCE");
-	r = reel_session_list(print_session, &st);
-	if (st.json)
-		printf("]\n");
-	if (r < 0)
-		return cli_error(CLI_FAIL, "ls", "%s", reel_strerror(r));
-	return CLI_OK;
-}
-
 int cmd_stop(int argc, char **argv)
 {
 	struct reel_client *client;
@@ -373,6 +324,7 @@ int cmd_stop(int argc, char **argv)
 	if ((r = connect_or_fail("stop", session, &client)))
 		return r;
 	pid = reel_client_record(client)->pid;
+	cli_say("stop", "asking coordinator %ld of %s to stop", (long)pid, session);
 	r = reel_client_stop(client, CALL_TIMEOUT_MS);
 	reel_client_close(client);
 	if (r < 0)
@@ -384,8 +336,10 @@ int cmd_stop(int argc, char **argv)
 	 */
 	for (int i = 0; i < 1000; i++) {
 		struct reel_session_record rec;
-		if (reel_session_read(session, &rec) < 0 || rec.pid != pid)
+		if (reel_session_read(session, &rec) < 0 || rec.pid != pid) {
+			cli_say("stop", "%s stopped: its stages have left and its queues are removed", session);
 			return CLI_OK;
+		}
 		usleep(10000);
 	}
 	return cli_error(CLI_FAIL, "stop", "%s: coordinator %ld still running after 10 s", session,

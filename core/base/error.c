@@ -37,6 +37,7 @@ static const char *const messages[] = {
 	[REEL_E_PARAM - REEL_E_FIRST] = "edit parameter does not fit the op or the video",
 	[REEL_E_NOUNDO - REEL_E_FIRST] = "nothing to undo or redo",
 	[REEL_E_EDIT - REEL_E_FIRST] = "an edit could not be applied",
+	[REEL_E_CACHESIZE - REEL_E_FIRST] = "the buffer's size was fixed when it was made",
 	[REEL_E_RUNDIR - REEL_E_FIRST] = "runtime folder not private (it must be yours, a real folder, mode 0700)",
 };
 

@@ -146,6 +146,7 @@ struct reel_coord {
 	uint64_t refused;         /* well-formed requests refused (busy, range) */
 	uint64_t failed;          /* commands failed since start */
 	bool stopping;            /* a stop was asked for: the stages are leaving */
+	int stop_signal;          /* the signal that asked for it; 0 for a STOP message */
 	double stop_deadline_ms;
 };
 

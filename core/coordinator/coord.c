@@ -124,6 +124,18 @@ static uint64_t default_cache_bytes(void)
 	return (uint64_t)pages * (uint64_t)size / 4;
 }
 
+/* How many slots a cache of budget bytes holds, within what a buffer may have. */
+static uint32_t slots_for(uint64_t budget, uint64_t slot_bytes, uint64_t frames)
+{
+	uint64_t slots = budget / slot_bytes;
+
+	if (slots < MIN_SLOTS)
+		slots = MIN_SLOTS;
+	if (slots > frames)
+		slots = frames;
+	return slots > UINT32_MAX ? UINT32_MAX : (uint32_t)slots;
+}
+
 static int same_source(const struct reel_source_id *a, const struct reel_source_id *b)
 {
 	return a->size == b->size && !memcmp(a->hash, b->hash, sizeof(a->hash));
@@ -169,7 +181,7 @@ static int create_buffer(struct reel_coord *c, const struct reel_coord_options *
 	const struct reel_media_info *mi = reel_media_info(c->media);
 	struct reel_index_entry *entries = NULL;
 	struct reel_buffer_params p;
-	uint64_t count, budget, slot_bytes, slots;
+	uint64_t count, slot_bytes;
 	uint32_t max_audio;
 	int r;
 
@@ -199,15 +211,8 @@ static int create_buffer(struct reel_coord *c, const struct reel_coord_options *
 		r = REEL_E_GEOMETRY;
 		goto out_free;
 	}
-	budget = o->cache_bytes ? o->cache_bytes : default_cache_bytes();
-	slots = budget / slot_bytes;
-	if (slots < MIN_SLOTS)
-		slots = MIN_SLOTS;
-	if (slots > count)
-		slots = count;
-	if (slots > UINT32_MAX)
-		slots = UINT32_MAX;
-	p.slot_count = (uint32_t)slots;
+	p.slot_count = slots_for(o->cache_bytes ? o->cache_bytes : default_cache_bytes(), slot_bytes,
+	                         count);
 	r = reel_buffer_create(c->buffer_path, &p, &c->buffer);
 	if (r < 0)
 		goto out_free;
@@ -244,6 +249,13 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o)
 		return r;
 	if (!same_source(&c->info->source, &id))
 		return REEL_E_SOURCE;
+	/*
+	 * The slots are laid out when the buffer is made; a cache size asked
+	 * for now that would make another number of them cannot be honoured.
+	 */
+	if (o->cache_bytes && c->info->slot_stride &&
+	    slots_for(o->cache_bytes, c->info->slot_stride, c->info->frame_count) != c->info->slot_count)
+		return REEL_E_CACHESIZE;
 	if (reel_index_complete(c->buffer))
 		return 0;
 	/* An earlier first open was interrupted before the index was complete: redo it. */
@@ -252,6 +264,89 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o)
 		r = write_index(c, entries, count);
 	free(entries);
 	return r;
+}
+
+/* Eight hex digits that tell sources apart: the content hash and size, mixed (FNV-1a). */
+static void source_tag(const struct reel_source_id *id, char *buf, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < sizeof(id->hash); i++)
+		h = (h ^ id->hash[i]) * 16777619u;
+	for (unsigned i = 0; i < 8; i++)
+		h = (h ^ (uint8_t)(id->size >> (8 * i))) * 16777619u;
+	snprintf(buf, len, "%08x", h);
+}
+
+/* 1 when a default buffer at path is free for this source (none there, or made from it), 0 when not. */
+static int buffer_is_ours(const char *path, const struct reel_source_id *id)
+{
+	struct reel_buffer *b;
+	int r = reel_buffer_open_readonly(path, &b);
+
+	if (r == -ENOENT)
+		return 1;
+	/* A damaged buffer is reported, not stepped around: it may hold someone's edits. */
+	if (r < 0)
+		return r;
+	r = same_source(&reel_buffer_info(b)->source, id);
+	reel_buffer_close(b);
+	return r;
+}
+
+/* 1 when no live session has this name, or the live one uses this buffer (the open says so). */
+static int name_is_free(const char *name, const char *buffer_path)
+{
+	struct reel_session_record rec;
+
+	if (reel_session_read(name, &rec) < 0 || !reel_session_alive(&rec))
+		return 1;
+	return strcmp(rec.buffer_path, buffer_path) == 0;
+}
+
+/*
+ * The session name and buffer path.  Given ones are taken as they are.
+ * By default both are the video's file name, so that reopening a video
+ * resumes its buffer; when that name already belongs to another source
+ * (a file of the same name in another folder), both get a tag of this
+ * source added, "clip-1a2b3c4d", the same every time for the same file.
+ */
+static int choose_names(struct reel_coord *c, const struct reel_coord_options *o)
+{
+	struct reel_coord_options given = *o;
+	struct reel_source_id id;
+	char base[REEL_SESSION_NAME_MAX + 1], tag[16];
+	int r;
+
+	if (o->session || o->buffer_path) {
+		if (o->session)
+			snprintf(c->session, sizeof(c->session), "%s", o->session);
+		else
+			reel_coord_session_from_path(o->video, c->session, sizeof(c->session));
+		return reel_coord_buffer_path_for(o, c->session, c->buffer_path, sizeof(c->buffer_path));
+	}
+	r = reel_media_source_id(c->media, &id);
+	if (r < 0)
+		return r;
+	reel_coord_session_from_path(o->video, base, sizeof(base));
+	source_tag(&id, tag, sizeof(tag));
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (attempt == 0)
+			snprintf(c->session, sizeof(c->session), "%s", base);
+		else
+			snprintf(c->session, sizeof(c->session), "%.*s-%s",
+			         (int)(REEL_SESSION_NAME_MAX - 1 - strlen(tag)), base, tag);
+		given.session = c->session;
+		r = reel_coord_buffer_path_for(&given, c->session, c->buffer_path, sizeof(c->buffer_path));
+		if (r == 0)
+			r = buffer_is_ours(c->buffer_path, &id);
+		if (r < 0)
+			return r;
+		if (r == 1 && name_is_free(c->session, c->buffer_path))
+			return 0;
+	}
+	/* The tagged name is this source's own; what holds it is reported by the open. */
+	return 0;
 }
 
 /* Under the runtime folder's lock: free the name if its coordinator is dead, then take it. */
@@ -349,7 +444,8 @@ static int setup_events(struct reel_coord *c)
 
 static void teardown(struct reel_coord *c);
 
-int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_coord)
+int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_coord,
+                    struct reel_coord_names *ret_names)
 {
 	struct reel_coord *c;
 	sigset_t mask;
@@ -375,14 +471,13 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	r = o->session ? reel_session_name_check(o->session) : 0;
 	if (r < 0)
 		goto out;
-	if (o->session)
-		snprintf(c->session, sizeof(c->session), "%s", o->session);
-	else
-		reel_coord_session_from_path(o->video, c->session, sizeof(c->session));
-	r = reel_coord_buffer_path_for(o, c->session, c->buffer_path, sizeof(c->buffer_path));
-	if (r < 0)
-		goto out;
 	r = reel_media_open(o->video, &c->media);
+	if (r == 0)
+		r = choose_names(c, o);
+	if (ret_names) {
+		snprintf(ret_names->session, sizeof(ret_names->session), "%s", c->session);
+		snprintf(ret_names->buffer_path, sizeof(ret_names->buffer_path), "%s", c->buffer_path);
+	}
 	if (r < 0)
 		goto out;
 	c->options = o;
@@ -510,6 +605,11 @@ const struct reel_buffer *reel_coord_buffer(const struct reel_coord *coord)
 	return coord->buffer;
 }
 
+int reel_coord_stop_signal(const struct reel_coord *coord)
+{
+	return coord->stop_signal;
+}
+
 int reel_coord_resumed(const struct reel_coord *coord)
 {
 	return coord->resumed;
@@ -602,8 +702,11 @@ int reel_coord_run(struct reel_coord *c)
 				drain_coord_queue(c);
 				break;
 			case TAG_SIGNAL:
-				if (read(c->sigfd, &si, sizeof(si)) == sizeof(si))
+				if (read(c->sigfd, &si, sizeof(si)) == sizeof(si)) {
+					if (!c->stopping)
+						c->stop_signal = (int)si.ssi_signo;
 					coord_begin_stop(c);
+				}
 				break;
 			case TAG_MATERIALISER:
 				coord_finish_needs(c);

@@ -11,11 +11,12 @@
 #include <stdint.h>
 
 #include "buffer/buffer.h"
+#include "reel/client.h"
 #include "reel/stage.h"
 
 struct reel_coord_options {
 	const char *video;
-	const char *session;        /* NULL: made from the video's file name */
+	const char *session;        /* NULL: the video's file name (see reel_coord_open) */
 	const char *buffer_path;    /* NULL: <cache folder>/<session>.reel */
 	uint64_t cache_bytes;       /* 0: the whole clip when it fits in a quarter of RAM */
 	bool no_stages;             /* start no stage processes */
@@ -29,14 +30,29 @@ struct reel_coord_options {
 
 struct reel_coord;
 
+/* The names an open chose, for its caller to report (on failure too). */
+struct reel_coord_names {
+	char session[REEL_SESSION_NAME_MAX + 1];
+	char buffer_path[REEL_PATH_MAX];
+};
+
 /*
  * Open the video, create or resume the buffer file, claim the session and
- * create its queues (the stages start with reel_coord_run()).  On failure nothing is left behind (no queue, no session
- * file, no new buffer file) and *ret_coord is untouched.  SIGINT, SIGTERM or
- * SIGHUP during the index scan cancel it (-ECANCELED); the signal is then
- * delivered once everything is cleaned up.
+ * create its queues (the stages start with reel_coord_run()).  On failure
+ * nothing is left behind (no queue, no session file, no new buffer file)
+ * and *ret_coord is untouched.  SIGINT, SIGTERM or SIGHUP during the index
+ * scan cancel it (-ECANCELED); the signal is then delivered once everything
+ * is cleaned up.
+ *
+ * Without a session or buffer given, both are named after the video's file
+ * name, or, when that name belongs to another source already, after the
+ * file name and a tag of this source ("clip-1a2b3c4d").  ret_names (may be
+ * NULL) gets the names chosen, as far as the open got.  A cache size given
+ * for a buffer that exists must lead to the slot count it has
+ * (REEL_E_CACHESIZE otherwise): a buffer's layout is fixed when it is made.
  */
-int reel_coord_open(const struct reel_coord_options *options, struct reel_coord **ret_coord);
+int reel_coord_open(const struct reel_coord_options *options, struct reel_coord **ret_coord,
+                    struct reel_coord_names *ret_names);
 
 /*
  * Accept an edit as if a client had sent it (reel open --edits), before the
@@ -66,6 +82,8 @@ const char *reel_coord_buffer_path(const struct reel_coord *coord);
 const struct reel_buffer_info *reel_coord_info(const struct reel_coord *coord);
 /* The buffer, to read (its frame index, for a time given on the command line). */
 const struct reel_buffer *reel_coord_buffer(const struct reel_coord *coord);
+/* The signal that stopped the loop (SIGINT, SIGTERM, SIGHUP), or 0 when a client did. */
+int reel_coord_stop_signal(const struct reel_coord *coord);
 /* 1 when the buffer file existed and was resumed, 0 when new. */
 int reel_coord_resumed(const struct reel_coord *coord);
 

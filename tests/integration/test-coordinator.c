@@ -370,7 +370,7 @@ static void test_coordinator_live_session_refused_dead_one_reclaimed(void **stat
 	                                    "--session", f->session, "--buffer", f->buffer,
 	                                    "--no-stages", NULL }, &out, &err), 2);
 	assert_int_equal(count_lines(err), 1);
-	assert_non_null(strstr(err, "another source"));
+	assert_non_null(strstr(err, "made from another video"));
 	free(out);
 	free(err);
 	assert_session_gone(f->session);
@@ -786,7 +786,7 @@ static void test_coordinator_second_coordinator_on_a_buffer_refused(void **state
 	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "open", (char *)clip, "--session", other,
 	                                    "--buffer", f->buffer, NULL }, &out, &err), 2);
 	assert_int_equal(count_lines(err), 1);
-	assert_non_null(strstr(err, "in use by another running coordinator"));
+	assert_non_null(strstr(err, "in use by another coordinator"));
 	free(out);
 	free(err);
 	assert_session_gone(other);

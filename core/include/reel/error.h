@@ -42,6 +42,7 @@ enum reel_error {
 	REEL_E_PARAM,          /* an edit's parameter does not fit the op or the video */
 	REEL_E_NOUNDO,         /* nothing to undo, or nothing to redo */
 	REEL_E_EDIT,           /* an edit could not be applied (the log says why) */
+	REEL_E_CACHESIZE,      /* a resumed buffer's size differs from the cache asked for */
 	REEL_E_LAST
 };
 
