@@ -161,6 +161,37 @@ int cli_frame_at(const struct reel_buffer *b, const char *time, int64_t *ret_fra
 	return parse_times(time, b, ret_frame, &last, why, whylen);
 }
 
+int cli_parse_range(const char *frames, const char *times, const struct reel_buffer *b,
+                    int64_t *ret_first, int64_t *ret_last, char *why, size_t len)
+{
+	uint64_t count = reel_buffer_info(b)->frame_count;
+	int64_t first = 0, last = count ? (int64_t)count - 1 : 0;
+
+	if (frames && times) {
+		snprintf(why, len, "give one --frames or one --time");
+		return -1;
+	}
+	if (frames && parse_frames(frames, count, &first, &last) < 0) {
+		snprintf(why, len, "--frames %s: expected A-B, A or A- (frame numbers from 0)", frames);
+		return -1;
+	}
+	if (times && parse_times(times, b, &first, &last, why, len) < 0)
+		return -1;
+	if (frames && last < first) {
+		snprintf(why, len, "--frames %s: the range ends before it starts", frames);
+		return -1;
+	}
+	if (count == 0 || (uint64_t)last >= count) {
+		snprintf(why, len, "--frames %s: frame %lld is out of range (the video has %llu frames, "
+		         "0 to %llu)", frames ? frames : "", (long long)last, (unsigned long long)count,
+		         (unsigned long long)(count ? count - 1 : 0));
+		return -1;
+	}
+	*ret_first = first;
+	*ret_last = last;
+	return 0;
+}
+
 double cli_frame_seconds(const struct reel_buffer *b, int64_t frame)
 {
 	const struct reel_buffer_info *in = reel_buffer_info(b);

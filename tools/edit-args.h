@@ -40,6 +40,13 @@ int cli_parse_edit(int argc, char **argv, const struct reel_buffer *buffer, stru
  */
 int cli_frame_at(const struct reel_buffer *buffer, const char *time, int64_t *ret_frame, char *why,
                  size_t whylen);
+/*
+ * A range of frames from --frames A-B (also A or A-) or --time T1-T2 (one
+ * of them, or neither: the whole video), inside the video of buffer.  0, or
+ * -1 with a one-line reason in why.
+ */
+int cli_parse_range(const char *frames, const char *times, const struct reel_buffer *buffer,
+                    int64_t *ret_first, int64_t *ret_last, char *why, size_t whylen);
 /* A frame's timestamp in seconds from the first frame's. */
 double cli_frame_seconds(const struct reel_buffer *buffer, int64_t frame);
 

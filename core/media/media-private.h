@@ -99,6 +99,9 @@ struct reel_media {
 	void *progress_data;
 };
 
+/* Route libav's log into reel_log (once per process; every entry point that uses libav calls it). */
+void reel__media_log_init(void);
+
 /* Convert a libav error code to one of ours; AVERROR(e) stays -e. */
 int reel__from_averror(int err);
 

@@ -5,7 +5,8 @@
  *
  * reel_media_open() probes the file; reel_media_scan() builds the frame
  * index with a demux-only pass (no decoding); a reel_decoder decodes frames
- * into buffer slots as YUV420P and float32 interleaved audio.
+ * into buffer slots as YUV420P and float32 interleaved audio; a
+ * reel_encoder writes frames into a file (the export).
  */
 #ifndef REEL_MEDIA_H
 #define REEL_MEDIA_H
@@ -159,5 +160,63 @@ int reel_media_image_format(const char *path);
 int reel_media_write_image(const char *path, const struct reel_frame *frame);
 /* The same into an open file descriptor (standard output, a pipe). */
 int reel_media_write_image_fd(int fd, int format, const struct reel_frame *frame);
+
+/* ------------------------------------------------------------ encoding */
+
+/*
+ * The containers an export writes, named by a file's extension (.mp4,
+ * .mkv, .mov, .nut, .y4m) or by name (mp4, matroska or mkv, mov, nut,
+ * y4m): libav's muxer name, "y4m" for YUV4MPEG2 (written without libav),
+ * or NULL for anything else.
+ */
+const char *reel_media_container_for_path(const char *path);
+const char *reel_media_container_named(const char *name);
+
+struct reel_encoder;
+
+struct reel_encode_params {
+	const char *container;             /* libav's muxer name, from the functions above */
+	const char *video_codec;           /* an encoder's name; NULL: libx264 */
+	int crf;                           /* < 0: the codec's default (libx264: 23) */
+	const char *preset;                /* NULL: the codec's default (libx264: medium) */
+	int threads;                       /* 0: as many as libav likes */
+	uint32_t width, height;
+	struct reel_rational time_base;    /* of the timestamps given to reel_encoder_send_picture() */
+	struct reel_rational frame_rate;   /* nominal, for the encoder's rate control */
+	int colorspace;                    /* libav's AVColorSpace of the pictures (the source's matrix) */
+	const char *audio_codec;           /* NULL: aac; unused without sound */
+	uint32_t sample_rate, channels;    /* of the sound given; 0: no sound track */
+};
+
+/*
+ * Encoders and a muxer writing to fd (the caller's: left open; seeked when
+ * it is a regular file, written in order when it is a pipe).  Pictures are
+ * 8-bit 4:2:0 tagged limited range with params->colorspace; sound is
+ * float32 interleaved, converted to what the audio encoder takes.
+ * REEL_E_PARAM with a one-line reason in why for a codec libav does not
+ * have, one the container cannot hold, one that does not take 8-bit 4:2:0,
+ * or a --crf or --preset it does not know; another negative error for the
+ * rest.  The container's header is written before it returns.
+ */
+int reel_encoder_open(int fd, const struct reel_encode_params *params,
+                      struct reel_encoder **ret_encoder, char *why, size_t whylen);
+/* Accepts NULL. */
+void reel_encoder_free(struct reel_encoder *encoder);
+
+/*
+ * Memory for the next picture (ret_picture: the three planes, no sound),
+ * the encoder's own: fill it, then send it.  Valid until the next call.
+ */
+int reel_encoder_picture(struct reel_encoder *encoder, struct reel_frame *ret_picture);
+/*
+ * Encode the picture last handed out, shown at pts for duration (both in
+ * params->time_base; pts must grow).  May be called again for the same
+ * picture with a later pts: a repeated frame costs no copy.
+ */
+int reel_encoder_send_picture(struct reel_encoder *encoder, int64_t pts, int64_t duration);
+/* Append count samples per channel of sound (float32 interleaved) to the sound track. */
+int reel_encoder_send_audio(struct reel_encoder *encoder, const float *samples, uint32_t count);
+/* Flush the encoders and write the container's trailer. */
+int reel_encoder_finish(struct reel_encoder *encoder);
 
 #endif

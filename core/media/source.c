@@ -91,6 +91,11 @@ static void install_log_callback(void)
 	av_log_set_callback(av_log_to_reel);
 }
 
+void reel__media_log_init(void)
+{
+	pthread_once(&log_once, install_log_callback);
+}
+
 static int mapio_read(void *opaque, uint8_t *buf, int size)
 {
 	struct reel__mapio *io = opaque;
