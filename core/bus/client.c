@@ -322,10 +322,11 @@ static int64_t slot_of(struct reel_client *c, uint64_t frame)
 /*
  * Copy slot into dst when it holds frame READY (or ERROR: its reason),
  * under the seqlock.  0 copied, 1 the slot holds something else now,
- * -EAGAIN a writer kept getting in the way, or the frame's error.
+ * -EAGAIN a writer kept getting in the way (at once, without waiting, when
+ * peek), or the frame's error.
  */
 static int copy_slot(struct reel_client *c, uint32_t slot, uint64_t frame, struct reel_frame *dst,
-                     uint64_t *ret_state)
+                     bool peek, uint64_t *ret_state)
 {
 	struct reel_slot_info si;
 	struct reel_frame src;
@@ -333,10 +334,17 @@ static int copy_slot(struct reel_client *c, uint32_t slot, uint64_t frame, struc
 
 	if (r < 0)
 		return r;
-	for (int attempt = 0; attempt < 200; attempt++) {
-		uint32_t v = reel_slot_read_begin(c->buffer, slot);
-		uint32_t n;
+	for (int attempt = 0; attempt < (peek ? 1 : 200); attempt++) {
+		uint32_t v, n;
 
+		/* A peek does not wait in read_begin for a writer it can see. */
+		r = reel_slot_get(c->buffer, slot, &si);
+		if (r < 0)
+			return r;
+		if (peek && si.frame == (int64_t)frame &&
+		    (si.state == REEL_SLOT_DECODING || si.state == REEL_SLOT_BUSY || (si.version & 1)))
+			return -EAGAIN;
+		v = reel_slot_read_begin(c->buffer, slot);
 		r = reel_slot_get(c->buffer, slot, &si);
 		if (r < 0)
 			return r;
@@ -344,7 +352,7 @@ static int copy_slot(struct reel_client *c, uint32_t slot, uint64_t frame, struc
 		    si.state == REEL_SLOT_EMPTY)
 			return 1;
 		if (si.state == REEL_SLOT_READY) {
-			for (int i = 0; i < 3; i++)
+			for (int i = 0; i < 3 && dst->plane[0]; i++)
 				for (uint32_t y = 0; y < dst->height[i] && y < src.height[i]; y++)
 					memcpy(dst->plane[i] + (size_t)y * dst->stride[i],
 					       src.plane[i] + (size_t)y * src.stride[i], dst->width[i]);
@@ -364,7 +372,8 @@ static int copy_slot(struct reel_client *c, uint32_t slot, uint64_t frame, struc
 			}
 		}
 		/* A writer got in between, or the frame is still on its way in: wait a little. */
-		reel_slot_wait(c->buffer, slot, si.state, 20);
+		if (!peek)
+			reel_slot_wait(c->buffer, slot, si.state, 20);
 	}
 	return -EAGAIN;
 }
@@ -380,13 +389,14 @@ int reel_client_read_frame(struct reel_client *c, uint64_t frame, unsigned flags
 	in = reel_buffer_info(c->buffer);
 	if (frame >= in->frame_count)
 		return REEL_E_RANGE;
-	if (!dst || dst->width[0] != in->width || dst->height[0] != in->height)
+	if (!dst || (dst->plane[0] && (dst->width[0] != in->width || dst->height[0] != in->height)) ||
+	    (!dst->plane[0] && !dst->audio))
 		return -EINVAL;
 	if (flags & REEL_READ_PEEK) {
 		int64_t slot = slot_of(c, frame);
 		if (slot < 0)
 			return -EAGAIN;
-		r = copy_slot(c, (uint32_t)slot, frame, dst, ret_state);
+		r = copy_slot(c, (uint32_t)slot, frame, dst, true, ret_state);
 		return r == 1 ? -EAGAIN : r;
 	}
 	/* The slot may go to another frame between the reply and the copy: ask again. */
@@ -398,9 +408,72 @@ int reel_client_read_frame(struct reel_client *c, uint64_t frame, unsigned flags
 			return r;
 		if (slot >= in->slot_count)
 			return REEL_E_SLOT;
-		r = copy_slot(c, slot, frame, dst, ret_state);
+		r = copy_slot(c, slot, frame, dst, false, ret_state);
 		if (r != 1)
 			return r;
 	}
 	return -EAGAIN;
+}
+
+int reel_client_frame_version(struct reel_client *c, uint64_t frame, uint64_t *ret_version,
+                              uint64_t *ret_state)
+{
+	struct reel_slot_info si;
+	int64_t slot;
+	int r = map_buffer(c);
+
+	if (r < 0)
+		return r;
+	if (frame >= reel_buffer_info(c->buffer)->frame_count)
+		return REEL_E_RANGE;
+	slot = slot_of(c, frame);
+	if (slot < 0)
+		return -EAGAIN;
+	r = reel_slot_get(c->buffer, (uint32_t)slot, &si);
+	if (r < 0)
+		return r;
+	if (si.frame != (int64_t)frame || (si.state != REEL_SLOT_READY && si.state != REEL_SLOT_BUSY))
+		return -EAGAIN;
+	/* The slot is part of it: a frame decoded again elsewhere is another picture. */
+	*ret_version = (uint64_t)slot << 32 | si.version;
+	if (ret_state)
+		*ret_state = si.journal_seq;
+	return 0;
+}
+
+static uint8_t residence(const struct reel_slot_info *si)
+{
+	if (si->state == REEL_SLOT_READY || si->state == REEL_SLOT_BUSY)
+		return REEL_FRAME_RESIDENT;
+	return si->state == REEL_SLOT_ERROR ? REEL_FRAME_FAILED : REEL_FRAME_ABSENT;
+}
+
+int reel_client_resident(struct reel_client *c, uint64_t first, uint64_t count, uint8_t *ret_map,
+                         uint64_t *ret_resident)
+{
+	const struct reel_buffer_info *in;
+	struct reel_slot_info si;
+	uint64_t n = 0;
+	bool direct;
+	int r = map_buffer(c);
+
+	if (r < 0)
+		return r;
+	in = reel_buffer_info(c->buffer);
+	if (first >= in->frame_count || count > in->frame_count - first)
+		return REEL_E_RANGE;
+	memset(ret_map, REEL_FRAME_ABSENT, count);
+	/* Frame f is in slot f when every frame has one; otherwise each slot says what it holds. */
+	direct = in->slot_count >= in->frame_count;
+	for (uint64_t i = direct ? first : 0; i < (direct ? first + count : in->slot_count); i++) {
+		/* reel_slot_get checks the frame number against the video: damage is never followed. */
+		if (reel_slot_get(c->buffer, (uint32_t)i, &si) < 0 || si.frame < (int64_t)first ||
+		    si.frame >= (int64_t)(first + count) || (direct && si.frame != (int64_t)i))
+			continue;
+		ret_map[si.frame - (int64_t)first] = residence(&si);
+		n += residence(&si) == REEL_FRAME_RESIDENT;
+	}
+	if (ret_resident)
+		*ret_resident = n;
+	return 0;
 }

@@ -104,9 +104,18 @@ static void stage_free(struct reel_stage *s)
 	free(s);
 }
 
+/*
+ * The ring has one producer, but reel_log() may be called from any thread
+ * of the process (libav's decoder threads, a preview's helpers): they take
+ * turns.  The lock is held for a copy of one record, never for a wait.
+ */
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void log_to_ring(int level, const char *component, const char *message, void *userdata)
 {
+	pthread_mutex_lock(&ring_lock);
 	reel_stagetab_log(userdata, level, component, message);
+	pthread_mutex_unlock(&ring_lock);
 }
 
 int reel_stage_attach(const char *session, unsigned role, struct reel_stage **ret_stage)
@@ -117,7 +126,8 @@ int reel_stage_attach(const char *session, unsigned role, struct reel_stage **re
 	struct reel_msg hello, reply;
 	int r;
 
-	if (role != REEL_ROLE_EDITOR && role != REEL_ROLE_EFFECT && role != REEL_ROLE_AUDIO)
+	if (role != REEL_ROLE_EDITOR && role != REEL_ROLE_EFFECT && role != REEL_ROLE_AUDIO &&
+	    role != REEL_ROLE_PREVIEW)
 		return -EINVAL;
 	r = reel_session_name_check(session);
 	if (r < 0)

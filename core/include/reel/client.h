@@ -100,18 +100,52 @@ int reel_client_video(struct reel_client *client, struct reel_video_info *ret_in
 /*
  * Copy frame `frame` as it stands into dst (memory of the caller's, e.g.
  * from reel_frame_alloc(); its strides are its own; dst->audio may be NULL
- * to leave the sound out), tear-free: the copy is kept only when no writer
- * touched the slot meanwhile.  The frame is materialised first at priority
- * prio, unless flags has REEL_READ_PEEK: then -EAGAIN when it is not
- * resident now, and nothing is asked of the coordinator.  REEL_READ_SETTLED
- * waits until no unfinished edit covers the frame.  *ret_state (may be
- * NULL) gets the journal state the frame holds.  REEL_E_DECODE (or the
- * decoder's error) when the frame cannot be decoded.
+ * to leave the sound out, dst->plane[0] NULL to leave the picture out),
+ * tear-free: the copy is kept only when no writer touched the slot
+ * meanwhile.  The frame is materialised first at priority prio, unless
+ * flags has REEL_READ_PEEK: then nothing is asked of the coordinator and
+ * nothing is waited for, and -EAGAIN says the frame is not resident now,
+ * is on its way in or being edited, or a writer got in the way (a window's
+ * event loop can afford that call on every tick).  REEL_READ_SETTLED waits
+ * until no unfinished edit covers the frame.  *ret_state (may be NULL) gets
+ * the journal state the frame holds.  REEL_E_DECODE (or the decoder's
+ * error) when the frame cannot be decoded.
  */
 #define REEL_READ_SETTLED 1u
 #define REEL_READ_PEEK 2u
 int reel_client_read_frame(struct reel_client *client, uint64_t frame, unsigned flags, unsigned prio,
                            int timeout_ms, struct reel_frame *dst, uint64_t *ret_state);
+
+/*
+ * Frame `frame` as the buffer holds it now, without copying it and without
+ * asking the coordinator: 0 when it is resident, with *ret_version a
+ * number that changes whenever its pictures or sound may have (an edit was
+ * applied, it was decoded again, it moved to another slot) and *ret_state
+ * (may be NULL) the journal state it holds.  A reader that keeps a copy
+ * takes the version before reel_client_read_frame(): while the two stay
+ * equal, the copy is what the buffer holds.  -EAGAIN when the frame is not
+ * resident (or on its way in), REEL_E_RANGE outside the video.
+ */
+int reel_client_frame_version(struct reel_client *client, uint64_t frame, uint64_t *ret_version,
+                              uint64_t *ret_state);
+
+/* What reel_client_resident() says of each frame. */
+enum reel_residence {
+	REEL_FRAME_ABSENT = 0,      /* not in the buffer, or on its way in */
+	REEL_FRAME_RESIDENT = 1,    /* in the buffer, ready to be read */
+	REEL_FRAME_FAILED = 2,      /* could not be decoded */
+};
+
+/*
+ * Which of frames first..first+count-1 are resident now, from the slot
+ * table alone (nothing is asked of the coordinator): ret_map[i] gets an
+ * enum reel_residence for frame first + i, *ret_resident (may be NULL) how
+ * many are resident.  One pass over at most the slot table, so a progress
+ * bar can afford it a few times a second.  REEL_E_RANGE when the frames
+ * are not all in the video.
+ */
+int reel_client_resident(struct reel_client *client, uint64_t first, uint64_t count,
+                         uint8_t *ret_map, uint64_t *ret_resident);
 
 /* Ask the coordinator to stop; returns once it has acknowledged. */
 int reel_client_stop(struct reel_client *client, int timeout_ms);

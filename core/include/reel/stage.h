@@ -89,10 +89,11 @@ typedef int (*reel_frame_fn)(const struct reel_frame_ctx *ctx, struct reel_frame
 struct reel_stage;
 
 /*
- * Attach to live session `session` as a stage of `role` (editor, effect or
- * audio).  REEL_E_NOSESSION when there is none.  While attached, reel_log()
- * lines go to the session's log (a ring in shared memory the coordinator
- * drains; logging never blocks).
+ * Attach to live session `session` as a stage of `role` (editor, effect,
+ * audio, or preview: a preview is listed and logs like any stage, and is
+ * never given work items).  REEL_E_NOSESSION when there is none.  While
+ * attached, reel_log() lines, from any thread, go to the session's log (a
+ * ring in shared memory the coordinator drains; logging never blocks).
  */
 int reel_stage_attach(const char *session, unsigned role, struct reel_stage **ret_stage);
 /* Say goodbye and let go of everything; accepts NULL. */
