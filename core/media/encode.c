@@ -283,6 +283,11 @@ static int open_video(struct reel_encoder *e, const struct reel_encode_params *p
 		         "faster, fast, medium, slow, slower, veryslow and placebo", p->preset);
 		return REEL_E_PARAM;
 	}
+	if (x264 && p->crf > 51) {
+		/* x264 would clip it to 51 without a word. */
+		snprintf(why, whylen, "--crf %d: libx264 takes 0 to 51", p->crf);
+		return REEL_E_PARAM;
+	}
 	if ((p->crf >= 0 && !has_private_option(codec, "crf")) ||
 	    (p->preset && !has_private_option(codec, "preset"))) {
 		snprintf(why, whylen, "video codec '%s' has no %s setting", name,

@@ -77,6 +77,10 @@ make vfr.mkv -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
 make too-wide.mkv -f lavfi -i color=size=16400x16:rate=25:duration=0.08 -c:v ffv1
 make noaudio.mp4 -f lavfi -i testsrc2=size=128x96:rate=25:duration=2 \
 	-c:v libx264 -preset veryfast -pix_fmt yuv420p
+# Full range, tagged BT.709: what an export must tag as limited range, BT.709.
+make bt709-full.mp4 -f lavfi -i testsrc2=size=160x120:rate=25:duration=1 \
+	-c:v libx264 -preset veryfast -pix_fmt yuvj420p -colorspace bt709 -color_primaries bt709 \
+	-color_trc bt709 -color_range pc
 make long.mp4 -f lavfi -i testsrc2=size=160x120:rate=25:duration=10 \
 	-f lavfi -i sine=frequency=440:sample_rate=44100:duration=10 \
 	-c:v libx264 -preset veryfast -bf 3 -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p \
