@@ -71,9 +71,10 @@ static void send_usage(FILE *out)
 	             "then applied in place to the frames in the buffer by the session's stages;\n"
 	             "frames decoded later get it as they are decoded.\n\n"
 	             "  --frames A-B   frames A to B (from 0, presentation order); also A, or A-\n"
-	             "  --time T1-T2   the frames shown from T1 up to T2, times as ffmpeg's -ss\n"
-	             "                 reads them (6.5, 1:02.5, 00:01:02.5); a single T is the\n"
-	             "                 frame on screen at T.  Neither: the whole video.\n"
+	             "  --time T1-T2   the frames that start from T1 up to T2, times as ffmpeg's\n"
+	             "                 -ss and -to read them (6.5, 1:02.5, 00:01:02.5); a single\n"
+	             "                 T is the first frame that starts at or after T (the one\n"
+	             "                 'ffmpeg -ss T' decodes first).  Neither: the whole video.\n"
 	             "  --wait         return once the edit is applied (or has failed)\n"
 	             "  --json         print {\"seq\":N,\"op\":...,\"first\":A,\"last\":B}\n\n"
 	             "Edits and their parameters:\n");

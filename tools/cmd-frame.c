@@ -24,9 +24,11 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: reel frame SESSION (N | --time T) --out FILE [--format F] [--settled]\n\n"
-	             "Write frame N (0-based, presentation order), or the frame on screen at time T\n"
-	             "(as ffmpeg's -ss reads it: 6.5, 1:02.5, 00:01:02.5, through the video's real\n"
-	             "timestamps), as it stands in the buffer.  FILE's extension names the format:\n"
+	             "Write frame N (0-based, presentation order), or the frame at time T, as it\n"
+	             "stands in the buffer.  T is read as ffmpeg's -ss reads it (6.5, 1:02.5,\n"
+	             "00:01:02.5) and names the first frame that starts at or after T, through the\n"
+	             "video's real timestamps: the frame 'ffmpeg -ss T' decodes first.  FILE's\n"
+	             "extension names the format:\n"
 	             ".png, .jpg/.jpeg, or .yuv (raw YUV420P planes, rows packed).  FILE - writes\n"
 	             "to standard output in --format (png, jpeg or yuv; default png).  It prints the\n"
 	             "frame number, its timestamp and where it went (on stderr with --out -).\n\n"

@@ -65,46 +65,16 @@ static int parse_frames(const char *text, uint64_t frames, int64_t *first, int64
 	return 0;
 }
 
-/* A time in microseconds as a timestamp of the buffer's time base, from the first frame's. */
-static int64_t time_to_pts(const struct reel_buffer_info *in, int64_t us, int64_t pts0)
-{
-	/* us * den / (num * 1e6), rounded to nearest. */
-	double v = (double)us * in->time_base.den / ((double)in->time_base.num * 1e6);
-	return pts0 + (int64_t)llround(v);
-}
-
-/* The first frame whose pts is >= pts (frames when none); the index is in presentation order. */
-static int lower_bound(const struct reel_buffer *b, int64_t pts, uint64_t *ret)
-{
-	uint64_t lo = 0, hi = reel_buffer_info(b)->frame_count;
-
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-		struct reel_index_entry e;
-		int r = reel_index_get(b, mid, &e);
-		if (r < 0)
-			return r;
-		if (e.pts < pts)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*ret = lo;
-	return 0;
-}
-
 static int parse_times(const char *text, const struct reel_buffer *b, int64_t *first, int64_t *last,
                        char *why, size_t len)
 {
 	const struct reel_buffer_info *in = reel_buffer_info(b);
-	struct reel_index_entry e0;
 	char buf[128];
 	char *dash;
-	int64_t t1, t2;
+	int64_t t1, t2, p1, p2;
 	uint64_t a, z;
 
-	if (strlen(text) >= sizeof(buf) || in->time_base.num <= 0 || in->time_base.den <= 0 ||
-	    reel_index_get(b, 0, &e0) < 0) {
+	if (strlen(text) >= sizeof(buf)) {
 		snprintf(why, len, "--time %s: not a time (e.g. 6.5, 1:02.5 or 00:01:02.5)", text);
 		return -1;
 	}
@@ -119,22 +89,20 @@ static int parse_times(const char *text, const struct reel_buffer *b, int64_t *f
 		         "00:01:02.5-00:01:10)", text);
 		return -1;
 	}
-	if (lower_bound(b, time_to_pts(in, t1, e0.pts), &a) < 0)
+	if (reel_index_pts_of_time(b, t1, &p1) < 0 || reel_index_lower_bound(b, p1, &a) < 0)
 		goto out_index;
+	if (a >= in->frame_count) {
+		/* Nothing starts at or after t1: `ffmpeg -ss t1` would give no frame either. */
+		snprintf(why, len, "--time %s: no frame starts at or after %s (the last one starts at "
+		         "%.3f s)", text, buf, reel_index_seconds(b, in->frame_count - 1));
+		return -1;
+	}
 	if (!dash) {
-		/* The frame on screen at t1: the last one that starts at or before it. */
-		struct reel_index_entry e;
-		if (a < in->frame_count && reel_index_get(b, a, &e) == 0 &&
-		    e.pts == time_to_pts(in, t1, e0.pts))
-			z = a;
-		else if (a == 0)
-			z = 0;
-		else
-			z = a - 1;
-		*first = *last = (int64_t)z;
+		/* The first frame that starts at or after t1: the one `ffmpeg -ss t1` decodes first. */
+		*first = *last = (int64_t)a;
 		return 0;
 	}
-	if (lower_bound(b, time_to_pts(in, t2, e0.pts), &z) < 0)
+	if (reel_index_pts_of_time(b, t2, &p2) < 0 || reel_index_lower_bound(b, p2, &z) < 0)
 		goto out_index;
 	if (a >= z) {
 		snprintf(why, len, "--time %s: no frame starts in that time", text);
@@ -194,12 +162,7 @@ int cli_parse_range(const char *frames, const char *times, const struct reel_buf
 
 double cli_frame_seconds(const struct reel_buffer *b, int64_t frame)
 {
-	const struct reel_buffer_info *in = reel_buffer_info(b);
-	struct reel_index_entry e0, e;
-
-	if (reel_index_get(b, 0, &e0) < 0 || reel_index_get(b, (uint64_t)frame, &e) < 0)
-		return 0;
-	return (double)(e.pts - e0.pts) * in->time_base.num / in->time_base.den;
+	return frame < 0 ? 0 : reel_index_seconds(b, (uint64_t)frame);
 }
 
 int cli_parse_edit(int argc, char **argv, const struct reel_buffer *b, struct cli_edit *ret,

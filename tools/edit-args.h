@@ -7,9 +7,11 @@
  * Frames are numbers in presentation order: "A-B", "A" or "A-" (to the
  * end).  Times are read as ffmpeg's -ss and -to read them ("6.5",
  * "1:02.5", "00:01:02.5") and mapped through the frame index's real
- * timestamps: T1-T2 names the frames shown from T1 up to, not including,
- * T2; a single T names the frame on screen at T.  No range is the whole
- * video.
+ * timestamps, on the source's clock (from the container's start, as
+ * ffmpeg counts): T1-T2 names the frames that start
+ * from T1 up to, not including, T2 (as ffmpeg's -ss T1 -to T2 keeps them);
+ * a single T names the first frame that starts at or after T (the frame
+ * `ffmpeg -ss T` decodes first).  No range is the whole video.
  */
 #ifndef REEL_EDIT_ARGS_H
 #define REEL_EDIT_ARGS_H
@@ -35,8 +37,9 @@ int cli_parse_edit(int argc, char **argv, const struct reel_buffer *buffer, stru
                    char *why, size_t whylen);
 
 /*
- * A frame named by a time (as --time reads it, a single T: the frame on
- * screen at T) in the video of buffer.  0, or -1 with a reason in why.
+ * A frame named by a time (as --time reads it, a single T: the first frame
+ * that starts at or after T) in the video of buffer.  0, or -1 with a
+ * reason in why.
  */
 int cli_frame_at(const struct reel_buffer *buffer, const char *time, int64_t *ret_frame, char *why,
                  size_t whylen);
@@ -47,7 +50,7 @@ int cli_frame_at(const struct reel_buffer *buffer, const char *time, int64_t *re
  */
 int cli_parse_range(const char *frames, const char *times, const struct reel_buffer *buffer,
                     int64_t *ret_first, int64_t *ret_last, char *why, size_t whylen);
-/* A frame's timestamp in seconds from the first frame's. */
+/* A frame's start in seconds on the source's clock (see reel_index_seconds). */
 double cli_frame_seconds(const struct reel_buffer *buffer, int64_t frame);
 
 /* The edit as a line cli_parse_edit() reads back ("brightness 0.1 --frames 0-299"). */

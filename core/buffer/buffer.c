@@ -254,7 +254,7 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 	if (!path_terminated(h.source_path))
 		return REEL_E_HEADER;
 	if (!format_valid(h.source_pix_fmt, h.source_codec, h.source_bits, h.source_chroma,
-	                  h.source_full_range, h.source_colorspace))
+	                  h.source_full_range, h.source_colorspace) || h.source_start_known > 1)
 		return REEL_E_HEADER;
 	if (h.slot_count == 0 || h.slot_count > h.frame_count)
 		return REEL_E_SLOTCOUNT;
@@ -326,6 +326,8 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 	info.format.chroma = h.source_chroma;
 	info.format.full_range = h.source_full_range;
 	info.format.colorspace = h.source_colorspace;
+	info.format.start_us = h.source_start_us;
+	info.format.start_known = h.source_start_known;
 	*ret_info = info;
 	return 0;
 }
@@ -429,6 +431,8 @@ static int build_header(const struct reel_buffer_params *p, struct reel__header 
 	h.source_chroma = p->format.chroma;
 	h.source_full_range = p->format.full_range;
 	h.source_colorspace = p->format.colorspace;
+	h.source_start_us = p->format.start_us;
+	h.source_start_known = p->format.start_known;
 	*ret_header = h;
 	return 0;
 }

@@ -45,6 +45,12 @@ struct reel_source_format {
 	uint32_t chroma;            /* 420, 422, 444, 440, 411, 410 or 400 (grey) */
 	uint32_t full_range;        /* 1: full ("jpeg") range, converted to limited */
 	uint32_t colorspace;        /* libav's AVColorSpace: 1 BT.709, 5/6 BT.601, 9 BT.2020, 2 unknown */
+	/*
+	 * The container's start time in microseconds (start_known 1), the zero
+	 * of times as ffmpeg's -ss reads them; without it, the first frame's.
+	 */
+	int64_t start_us;
+	uint32_t start_known;
 };
 
 struct reel_buffer_params {
@@ -170,6 +176,23 @@ int reel_index_put(struct reel_buffer *buffer, uint64_t frame,
 /* Marks the index complete and makes it durable. */
 int reel_index_commit(struct reel_buffer *buffer);
 bool reel_index_complete(const struct reel_buffer *buffer);
+
+/*
+ * Times on the source's clock, as ffmpeg's -ss and players count them:
+ * microseconds from the container's start time (from the first frame's
+ * start in a buffer that did not record it).  A frame's time is its pts.
+ */
+/* The pts (in the buffer's time base) of time us, rounded to the nearest tick as ffmpeg does. */
+int reel_index_pts_of_time(const struct reel_buffer *buffer, int64_t us, int64_t *ret_pts);
+/* Frame `frame`'s start on that clock, in seconds. */
+double reel_index_seconds(const struct reel_buffer *buffer, uint64_t frame);
+/* The first frame whose pts is >= pts (frame_count when none); the index is in presentation order. */
+int reel_index_lower_bound(const struct reel_buffer *buffer, int64_t pts, uint64_t *ret_frame);
+/*
+ * The frame `ffmpeg -ss` at time us decodes first: the first one that
+ * starts at or after it.  REEL_E_RANGE when none does.
+ */
+int reel_index_frame_at_time(const struct reel_buffer *buffer, int64_t us, uint64_t *ret_frame);
 
 /* The live fields of the header: who coordinates the session, and since when. */
 uint32_t reel_buffer_coordinator_pid(const struct reel_buffer *buffer);

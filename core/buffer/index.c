@@ -9,6 +9,7 @@
  * any process mapping the file could have scribbled on it.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "buffer/buffer-private.h"
@@ -70,4 +71,85 @@ bool reel_index_complete(const struct reel_buffer *buffer)
 {
 	/* Any value but 1 is damage or an unfinished scan; both mean "scan again". */
 	return __atomic_load_n(&buffer->live->index_complete, __ATOMIC_ACQUIRE) == 1;
+}
+
+/* v * num / den rounded half away from zero, without overflow for any int64 operands. */
+static int64_t rescale(int64_t v, int64_t num, int64_t den)
+{
+	__int128 p = (__int128)v * num;
+	__int128 q = p >= 0 ? (p + den / 2) / den : -((-p + den / 2) / den);
+
+	return q > INT64_MAX ? INT64_MAX : q < INT64_MIN ? INT64_MIN : (int64_t)q;
+}
+
+int reel_index_pts_of_time(const struct reel_buffer *b, int64_t us, int64_t *ret_pts)
+{
+	const struct reel_buffer_info *in = &b->info;
+	struct reel_index_entry e0;
+	int64_t num = (int64_t)in->time_base.den, den = (int64_t)in->time_base.num * 1000000;
+	int r;
+
+	if (in->time_base.num <= 0 || in->time_base.den <= 0)
+		return REEL_E_HEADER;
+	if (in->format.start_known) {
+		/* One rounding of the sum, as ffmpeg offsets the stream by -(start + ss). */
+		*ret_pts = rescale(in->format.start_us + us, num, den);
+		return 0;
+	}
+	r = reel_index_get(b, 0, &e0);
+	if (r < 0)
+		return r;
+	*ret_pts = e0.pts + rescale(us, num, den);
+	return 0;
+}
+
+double reel_index_seconds(const struct reel_buffer *b, uint64_t frame)
+{
+	const struct reel_buffer_info *in = &b->info;
+	struct reel_index_entry e, e0;
+	double tb;
+
+	if (in->time_base.num <= 0 || in->time_base.den <= 0 || reel_index_get(b, frame, &e) < 0)
+		return 0;
+	tb = (double)in->time_base.num / in->time_base.den;
+	if (in->format.start_known)
+		return (double)e.pts * tb - (double)in->format.start_us / 1e6;
+	if (reel_index_get(b, 0, &e0) < 0)
+		return 0;
+	return (double)(e.pts - e0.pts) * tb;
+}
+
+int reel_index_lower_bound(const struct reel_buffer *b, int64_t pts, uint64_t *ret)
+{
+	uint64_t lo = 0, hi = b->info.frame_count;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		struct reel_index_entry e;
+		int r = reel_index_get(b, mid, &e);
+		if (r < 0)
+			return r;
+		if (e.pts < pts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*ret = lo;
+	return 0;
+}
+
+int reel_index_frame_at_time(const struct reel_buffer *b, int64_t us, uint64_t *ret_frame)
+{
+	int64_t pts;
+	uint64_t f;
+	int r = reel_index_pts_of_time(b, us, &pts);
+
+	if (r == 0)
+		r = reel_index_lower_bound(b, pts, &f);
+	if (r < 0)
+		return r;
+	if (f >= b->info.frame_count)
+		return REEL_E_RANGE;
+	*ret_frame = f;
+	return 0;
 }

@@ -77,6 +77,8 @@ struct reel__header {
 	char source_pix_fmt[32];
 	char source_codec[32];
 	uint32_t source_bits, source_chroma, source_full_range, source_colorspace;
+	int64_t source_start_us;
+	uint32_t source_start_known, reserved;
 };
 
 /*

@@ -438,6 +438,11 @@ static void fill_info(struct reel_media *media)
 	snprintf(info->container, sizeof(info->container), "%s", fmt->iformat->name);
 	info->duration_us = fmt->duration > 0 ? fmt->duration : 0;
 	fill_format(par, pix, &info->format);
+	/* Where ffmpeg's -ss and players count time from: the earliest start of any stream. */
+	if (fmt->start_time != AV_NOPTS_VALUE) {
+		info->format.start_us = fmt->start_time;
+		info->format.start_known = 1;
+	}
 }
 
 /* A usable audio stream, or -1: a source with odd audio is still a video. */
