@@ -37,6 +37,23 @@ char *tu_tempdir(void)
 	return path;
 }
 
+char *tu_private_env(void)
+{
+	char *dir = tu_tempdir(), *run, *buffers;
+
+	if (asprintf(&run, "%s/run", dir) < 0 || asprintf(&buffers, "%s/buffers", dir) < 0)
+		abort();
+	if (mkdir(run, 0700) < 0 || mkdir(buffers, 0700) < 0) {
+		perror("mkdir");
+		abort();
+	}
+	setenv("REEL_RUNTIME_DIR", run, 1);
+	setenv("REEL_BUFFER_DIR", buffers, 1);
+	free(run);
+	free(buffers);
+	return dir;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st; (void)flag; (void)ftw;

@@ -10,6 +10,12 @@
 
 /* A fresh folder under $TMPDIR (or /tmp); the caller removes it with tu_rmrf(). */
 char *tu_tempdir(void);
+/*
+ * A fresh folder as tu_tempdir(), holding a private runtime folder (run/,
+ * 0700) set as REEL_RUNTIME_DIR and a buffer folder (buffers/) set as
+ * REEL_BUFFER_DIR: the sessions and buffers of a test never meet another's.
+ */
+char *tu_private_env(void);
 /* rm -rf path; accepts NULL. */
 void tu_rmrf(const char *path);
 /* A session name unique to this process and call: "t<pid>x<counter>". */

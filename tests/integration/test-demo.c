@@ -119,7 +119,7 @@ static int colourfulness(const char *png)
 
 static void test_demo_headless_end_to_end(void **state)
 {
-	char *dir = tu_tempdir(), run[4096], out[4096], path[8192], session[64];
+	char *dir = tu_private_env(), out[4096], path[8192], session[64];
 	struct reel_session_record rec;
 	struct stat st1, st2;
 	struct counts sample, result;
@@ -127,9 +127,6 @@ static void test_demo_headless_end_to_end(void **state)
 	int code;
 
 	(void)state;
-	snprintf(run, sizeof(run), "%s/run", dir);
-	mkdir(run, 0700);
-	setenv("REEL_RUNTIME_DIR", run, 1);
 	snprintf(out, sizeof(out), "%s/out", dir);
 	tu_session_name(session, sizeof(session));
 	{

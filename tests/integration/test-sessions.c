@@ -46,14 +46,9 @@ static const char *reel_bin(void)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char run[4096];
 
-	f->dir = tu_tempdir();
-	snprintf(run, sizeof(run), "%s/run", f->dir);
-	mkdir(run, 0700);
-	setenv("REEL_RUNTIME_DIR", run, 1);
-	snprintf(f->buffers, sizeof(f->buffers), "%s/buffers", f->dir);
-	setenv("REEL_BUFFER_DIR", f->buffers, 1);
+	f->dir = tu_private_env();
+	snprintf(f->buffers, sizeof(f->buffers), "%s", getenv("REEL_BUFFER_DIR"));
 	*state = f;
 	return 0;
 }

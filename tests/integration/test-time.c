@@ -31,13 +31,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char run[4096];
 
-	f->dir = tu_tempdir();
-	snprintf(run, sizeof(run), "%s/run", f->dir);
-	mkdir(run, 0700);
-	setenv("REEL_RUNTIME_DIR", run, 1);
-	setenv("REEL_BUFFER_DIR", f->dir, 1);
+	f->dir = tu_private_env();
 	tu_session_name(f->session, sizeof(f->session));
 	*state = f;
 	return 0;
