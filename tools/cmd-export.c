@@ -345,6 +345,11 @@ int cmd_export(int argc, char **argv)
 		code = 128 + prog.signal;
 		goto out_remove;
 	}
+	if (r == -EPIPE && to_stdout) {
+		cli_error(CLI_FAIL, "export", "standard output was closed by its reader after %" PRIu64
+		          " frames", st.frames);
+		goto out_remove;
+	}
 	if (r < 0) {
 		cli_error(CLI_FAIL, "export", "%s: %s", to_stdout ? "standard output" : out, why);
 		goto out_remove;

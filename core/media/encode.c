@@ -238,9 +238,14 @@ static bool known_x264_preset(const char *preset)
 	return false;
 }
 
-/* A codec of the right kind that the container can hold, or REEL_E_PARAM with why. */
-static int find_codec(const AVOutputFormat *ofmt, const char *name, enum AVMediaType type,
-                      const AVCodec **ret_codec, char *why, size_t whylen)
+/*
+ * An encoder of the right kind, or REEL_E_PARAM with why.  Whether the
+ * container can hold it is the muxer's to say when it writes the header:
+ * avformat_query_codec() is not exact (mov takes ffv1, matroska anything
+ * through its VFW mapping, and both say no).
+ */
+static int find_codec(const char *name, enum AVMediaType type, const AVCodec **ret_codec,
+                      char *why, size_t whylen)
 {
 	const char *kind = type == AVMEDIA_TYPE_VIDEO ? "video" : "audio";
 	const AVCodec *codec = avcodec_find_encoder_by_name(name);
@@ -248,11 +253,6 @@ static int find_codec(const AVOutputFormat *ofmt, const char *name, enum AVMedia
 	if (!codec || codec->type != type) {
 		snprintf(why, whylen, "unknown %s codec '%s' (libav has no such %s encoder; "
 		         "'ffmpeg -encoders' lists them)", kind, name, kind);
-		return REEL_E_PARAM;
-	}
-	/* 0: refused; negative: the muxer does not say, and opening it will tell. */
-	if (avformat_query_codec(ofmt, codec->id, FF_COMPLIANCE_NORMAL) == 0) {
-		snprintf(why, whylen, "the %s container cannot hold %s codec '%s'", ofmt->name, kind, name);
 		return REEL_E_PARAM;
 	}
 	*ret_codec = codec;
@@ -269,7 +269,7 @@ static int open_video(struct reel_encoder *e, const struct reel_encode_params *p
 	char crf[16];
 	int r;
 
-	r = find_codec(e->oc->oformat, name, AVMEDIA_TYPE_VIDEO, &codec, why, whylen);
+	r = find_codec(name, AVMEDIA_TYPE_VIDEO, &codec, why, whylen);
 	if (r < 0)
 		return r;
 	if (!takes_yuv420p(codec)) {
@@ -316,6 +316,9 @@ static int open_video(struct reel_encoder *e, const struct reel_encode_params *p
 	}
 	if (p->preset || x264)
 		av_dict_set(&opts, "preset", p->preset ? p->preset : "medium", 0);
+	/* x265 prints its settings to stderr itself, past libav's log. */
+	if (strcmp(name, "libx265") == 0)
+		av_dict_set(&opts, "x265-params", "log-level=error", 0);
 	r = avcodec_open2(e->venc, codec, &opts);
 	av_dict_free(&opts);
 	if (r < 0) {
@@ -404,7 +407,7 @@ static int open_audio(struct reel_encoder *e, const struct reel_encode_params *p
 	const AVCodec *codec;
 	int r;
 
-	r = find_codec(e->oc->oformat, name, AVMEDIA_TYPE_AUDIO, &codec, why, whylen);
+	r = find_codec(name, AVMEDIA_TYPE_AUDIO, &codec, why, whylen);
 	if (r < 0)
 		return r;
 	e->aenc = avcodec_alloc_context3(codec);
@@ -499,10 +502,28 @@ int reel_encoder_open(int fd, const struct reel_encode_params *p, struct reel_en
 	if (r < 0)
 		goto out_free;
 	r = avformat_write_header(e->oc, NULL);
+	if (r < 0 && !e->io_error) {
+		/* The muxer refused a stream: name the codec it does not know, if it says which. */
+		const AVOutputFormat *of = e->oc->oformat;
+		bool video = avformat_query_codec(of, e->venc->codec_id, FF_COMPLIANCE_NORMAL) == 0;
+		bool audio = e->aenc && avformat_query_codec(of, e->aenc->codec_id,
+		                                             FF_COMPLIANCE_NORMAL) == 0;
+
+		if (video || !e->aenc)
+			snprintf(why, whylen, "the %s container cannot hold video codec '%s'", p->container,
+			         e->venc->codec->name);
+		else if (audio)
+			snprintf(why, whylen, "the %s container cannot hold audio codec '%s'", p->container,
+			         e->aenc->codec->name);
+		else
+			snprintf(why, whylen, "the %s container cannot hold video codec '%s' with audio "
+			         "codec '%s'", p->container, e->venc->codec->name, e->aenc->codec->name);
+		r = REEL_E_PARAM;
+		goto out_free;
+	}
 	if (r < 0) {
-		r = write_error(e, r);
-		snprintf(why, whylen, "the %s header could not be written: %s", p->container,
-		         reel_strerror(r));
+		r = e->io_error;
+		snprintf(why, whylen, "writing the %s header: %s", p->container, reel_strerror(r));
 		goto out_free;
 	}
 	*ret = e;
