@@ -543,6 +543,30 @@ static size_t dir_entries(const char *dir, char *names, size_t len)
 	return n;
 }
 
+/*
+ * Reply queues of the session: those of process pid, or (pid 0) of every
+ * process but this one (the stages hold one each, and so does this test
+ * while connected).  0 when the mqueue file system is not mounted to look.
+ */
+static size_t reply_queues(const char *session, pid_t pid)
+{
+	char prefix[128], which[160];
+	DIR *d = opendir("/dev/mqueue");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "reel.%u.%s.r", (unsigned)getuid(), session);
+	snprintf(which, sizeof(which), "%s%ld.", prefix, (long)(pid ? pid : getpid()));
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
+		    (strncmp(de->d_name, which, strlen(which)) == 0) == (pid != 0))
+			n++;
+	closedir(d);
+	return n;
+}
+
 static char *path_in(const char *dir, const char *name)
 {
 	char *p;
@@ -570,14 +594,17 @@ static void test_export_round_trip_default_quality(void **state)
 	int64_t want[64];
 	uint64_t nbuf;
 	unsigned long long v;
-	size_t n;
+	size_t n, queues;
 	char *mp4 = path_in(f->dir, "out.mp4"), *json;
 	double worst = 99;
 
 	/* Sent and not waited for: the export must wait until they are applied. */
 	send_edit(s, "brightness 0.1");
 	send_edit(s, "trim --frames 10-14");
+	queues = reply_queues(s->name, 0);
 	json = EXPORT_OK(s, mp4, "--json");
+	/* The export's own two connections are gone with it. */
+	assert_int_equal(reply_queues(s->name, 0), queues);
 	assert_int_equal(tu_json_u64(json, "frames", &v), 0);
 	assert_int_equal(v, 45);
 	free(json);
@@ -1039,6 +1066,7 @@ static void test_export_interrupted_leaves_no_partial_file(void **state)
 	assert_string_equal(old, "old");
 	free(old);
 	assert_int_equal(dir_entries(dir, names, sizeof(names)), 1);
+	assert_int_equal(reply_queues(s->name, pid), 0);
 
 	/* The session goes away under a running export. */
 	pid = tu_spawn(argv, log);
