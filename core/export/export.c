@@ -51,7 +51,8 @@ struct reel_export {
 	bool stop;
 };
 
-static int64_t now_frames_limit(const struct reel_export *ex)
+/* The read-ahead asks for no source frame at or past this one. */
+static int64_t ahead_limit(const struct reel_export *ex)
 {
 	return ex->plan.steps[ex->reading].frame + (int64_t)ex->window;
 }
@@ -79,7 +80,7 @@ static void *read_ahead(void *arg)
 			q = ex->reading;
 		if (q >= n)
 			break;
-		limit = now_frames_limit(ex);
+		limit = ahead_limit(ex);
 		if (s[q].frame >= limit) {
 			pthread_cond_wait(&ex->moved, &ex->lock);
 			continue;
@@ -196,7 +197,8 @@ int reel_export_open(const struct reel_export_options *o, struct reel_export **r
 		r = -ENODATA;
 		goto out_close;
 	}
-	if (!o->no_audio && strcmp(o->container, "y4m") != 0 && ex->video.sample_rate > 0)
+	if (!o->no_audio && strcmp(o->container, "y4m") != 0 && ex->video.sample_rate > 0 &&
+	    ex->video.audio_capacity > 0)
 		ex->channels = ex->video.channels;
 	if (ex->channels) {
 		ex->audio = malloc((size_t)ex->video.audio_capacity * ex->channels * sizeof(float));

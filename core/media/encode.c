@@ -303,7 +303,11 @@ static int open_video(struct reel_encoder *e, const struct reel_encode_params *p
 	e->venc->time_base = (AVRational){ p->time_base.num, p->time_base.den };
 	e->venc->framerate = (AVRational){ p->frame_rate.num, p->frame_rate.den };
 	e->venc->sample_aspect_ratio = (AVRational){ 1, 1 };
-	/* The buffer is always limited range, in the source's matrix (converted on the way in). */
+	/*
+	 * The buffer is always limited range (a full-range source is converted on
+	 * the way in), in the source's matrix (kept as it was).  Pixels are taken as
+	 * square: the buffer does not record a sample aspect ratio.
+	 */
 	e->venc->color_range = AVCOL_RANGE_MPEG;
 	if (p->colorspace >= 0 && p->colorspace < AVCOL_SPC_NB && p->colorspace != AVCOL_SPC_RESERVED)
 		e->venc->colorspace = (enum AVColorSpace)p->colorspace;
