@@ -67,6 +67,8 @@ static void usage(FILE *out)
 struct progress {
 	bool show;
 	double t0, last;
+	uint64_t done;               /* frames written at the last call */
+	double since;                /* when that count was first seen */
 	int signal;                  /* the stop signal that arrived, 0 none */
 };
 
@@ -85,6 +87,10 @@ static int on_progress(void *userdata, uint64_t done, uint64_t total)
 			p->signal = stop_signals[i];
 			return 1;
 		}
+	if (done != p->done || p->since == 0) {
+		p->done = done;
+		p->since = now;
+	}
 	if (p->show && (now - p->last >= PROGRESS_EVERY_MS || done == total)) {
 		double secs = (now - p->t0) / 1e3, fps = secs > 0 ? (double)done / secs : 0;
 		double eta = fps > 0 ? (double)(total - done) / fps : 0;
@@ -93,6 +99,10 @@ static int on_progress(void *userdata, uint64_t done, uint64_t total)
 		fprintf(stderr, "\r\033[Kexport: %" PRIu64 "/%" PRIu64 " frames (%.0f%%), %.1f fps, ETA "
 		        "%d:%02d", done, total, total ? 100.0 * (double)done / (double)total : 100.0, fps,
 		        (int)eta / 60, (int)eta % 60);
+		/* The engine calls every couple of seconds while it waits for one frame. */
+		if (now - p->since >= 1500)
+			fprintf(stderr, "; waiting %.0f s for a frame (being decoded, or edits on it still "
+			        "being applied: see 'reel status')", (now - p->since) / 1e3);
 		fflush(stderr);
 	}
 	return 0;
