@@ -65,6 +65,7 @@ struct player {
 	uint64_t shown, shown_version, shown_state;
 	bool loading, failed;
 	bool overlay_on, dragging, dirty, quit;
+	bool resume;                /* a late frame came: the clock restarts once it is on screen */
 
 	struct sender_news news;
 	char message[192];
@@ -241,6 +242,7 @@ static void show(struct player *p)
 		r = reel_client_read_frame(p->session.reader, want, REEL_READ_PEEK, 0, 0, &p->picture,
 		                           &state);
 		if (r == 0 && video_upload(p->video, &p->picture) == 0) {
+			p->resume |= p->playing && !p->audio && p->loading;
 			p->have_shown = true;
 			p->shown = want;
 			p->shown_version = version;
@@ -254,7 +256,10 @@ static void show(struct player *p)
 		p->dirty = true;
 	p->loading = loading;
 	p->failed = failed && loading;
-	/* Without sound, a late frame holds the clock (with sound, the sound waits for it already). */
+	/*
+	 * Without sound, a late frame holds the clock until it is on screen
+	 * (with sound, the sound waits for it already).
+	 */
 	if (p->playing && !p->audio && loading) {
 		p->clock.base = timeline_time(&p->timeline, want);
 		p->clock.mono0 = clock_monotonic();
@@ -320,6 +325,11 @@ static void draw(struct player *p)
 	video_draw(p->video, &p->picture_rect);
 	overlay_draw(p->overlay, &st, w, h, &p->picture_rect, p->overlay_on);
 	video_present(p->video);
+	if (p->resume && p->playing) {
+		p->clock.base = timeline_time(&p->timeline, p->shown);
+		p->clock.mono0 = clock_monotonic();
+	}
+	p->resume = false;
 	if (p->trace_fd >= 0) {
 		/* "Presented" means the display server has the picture, not only that it was sent. */
 		video_sync(p->video);
@@ -458,11 +468,42 @@ static void loop(struct player *p)
 	}
 }
 
+static bool nonempty(const char *s)
+{
+	return s && *s;
+}
+
+/* A wrong session is a usage error, whatever else is wrong: PREVIEW_OK when it is live. */
+static int session_exists(const char *name)
+{
+	struct reel_client *c;
+	int r = reel_session_name_check(name);
+
+	if (r == 0)
+		r = reel_client_connect(name, &c);
+	if (r < 0)
+		return preview_error(PREVIEW_USAGE, "--session %s: %s", name, reel_strerror(r));
+	reel_client_close(c);
+	return PREVIEW_OK;
+}
+
 int preview_window(const struct preview_args *a)
 {
 	struct player p = { .trace_fd = -1, .overlay_on = true, .residence_at = -1e9 };
 	int code;
 
+	/*
+	 * Without a display SDL would pick its offscreen driver and show
+	 * nothing to nobody; SDL_VIDEODRIVER still chooses one on purpose
+	 * (kmsdrm on a console).
+	 */
+	if (!nonempty(getenv("DISPLAY")) && !nonempty(getenv("WAYLAND_DISPLAY")) &&
+	    !nonempty(getenv("SDL_VIDEODRIVER"))) {
+		code = session_exists(a->session);
+		return code != PREVIEW_OK ? code : preview_error(PREVIEW_FAIL, "cannot open a window: no "
+		       "display (DISPLAY and WAYLAND_DISPLAY are not set); --out FILE writes a frame "
+		       "without one");
+	}
 	/* SDL turns SIGINT and SIGTERM (what 'reel stop' sends) into SDL_QUIT: a clean exit. */
 	if (SDL_Init(SDL_INIT_EVENTS) < 0)
 		return preview_error(PREVIEW_FAIL, "SDL: %s", SDL_GetError());
