@@ -238,20 +238,20 @@ static SDL_Color amber_if(const struct overlay_state *st)
 	return st->pending ? (SDL_Color){ 255, 200, 90, 255 } : (SDL_Color){ 255, 255, 255, 255 };
 }
 
-void overlay_draw(struct overlay *o, const struct overlay_state *st, int w, int h,
-                  const struct rect *picture, bool full)
+int overlay_draw(struct overlay *o, const struct overlay_state *st, int w, int h,
+                 const struct rect *picture, bool full)
 {
 	static const SDL_Color white = { 255, 255, 255, 255 };
 	char left[192], right[64], tc[32], digits[24];
 	struct text *t, *pending;
 	struct rect bar;
-	int top;
+	int top, covered;
 
 	if (st->loading || st->failed)
 		draw_mark(o, st, picture);
 	if (!full)
-		return;
-	top = overlay_top(o, h);
+		return h;
+	top = covered = overlay_top(o, h);
 	fill(o, 0, top, w, h - top, 0, 0, 0, 170);
 	timeline_timecode(st->seconds, tc, sizeof(tc));
 	snprintf(digits, sizeof(digits), "%llu", (unsigned long long)(st->frames ? st->frames - 1 : 0));
@@ -274,8 +274,10 @@ void overlay_draw(struct overlay *o, const struct overlay_state *st, int w, int 
 		if (t) {
 			fill(o, 0, top - t->h - 2 * PAD, t->w + 2 * PAD, t->h + 2 * PAD, 0, 0, 0, 170);
 			blit(o, t, PAD, top - t->h - PAD);
+			covered = top - t->h - 2 * PAD;
 		}
 	}
 	bar = overlay_bar(o, w, h);
 	draw_bar(o, st, &bar);
+	return covered;
 }

@@ -16,8 +16,11 @@
  *
  * --trace FILE appends, for measurement and tests, a line per presented
  * frame: "present T frame F state S version V loading L picture X Y W H
- * overlay Y" (T in seconds on CLOCK_MONOTONIC, S the journal state the
- * picture holds), after the X server has taken the picture.
+ * overlay Y found T2" (T in seconds on CLOCK_MONOTONIC, S the journal
+ * state the picture holds, Y the first row the overlay covers, T2 when the
+ * loop found that picture in the buffer), after the X server has taken the
+ * picture; and the sender thread a line "edit T seq S" when a
+ * quick edit is journaled.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +44,9 @@
 #define SOUND_AHEAD_S 0.3
 #define RESIDENCE_EVERY_S 0.25
 #define MESSAGE_FOR_S 4.0
+/* After a quick edit is sent, look for it this often, and keep the overlay for it this long. */
+#define AWAIT_TICK_MS 1
+#define AWAIT_EDIT_S 0.1
 
 struct player {
 	struct session session;
@@ -63,14 +69,19 @@ struct player {
 	uint64_t sound_next;        /* the next frame whose sound is to be queued */
 	bool have_shown;
 	uint64_t shown, shown_version, shown_state;
+	double shown_at;            /* when the loop found the picture it shows (monotonic) */
 	bool loading, failed;
-	bool overlay_on, dragging, dirty, quit;
+	bool overlay_on, dragging, quit;
+	bool dirty;                 /* the picture or the window changed: draw at once */
+	bool overlay_dirty;         /* only the overlay changed: draw, unless an edit is awaited */
+	double await_until;         /* an edit is on its way to the frame on screen until then */
 	bool resume;                /* a late frame came: the clock restarts once it is on screen */
 
 	struct sender_news news;
 	char message[192];
 	double message_at;
 	struct rect picture_rect;
+	int overlay_covers;         /* the first row the overlay draws over */
 };
 
 /* ----------------------------------------------------------------- moves */
@@ -115,7 +126,7 @@ static void say(struct player *p, const char *what)
 {
 	snprintf(p->message, sizeof(p->message), "%s", what);
 	p->message_at = clock_monotonic();
-	p->dirty = true;
+	p->overlay_dirty = true;
 }
 
 static void act(struct player *p, const struct action *a)
@@ -145,10 +156,11 @@ static void act(struct player *p, const struct action *a)
 		p->dirty = true;
 		break;
 	case ACTION_REQUEST:
+		/* What became of it is said once the coordinator has answered. */
 		if (sender_push(p->sender, &a->request) < 0)
 			say(p, "too many keys waiting to be sent; wait a moment");
 		else
-			say(p, a->say);
+			p->await_until = clock_monotonic() + AWAIT_EDIT_S;
 		break;
 	case ACTION_REDRAW: p->dirty = true; break;
 	case ACTION_NONE:
@@ -233,6 +245,7 @@ static void show(struct player *p)
 {
 	uint64_t want = p->position, version = 0, state = 0;
 	bool loading, failed = false;
+	double looked = clock_monotonic();
 	int r = reel_client_frame_version(p->session.reader, want, &version, &state);
 
 	if (r == 0 && p->have_shown && p->shown == want && p->shown_version == version) {
@@ -247,7 +260,9 @@ static void show(struct player *p)
 			p->shown = want;
 			p->shown_version = version;
 			p->shown_state = state;
+			p->shown_at = looked;
 			p->dirty = true;
+			p->await_until = 0;
 		}
 		failed = r < 0 && r != -EAGAIN;
 		loading = !(p->have_shown && p->shown == want);
@@ -278,7 +293,7 @@ static void refresh(struct player *p)
 			uint8_t *old = p->residence;
 			p->residence = p->residence_new;
 			p->residence_new = old;
-			p->dirty |= p->overlay_on;
+			p->overlay_dirty |= p->overlay_on;
 		}
 		p->residence_at = now;
 	}
@@ -286,15 +301,15 @@ static void refresh(struct player *p)
 	if (n.message_id != p->news.message_id)
 		say(p, n.message);
 	if (n.pending != p->news.pending || n.status_known != p->news.status_known)
-		p->dirty = true;
+		p->overlay_dirty = true;
 	p->news = n;
 	if (p->message[0] && now - p->message_at > MESSAGE_FOR_S) {
 		p->message[0] = 0;
-		p->dirty = true;
+		p->overlay_dirty = true;
 	}
 }
 
-static void trace(struct player *p, int w, int h)
+static void trace(struct player *p)
 {
 	char line[256];
 	int n;
@@ -302,11 +317,10 @@ static void trace(struct player *p, int w, int h)
 	if (p->trace_fd < 0)
 		return;
 	n = snprintf(line, sizeof(line), "present %.6f frame %" PRIu64 " state %" PRIu64 " version %"
-	             PRIu64 " loading %d picture %d %d %d %d overlay %d\n", clock_monotonic(),
-	             p->shown, p->shown_state, p->shown_version, p->loading ? 1 : 0,
+	             PRIu64 " loading %d picture %d %d %d %d overlay %d found %.6f\n",
+	             clock_monotonic(), p->shown, p->shown_state, p->shown_version, p->loading ? 1 : 0,
 	             p->picture_rect.x, p->picture_rect.y, p->picture_rect.w, p->picture_rect.h,
-	             p->overlay_on ? overlay_top(p->overlay, h) : h);
-	(void)w;
+	             p->overlay_covers, p->shown_at);
 	if (n > 0 && write(p->trace_fd, line, (size_t)n) < 0)
 		p->trace_fd = -1;
 }
@@ -323,7 +337,7 @@ static void draw(struct player *p)
 
 	video_output_size(p->video, &w, &h);
 	video_draw(p->video, &p->picture_rect);
-	overlay_draw(p->overlay, &st, w, h, &p->picture_rect, p->overlay_on);
+	p->overlay_covers = overlay_draw(p->overlay, &st, w, h, &p->picture_rect, p->overlay_on);
 	video_present(p->video);
 	if (p->resume && p->playing) {
 		p->clock.base = timeline_time(&p->timeline, p->shown);
@@ -333,15 +347,17 @@ static void draw(struct player *p)
 	if (p->trace_fd >= 0) {
 		/* "Presented" means the display server has the picture, not only that it was sent. */
 		video_sync(p->video);
-		trace(p, w, h);
+		trace(p);
 	}
-	p->dirty = false;
+	p->dirty = p->overlay_dirty = false;
 }
 
 static int tick_ms(const struct player *p)
 {
 	double next, now;
 
+	if (p->await_until > 0 && clock_monotonic() < p->await_until)
+		return AWAIT_TICK_MS;
 	if (!p->playing || p->position + 1 >= p->timeline.frames)
 		return PAUSED_TICK_MS;
 	now = clock_now(&p->clock);
@@ -410,7 +426,7 @@ static int open_parts(struct player *p, const struct preview_args *a)
 	p->clock.audio = p->audio;
 	r = fetch_start(&p->session, &p->timeline, &p->fetch);
 	if (r == 0)
-		r = sender_start(p->session.name, &p->sender);
+		r = sender_start(p->session.name, p->trace_fd, &p->sender);
 	if (r < 0)
 		return preview_error(PREVIEW_FAIL, "%s: %s", p->session.name, reel_strerror(r));
 	if (p->trace_fd >= 0)
@@ -463,7 +479,12 @@ static void loop(struct player *p)
 		queue_sound(p);
 		show(p);
 		refresh(p);
-		if (p->dirty)
+		/*
+		 * Drawing takes the CPU for a while (on a software renderer, more
+		 * than the edit itself): while an edit is on its way to the frame on
+		 * screen, a change of the overlay alone waits to be drawn with it.
+		 */
+		if (p->dirty || (p->overlay_dirty && clock_monotonic() >= p->await_until))
 			draw(p);
 	}
 }

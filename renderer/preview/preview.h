@@ -139,7 +139,8 @@ struct sender_news {
 
 struct sender;
 
-int sender_start(const char *session, struct sender **ret);
+/* trace_fd: -1, or where to append "edit T seq S" when an edit is journaled (--trace). */
+int sender_start(const char *session, int trace_fd, struct sender **ret);
 void sender_stop(struct sender *s);
 /* Queue a request; -EBUSY when too many wait already. */
 int sender_push(struct sender *s, const struct request *req);
@@ -234,9 +235,10 @@ int overlay_open(struct SDL_Renderer *renderer, struct overlay **ret);
 void overlay_close(struct overlay *o);
 /*
  * Draw over a window of w x h pixels: the marks on the picture (at
- * `picture`) always, the strip at the bottom when full.
+ * `picture`) always, the strip at the bottom when full.  The first row the
+ * strip (and the message above it) covers; h when none.
  */
-void overlay_draw(struct overlay *o, const struct overlay_state *st, int w, int h,
+int overlay_draw(struct overlay *o, const struct overlay_state *st, int w, int h,
                   const struct rect *picture, bool full);
 /* Where the scrub bar is in a window of w x h pixels, and where the strip begins. */
 struct rect overlay_bar(const struct overlay *o, int w, int h);

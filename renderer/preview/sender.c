@@ -3,7 +3,9 @@
  * here, in the order the keys were pressed, so that the event loop never
  * waits for a journal entry to be made durable.  Between requests it reads
  * the session's status a few times a second for the overlay's count of
- * edits still being applied.
+ * edits still being applied.  With --trace it notes when each edit was
+ * journaled (one write(2) of a whole line, so its lines and the event
+ * loop's never mix).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "preview.h"
 #include "reel/error.h"
@@ -29,6 +32,7 @@ struct sender {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct reel_client *client;
+	int trace_fd;
 	/* Under lock. */
 	struct request waiting[MAX_WAITING];
 	unsigned head, count;
@@ -62,6 +66,13 @@ static void send_one(struct sender *s, const struct request *q)
 		                        &seq);
 		if (r == 0) {
 			char what[48] = "";
+			if (s->trace_fd >= 0) {
+				char line[64];
+				int n = snprintf(line, sizeof(line), "edit %.6f seq %llu\n", clock_monotonic(),
+				                 (unsigned long long)seq);
+				if (write(s->trace_fd, line, (size_t)n) < 0)
+					s->trace_fd = -1;
+			}
 			if (d && d->nparams > 0)
 				snprintf(what, sizeof(what), " %g", q->params[0]);
 			say(s, "edit %llu: %s%s on frames %lld-%lld", (unsigned long long)seq, d->name, what,
@@ -148,13 +159,14 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int sender_start(const char *session, struct sender **ret)
+int sender_start(const char *session, int trace_fd, struct sender **ret)
 {
 	struct sender *s = calloc(1, sizeof(*s));
 	int r;
 
 	if (!s)
 		return -ENOMEM;
+	s->trace_fd = trace_fd;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	r = reel_client_connect(session, &s->client);

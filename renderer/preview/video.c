@@ -95,6 +95,8 @@ int video_open(const char *title, const struct session *s, struct video **ret)
 	v->scale = SDL_ScaleModeNearest;
 	SDL_SetTextureScaleMode(v->texture, v->scale);
 	SDL_SetWindowMinimumSize(v->window, 160, 120);
+	/* Keys are commands, not text: no input method between a key and the loop. */
+	SDL_StopTextInput();
 	*ret = v;
 	return 0;
 }
