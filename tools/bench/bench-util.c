@@ -194,17 +194,18 @@ static pid_t spawn_open(const char *reel, const char *video, const struct coord_
                         int workers)
 {
 	char count[16];
+	/* A benchmark opens no preview window, display or not. */
 	char *argv[] = {
 		(char *)reel, (char *)"open", (char *)video, (char *)"--session", (char *)c->session,
-		(char *)"--buffer", (char *)c->buffer, NULL, NULL, NULL,
+		(char *)"--buffer", (char *)c->buffer, (char *)"--no-preview", NULL, NULL, NULL,
 	};
 
 	if (workers == NO_STAGES)
 		return cli_spawn_open(reel, video, c->session, c->buffer, c->log);
 	if (workers > 0) {
 		snprintf(count, sizeof(count), "%d", workers);
-		argv[7] = (char *)"--workers";
-		argv[8] = count;
+		argv[8] = (char *)"--workers";
+		argv[9] = count;
 	}
 	return cli_spawn(argv, c->log);
 }
