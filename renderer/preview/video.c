@@ -33,6 +33,7 @@ struct video {
 	bool have_picture;
 	SDL_YUV_CONVERSION_MODE mode;
 	SDL_ScaleMode scale;
+	int windowed_w, windowed_h;  /* the size to come back to from fullscreen */
 };
 
 static SDL_YUV_CONVERSION_MODE matrix_for(uint32_t colorspace, int height)
@@ -167,7 +168,12 @@ void video_toggle_fullscreen(struct video *v)
 {
 	bool full = SDL_GetWindowFlags(v->window) & SDL_WINDOW_FULLSCREEN_DESKTOP;
 
+	if (!full)
+		SDL_GetWindowSize(v->window, &v->windowed_w, &v->windowed_h);
 	SDL_SetWindowFullscreen(v->window, full ? 0 : SDL_WINDOW_FULLSCREEN_DESKTOP);
+	/* Without a window manager to restore it, the window would keep the screen's size. */
+	if (full && v->windowed_w > 0)
+		SDL_SetWindowSize(v->window, v->windowed_w, v->windowed_h);
 }
 
 void video_sync(struct video *v)

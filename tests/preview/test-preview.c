@@ -920,7 +920,8 @@ static void test_preview_bt709_source(void **state)
 }
 
 /* The journal entry seq: op and range. */
-static void assert_journal(struct sess *s, uint64_t seq, uint32_t op, int64_t first, int64_t last)
+static struct reel_journal_entry assert_journal(struct sess *s, uint64_t seq, uint32_t op,
+                                                int64_t first, int64_t last)
 {
 	struct reel_buffer *b;
 	struct reel_journal_entry e;
@@ -928,11 +929,13 @@ static void assert_journal(struct sess *s, uint64_t seq, uint32_t op, int64_t fi
 	assert_int_equal(reel_buffer_open_readonly(s->buffer, &b), 0);
 	assert_int_equal(reel_journal_read(b, seq, &e), 0);
 	reel_buffer_close(b);
-	assert_int_equal(e.op, op);
+	if (e.op != op)
+		fail_msg("journal entry %" PRIu64 " is op %u, expected %u", seq, e.op, op);
 	if (first >= 0) {
 		assert_int_equal(e.first, first);
 		assert_int_equal(e.last, last);
 	}
+	return e;
 }
 
 /* A key press sends an edit; the window then shows the edited frame; u takes it back. */
@@ -979,9 +982,44 @@ static void test_preview_key_edits(void **state)
 	/* B (shift+b): brightness up over the same range. */
 	press(&v, "shift+b");
 	p = wait_present(f, &v, 20, 3);
-	assert_journal(s, 3, REEL_OP_BRIGHTNESS, 20, (int64_t)s->video.frames - 1);
+	assert_true(assert_journal(s, 3, REEL_OP_BRIGHTNESS, 20, (int64_t)s->video.frames - 1)
+	            .params[0] > 0);
 	read_settled(s, 20, &after, NULL);
 	assert_shows(f, &v, &p, &after, BT601, &img, "frame 20 brightened");
+
+	/* Every other key, each an entry of its own; mute lands on the frame's sound. */
+	{
+		const struct {
+			const char *key;
+			uint32_t op;
+			double param;
+		} keys[] = {
+			{ "b", REEL_OP_BRIGHTNESS, -0.05 }, { "c", REEL_OP_CONTRAST, 0.9 },
+			{ "shift+c", REEL_OP_CONTRAST, 1.1 }, { "g", REEL_OP_GRAYSCALE, 0 },
+			{ "m", REEL_OP_MUTE, 0 },
+		};
+		uint64_t seq = 4;
+
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++, seq++) {
+			struct reel_journal_entry e;
+
+			press(&v, keys[k].key);
+			wait_present(f, &v, 20, seq);
+			e = assert_journal(s, seq, keys[k].op, 20, (int64_t)s->video.frames - 1);
+			if (fabs(e.params[0] - keys[k].param) > 1e-9)
+				fail_msg("key %s: parameter %g, expected %g", keys[k].key, e.params[0],
+				         keys[k].param);
+		}
+		/* Undo and redo act on the latest edit, the mute. */
+		press(&v, "u");
+		wait_present(f, &v, 20, seq);
+		assert_int_equal(assert_journal(s, seq, REEL_OP_UNDO, -1, -1).target, seq - 1);
+		press(&v, "r");
+		wait_present(f, &v, 20, seq + 1);
+		assert_int_equal(assert_journal(s, seq + 1, REEL_OP_REDO, -1, -1).target, seq - 1);
+		read_settled(s, 20, &after, NULL);
+		assert_shows(f, &v, &p, &after, BT601, &img, "frame 20 after every quick edit");
+	}
 
 	press(&v, "q");
 	assert_int_equal(WEXITSTATUS(wait_preview_exit(f, &v)), 0);
@@ -1092,6 +1130,25 @@ static void test_preview_letterbox(void **state)
 				if (px[0] | px[1] | px[2])
 					fail_msg("the bar beside the picture is not black at %d,%d", x, y);
 			}
+	/* f: fullscreen on the 1280x800 screen (the picture 4:3, as high as the screen), and back. */
+	press(&v, "f");
+	for (double deadline = tu_now_ms() + PRESENT_TIMEOUT_MS;;) {
+		p = last_present(&v);
+		if (p.ph == 800 && p.pw == 1066 && p.px == 107)
+			break;
+		if (tu_now_ms() > deadline)
+			fail_msg("fullscreen: the picture is %dx%d at %d,%d", p.pw, p.ph, p.px, p.py);
+		usleep(10000);
+	}
+	press(&v, "f");
+	for (double deadline = tu_now_ms() + PRESENT_TIMEOUT_MS;;) {
+		p = last_present(&v);
+		if (p.ph == 480 && p.pw == 640 && p.px == 160)
+			break;
+		if (tu_now_ms() > deadline)
+			fail_msg("out of fullscreen: the picture is %dx%d at %d,%d", p.pw, p.ph, p.px, p.py);
+		usleep(10000);
+	}
 	press(&v, "q");
 	assert_int_equal(WEXITSTATUS(wait_preview_exit(f, &v)), 0);
 	stop_sess(f, s);
