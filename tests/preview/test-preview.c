@@ -815,8 +815,10 @@ static struct comparison assert_shows(struct fixture *f, struct pv *v, const str
 	for (;;) {
 		screenshot(f, v, img);
 		c = compare(img, p, fr, m);
-		if (c.over == 0 && c.compared >= MIN_COMPARED_SHARE * picture_area(p))
+		if (c.over == 0 && c.compared >= MIN_COMPARED_SHARE * picture_area(p)) {
+			printf("# %s: %zu pixels compared, worst difference %d\n", what, c.compared, c.worst);
 			return c;
+		}
 		if (tu_now_ms() > deadline)
 			fail_msg("%s: %zu of %zu pixels compared differ by more than %d (worst %d at %d,%d); "
 			         "%zu of the %zu above the overlay could be compared", what, c.over,
@@ -1315,6 +1317,8 @@ static void test_preview_snapshot(void **state)
 		if (c.over || c.compared < MIN_COMPARED_SHARE * 320 * 240)
 			fail_msg("snapshot of frame 12: %zu of %zu pixels differ (worst %d)", c.over,
 			         c.compared, c.worst);
+		printf("# the snapshot of frame 12: %zu pixels compared, worst difference %d\n",
+		       c.compared, c.worst);
 	}
 	read_settled(s, 13, &other, NULL);
 	assert_not_shows(&img, &whole, &other, BT601, "frame 13 in the snapshot of frame 12");
