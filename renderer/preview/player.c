@@ -193,7 +193,8 @@ static void advance(struct player *p)
 	double t;
 	bool at_end;
 
-	if (!p->playing)
+	/* Without sound the clock waits for a late frame (see show()): so does the frame due. */
+	if (!p->playing || (!p->audio && p->loading))
 		return;
 	t = clock_now(&p->clock);
 	p->position = timeline_frame_at(&p->timeline, t);

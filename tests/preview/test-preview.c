@@ -362,8 +362,9 @@ static int teardown(void **state)
 			if (reel_queue_name(name, sizeof(name), s->name, role) == 0)
 				mq_unlink(name);
 		unlink_queues(s->name);
-		free(s);
 	}
+	for (size_t i = 0; i < f->nsess; i++)
+		free(f->sess[i]);
 	if (f->x)
 		XCloseDisplay(f->x);
 	if (getenv("REEL_TEST_KEEP"))
