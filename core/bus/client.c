@@ -337,14 +337,17 @@ static int copy_slot(struct reel_client *c, uint32_t slot, uint64_t frame, struc
 	for (int attempt = 0; attempt < (peek ? 1 : 200); attempt++) {
 		uint32_t v, n;
 
-		/* A peek does not wait in read_begin for a writer it can see. */
+		/*
+		 * A peek never waits for a writer: it takes the version it sees
+		 * (an acquire load, as read_begin's) and gives up on an odd one.
+		 */
 		r = reel_slot_get(c->buffer, slot, &si);
 		if (r < 0)
 			return r;
 		if (peek && si.frame == (int64_t)frame &&
 		    (si.state == REEL_SLOT_DECODING || si.state == REEL_SLOT_BUSY || (si.version & 1)))
 			return -EAGAIN;
-		v = reel_slot_read_begin(c->buffer, slot);
+		v = peek ? si.version : reel_slot_read_begin(c->buffer, slot);
 		r = reel_slot_get(c->buffer, slot, &si);
 		if (r < 0)
 			return r;

@@ -1511,6 +1511,71 @@ static void test_preview_follows_its_session(void **state)
 	stop_sess(f, s);
 }
 
+/*
+ * What the preview reads of the buffer without asking the coordinator:
+ * residency, versions, peeks that do not wait, a frame's sound alone.
+ */
+static void test_preview_buffer_views(void **state)
+{
+	struct fixture *f = *state;
+	struct sess *s = new_sess(f, tu_clip("h264-bframes.mp4"));
+	struct reel_frame whole = { 0 }, sound_memory = { 0 }, sound, bad, pic = { 0 };
+	struct reel_video_info vi;
+	uint8_t map[64];
+	uint64_t n, v1, v2, st1, st2, seq;
+	const double params[4] = { 0 };
+
+	open_sess(s, stages_no_preview);
+	wait_stages(s, 4);
+	vi = s->video;
+	assert_true(vi.frames == 50 && vi.channels > 0);
+	assert_int_equal(reel_client_resident(s->c, 0, vi.frames, map, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(reel_client_frame_version(s->c, 5, &v1, &st1), -EAGAIN);
+	assert_int_equal(reel_frame_alloc(&vi, &whole), 0);
+	assert_int_equal(reel_client_read_frame(s->c, 5, REEL_READ_PEEK, 0, 0, &whole, NULL), -EAGAIN);
+	/* Ten frames in: exactly those (and what decoding them brought along) are resident. */
+	assert_int_equal(reel_client_need(s->c, 0, 9, REEL_PRIO_INTERACTIVE, READ_TIMEOUT_MS, NULL),
+	                 0);
+	assert_int_equal(reel_client_resident(s->c, 0, vi.frames, map, &n), 0);
+	assert_true(n >= 10);
+	for (uint64_t i = 0; i < vi.frames; i++)
+		assert_true(map[i] == (i < n ? REEL_FRAME_RESIDENT : REEL_FRAME_ABSENT));
+	assert_int_equal(reel_client_resident(s->c, 8, 2, map, &n), 0);
+	assert_true(n == 2 && map[0] == REEL_FRAME_RESIDENT && map[1] == REEL_FRAME_RESIDENT);
+	assert_int_equal(reel_client_resident(s->c, 49, 2, map, NULL), REEL_E_RANGE);
+	assert_int_equal(reel_client_frame_version(s->c, 50, &v1, NULL), REEL_E_RANGE);
+
+	/* A peek of a resident frame is the frame; its sound alone is the same sound. */
+	assert_int_equal(reel_client_frame_version(s->c, 5, &v1, &st1), 0);
+	assert_int_equal(reel_client_read_frame(s->c, 5, REEL_READ_PEEK, 0, 0, &whole, NULL), 0);
+	assert_int_equal(reel_frame_alloc(&vi, &sound_memory), 0);
+	sound = sound_memory;
+	sound.plane[0] = NULL;
+	assert_int_equal(reel_client_read_frame(s->c, 5, REEL_READ_PEEK, 0, 0, &sound, NULL), 0);
+	assert_true(sound.audio_samples > 0 && sound.audio_samples == whole.audio_samples);
+	assert_memory_equal(sound.audio, whole.audio, (size_t)sound.audio_samples * vi.channels *
+	                    sizeof(float));
+	/* Neither a picture nor a sound to copy into is refused. */
+	bad = sound;
+	bad.audio = NULL;
+	assert_int_equal(reel_client_read_frame(s->c, 5, REEL_READ_PEEK, 0, 0, &bad, NULL), -EINVAL);
+
+	/* An edit that lands changes the version and the state; one elsewhere changes neither. */
+	assert_int_equal(reel_client_command(s->c, REEL_OP_INVERT, params, 5, 5, 10000, &seq), 0);
+	read_settled(s, 5, &pic, &st2);
+	assert_int_equal(reel_client_frame_version(s->c, 5, &v2, &st2), 0);
+	assert_true(v2 != v1 && st2 >= seq && st1 < seq);
+	assert_int_equal(reel_client_command(s->c, REEL_OP_INVERT, params, 7, 7, 10000, &seq), 0);
+	read_settled(s, 7, &pic, NULL);
+	assert_int_equal(reel_client_frame_version(s->c, 5, &v1, &st1), 0);
+	assert_true(v1 == v2 && st1 == st2);
+	stop_sess(f, s);
+	reel_frame_free(&whole);
+	reel_frame_free(&sound_memory);
+	reel_frame_free(&pic);
+}
+
 static int filtered(const struct CMUnitTest *tests, size_t n, struct CMUnitTest *out)
 {
 	const char *pattern = getenv("REEL_TEST_FILTER");
@@ -1536,6 +1601,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_preview_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_bad_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_follows_its_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preview_buffer_views, setup, teardown),
 	};
 	struct CMUnitTest chosen[sizeof(tests) / sizeof(tests[0])];
 
