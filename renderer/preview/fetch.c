@@ -131,7 +131,7 @@ static uint64_t first_absent(struct fetch *f, uint64_t first, uint64_t last)
 	return UINT64_MAX;
 }
 
-/* One step: 1 when a request was made, 0 while one is on its way, -1 when there is nothing to do. */
+/* One step: 1 when a request was made, 0 while one is on its way, -1 with nothing to do. */
 static int step(struct fetch *f, uint64_t want, bool playing)
 {
 	uint64_t frames = f->timeline->frames, ahead = ahead_frames(f, playing), last, g;

@@ -32,10 +32,9 @@ static struct action simple(enum action_kind kind, int64_t arg)
 static int64_t frame_under(int x, const struct rect *bar, uint64_t frames)
 {
 	double at = (double)(x - bar->x) / bar->w;
+	int64_t f = (int64_t)((at < 0 ? 0 : at) * (double)frames);
 
-	at = at < 0 ? 0 : at > 1 ? 1 : at;
-	return (int64_t)(at * (double)frames) < (int64_t)frames ? (int64_t)(at * (double)frames)
-	                                                        : (int64_t)frames - 1;
+	return f < (int64_t)frames ? f : (int64_t)frames - 1;
 }
 
 static bool on_bar(int x, int y, const struct rect *bar)
@@ -111,7 +110,18 @@ struct action keys_action(const SDL_Event *ev, uint64_t frame, uint64_t frames,
 	case SDL_MOUSEBUTTONUP:
 		*dragging = false;
 		return simple(ACTION_NONE, 0);
-	case SDL_WINDOWEVENT: return simple(ACTION_REDRAW, 0);
+	case SDL_WINDOWEVENT:
+		/* A new size or uncovered pixels need a draw; focus and the pointer do not. */
+		switch (ev->window.event) {
+		case SDL_WINDOWEVENT_SHOWN:
+		case SDL_WINDOWEVENT_EXPOSED:
+		case SDL_WINDOWEVENT_SIZE_CHANGED:
+		case SDL_WINDOWEVENT_RESTORED:
+		case SDL_WINDOWEVENT_MAXIMIZED:
+			return simple(ACTION_REDRAW, 0);
+		default:
+			return simple(ACTION_NONE, 0);
+		}
 	default: return simple(ACTION_NONE, 0);
 	}
 }

@@ -187,7 +187,6 @@ double clock_now(const struct play_clock *c);
 
 /* ----------------------------------------------------------------- video */
 
-struct SDL_Window;
 struct SDL_Renderer;
 
 struct rect {

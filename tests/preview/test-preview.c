@@ -511,7 +511,7 @@ static void stop_sess(struct fixture *f, struct sess *s)
 	assert_session_gone(f, s->name);
 }
 
-/* Frame `frame` of the buffer once no edit covers it any more: what the window must end up showing. */
+/* Frame `frame` of the buffer once no edit covers it: what the window must end up showing. */
 static void read_settled(struct sess *s, uint64_t frame, struct reel_frame *fr, uint64_t *state)
 {
 	struct reel_video_info vi = s->video;
@@ -613,7 +613,7 @@ static void start_preview(struct fixture *f, struct sess *s, struct pv *v, const
 	}
 }
 
-/* Wait until the frame on screen is `frame`, holding at least journal state `state`, not loading. */
+/* Wait until the frame on screen is `frame`, holding at least state `state`, not loading. */
 static struct present wait_present(struct fixture *f, struct pv *v, uint64_t frame, uint64_t state)
 {
 	double deadline = tu_now_ms() + PRESENT_TIMEOUT_MS;

@@ -192,7 +192,8 @@ static int rerun_under_xvfb(int argc, char **argv)
 	}
 	if (waitpid(pid, &status, 0) < 0)
 		return CLI_FAIL;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : CLI_FAIL;
+	/* 127: xvfb-run could not run (said above); anything else is the bench's own exit code. */
+	return WIFEXITED(status) && WEXITSTATUS(status) != 127 ? WEXITSTATUS(status) : CLI_FAIL;
 }
 
 /* reel-preview next to reel-bench (installed) or in the build tree beside it. */
@@ -449,20 +450,27 @@ static int one_run(struct keypress_job *j, Display *dpy, const KeyCode *keys, un
 	note("keypress: run %u/%" PRIu64 ": starting a session with its stages", run + 1, j->runs);
 	r = coord_start_stages(j->reel, j->video, j->workdir, run, DEFAULT_STAGES, &c, &t0);
 	if (r < 0)
-		return fail("keypress: reel open %s did not come up: %s", j->video, reel_strerror(r));
+		return fail("keypress: reel open %s did not come up: %s", j->video, reel_strerror(r)), r;
+	/* Said why when it fails. */
 	r = wait_stages(&c, 3, READY_TIMEOUT_MS);
-	if (r == 0)
-		r = reel_client_video(c.client, &vi);
-	/* The period the preview plays at: the video's nominal rate. */
-	if (r == 0)
-		j->frame_period_ms = 1000.0 * vi.frame_rate.den / vi.frame_rate.num;
+	if (r < 0)
+		goto out;
+	r = reel_client_video(c.client, &vi);
 	if (r == 0)
 		r = materialise_frames(&c, c.frames, "keypress");
-	if (r == 0 && c.frames <= j->shown + 1)
-		r = fail("keypress: --frame %" PRIu64 ": the video has %" PRIu64 " frames (the frame "
-		         "after it is needed too)", j->shown, c.frames);
-	if (r == 0)
-		r = preview_start(j, &c, run, &p);
+	if (r < 0) {
+		fail("keypress: %s: %s", j->video, reel_strerror(r));
+		goto out;
+	}
+	/* The period the preview plays at: the video's nominal rate. */
+	j->frame_period_ms = 1000.0 * vi.frame_rate.den / vi.frame_rate.num;
+	if (c.frames <= j->shown + 1) {
+		fail("keypress: --frame %" PRIu64 ": the video has %" PRIu64 " frames (the frame after "
+		     "it is needed too)", j->shown, c.frames);
+		r = -EINVAL;
+		goto out;
+	}
+	r = preview_start(j, &c, run, &p);
 	if (r < 0)
 		goto out;
 	/* X gives keys to the focused window: the preview's, as a person would click it. */
@@ -501,7 +509,7 @@ static int one_run(struct keypress_job *j, Display *dpy, const KeyCode *keys, un
 		j->to_screen[at] = j->total[at] - found;
 	}
 out:
-	if (r < 0)
+	if (r < 0 && p.log[0])
 		cli_show_log(p.log);
 	preview_stop(&p);
 	if (coord_stop(&c) < 0)
@@ -519,7 +527,8 @@ static void report(const struct keypress_job *j)
 
 	if (j->json) {
 		printf("{\"bench\":\"keypress\",\"count\":%" PRIu64 ",\"runs\":%" PRIu64
-		       ",\"frame\":%" PRIu64 ",\"frame_period_ms\":%.3f,\"key_to_screen\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+		       ",\"frame\":%" PRIu64 ",\"frame_period_ms\":%.3f,"
+		       "\"key_to_screen\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
 		       "\"p50_frames\":%.3f,\"p99_frames\":%.3f},\"key_to_journaled\":{\"p50_ms\":%.3f,"
 		       "\"p99_ms\":%.3f},\"journaled_to_found\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f},"
 		       "\"found_to_screen\":{\"p50_ms\":%.3f,\"p99_ms\":%.3f},"
@@ -588,7 +597,8 @@ int cmd_keypress_bench(int argc, char **argv)
 	job.to_screen = calloc(n, sizeof(double));
 	job.client_rtt = calloc(n, sizeof(double));
 	job.step = calloc(n, sizeof(double));
-	if (!job.total || !job.to_journal || !job.to_found || !job.to_screen || !job.client_rtt || !job.step) {
+	if (!job.total || !job.to_journal || !job.to_found || !job.to_screen || !job.client_rtt ||
+	    !job.step) {
 		fail("out of memory");
 		goto out;
 	}
