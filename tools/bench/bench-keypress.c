@@ -54,10 +54,10 @@ static void keypress_usage(FILE *out)
 	        "the moments the edit was journaled and found in the buffer; next to, in\n"
 	        "the same runs, a press of the right arrow to the next frame on screen (the\n"
 	        "same path without an edit) and the round trip of the same edit sent by a\n"
-	        "plain client.  Each run is a fresh session\n"
-	        "with its stages and every frame resident.  Without VIDEO, a 4-second %dx%d\n"
-	        "clip at %d fps is made once with ffmpeg and cached.  Needs an X display;\n"
-	        "without DISPLAY it runs itself under xvfb-run.\n",
+	        "plain client.  Each run is a fresh session with its stages and every frame\n"
+	        "resident.  Without VIDEO, a 4-second %dx%d clip at %d fps is made once\n"
+	        "with ffmpeg and cached.  Needs an X display; without DISPLAY it runs itself\n"
+	        "under xvfb-run.\n",
 	        DEFAULT_SHOWN_FRAME, CLIP_W, CLIP_H, CLIP_FPS);
 }
 
