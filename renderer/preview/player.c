@@ -16,9 +16,10 @@
  *
  * --trace FILE appends, for measurement and tests, a line per presented
  * frame: "present T frame F state S version V loading L picture X Y W H
- * overlay Y found T2" (T in seconds on CLOCK_MONOTONIC, S the journal
- * state the picture holds, Y the first row the overlay covers, T2 when the
- * loop found that picture in the buffer), after the X server has taken the
+ * overlay Y found T2 due D failed E" (T in seconds on CLOCK_MONOTONIC, S
+ * the journal state the picture holds, Y the first row the overlay covers,
+ * T2 when the loop found that picture in the buffer, D the frame due, E 1
+ * when that one cannot be decoded), after the X server has taken the
  * picture; and the sender thread a line "edit T seq S" when a
  * quick edit is journaled.
  */
@@ -194,7 +195,7 @@ static void advance(struct player *p)
 	bool at_end;
 
 	/* Without sound the clock waits for a late frame (see show()): so does the frame due. */
-	if (!p->playing || (!p->audio && p->loading))
+	if (!p->playing || (!p->audio && p->loading && !p->failed))
 		return;
 	t = clock_now(&p->clock);
 	p->position = timeline_frame_at(&p->timeline, t);
@@ -274,9 +275,10 @@ static void show(struct player *p)
 	p->failed = failed && loading;
 	/*
 	 * Without sound, a late frame holds the clock until it is on screen
-	 * (with sound, the sound waits for it already).
+	 * (with sound, the sound waits for it already); one that cannot be
+	 * decoded does not.
 	 */
-	if (p->playing && !p->audio && loading) {
+	if (p->playing && !p->audio && p->loading && !p->failed) {
 		p->clock.base = timeline_time(&p->timeline, want);
 		p->clock.mono0 = clock_monotonic();
 	}
@@ -318,10 +320,10 @@ static void trace(struct player *p)
 	if (p->trace_fd < 0)
 		return;
 	n = snprintf(line, sizeof(line), "present %.6f frame %" PRIu64 " state %" PRIu64 " version %"
-	             PRIu64 " loading %d picture %d %d %d %d overlay %d found %.6f\n",
-	             clock_monotonic(), p->shown, p->shown_state, p->shown_version, p->loading ? 1 : 0,
-	             p->picture_rect.x, p->picture_rect.y, p->picture_rect.w, p->picture_rect.h,
-	             p->overlay_covers, p->shown_at);
+	             PRIu64 " loading %d picture %d %d %d %d overlay %d found %.6f due %" PRIu64
+	             " failed %d\n", clock_monotonic(), p->shown, p->shown_state, p->shown_version,
+	             p->loading ? 1 : 0, p->picture_rect.x, p->picture_rect.y, p->picture_rect.w,
+	             p->picture_rect.h, p->overlay_covers, p->shown_at, p->position, p->failed ? 1 : 0);
 	if (n > 0 && write(p->trace_fd, line, (size_t)n) < 0)
 		p->trace_fd = -1;
 }

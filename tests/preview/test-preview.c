@@ -122,7 +122,10 @@ struct present {
 	uint64_t frame, state, version;
 	int loading;
 	int px, py, pw, ph;
-	int top;
+	int top;                    /* the first row the overlay covers */
+	double found;
+	uint64_t due;               /* the frame due (shown, or awaited with the mark) */
+	int failed;                 /* the frame due cannot be decoded */
 };
 
 struct image {
@@ -532,8 +535,9 @@ static bool parse_present(const char *line, struct present *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->seen = sscanf(line, "present %lf frame %" SCNu64 " state %" SCNu64 " version %" SCNu64
-	                 " loading %d picture %d %d %d %d overlay %d", &p->t, &p->frame, &p->state,
-	                 &p->version, &p->loading, &p->px, &p->py, &p->pw, &p->ph, &p->top) == 10;
+	                 " loading %d picture %d %d %d %d overlay %d found %lf due %" SCNu64
+	                 " failed %d", &p->t, &p->frame, &p->state, &p->version, &p->loading, &p->px,
+	                 &p->py, &p->pw, &p->ph, &p->top, &p->found, &p->due, &p->failed) == 13;
 	return p->seen;
 }
 
@@ -1237,6 +1241,66 @@ static void test_preview_plays_without_sound(void **state)
 	check_playback(*state, "noaudio.mp4", 10);
 }
 
+/*
+ * A frame that cannot be decoded: the previous picture stays with a
+ * 'cannot decode' mark, the next one shows, and playback goes through it.
+ */
+static void test_preview_undecodable_frame(void **state)
+{
+	struct fixture *f = *state;
+	struct sess *s = new_sess(f, tu_clip("corrupt.mp4"));
+	struct reel_frame fr = { 0 };
+	struct reel_video_info vi;
+	struct present p;
+	struct pv v;
+	int64_t bad = -1;
+	char text[32];
+	int r;
+
+	open_sess(s, no_preview);
+	vi = s->video;
+	vi.channels = 0;
+	assert_int_equal(reel_frame_alloc(&vi, &fr), 0);
+	/* The first frame in error that follows a good one and is followed by one. */
+	for (int64_t i = 1; i + 1 < (int64_t)vi.frames && bad < 0; i++) {
+		r = reel_client_read_frame(s->c, (uint64_t)i, 0, REEL_PRIO_INTERACTIVE, READ_TIMEOUT_MS,
+		                           &fr, NULL);
+		/* Any other failure is the decoder's reason for this frame, kept in its slot. */
+		if (r == -ETIMEDOUT || r == -ESHUTDOWN || r == REEL_E_NOSESSION)
+			fail_msg("frame %" PRId64 ": %s", i, reel_strerror(r));
+		if (r < 0 && reel_client_read_frame(s->c, (uint64_t)i - 1, 0, REEL_PRIO_INTERACTIVE,
+		                                    READ_TIMEOUT_MS, &fr, NULL) == 0 &&
+		    reel_client_read_frame(s->c, (uint64_t)i + 1, 0, REEL_PRIO_INTERACTIVE,
+		                           READ_TIMEOUT_MS, &fr, NULL) == 0)
+			bad = i;
+	}
+	if (bad < 0)
+		fail_msg("corrupt.mp4 has no undecodable frame between two good ones");
+	snprintf(text, sizeof(text), "%" PRId64, bad - 1);
+	start_preview(f, s, &v, (const char *const[]){ "--frame", text, NULL });
+	wait_present(f, &v, (uint64_t)bad - 1, 0);
+	press(&v, "Right");
+	for (double deadline = tu_now_ms() + PRESENT_TIMEOUT_MS;;) {
+		p = last_present(&v);
+		if (p.frame == (uint64_t)bad - 1 && p.due == (uint64_t)bad && p.failed && p.loading)
+			break;
+		if (tu_now_ms() > deadline)
+			fail_msg("frame %" PRId64 " was never marked as undecodable", bad);
+		usleep(10000);
+	}
+	press(&v, "Right");
+	wait_present(f, &v, (uint64_t)bad + 1, 0);
+	/* Played from before it, it goes on to the end. */
+	press(&v, "Home");
+	wait_present(f, &v, 0, 0);
+	press(&v, "space");
+	wait_present(f, &v, vi.frames - 1, 0);
+	press(&v, "q");
+	assert_int_equal(WEXITSTATUS(wait_preview_exit(f, &v)), 0);
+	stop_sess(f, s);
+	reel_frame_free(&fr);
+}
+
 /* PNG files are RGB24: decoded with libav into img. */
 static void decode_png(const char *path, struct image *img)
 {
@@ -1596,6 +1660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_preview_navigation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_letterbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_loading_mark, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preview_undecodable_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_plays_with_sound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_plays_without_sound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_snapshot, setup, teardown),
