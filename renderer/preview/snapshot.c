@@ -2,7 +2,7 @@
  * --out FILE: one frame of the live buffer, as it stands, written to a
  * file without opening a window (and without a display).  The frame is
  * named by number (--snapshot N) or by time (--time T, resolved through the
- * index's real timestamps exactly as 'reel frame --time' does), asked for
+ * index's real timestamps by the same function as 'reel frame --time'), asked for
  * at the interactive priority, copied tear-free, and written by the same
  * image writer as 'reel frame'.
  */
