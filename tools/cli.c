@@ -180,7 +180,7 @@ pid_t cli_spawn_open(const char *reel, const char *video, const char *session, c
 {
 	char *argv[] = {
 		(char *)reel, (char *)"open", (char *)video, (char *)"--session", (char *)session,
-		(char *)"--buffer", (char *)buffer, (char *)"--no-stages", NULL,
+		(char *)"--buffer", (char *)buffer, (char *)"--no-stages", (char *)"--no-preview", NULL,
 	};
 
 	return cli_spawn(argv, log_path);

@@ -60,7 +60,7 @@ const char *cli_human_size(uint64_t bytes, char *buf, size_t len);
  */
 pid_t cli_spawn(char *const argv[], const char *log_path);
 
-/* `reel open VIDEO --session S --buffer B --no-stages` as a child, as cli_spawn(). */
+/* `reel open VIDEO --session S --buffer B --no-stages --no-preview` as a child, as cli_spawn(). */
 pid_t cli_spawn_open(const char *reel, const char *video, const char *session, const char *buffer,
                      const char *log_path);
 

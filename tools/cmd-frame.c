@@ -64,7 +64,7 @@ int cmd_frame(int argc, char **argv)
 	uint64_t frame = 0, state;
 	int64_t at;
 	unsigned flags = 0;
-	int opt, r, format, code = CLI_FAIL;
+	int opt, r, format, colorspace, code = CLI_FAIL;
 	char why[256];
 
 	opterr = 0;
@@ -146,8 +146,9 @@ int cmd_frame(int argc, char **argv)
 	}
 	cli_say("frame", "frame %" PRIu64 " read%s; it holds the journal up to entry %" PRIu64, frame,
 	        flags & REEL_READ_SETTLED ? " once settled" : "", state);
-	r = strcmp(out, "-") == 0 ? reel_media_write_image_fd(STDOUT_FILENO, format, &copy)
-	                          : reel_media_write_image(out, &copy);
+	colorspace = (int)reel_buffer_info(buffer)->format.colorspace;
+	r = strcmp(out, "-") == 0 ? reel_media_write_image_fd(STDOUT_FILENO, format, &copy, colorspace)
+	                          : reel_media_write_image(out, &copy, colorspace);
 	if (r < 0) {
 		cli_error(CLI_FAIL, "frame", "%s: %s", out, reel_strerror(r));
 		goto out_close;

@@ -215,9 +215,12 @@ void coord_stage_died(struct reel_coord *c, pid_t pid)
 			         reel_role_name(s->role), (long)pid,
 			         WIFSIGNALED(status) ? "was killed by signal" : "exited with",
 			         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), n > 0 ? n : 0);
-		/* A preview its user closed (exit 0) stays closed; anything that crashed comes back. */
-		if (s->index >= 0 && !(s->role == REEL_ROLE_PREVIEW && WIFEXITED(status) &&
-		                       WEXITSTATUS(status) == 0))
+		/*
+		 * A work stage that goes comes back.  A preview comes back only when
+		 * it crashed: one that exited chose to (closed by its user, or it
+		 * said why it cannot run, such as no reachable display).
+		 */
+		if (s->index >= 0 && !(s->role == REEL_ROLE_PREVIEW && WIFEXITED(status)))
 			schedule_restart(c, &c->spawns[s->index]);
 		else if (s->index >= 0)
 			c->spawns[s->index].pid = 0;

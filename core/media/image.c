@@ -3,8 +3,9 @@
  * the raw YUV420P planes with the rows packed (width bytes per Y row,
  * (width + 1) / 2 per U and V row), a PNG made by libavcodec's encoder after
  * swscale converts to RGB24, or a JPEG (libavcodec's mjpeg, full-range
- * YUV 4:2:0 as JFIF wants it).  The buffer holds limited-range BT.601 YUV;
- * both conversions say so to swscale (flags in media.h).
+ * YUV 4:2:0 as JFIF wants it).  The buffer holds limited-range YUV in the
+ * source's colour matrix; both conversions tell swscale which (flags in
+ * media.h), as the preview tells SDL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,8 +85,20 @@ int reel_media_image_format(const char *path)
 	return -EINVAL;
 }
 
-/* PNG: RGB24; JPEG: full-range YUV 4:2:0 (yuvj420p). */
-static int encode_image(const struct reel_frame *f, int format, AVPacket **ret_pkt)
+int reel_media_matrix(uint32_t colorspace, uint32_t height)
+{
+	_Static_assert(REEL_MATRIX_BT709 == SWS_CS_ITU709 && REEL_MATRIX_BT601 == SWS_CS_ITU601,
+	               "matrix numbers are swscale's");
+	if (colorspace == AVCOL_SPC_BT709)
+		return REEL_MATRIX_BT709;
+	if (colorspace == AVCOL_SPC_BT470BG || colorspace == AVCOL_SPC_SMPTE170M)
+		return REEL_MATRIX_BT601;
+	/* Untagged (or another matrix): SD is BT.601, HD BT.709, as players and SDL guess. */
+	return height <= 576 ? REEL_MATRIX_BT601 : REEL_MATRIX_BT709;
+}
+
+/* PNG: RGB24; JPEG: full-range YUV 4:2:0 (yuvj420p), BT.601 as JFIF says. */
+static int encode_image(const struct reel_frame *f, int format, int colorspace, AVPacket **ret_pkt)
 {
 	bool jpeg = format == REEL_IMAGE_JPEG;
 	const AVCodec *codec = avcodec_find_encoder(jpeg ? AV_CODEC_ID_MJPEG : AV_CODEC_ID_PNG);
@@ -123,9 +136,10 @@ static int encode_image(const struct reel_frame *f, int format, AVPacket **ret_p
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	/* The buffer holds limited-range YUV; BT.601 is swscale's default matrix. */
-	coefs = sws_getCoefficients(SWS_CS_DEFAULT);
-	sws_setColorspaceDetails(sws, coefs, 0, coefs, 1, 0, 1 << 16, 1 << 16);
+	/* Limited-range YUV in the source's matrix in; RGB, or JFIF's full-range BT.601, out. */
+	coefs = sws_getCoefficients(reel_media_matrix((uint32_t)colorspace, f->height[0]));
+	sws_setColorspaceDetails(sws, coefs, 0, jpeg ? sws_getCoefficients(SWS_CS_ITU601) : coefs, 1,
+	                         0, 1 << 16, 1 << 16);
 	if (sws_scale(sws, src, src_stride, 0, h, rgb->data, rgb->linesize) != h) {
 		ret = REEL_E_DECODE;
 		goto out_free;
@@ -167,7 +181,7 @@ out_free:
 	return ret;
 }
 
-int reel_media_write_image_fd(int fd, int format, const struct reel_frame *frame)
+int reel_media_write_image_fd(int fd, int format, const struct reel_frame *frame, int colorspace)
 {
 	AVPacket *pkt = NULL;
 	int ret;
@@ -177,14 +191,14 @@ int reel_media_write_image_fd(int fd, int format, const struct reel_frame *frame
 		return -EINVAL;
 	if (format == REEL_IMAGE_YUV)
 		return write_yuv(fd, frame);
-	ret = encode_image(frame, format, &pkt);
+	ret = encode_image(frame, format, colorspace, &pkt);
 	if (ret == 0)
 		ret = write_all(fd, pkt->data, (size_t)pkt->size);
 	av_packet_free(&pkt);
 	return ret;
 }
 
-int reel_media_write_image(const char *path, const struct reel_frame *frame)
+int reel_media_write_image(const char *path, const struct reel_frame *frame, int colorspace)
 {
 	AVPacket *pkt = NULL;
 	int format = reel_media_image_format(path);
@@ -194,7 +208,7 @@ int reel_media_write_image(const char *path, const struct reel_frame *frame)
 		return -EINVAL;
 	/* Encode before touching the file, so that a failed encode leaves it alone. */
 	if (format != REEL_IMAGE_YUV) {
-		ret = encode_image(frame, format, &pkt);
+		ret = encode_image(frame, format, colorspace, &pkt);
 		if (ret < 0)
 			return ret;
 	}

@@ -148,18 +148,32 @@ enum reel_image_format { REEL_IMAGE_PNG = 1, REEL_IMAGE_JPEG, REEL_IMAGE_YUV };
 /* The image format a file name asks for by its extension (.png, .jpg/.jpeg, .yuv); -EINVAL otherwise. */
 int reel_media_image_format(const char *path);
 
+/* Matrices, as swscale numbers them (SWS_CS_ITU709, SWS_CS_ITU601). */
+enum { REEL_MATRIX_BT709 = 1, REEL_MATRIX_BT601 = 5 };
+
+/*
+ * The matrix (REEL_MATRIX_*) a picture of the source's colorspace
+ * (libav's AVColorSpace, as the buffer header records it) and height is
+ * shown with: BT.709 or BT.601 when tagged so; untagged, BT.601 up to 576
+ * lines and BT.709 above, as players and SDL guess.  The preview uses the
+ * same rule.
+ */
+int reel_media_matrix(uint32_t colorspace, uint32_t height);
+
 /*
  * Write one frame's picture to path, in the format its extension names:
  * PNG (converted to RGB24 by swscale with SWS_BICUBIC | SWS_ACCURATE_RND |
- * SWS_BITEXACT | SWS_FULL_CHR_H_INT, BT.601 limited range in, full range
- * out), JPEG (full-range YUV 4:2:0, quality 2), or the raw YUV420P planes,
- * rows packed without padding (width bytes per Y row, (width + 1) / 2 per U
- * and V row).  The file is created or truncated, mode 0644 less the umask;
- * on failure it is removed.  -EINVAL for another extension.
+ * SWS_BITEXACT | SWS_FULL_CHR_H_INT, limited range in the matrix
+ * reel_media_matrix() gives for colorspace in, full range out), JPEG
+ * (full-range BT.601 YUV 4:2:0 as JFIF has it, quality 2), or the raw
+ * YUV420P planes, rows packed without padding (width bytes per Y row,
+ * (width + 1) / 2 per U and V row).  The file is created or truncated,
+ * mode 0644 less the umask; on failure it is removed.  -EINVAL for another
+ * extension.
  */
-int reel_media_write_image(const char *path, const struct reel_frame *frame);
+int reel_media_write_image(const char *path, const struct reel_frame *frame, int colorspace);
 /* The same into an open file descriptor (standard output, a pipe). */
-int reel_media_write_image_fd(int fd, int format, const struct reel_frame *frame);
+int reel_media_write_image_fd(int fd, int format, const struct reel_frame *frame, int colorspace);
 
 /* ------------------------------------------------------------ encoding */
 

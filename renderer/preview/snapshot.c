@@ -71,7 +71,7 @@ int preview_snapshot(const struct preview_args *a)
 		              r == -ETIMEDOUT ? "the coordinator did not answer" : reel_strerror(r));
 		goto out_close;
 	}
-	r = reel_media_write_image(a->out, &picture);
+	r = reel_media_write_image(a->out, &picture, (int)reel_buffer_info(buffer)->format.colorspace);
 	if (r < 0) {
 		preview_error(PREVIEW_FAIL, "--out %s: %s", a->out, reel_strerror(r));
 		goto out_close;

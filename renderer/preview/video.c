@@ -17,13 +17,11 @@
 #include <SDL.h>
 #include <SDL_syswm.h>
 
+#include "media/media.h"
 #include "preview.h"
 
 /* Below this width the overlay does not fit: small videos are shown at a whole multiple. */
 #define MIN_WINDOW_WIDTH 320
-
-/* libav's AVColorSpace values the buffer records. */
-enum { COLORSPACE_BT709 = 1, COLORSPACE_BT470BG = 5, COLORSPACE_SMPTE170M = 6 };
 
 struct video {
 	SDL_Window *window;
@@ -36,13 +34,12 @@ struct video {
 	int windowed_w, windowed_h;  /* the size to come back to from fullscreen */
 };
 
+/* The matrix snapshots and `reel frame` use too (one rule: reel_media_matrix). */
 static SDL_YUV_CONVERSION_MODE matrix_for(uint32_t colorspace, int height)
 {
-	if (colorspace == COLORSPACE_BT709)
-		return SDL_YUV_CONVERSION_BT709;
-	if (colorspace == COLORSPACE_BT470BG || colorspace == COLORSPACE_SMPTE170M)
-		return SDL_YUV_CONVERSION_BT601;
-	return height <= 576 ? SDL_YUV_CONVERSION_BT601 : SDL_YUV_CONVERSION_BT709;
+	return reel_media_matrix(colorspace, (uint32_t)height) == REEL_MATRIX_BT709
+	               ? SDL_YUV_CONVERSION_BT709
+	               : SDL_YUV_CONVERSION_BT601;
 }
 
 /* The video's size, scaled down to fit the screen, or up by a whole factor when tiny. */

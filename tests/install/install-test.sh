@@ -13,6 +13,8 @@ build="$1" src="$2" clip="$3" cc="$4" with_preview="$5"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/reel-install-XXXXXX")"
 pids=""
 cleanup() {
+	# A failed check leaves sessions running: stop them (no queue left), then make sure.
+	for name in ${s:-} ${s2:-}; do "${bin:-/nonexistent}/reel" stop "$name" >/dev/null 2>&1 || true; done
 	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
 	rm -rf "$tmp"
 }

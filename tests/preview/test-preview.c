@@ -1376,7 +1376,7 @@ static void test_preview_snapshot(void **state)
 	assert_int_equal(img.w, 320);
 	assert_int_equal(img.h, 240);
 	read_settled(s, 12, &fr, NULL);
-	/* The image writer converts through BT.601, the snapshot's documented matrix. */
+	/* The image writer converts in the window's matrix: BT.601 for this untagged SD clip. */
 	{
 		struct comparison c = compare(&img, &whole, &fr, BT601);
 		if (c.over || c.compared < MIN_COMPARED_SHARE * 320 * 240)

@@ -980,8 +980,7 @@ static void test_media_write_image(void **state)
 	decode_range(&s, f, f, true);
 	snprintf(yuv, sizeof(yuv), "%s/frame.yuv", fx.dir);
 	snprintf(png, sizeof(png), "%s/frame.png", fx.dir);
-	assert_int_equal(reel_media_write_image(yuv, &s.cur), 0);
-	assert_int_equal(reel_media_write_image(png, &s.cur), 0);
+	assert_int_equal(reel_media_write_image(yuv, &s.cur, 2), 0);
 
 	/* Raw planes, rows packed: exactly the reference frame. */
 	{
@@ -994,8 +993,13 @@ static void test_media_write_image(void **state)
 		assert_memory_equal(data, ref.data + f * ref.frame_size, ref.frame_size);
 		free(data);
 	}
-	/* PNG: decodes to the documented YUV -> RGB24 conversion of the frame. */
-	{
+	/*
+	 * PNG: decodes to the documented YUV -> RGB24 conversion of the frame,
+	 * in the source's matrix: untagged at this height is BT.601, a BT.709
+	 * tag is honoured.
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		int colorspace = pass ? 1 /* AVCOL_SPC_BT709 */ : 2 /* unspecified */;
 		AVFormatContext *fmt = NULL;
 		AVCodecContext *dec;
 		AVPacket *pkt = av_packet_alloc();
@@ -1003,9 +1007,11 @@ static void test_media_write_image(void **state)
 		const uint8_t *src[4];
 		int src_stride[4] = { ref.w, ref.cw, ref.cw, 0 };
 		struct SwsContext *sws;
-		const int *coefs = sws_getCoefficients(SWS_CS_DEFAULT);
+		const int *coefs = sws_getCoefficients(pass ? SWS_CS_ITU709 : SWS_CS_DEFAULT);
 		const uint8_t *base = ref.data + f * ref.frame_size;
+		bool differs = false;
 
+		assert_int_equal(reel_media_write_image(png, &s.cur, colorspace), 0);
 		assert_int_equal(avformat_open_input(&fmt, png, NULL, NULL), 0);
 		assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
 		dec = ref_open_decoder(fmt->streams[0]);
@@ -1032,6 +1038,15 @@ static void test_media_write_image(void **state)
 		for (int y = 0; y < ref.h; y++)
 			assert_memory_equal(img->data[0] + (size_t)y * img->linesize[0],
 			                    rgb->data[0] + (size_t)y * rgb->linesize[0], (size_t)ref.w * 3);
+		/* And the other matrix would have given other colours: the tag made the difference. */
+		sws_setColorspaceDetails(sws, sws_getCoefficients(pass ? SWS_CS_DEFAULT : SWS_CS_ITU709),
+		                         0, coefs, 1, 0, 1 << 16, 1 << 16);
+		assert_int_equal(sws_scale(sws, src, src_stride, 0, ref.h, rgb->data, rgb->linesize),
+		                 ref.h);
+		for (int y = 0; y < ref.h && !differs; y++)
+			differs = memcmp(img->data[0] + (size_t)y * img->linesize[0],
+			                 rgb->data[0] + (size_t)y * rgb->linesize[0], (size_t)ref.w * 3) != 0;
+		assert_true(differs);
 		sws_freeContext(sws);
 		av_frame_free(&rgb);
 		av_frame_free(&img);
@@ -1046,7 +1061,7 @@ static void test_media_write_image(void **state)
 
 		snprintf(other, sizeof(other), "%s/bad.png", fx.dir);
 		bad.width[1] = bad.width[0];
-		assert_int_equal(reel_media_write_image(other, &bad), -EINVAL);
+		assert_int_equal(reel_media_write_image(other, &bad, 2), -EINVAL);
 		assert_int_equal(access(other, F_OK), -1);
 	}
 	free(s.delivered);

@@ -45,7 +45,7 @@ struct reel_status {
 	uint64_t journal;           /* entries in the journal */
 	uint64_t pending;           /* commands not finished */
 	uint64_t inflight;          /* work items handed to stages and not done */
-	uint64_t stages;            /* attached stage processes */
+	uint64_t stages;            /* attached editor, effect and audio processes (not previews) */
 	uint64_t malformed;         /* messages dropped as malformed */
 	uint64_t generation;        /* of the buffer: +1 at every coordinator start */
 	uint64_t failed;            /* edits that failed since the coordinator started */
