@@ -40,6 +40,11 @@ fi
 man -l "$root/share/man/man1/reel.1" >/dev/null 2>&1 ||
 	groff -man -Tutf8 "$root/share/man/man1/reel.1" >/dev/null 2>&1 ||
 	[ ! -x /usr/bin/man ] || fail "the man page does not render"
+# The man page names every command `reel --help` lists.
+for c in $("$bin/reel" --help | sed -n '/^commands:/,/^$/p' | awk 'NF && $1 != "commands:" { print $1 }'); do
+	grep -q "^\.BI \"$c " "$root/share/man/man1/reel.1" ||
+		grep -q "^\.BI \".*, $c " "$root/share/man/man1/reel.1" || fail "reel.1 does not describe reel $c"
+done
 for h in error log frame ops client stage; do
 	[ -f "$root/include/reel/$h.h" ] || fail "reel/$h.h not installed"
 done
