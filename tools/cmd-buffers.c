@@ -321,7 +321,8 @@ int cmd_ls(int argc, char **argv)
 		free(l.v);
 		return cli_error(CLI_FAIL, "ls", "%s", r == 1 ? "out of memory" : reel_strerror(r));
 	}
-	qsort(l.v, l.n, sizeof(l.v[0]), by_name);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(l.v[0]), by_name);
 	if (json)
 		print_json(&l);
 	else
@@ -531,7 +532,8 @@ int cmd_gc(int argc, char **argv)
 		free(l.v);
 		return cli_error(CLI_FAIL, "gc", "%s", r == 1 ? "out of memory" : reel_strerror(r));
 	}
-	qsort(l.v, l.n, sizeof(l.v[0]), by_name);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(l.v[0]), by_name);
 	if (json)
 		printf("{\"removed\":[");
 	for (size_t i = 0; i < l.n; i++) {
