@@ -207,7 +207,7 @@ static int start_session(struct demo *d, struct reel_client **ret_client)
 static void start_preview(struct demo *d)
 {
 	char path[PATH_MAX];
-	char *argv[] = { path, "--session", (char *)d->session, "--play", NULL };
+	char *argv[] = { path, "--session", (char *)d->session, "--play", "--loop", NULL };
 
 	if (find_preview(d, path, sizeof(path)) < 0) {
 		printf("reel demo: no reel-preview here (built without SDL2?); going on headless\n");

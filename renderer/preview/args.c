@@ -27,6 +27,7 @@ static void usage(FILE *out)
 	        "                 as ffmpeg -ss T and 'reel frame --time' read it: 6.5, 1:02.5,\n"
 	        "                 00:01:02.5\n"
 	        "  --play         start playing rather than paused\n"
+	        "  --loop         at the end, play again from the first frame\n"
 	        "  --snapshot N   write frame N to --out FILE\n"
 	        "  --settled      with --out: wait until no edit still being applied covers it\n"
 	        "  --trace FILE   for measurement and tests: append a line to FILE for every\n"
@@ -98,6 +99,7 @@ int preview_parse_args(int argc, char **argv, struct preview_args *a)
 		{ "out", required_argument, NULL, 'o' },
 		{ "settled", no_argument, NULL, 'S' },
 		{ "play", no_argument, NULL, 'p' },
+		{ "loop", no_argument, NULL, 'L' },
 		{ "trace", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -127,6 +129,7 @@ int preview_parse_args(int argc, char **argv, struct preview_args *a)
 		case 'o': a->out = optarg; break;
 		case 'S': a->settled = true; break;
 		case 'p': a->play = true; break;
+		case 'L': a->loop = true; break;
 		case 'T': a->trace = optarg; break;
 		case 'v': a->verbose = true; break;
 		case 'h': usage(stdout); return -1;
@@ -161,9 +164,9 @@ int preview_parse_args(int argc, char **argv, struct preview_args *a)
 	if (a->out && !snapshot && !a->time)
 		return preview_error(PREVIEW_USAGE, "--out %s: which frame? give --snapshot N or --time T",
 		                     a->out);
-	if (a->out && (a->play || a->trace))
+	if (a->out && (a->play || a->loop || a->trace))
 		return preview_error(PREVIEW_USAGE, "%s is for the window, not with --out",
-		                     a->play ? "--play" : "--trace");
+		                     a->play ? "--play" : a->loop ? "--loop" : "--trace");
 	if (!a->out && a->settled)
 		return preview_error(PREVIEW_USAGE, "--settled is for --out; the window shows every edit "
 		                     "as it lands");

@@ -50,6 +50,7 @@
 #define AWAIT_EDIT_S 0.1
 
 struct player {
+	bool loop;                  /* --loop: at the end, from the start again */
 	struct session session;
 	struct timeline timeline;
 	struct fetch *fetch;
@@ -203,7 +204,11 @@ static void advance(struct player *p)
 		at_end = p->position == last && p->sound_next > last && audio_queued(p->audio) == 0;
 	else
 		at_end = t >= p->timeline.end;
-	if (at_end) {
+	if (at_end && p->loop) {
+		p->position = 0;
+		start_playing(p);
+		p->dirty = true;
+	} else if (at_end) {
 		p->position = last;
 		stop_playing(p);
 		p->dirty = true;
@@ -538,6 +543,7 @@ int preview_window(const struct preview_args *a)
 	}
 	code = open_parts(&p, a);
 	if (code == PREVIEW_OK) {
+		p.loop = a->loop;
 		if (a->play)
 			start_playing(&p);
 		p.dirty = true;

@@ -49,6 +49,7 @@ struct preview_args {
 	bool have_frame;
 	bool settled;               /* snapshot: wait until no edit covers the frame */
 	bool play;                  /* start playing */
+	bool loop;                  /* from the end, play again from the start */
 	const char *trace;          /* append a line per presented frame here (measurement) */
 	bool verbose;
 };

@@ -1241,6 +1241,37 @@ static void test_preview_plays_without_sound(void **state)
 	check_playback(*state, "noaudio.mp4", 10);
 }
 
+/* --loop: from the last frame, playing goes on from the first, in order. */
+static void test_preview_loops(void **state)
+{
+	struct fixture *f = *state;
+	struct sess *s = new_sess(f, tu_clip("noaudio.mp4"));
+	static struct present all[8192];
+	struct pv v;
+	size_t n, wrapped = 0;
+	uint64_t last;
+
+	open_sess(s, no_preview);
+	last = s->video.frames - 1;
+	start_preview(f, s, &v, (const char *const[]){ "--frame", "40", "--play", "--loop", NULL });
+	wait_present(f, &v, last, 0);
+	wait_present(f, &v, 5, 0);
+	n = all_presents(&v, all, 8192);
+	for (size_t i = 1; i < n; i++) {
+		if (all[i].loading || all[i - 1].loading || all[i].frame >= all[i - 1].frame)
+			continue;
+		/* The one step back is from the end to the start. */
+		if (all[i - 1].frame < last - 2 || all[i].frame > 2)
+			fail_msg("frame %" PRIu64 " shown after frame %" PRIu64, all[i].frame,
+			         all[i - 1].frame);
+		wrapped++;
+	}
+	assert_true(wrapped >= 1);
+	press(&v, "q");
+	assert_int_equal(WEXITSTATUS(wait_preview_exit(f, &v)), 0);
+	stop_sess(f, s);
+}
+
 /*
  * A frame that cannot be decoded: the previous picture stays with a
  * 'cannot decode' mark, the next one shows, and playback goes through it.
@@ -1663,6 +1694,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_preview_undecodable_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_plays_with_sound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_plays_without_sound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preview_loops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_bad_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preview_follows_its_session, setup, teardown),
