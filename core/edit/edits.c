@@ -381,6 +381,14 @@ static int add_locked(struct reel_edits *x, const struct reel_journal_entry *je)
 		return -EINVAL;
 	if ((d->flags & REEL_OP_HOLDS) && !(je->params[0] >= 0 && je->params[0] < (double)x->frames))
 		return -EINVAL;
+	/*
+	 * An edit's parameters were inside the op's bounds when it was accepted;
+	 * outside them the entry was not written by a coordinator, and a speed
+	 * factor of 1e-300 would have reel_edits_output() loop for ever.
+	 */
+	if (!(d->flags & (REEL_OP_CONTROL | REEL_OP_INTERNAL)) &&
+	    reel_op_check_params(je->op, je->params) < 0)
+		return -EINVAL;
 	if (x->n == x->cap) {
 		size_t cap = x->cap ? x->cap * 2 : 64;
 		struct entry *p = realloc(x->e, cap * sizeof(*p));

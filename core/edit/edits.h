@@ -67,8 +67,9 @@ uint64_t reel_edits_count(struct reel_edits *edits);
 /*
  * Take journal entry number count + 1, already validated by the journal.
  * -EINVAL when it cannot follow what came before (an undo of an edit not
- * in effect, a target that is not an edit, a sequence out of order): a
- * coordinator never writes that, so the caller treats it as damage.
+ * in effect, a target that is not an edit, a sequence out of order, an
+ * edit's parameter outside its op's bounds): a coordinator never writes
+ * that, so the caller treats it as damage.
  */
 int reel_edits_add(struct reel_edits *edits, const struct reel_journal_entry *entry);
 

@@ -439,7 +439,11 @@ static void test_edits_random_journals_match_a_plain_reading(void **state)
 
 			if (what < 6 || b->n == 0) {
 				int64_t a = rand() % RFRAMES, z = a + rand() % 20;
-				edit(b, ops[rand() % 6], a, z >= RFRAMES ? RFRAMES - 1 : z, 0.5);
+				uint32_t op = ops[rand() % 6];
+				/* A parameter inside the op's bounds, as a coordinator journals it. */
+				double p0 = reel_op_get(op)->nparams ? reel_op_get(op)->min[0] : 0;
+
+				edit(b, op, a, z >= RFRAMES ? RFRAMES - 1 : z, p0);
 			} else if (what < 8 && (t = reel_edits_undo_target(b->x))) {
 				control(b, REEL_OP_UNDO, t);
 			} else if (what < 9 && (t = reel_edits_redo_target(b->x))) {
