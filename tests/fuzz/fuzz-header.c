@@ -9,8 +9,8 @@
  *
  * Built with -DREEL_FUZZ_REPLAY it is instead a small program that runs the
  * seed corpus through the same function (for builds without libFuzzer) and
- * reports each file as a TAP case: files named valid-* must be accepted,
- * files named bad-* refused.
+ * reports each file as a TAP case (fuzz-replay.h): files named valid-* must
+ * be accepted, files named bad-* refused.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -73,61 +73,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef REEL_FUZZ_REPLAY
-#include <dirent.h>
-#include <stdio.h>
 #include <unistd.h>
 
-/* Exactly the file's bytes in a buffer of exactly that size, so ASan sees any overread. */
-static uint8_t *read_file(const char *path, size_t *ret_size)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *data;
-	long len;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) < 0 || (len = ftell(f)) < 0 || len > (1 << 20) ||
-	    fseek(f, 0, SEEK_SET) < 0) {
-		fclose(f);
-		return NULL;
-	}
-	data = malloc(len ? (size_t)len : 1);
-	if (data && fread(data, 1, (size_t)len, f) != (size_t)len) {
-		free(data);
-		data = NULL;
-	}
-	fclose(f);
-	*ret_size = (size_t)len;
-	return data;
-}
-
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
+#include "buffer/buffer-private.h"
+#include "fuzz-replay.h"
 
 /*
  * --make-seeds DIR writes the seed corpus afresh from a real
  * reel_buffer_create(), for when the format changes: three valid headers,
  * and one copy of the first damaged in each way the validator must catch.
  */
-#include "buffer/buffer-private.h"
-
-static int write_seed(const char *dir, const char *name, const void *data, size_t len)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f || fwrite(data, 1, len, f) != len) {
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	return fclose(f);
-}
-
 static int make_header(const char *dir, const char *name, uint32_t w, uint32_t h, uint64_t frames,
                        uint32_t slots, uint32_t rate, uint8_t *ret_page)
 {
@@ -158,7 +113,7 @@ static int make_header(const char *dir, const char *name, uint32_t w, uint32_t h
 	memcpy(ret_page, b->map, REEL__HEADER_SIZE);
 	reel_buffer_close(b);
 	unlink(path);
-	return write_seed(dir, name, ret_page, REEL__HEADER_SIZE);
+	return fuzz_write_seed(dir, name, ret_page, REEL__HEADER_SIZE);
 }
 
 static int make_seeds(const char *dir)
@@ -174,7 +129,7 @@ static int make_seeds(const char *dir)
 	do {                                                       \
 		memcpy(bad, page, sizeof(bad));                    \
 		change;                                            \
-		r |= write_seed(dir, name, bad, sizeof(bad));      \
+		r |= fuzz_write_seed(dir, name, bad, sizeof(bad));      \
 	} while (0)
 	BAD("bad-magic", bad[0] = 'X');
 	BAD("bad-version", h->version = 1);
@@ -187,64 +142,27 @@ static int make_seeds(const char *dir)
 	BAD("bad-stages-section", h->stages_size = 4096);
 	BAD("bad-source-format", h->source_bits = 99);
 #undef BAD
-	r |= write_seed(dir, "bad-short", page, 200);
+	r |= fuzz_write_seed(dir, "bad-short", page, 200);
 	return r ? 1 : 0;
+}
+
+static int replay_one(const char *name, const uint8_t *data, size_t size, char *detail, size_t len)
+{
+	uint64_t claimed = 0;
+	int r;
+
+	LLVMFuzzerTestOneInput(data, size);
+	if (size >= offsetof(struct reel__header, file_size) + sizeof(claimed))
+		memcpy(&claimed, data + offsetof(struct reel__header, file_size), sizeof(claimed));
+	r = reel_buffer_validate_header(data, size, claimed, NULL);
+	snprintf(detail, len, "validator returned %d", r);
+	return fuzz_expect(name, r == 0);
 }
 
 int main(int argc, char **argv)
 {
-	int cases = 0, failed = 0;
-
 	if (argc == 3 && !strcmp(argv[1], "--make-seeds"))
 		return make_seeds(argv[2]);
-
-	for (int a = 1; a < argc; a++) {
-		struct dirent **names;
-		int n = scandir(argv[a], &names, NULL, by_name);
-
-		if (n < 0) {
-			printf("not ok %d - cannot read %s\n", ++cases, argv[a]);
-			failed++;
-			continue;
-		}
-		for (int i = 0; i < n; i++) {
-			const char *name = names[i]->d_name;
-			bool want_ok = !strncmp(name, "valid-", 6), want_bad = !strncmp(name, "bad-", 4);
-			char path[4096];
-			uint8_t *data;
-			size_t size = 0;
-			uint64_t claimed = 0;
-			int r;
-
-			if (name[0] == '.') {
-				free(names[i]);
-				continue;
-			}
-			snprintf(path, sizeof(path), "%s/%s", argv[a], name);
-			data = read_file(path, &size);
-			if (!data) {
-				printf("not ok %d - cannot read %s\n", ++cases, path);
-				failed++;
-				free(names[i]);
-				continue;
-			}
-			LLVMFuzzerTestOneInput(data, size);
-			if (size >= offsetof(struct reel__header, file_size) + sizeof(claimed))
-				memcpy(&claimed, data + offsetof(struct reel__header, file_size),
-				       sizeof(claimed));
-			r = reel_buffer_validate_header(data, size, claimed, NULL);
-			if ((want_ok && r != 0) || (want_bad && r == 0)) {
-				printf("not ok %d - %s: validator returned %d\n", ++cases, name, r);
-				failed++;
-			} else {
-				printf("ok %d - %s (%d)\n", ++cases, name, r);
-			}
-			free(data);
-			free(names[i]);
-		}
-		free(names);
-	}
-	printf("1..%d\n", cases);
-	return failed ? 1 : 0;
+	return fuzz_replay_main(argc, argv, replay_one);
 }
 #endif
