@@ -32,6 +32,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 mkdir -m 700 "$tmp/run" "$tmp/buffers"
 export REEL_RUNTIME_DIR="$tmp/run" REEL_BUFFER_DIR="$tmp/buffers"
 unset DISPLAY WAYLAND_DISPLAY
@@ -40,6 +41,15 @@ session="vg$$"
 vg() { # vg NAME COMMAND...: the command under memcheck, its log in $tmp/NAME.log
 	name="$1"; shift
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--show-leak-kinds=definite --track-origins=yes --num-callers=40 \
+		--suppressions="$supp" --log-file="$tmp/$name.log" "$@"
+}
+
+# vg_bg: as vg, for a program started with &: the background subshell becomes
+# valgrind (exec), so $! is the process to signal and to wait for.
+vg_bg() {
+	name="$1"; shift
+	exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		--show-leak-kinds=definite --track-origins=yes --num-callers=40 \
 		--suppressions="$supp" --log-file="$tmp/$name.log" "$@"
 }
@@ -92,15 +102,16 @@ step open-missing 2 open "$tmp/no-such-video.mp4" --no-stages --no-preview
 step open-text 2 open "$(dirname "$clip")/text.mp4" --no-stages --no-preview
 
 # A session: the coordinator in the background, clients against it.
-vg open "$reel" open "$clip" --session "$session" --no-stages --no-preview \
+vg_bg open "$reel" open "$clip" --session "$session" --no-stages --no-preview \
 	>"$tmp/open.out" 2>"$tmp/open.err" &
 coord=$!
 tries=0
 until "$reel" status "$session" >/dev/null 2>&1; do
 	tries=$((tries + 1))
 	if [ "$tries" -gt 360 ] || ! kill -0 "$coord" 2>/dev/null; then
-		echo "not ok 1 - the session under valgrind did not come up"
+		echo "not ok $((n + 1)) - the session under valgrind did not come up"
 		sed 's/^/# /' "$tmp/open.log" "$tmp/open.err"
+		echo "1..$((n + 1))"
 		exit 1
 	fi
 	sleep 0.5
@@ -124,7 +135,7 @@ wait "$coord"
 result open $? 0
 coord=""
 
-buffer="$(ls "$REEL_BUFFER_DIR"/*.reel | head -n 1)"
+buffer="$REEL_BUFFER_DIR/$session.reel"
 step ls-all 0 ls --all
 step edits-stopped 0 edits "$buffer"
 step inspect 0 inspect "$buffer"
