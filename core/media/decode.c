@@ -442,9 +442,12 @@ static int audio_append(struct reel__audio *a, const AVFrame *f)
 	ret = audio_get_swr(a, f);
 	if (ret < 0)
 		return ret;
-	at = ts == AV_NOPTS_VALUE ? (a->positioned ? audio_end(a) : 0) :
+	/* A time out of +-2^62 in either unit is taken as missing: `at` must not overflow below. */
+	at = !reel__media_ts_ok(ts) ? AV_NOPTS_VALUE :
 	     av_rescale_q_rnd(ts, tb, (AVRational){ 1, (int)a->out_rate },
 	                      AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
+	if (!reel__media_ts_ok(at))
+		at = a->positioned ? audio_end(a) : 0;
 	if (!a->positioned) {
 		a->buf_len = 0;
 		a->buf_start = at;
@@ -674,7 +677,7 @@ static int frame_samples(const struct decode_call *c, uint64_t idx, int64_t dura
                          int64_t *ret_s0, int64_t *ret_s1)
 {
 	struct reel_index_entry e, next, prev;
-	int64_t end;
+	int64_t end, s0, s1;
 	int ret;
 
 	ret = entry_at(c, idx, &e);
@@ -692,8 +695,17 @@ static int frame_samples(const struct decode_call *c, uint64_t idx, int64_t dura
 		end = reel__media_last_end(e.pts, duration, prev.pts, c->binfo->frame_rate,
 		                           c->binfo->time_base);
 	}
-	*ret_s0 = reel__media_sample_at(e.pts, c->binfo->time_base, c->binfo->sample_rate);
-	*ret_s1 = reel__media_sample_at(end, c->binfo->time_base, c->binfo->sample_rate);
+	s0 = reel__media_sample_at(e.pts, c->binfo->time_base, c->binfo->sample_rate);
+	s1 = reel__media_sample_at(end, c->binfo->time_base, c->binfo->sample_rate);
+	/*
+	 * The index is in a shared file and its times may be anything: sample
+	 * numbers beyond +-2^62 have no sound (and would overflow the
+	 * arithmetic of write_audio()).
+	 */
+	if (!reel__media_ts_ok(s0) || !reel__media_ts_ok(s1))
+		return REEL_E_INDEX;
+	*ret_s0 = s0;
+	*ret_s1 = s1;
 	return 0;
 }
 
@@ -723,6 +735,18 @@ static int deliver_frame(const struct decode_call *c, uint64_t idx)
 		return ret < 0 ? ret : 0;
 	if (!reel__frame_view_valid(&dst)) {
 		error = -EINVAL;
+		goto out_end;
+	}
+	/*
+	 * A picture the decoder made from damaged data (concealed, or with a
+	 * reference missing) is not the source's frame: it is marked ERROR
+	 * like a frame never produced, and the frames around it go on.
+	 */
+	if ((media->video.frame->flags & AV_FRAME_FLAG_CORRUPT) ||
+	    media->video.frame->decode_error_flags) {
+		reel_log(REEL_LOG_DEBUG, "media", "frame %llu decoded from damaged data (flags %#x)",
+		         (unsigned long long)idx, (unsigned)media->video.frame->decode_error_flags);
+		error = REEL_E_DECODE;
 		goto out_end;
 	}
 	ret = write_picture(&media->video, media->video.frame, &dst);
