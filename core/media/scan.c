@@ -226,6 +226,9 @@ int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entr
 		av_packet_unref(pkt);
 	}
 	if (count == 0) {
+		reel__media_why(media->why, sizeof(media->why),
+		                "damaged %s file: not one video packet could be read",
+		                media->iformat ? media->iformat->name : "video");
 		ret = REEL_E_BADMEDIA;
 		goto out_free;
 	}
