@@ -381,8 +381,9 @@ static void audio_drop_before(struct reel__audio *a, int64_t s)
 	if (s <= a->buf_start)
 		return;
 	n = s - a->buf_start >= (int64_t)a->buf_len ? a->buf_len : (size_t)(s - a->buf_start);
-	memmove(a->buf, a->buf + n * a->out_channels,
-	        (a->buf_len - n) * a->out_channels * sizeof(float));
+	if (n > 0 && n < a->buf_len)
+		memmove(a->buf, a->buf + n * a->out_channels,
+		        (a->buf_len - n) * a->out_channels * sizeof(float));
 	a->buf_len -= n;
 	a->buf_start += (int64_t)n;
 	if (a->buf_len == 0)
@@ -656,15 +657,24 @@ static int write_audio(struct reel_media *media, const struct decode_call *c,
 		return 0;   /* the audio ended before this frame */
 	if (a->eof && end < s0 + n)
 		n = end - s0;
+	/*
+	 * What the buffer holds of [s0, s0 + n), clipped to it: audio that
+	 * starts after the frame ends (a jump in a damaged file's timestamps)
+	 * must not push the silence before it past the slot's capacity.
+	 */
 	have_from = a->buf_start > s0 ? a->buf_start : s0;
+	if (have_from > s0 + n)
+		have_from = s0 + n;
 	have_to = end < s0 + n ? end : s0 + n;
+	if (have_to < have_from)
+		have_to = have_from;
 	if (have_from > s0)
 		memset(dst->audio, 0, (size_t)(have_from - s0) * ch * sizeof(float));
 	if (have_to > have_from)
 		memcpy(dst->audio + (size_t)(have_from - s0) * ch,
 		       a->buf + (size_t)(have_from - a->buf_start) * ch,
 		       (size_t)(have_to - have_from) * ch * sizeof(float));
-	if (have_to < s0 + n && have_to >= have_from)
+	if (have_to < s0 + n)
 		memset(dst->audio + (size_t)(have_to - s0) * ch, 0,
 		       (size_t)(s0 + n - have_to) * ch * sizeof(float));
 	audio_drop_before(a, s1);
