@@ -15,6 +15,9 @@
  * bound), an mp4 whose tables claim 100 million samples, an mp4 with bytes
  * overwritten in the middle, Matroska files with a frame cut short in the
  * middle and with timestamps at 2^62, near 2^63 and past it, in ms and ns.
+ *
+ * `fault-inputs --write-seeds DIR` writes the small crafted files into
+ * fuzz-media's seed corpus instead (tests/fuzz/corpus/media/).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -315,7 +318,34 @@ static char *copy_clip(const char *clip, const char *name, size_t *ret_len, uint
 	return path;
 }
 
-int main(void)
+/* Write the crafted inputs small enough for a fuzz seed into folder out (fuzz-media's corpus). */
+static int write_seeds(const char *out)
+{
+	uint64_t t[16], x[12] = { 0, 40, 80, ((uint64_t)1 << 62) + 10, ((uint64_t)1 << 63) - 100,
+	                          UINT64_MAX - 40, 120, 160, 200, (uint64_t)1 << 63, 240, 280 };
+	struct { const char *name; uint8_t *data; size_t len; } seeds[4];
+	char path[4096];
+	int r = 0;
+
+	for (unsigned i = 0; i < 16; i++)
+		t[i] = i * 40;
+	seeds[0].name = "valid-raw-cut-frame.mkv";
+	seeds[0].data = craft_mkv(t, 16, 7, 1000000, &seeds[0].len);
+	seeds[1].name = "extreme-ts-ms.mkv";
+	seeds[1].data = craft_mkv(x, 12, 99, 1000000, &seeds[1].len);
+	seeds[2].name = "extreme-ts-ns.mkv";
+	seeds[2].data = craft_mkv(x, 12, 99, 1, &seeds[2].len);
+	seeds[3].name = "bad-tiny-frames.mkv";
+	seeds[3].data = craft_mkv_tiny_frames(20000, &seeds[3].len);
+	for (unsigned i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", out, seeds[i].name);
+		r |= tu_write_file(path, seeds[i].data, seeds[i].len);
+		free(seeds[i].data);
+	}
+	return r ? 1 : 0;
+}
+
+int main(int argc, char **argv)
 {
 	unsigned tries = 0, held = 0, lost = 0;
 	long worst_rss = 0;
@@ -324,6 +354,8 @@ int main(void)
 	uint8_t *bytes;
 	size_t len;
 
+	if (argc == 3 && !strcmp(argv[1], "--write-seeds"))
+		return write_seeds(argv[2]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	reel = getenv("REEL_BIN");
 	if (!reel) {

@@ -157,6 +157,7 @@ static void run_one(const uint8_t *data, size_t size, struct outcome *out)
 	if (out->scan < 0) {
 		if (!reel_media_why(media)[0] && out->scan != -ENOMEM)
 			abort();   /* the scan's refusals say why too */
+		snprintf(out->why, sizeof(out->why), "%s", reel_media_why(media));
 		goto out_close;
 	}
 	if (out->frames == 0 || out->frames > size / REEL_MEDIA_MIN_FRAME_BYTES)
@@ -283,7 +284,7 @@ int main(int argc, char **argv)
 				       ++cases, name, out.open, out.scan, out.ok, out.errors,
 				       out.why[0] ? ": " : "", out.why);
 				failed++;
-			} else if (out.open < 0) {
+			} else if (out.open < 0 || out.scan < 0) {
 				printf("ok %d - %s: refused: %s\n", ++cases, name, out.why);
 			} else {
 				printf("ok %d - %s: %llu frames, %u decoded, %u errors\n", ++cases, name,

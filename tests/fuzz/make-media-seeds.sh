@@ -7,6 +7,10 @@
 #   valid-*  must open, scan and decode at least one frame in the replay test
 #   bad-*    must be refused with a reason
 #   any other name: anything goes but a crash (damaged clips that may open)
+# Four more are crafted byte by byte (a frame cut short, timestamps at and
+# past 2^62 and 2^63, 20,000 one-byte frames in 23 KB) by
+# `build/tests/fault/fault-inputs --write-seeds OUTDIR`; found-* are inputs
+# the fuzzer once crashed on, kept as regression seeds.
 set -eu
 OUT=$1
 mkdir -p "$OUT"
