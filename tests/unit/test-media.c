@@ -978,6 +978,88 @@ static void test_media_source_id(void **state)
 	free(dir);
 }
 
+/* A file of the fuzz seed corpus (tests/fuzz/corpus/media/), crafted or made by ffmpeg. */
+static const char *seed_path(const char *name)
+{
+	static char path[PATH_MAX];
+	const char *root = getenv("REEL_SOURCE_ROOT");
+
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/media/%s", root, name);
+	return path;
+}
+
+/*
+ * Timestamps at 2^62, near 2^63 and past it (as uint64 cluster times in
+ * Matroska): the index holds only times within +-2^62, the index refuses
+ * entries beyond, and every frame decodes or ends in ERROR (the sanitizer
+ * build checks that no arithmetic overflowed on the way).
+ */
+static void test_media_extreme_timestamps_bounded(void **state)
+{
+	const char *names[] = { "extreme-ts-ms.mkv", "extreme-ts-ns.mkv" };
+	struct reel_index_entry bad = { 0 };
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		struct fixture fx;
+		struct check_sink s;
+
+		fixture_open(&fx, seed_path(names[k]), 4);
+		assert_int_equal(fx.count, 12);
+		for (uint64_t i = 0; i < fx.count; i++)
+			assert_true(fx.index[i].pts >= -((int64_t)1 << 62) &&
+			            fx.index[i].pts <= ((int64_t)1 << 62));
+		memset(&s, 0, sizeof(s));
+		s.fx = &fx;
+		s.slots = reel_buffer_info(fx.buffer)->slot_count;
+		s.delivered = calloc(fx.count, 1);
+		decode_range(&s, 0, fx.count - 1, false);
+		print_message("# %s: %u decoded, %u in error\n", names[k], s.ok, s.errors);
+		/* The first three frames have ordinary times. */
+		assert_true(s.ok >= 3);
+		decode_range(&s, fx.count - 1, fx.count - 1, false);
+		bad.pts = ((int64_t)1 << 62) + 1;
+		assert_int_equal(reel_index_put(fx.buffer, 0, &bad), -EINVAL);
+		bad.pts = 0;
+		bad.dts = INT64_MAX;
+		assert_int_equal(reel_index_put(fx.buffer, 0, &bad), -EINVAL);
+		free(s.delivered);
+		fixture_close(&fx);
+	}
+}
+
+/* Refusals name what they refuse: a format, a codec, a frame count. */
+static void test_media_refusals_say_why(void **state)
+{
+	struct reel_index_entry *idx = NULL;
+	struct reel_media *media = NULL;
+	uint64_t count = 0;
+	uint32_t max_audio;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(reel_media_open_why(seed_path("bad-wmv2.wmv"), &media, why, sizeof(why)),
+	                 REEL_E_BADMEDIA);
+	assert_non_null(strstr(why, "'asf'"));
+	assert_int_equal(reel_media_open_why(clip_path("playlist.m3u8"), &media, why, sizeof(why)),
+	                 REEL_E_BADMEDIA);
+	assert_non_null(strstr(why, "'hls'"));
+	assert_int_equal(reel_media_open_why(clip_path("text.mp4"), &media, why, sizeof(why)),
+	                 REEL_E_BADMEDIA);
+	assert_non_null(strstr(why, "no container format"));
+	assert_int_equal(reel_media_open_why(clip_path("too-wide.mkv"), &media, why, sizeof(why)),
+	                 REEL_E_TOOLARGE);
+	assert_non_null(strstr(why, "16400x16"));
+	/* 20,000 laced one-byte frames in 24 KB: past one frame per 4 bytes. */
+	assert_int_equal(reel_media_open_why(seed_path("bad-tiny-frames.mkv"), &media, why,
+	                                     sizeof(why)), 0);
+	assert_int_equal(reel_media_scan(media, &idx, &count, &max_audio), REEL_E_TOOLARGE);
+	assert_null(idx);
+	assert_non_null(strstr(reel_media_why(media), "one per 4 bytes"));
+	reel_media_close(media);
+}
+
 /* Flip one byte at off, take the identity, flip it back. */
 static void id_with_byte_flipped(const char *path, uint64_t off, struct reel_source_id *ret_id)
 {
@@ -1267,6 +1349,8 @@ int main(void)
 		cmocka_unit_test(test_media_damaged_files_decode_cleanly),
 		cmocka_unit_test(test_media_source_id),
 		cmocka_unit_test(test_media_source_id_covers_the_file),
+		cmocka_unit_test(test_media_extreme_timestamps_bounded),
+		cmocka_unit_test(test_media_refusals_say_why),
 		cmocka_unit_test(test_media_write_image),
 		cmocka_unit_test(test_media_scan_progress_and_cancel),
 	};
