@@ -190,6 +190,9 @@ static int open_failed(const struct reel_coord_options *o, const struct reel_coo
 	default:
 		break;
 	}
+	/* The media layer's own line names the format, codec or limit it refused. */
+	if (n->why[0])
+		return cli_error(code, "open", "%s: %s", o->video, n->why);
 	return cli_error(code, "open", "%s: %s", o->video, reel_strerror(r));
 }
 

@@ -15,10 +15,24 @@
 #include "buffer/buffer-private.h"
 #include "reel/error.h"
 
+/* The scan keeps times within +-2^62 (core/media/scan.c), so sums of two never overflow. */
+#define TS_MAX ((int64_t)1 << 62)
+
+static bool ts_valid(int64_t ts)
+{
+	return ts >= -TS_MAX && ts <= TS_MAX;
+}
+
 static bool entry_valid(const struct reel_index_entry *e)
 {
-	/* pts and dts may be anything (non-monotonic streams exist); pos is -1 or a byte offset. */
-	return (e->flags & ~REEL_INDEX_KEY) == 0 && e->pos >= -1;
+	/*
+	 * pts and dts need not be monotonic (such streams exist) but lie
+	 * within +-2^62, dts may be missing (INT64_MIN, libav's
+	 * AV_NOPTS_VALUE); pos is -1 or a byte offset.  A damaged entry with a
+	 * time out there is refused here rather than overflowing a reader.
+	 */
+	return (e->flags & ~REEL_INDEX_KEY) == 0 && e->pos >= -1 && ts_valid(e->pts) &&
+	       (e->dts == INT64_MIN || ts_valid(e->dts));
 }
 
 int reel_index_get(const struct reel_buffer *buffer, uint64_t frame,
@@ -73,8 +87,8 @@ bool reel_index_complete(const struct reel_buffer *buffer)
 	return __atomic_load_n(&buffer->live->index_complete, __ATOMIC_ACQUIRE) == 1;
 }
 
-/* v * num / den rounded half away from zero, without overflow for any int64 operands. */
-static int64_t rescale(int64_t v, int64_t num, int64_t den)
+/* v * num / den rounded half away from zero, without overflow for any v within +-2^64 and int32 num. */
+static int64_t rescale(__int128 v, int64_t num, int64_t den)
 {
 	__int128 p = (__int128)v * num;
 	__int128 q = p >= 0 ? (p + den / 2) / den : -((-p + den / 2) / den);
@@ -93,13 +107,16 @@ int reel_index_pts_of_time(const struct reel_buffer *b, int64_t us, int64_t *ret
 		return REEL_E_HEADER;
 	if (in->format.start_known) {
 		/* One rounding of the sum, as ffmpeg offsets the stream by -(start + ss). */
-		*ret_pts = rescale(in->format.start_us + us, num, den);
+		*ret_pts = rescale((__int128)in->format.start_us + us, num, den);
 		return 0;
 	}
 	r = reel_index_get(b, 0, &e0);
 	if (r < 0)
 		return r;
-	*ret_pts = e0.pts + rescale(us, num, den);
+	/* e0.pts is within +-2^62; the rescaled time may be anything: saturate. */
+	*ret_pts = rescale(us, num, den);
+	*ret_pts = *ret_pts > INT64_MAX - e0.pts ? INT64_MAX :
+	           *ret_pts < INT64_MIN - e0.pts ? INT64_MIN : e0.pts + *ret_pts;
 	return 0;
 }
 

@@ -471,7 +471,10 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	r = o->session ? reel_session_name_check(o->session) : 0;
 	if (r < 0)
 		goto out;
-	r = reel_media_open(o->video, &c->media);
+	if (ret_names)
+		ret_names->why[0] = 0;
+	r = reel_media_open_why(o->video, &c->media, ret_names ? ret_names->why : NULL,
+	                        ret_names ? sizeof(ret_names->why) : 0);
 	if (r == 0)
 		r = choose_names(c, o);
 	if (ret_names) {
@@ -486,6 +489,9 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	if (r < 0)
 		goto out;
 	r = open_buffer(c, o);
+	/* The scan's refusal of a hostile video (too many frames) says why. */
+	if (r < 0 && ret_names && reel_media_why(c->media)[0])
+		snprintf(ret_names->why, sizeof(ret_names->why), "%s", reel_media_why(c->media));
 	if (r < 0)
 		goto out;
 	reel_buffer_claim(c->buffer, (uint32_t)getpid());

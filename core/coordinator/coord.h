@@ -34,6 +34,7 @@ struct reel_coord;
 struct reel_coord_names {
 	char session[REEL_SESSION_NAME_MAX + 1];
 	char buffer_path[REEL_PATH_MAX];
+	char why[256];              /* why the video was refused, "" when it was not */
 };
 
 /*

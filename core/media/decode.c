@@ -381,8 +381,9 @@ static void audio_drop_before(struct reel__audio *a, int64_t s)
 	if (s <= a->buf_start)
 		return;
 	n = s - a->buf_start >= (int64_t)a->buf_len ? a->buf_len : (size_t)(s - a->buf_start);
-	memmove(a->buf, a->buf + n * a->out_channels,
-	        (a->buf_len - n) * a->out_channels * sizeof(float));
+	if (n > 0 && n < a->buf_len)
+		memmove(a->buf, a->buf + n * a->out_channels,
+		        (a->buf_len - n) * a->out_channels * sizeof(float));
 	a->buf_len -= n;
 	a->buf_start += (int64_t)n;
 	if (a->buf_len == 0)
@@ -442,9 +443,12 @@ static int audio_append(struct reel__audio *a, const AVFrame *f)
 	ret = audio_get_swr(a, f);
 	if (ret < 0)
 		return ret;
-	at = ts == AV_NOPTS_VALUE ? (a->positioned ? audio_end(a) : 0) :
+	/* A time out of +-2^62 in either unit is taken as missing: `at` must not overflow below. */
+	at = !reel__media_ts_ok(ts) ? AV_NOPTS_VALUE :
 	     av_rescale_q_rnd(ts, tb, (AVRational){ 1, (int)a->out_rate },
 	                      AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX);
+	if (!reel__media_ts_ok(at))
+		at = a->positioned ? audio_end(a) : 0;
 	if (!a->positioned) {
 		a->buf_len = 0;
 		a->buf_start = at;
@@ -653,15 +657,24 @@ static int write_audio(struct reel_media *media, const struct decode_call *c,
 		return 0;   /* the audio ended before this frame */
 	if (a->eof && end < s0 + n)
 		n = end - s0;
+	/*
+	 * What the buffer holds of [s0, s0 + n), clipped to it: audio that
+	 * starts after the frame ends (a jump in a damaged file's timestamps)
+	 * must not push the silence before it past the slot's capacity.
+	 */
 	have_from = a->buf_start > s0 ? a->buf_start : s0;
+	if (have_from > s0 + n)
+		have_from = s0 + n;
 	have_to = end < s0 + n ? end : s0 + n;
+	if (have_to < have_from)
+		have_to = have_from;
 	if (have_from > s0)
 		memset(dst->audio, 0, (size_t)(have_from - s0) * ch * sizeof(float));
 	if (have_to > have_from)
 		memcpy(dst->audio + (size_t)(have_from - s0) * ch,
 		       a->buf + (size_t)(have_from - a->buf_start) * ch,
 		       (size_t)(have_to - have_from) * ch * sizeof(float));
-	if (have_to < s0 + n && have_to >= have_from)
+	if (have_to < s0 + n)
 		memset(dst->audio + (size_t)(have_to - s0) * ch, 0,
 		       (size_t)(s0 + n - have_to) * ch * sizeof(float));
 	audio_drop_before(a, s1);
@@ -674,7 +687,7 @@ static int frame_samples(const struct decode_call *c, uint64_t idx, int64_t dura
                          int64_t *ret_s0, int64_t *ret_s1)
 {
 	struct reel_index_entry e, next, prev;
-	int64_t end;
+	int64_t end, s0, s1;
 	int ret;
 
 	ret = entry_at(c, idx, &e);
@@ -692,8 +705,17 @@ static int frame_samples(const struct decode_call *c, uint64_t idx, int64_t dura
 		end = reel__media_last_end(e.pts, duration, prev.pts, c->binfo->frame_rate,
 		                           c->binfo->time_base);
 	}
-	*ret_s0 = reel__media_sample_at(e.pts, c->binfo->time_base, c->binfo->sample_rate);
-	*ret_s1 = reel__media_sample_at(end, c->binfo->time_base, c->binfo->sample_rate);
+	s0 = reel__media_sample_at(e.pts, c->binfo->time_base, c->binfo->sample_rate);
+	s1 = reel__media_sample_at(end, c->binfo->time_base, c->binfo->sample_rate);
+	/*
+	 * The index is in a shared file and its times may be anything: sample
+	 * numbers beyond +-2^62 have no sound (and would overflow the
+	 * arithmetic of write_audio()).
+	 */
+	if (!reel__media_ts_ok(s0) || !reel__media_ts_ok(s1))
+		return REEL_E_INDEX;
+	*ret_s0 = s0;
+	*ret_s1 = s1;
 	return 0;
 }
 
@@ -723,6 +745,18 @@ static int deliver_frame(const struct decode_call *c, uint64_t idx)
 		return ret < 0 ? ret : 0;
 	if (!reel__frame_view_valid(&dst)) {
 		error = -EINVAL;
+		goto out_end;
+	}
+	/*
+	 * A picture the decoder made from damaged data (concealed, or with a
+	 * reference missing) is not the source's frame: it is marked ERROR
+	 * like a frame never produced, and the frames around it go on.
+	 */
+	if ((media->video.frame->flags & AV_FRAME_FLAG_CORRUPT) ||
+	    media->video.frame->decode_error_flags) {
+		reel_log(REEL_LOG_DEBUG, "media", "frame %llu decoded from damaged data (flags %#x)",
+		         (unsigned long long)idx, (unsigned)media->video.frame->decode_error_flags);
+		error = REEL_E_DECODE;
 		goto out_end;
 	}
 	ret = write_picture(&media->video, media->video.frame, &dst);

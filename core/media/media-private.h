@@ -1,6 +1,6 @@
 /*
  * The state behind a struct reel_media, shared by the files of core/media/ and by no
- * other file: these four files are the only ones that include libav headers.
+ * other file: these files are the only ones that include libav headers.
  *
  * One read-only MAP_SHARED mapping of the source feeds two AVFormatContexts
  * through two AVIOContexts (each with its own read position): `video` is
@@ -11,6 +11,7 @@
 #ifndef REEL_MEDIA_PRIVATE_H
 #define REEL_MEDIA_PRIVATE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -97,7 +98,26 @@ struct reel_media {
 	struct reel__audio audio;
 	reel_progress_fn progress;  /* see reel_media_set_progress() */
 	void *progress_data;
+	char why[256];              /* the reason of the last refusal, "" when none */
 };
+
+/* ---- what reel accepts (accept.c) ---- */
+
+/* Timestamps beyond +-2^62 are treated as missing: two believed times never overflow a sum. */
+#define REEL__MEDIA_TS_MAX ((int64_t)1 << 62)
+
+/* A demuxer (by libav's name, which may list several) reel lets read a source. */
+bool reel__media_format_accepted(const char *name);
+/* A codec reel lets decode, for a video or an audio stream. */
+bool reel__media_codec_accepted(enum AVCodecID id, enum AVMediaType type);
+/* The same lists as libav's format_whitelist and codec_whitelist options want them. */
+const char *reel__media_format_whitelist(void);
+const char *reel__media_codec_whitelist(void);
+/* ts is a time reel believes: not AV_NOPTS_VALUE and within +-REEL__MEDIA_TS_MAX. */
+bool reel__media_ts_ok(int64_t ts);
+/* printf into why (may be NULL). */
+void reel__media_why(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Route libav's log into reel_log (once per process; every entry point that uses libav calls it). */
 void reel__media_log_init(void);

@@ -11,6 +11,7 @@
 #ifndef REEL_MEDIA_H
 #define REEL_MEDIA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buffer/buffer.h"
@@ -34,11 +35,27 @@ struct reel_media_info {
  * the best video stream.  REEL_E_BADMEDIA when libav cannot read it.
  */
 int reel_media_open(const char *path, struct reel_media **ret_media);
+/*
+ * The same, with a one-line reason in why (may be NULL) on failure: the
+ * container format or codec reel does not take (by name), no video
+ * stream, a damaged header, a picture too large.  Only the demuxers and
+ * decoders listed in core/media/accept.c run.
+ */
+int reel_media_open_why(const char *path, struct reel_media **ret_media, char *why,
+                        size_t whylen);
 void reel_media_close(struct reel_media *media);
 const struct reel_media_info *reel_media_info(const struct reel_media *media);
 
-/* Size, mtime and SHA-256 of the first MiB of the opened source. */
+/*
+ * Size, mtime and a SHA-256 over the size, the first and last MiB and 64
+ * blocks of 64 KiB spread evenly between (the whole file up to 2 MiB): at
+ * most 6 MiB read.  Two sources are the same when size and hash are; the
+ * mtime is a hint for people (a copy keeps matching).
+ */
 int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id);
+
+/* The one-line reason of the last refusal of reel_media_scan(), "" when none. */
+const char *reel_media_why(const struct reel_media *media);
 
 /*
  * Called now and then during long work (the index scan) with the bytes
@@ -47,6 +64,16 @@ int reel_media_source_id(const struct reel_media *media, struct reel_source_id *
  */
 typedef int (*reel_progress_fn)(void *userdata, uint64_t done, uint64_t total);
 void reel_media_set_progress(struct reel_media *media, reel_progress_fn fn, void *userdata);
+
+/*
+ * The most frames a source may have: 2^22, 19 hours at 60 fps (the index
+ * and the per-frame tables stay under a few hundred MiB).  A source may
+ * also not claim more than one frame per REEL_MEDIA_MIN_FRAME_BYTES bytes
+ * of file (the smallest frame any container stores, dropped AVI frames
+ * included, takes more), so that a small file cannot ask for a large index.
+ */
+#define REEL_MEDIA_MAX_FRAMES (UINT64_C(1) << 22)
+#define REEL_MEDIA_MIN_FRAME_BYTES 4
 
 /*
  * Demux-only scan: every video packet, sorted into presentation order
@@ -58,7 +85,10 @@ void reel_media_set_progress(struct reel_media *media, reel_progress_fn fn, void
  * in one frame interval, for sizing slots (0 without audio; at most 4 s of
  * samples: a longer still frame keeps the start of its audio).  A truncated
  * or damaged file gives the packets demuxed before the damage; no video
- * packet at all is REEL_E_BADMEDIA.  Scanning after decoding is allowed.
+ * packet at all is REEL_E_BADMEDIA.  More frames than the limits above is
+ * REEL_E_TOOLARGE, found before the memory is taken.  Times beyond +-2^62
+ * (in the stream's time base) are taken as missing.  A refusal leaves its
+ * reason in reel_media_why().  Scanning after decoding is allowed.
  */
 int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entries,
                     uint64_t *ret_count, uint32_t *ret_max_audio_per_frame);

@@ -8,8 +8,12 @@
  *
  * The source may be changed by someone else while it is mapped; a file
  * truncated underneath the mapping raises SIGBUS in the read callback
- * like it would in any mmap reader.  The identity (size, mtime, hash of
- * the first MiB) lets a buffer refuse a source that changed since.
+ * like it would in any mmap reader.  The identity (size, and a hash of
+ * the first and last MiB and 64 blocks spread across the file; mtime kept
+ * as a hint) lets a buffer refuse a source that changed since.
+ *
+ * Only the demuxers and decoders of accept.c run: the format is probed
+ * here and refused by name before its demuxer reads the header.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +38,15 @@
 #include "reel/log.h"
 
 #define IO_BUFFER_SIZE (64 * 1024)
-#define HASH_BYTES (1024 * 1024)
+#define PROBE_BYTES (1024 * 1024)
+/*
+ * The identity hashes the first and the last HASH_EDGE bytes and
+ * HASH_SAMPLES blocks of HASH_BLOCK bytes spread evenly between: at most
+ * 6 MiB read, whatever the file's size.
+ */
+#define HASH_EDGE (1024 * 1024)
+#define HASH_BLOCK (64 * 1024)
+#define HASH_SAMPLES 64
 #define MAX_STREAMS 256
 /* Per decoded audio frame; far above any real codec's frame size. */
 #define MAX_AUDIO_SAMPLES (1 << 20)
@@ -203,6 +215,31 @@ int reel__media_open_format(struct reel_media *media, struct reel__mapio *io,
 	av_dict_set(&opts, "probesize", "10000000", 0);
 	av_dict_set(&opts, "formatprobesize", "1048576", 0);
 	av_dict_set(&opts, "analyzeduration", "10000000", 0);
+	/* Belt and braces: libav itself refuses what the checks below refuse. */
+	av_dict_set(&opts, "format_whitelist", reel__media_format_whitelist(), 0);
+	av_dict_set(&opts, "codec_whitelist", reel__media_codec_whitelist(), 0);
+
+	/*
+	 * Probe here rather than inside avformat_open_input(), so that a
+	 * format reel does not take is refused by name before its demuxer
+	 * reads the header.  Probing runs only the demuxers' probe functions.
+	 */
+	if (!iformat) {
+		ret = av_probe_input_buffer2(pb, &iformat, "", NULL, 0, PROBE_BYTES);
+		if (ret < 0 || !iformat) {
+			reel__media_why(media->why, sizeof(media->why),
+			                "not a video file: no container format recognised");
+			ret = REEL_E_BADMEDIA;
+			goto out_free_fmt;
+		}
+		if (!reel__media_format_accepted(iformat->name)) {
+			reel__media_why(media->why, sizeof(media->why),
+			                "container format '%s' (%s) is not one reel takes",
+			                iformat->name, iformat->long_name ? iformat->long_name : "?");
+			ret = REEL_E_BADMEDIA;
+			goto out_free_fmt;
+		}
+	}
 
 	/* On failure avformat_open_input frees fmt, but never our custom pb. */
 	ret = avformat_open_input(&fmt, NULL, iformat, &opts);
@@ -213,12 +250,17 @@ int reel__media_open_format(struct reel_media *media, struct reel__mapio *io,
 		 * whose entries we refuse to open even report ENOMEM), the file is
 		 * not a video reel can use.
 		 */
+		reel__media_why(media->why, sizeof(media->why),
+		                "damaged or unreadable %s file: libav cannot read its header",
+		                iformat->name);
 		ret = REEL_E_BADMEDIA;
 		goto out_free_pb;
 	}
 	if (find_info) {
 		ret = avformat_find_stream_info(fmt, NULL);
 		if (ret < 0) {
+			reel__media_why(media->why, sizeof(media->why),
+			                "damaged %s file: libav cannot find its streams", iformat->name);
 			ret = REEL_E_BADMEDIA;
 			goto out_close;
 		}
@@ -228,6 +270,10 @@ int reel__media_open_format(struct reel_media *media, struct reel__mapio *io,
 
 out_close:
 	avformat_close_input(&fmt);
+	goto out_free_pb;
+out_free_fmt:
+	av_dict_free(&opts);
+	avformat_free_context(fmt);
 out_free_pb:
 	av_freep(&pb->buffer);
 	avio_context_free(&pb);
@@ -241,7 +287,8 @@ int reel__media_open_decoder(const AVStream *st, bool threads, AVCodecContext **
 	AVCodecContext *dec;
 	int ret;
 
-	if (!codec)
+	/* The stream was checked when the source was opened; this is the last gate. */
+	if (!codec || !reel__media_codec_accepted(st->codecpar->codec_id, st->codecpar->codec_type))
 		return REEL_E_BADMEDIA;
 	dec = avcodec_alloc_context3(codec);
 	if (!dec)
@@ -259,6 +306,7 @@ int reel__media_open_decoder(const AVStream *st, bool threads, AVCodecContext **
 		dec->thread_count = 1;
 	}
 	av_dict_set_int(&opts, "max_pixels", (int64_t)REEL_MAX_DIMENSION * REEL_MAX_DIMENSION, 0);
+	av_dict_set(&opts, "codec_whitelist", reel__media_codec_whitelist(), 0);
 	if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
 		av_dict_set_int(&opts, "max_samples", MAX_AUDIO_SAMPLES, 0);
 	ret = avcodec_open2(dec, codec, &opts);
@@ -456,6 +504,7 @@ static int pick_audio_stream(AVFormatContext *fmt, int video)
 	par = fmt->streams[idx]->codecpar;
 	if (par->sample_rate <= 0 || par->sample_rate > REEL_MAX_SAMPLE_RATE ||
 	    par->ch_layout.nb_channels <= 0 || par->ch_layout.nb_channels > REEL_MAX_CHANNELS ||
+	    !reel__media_codec_accepted(par->codec_id, AVMEDIA_TYPE_AUDIO) ||
 	    !avcodec_find_decoder(par->codec_id))
 		return -1;
 	return idx;
@@ -473,16 +522,34 @@ static int open_streams(struct reel_media *media)
 	media->iformat = v->fmt->iformat;
 	media->nb_streams = (int)v->fmt->nb_streams;
 	v->stream = pick_video_stream(v->fmt);
-	if (v->stream < 0)
+	if (v->stream < 0) {
+		reel__media_why(media->why, sizeof(media->why), "no video stream in this %s file",
+		                media->iformat->name);
 		return REEL_E_BADMEDIA;
+	}
 	par = v->fmt->streams[v->stream]->codecpar;
-	if (par->width <= 0 || par->height <= 0)
+	if (!reel__media_codec_accepted(par->codec_id, AVMEDIA_TYPE_VIDEO)) {
+		reel__media_why(media->why, sizeof(media->why),
+		                "video codec '%s' is not one reel takes", avcodec_get_name(par->codec_id));
 		return REEL_E_BADMEDIA;
-	if (par->width > REEL_MAX_DIMENSION || par->height > REEL_MAX_DIMENSION)
+	}
+	if (par->width <= 0 || par->height <= 0) {
+		reel__media_why(media->why, sizeof(media->why),
+		                "damaged %s video: no picture size", avcodec_get_name(par->codec_id));
+		return REEL_E_BADMEDIA;
+	}
+	if (par->width > REEL_MAX_DIMENSION || par->height > REEL_MAX_DIMENSION) {
+		reel__media_why(media->why, sizeof(media->why),
+		                "picture %dx%d is larger than reel's limit of %d pixels a side",
+		                par->width, par->height, REEL_MAX_DIMENSION);
 		return REEL_E_TOOLARGE;
+	}
 	ret = reel__media_open_decoder(v->fmt->streams[v->stream], true, &v->dec);
-	if (ret < 0)
+	if (ret < 0) {
+		reel__media_why(media->why, sizeof(media->why), "no working %s decoder for this video",
+		                avcodec_get_name(par->codec_id));
 		return ret;
+	}
 	v->pkt = av_packet_alloc();
 	v->frame = av_frame_alloc();
 	v->pending = av_frame_alloc();
@@ -504,6 +571,11 @@ static int open_streams(struct reel_media *media)
 }
 
 int reel_media_open(const char *path, struct reel_media **ret_media)
+{
+	return reel_media_open_why(path, ret_media, NULL, 0);
+}
+
+int reel_media_open_why(const char *path, struct reel_media **ret_media, char *why, size_t whylen)
 {
 	struct reel_media *media;
 	struct stat st;
@@ -532,10 +604,12 @@ int reel_media_open(const char *path, struct reel_media **ret_media)
 		goto out_close;
 	}
 	if (st.st_size <= 0) {
+		reel__media_why(why, whylen, "empty file");
 		ret = REEL_E_BADMEDIA;
 		goto out_close;
 	}
 	if ((uint64_t)st.st_size > SIZE_MAX / 2) {
+		reel__media_why(why, whylen, "file too large to map");
 		ret = REEL_E_TOOLARGE;
 		goto out_close;
 	}
@@ -552,7 +626,10 @@ int reel_media_open(const char *path, struct reel_media **ret_media)
 	media->fd = fd;
 	media->map = map;
 	media->size = (size_t)st.st_size;
-	media->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	/* Any time_t is possible (touch -d); one beyond year 2262 is pinned rather than overflowed. */
+	media->mtime_ns = st.st_mtim.tv_sec > INT64_MAX / 1000000000 - 1 ? INT64_MAX :
+	                  st.st_mtim.tv_sec < INT64_MIN / 1000000000 + 1 ? INT64_MIN :
+	                  (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	media->audio_index = -1;
 	media->audio.stream = -1;
 	real = realpath(path, NULL);
@@ -562,6 +639,10 @@ int reel_media_open(const char *path, struct reel_media **ret_media)
 
 	ret = open_streams(media);
 	if (ret < 0) {
+		if (media->why[0])
+			reel__media_why(why, whylen, "%s", media->why);
+		else
+			reel__media_why(why, whylen, "%s", reel_strerror(ret));
 		/* reel_media_close() undoes whatever open_streams() got to, mapping included. */
 		reel_media_close(media);
 		return ret;
@@ -602,28 +683,101 @@ const struct reel_media_info *reel_media_info(const struct reel_media *media)
 	return media ? &media->info : NULL;
 }
 
+/* Hash len bytes of the file from off, read with pread: a file cut meanwhile is an error, not SIGBUS. */
+static int hash_range(struct AVSHA *sha, int fd, uint64_t off, uint64_t len, uint8_t *buf)
+{
+	while (len > 0) {
+		size_t want = len < HASH_BLOCK ? (size_t)len : HASH_BLOCK;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return REEL_E_SOURCE;   /* shorter than when it was opened */
+		av_sha_update(sha, buf, (unsigned)n);
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The identity's hash: SHA-256 over the size (8 bytes, little endian),
+ * then the first HASH_EDGE bytes, HASH_SAMPLES blocks of HASH_BLOCK bytes
+ * at evenly spaced offsets between, and the last HASH_EDGE bytes (ranges
+ * that overlap in a small file are clipped, so a file up to 2 MiB is
+ * hashed whole).  What it catches and misses: docs/reliability/media.md.
+ */
+static int hash_source(const struct reel_media *media, uint8_t hash[32])
+{
+	uint64_t size = media->size, head, tail_start, at = 0;
+	uint8_t sizebuf[8], *buf;
+	struct AVSHA *sha;
+	int ret = 0;
+
+	buf = malloc(HASH_BLOCK);
+	sha = av_sha_alloc();
+	if (!buf || !sha) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	av_sha_init(sha, 256);
+	for (unsigned i = 0; i < 8; i++)
+		sizebuf[i] = (uint8_t)(size >> (8 * i));
+	av_sha_update(sha, sizebuf, sizeof(sizebuf));
+	head = size < HASH_EDGE ? size : HASH_EDGE;
+	tail_start = size > HASH_EDGE ? size - HASH_EDGE : 0;
+	if (tail_start < head)
+		tail_start = head;
+	ret = hash_range(sha, media->fd, 0, head, buf);
+	at = head;
+	/* Blocks centred in HASH_SAMPLES equal parts of the middle, never overlapping the edges. */
+	for (unsigned i = 0; ret == 0 && i < HASH_SAMPLES && tail_start > head; i++) {
+		uint64_t span = tail_start - head;
+		uint64_t centre = head + span / HASH_SAMPLES * i + span / HASH_SAMPLES / 2;
+		uint64_t from = centre > HASH_BLOCK / 2 ? centre - HASH_BLOCK / 2 : 0;
+		uint64_t to;
+
+		if (from < at)
+			from = at;
+		to = from + HASH_BLOCK < tail_start ? from + HASH_BLOCK : tail_start;
+		if (to > from)
+			ret = hash_range(sha, media->fd, from, to - from, buf);
+		at = to > at ? to : at;
+	}
+	if (ret == 0)
+		ret = hash_range(sha, media->fd, tail_start, size - tail_start, buf);
+	if (ret == 0)
+		av_sha_final(sha, hash);
+out_free:
+	av_free(sha);
+	free(buf);
+	return ret;
+}
+
 int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id)
 {
 	struct reel_source_id id;
-	struct AVSHA *sha;
-	size_t n;
+	int ret;
 
 	if (!media || !ret_id)
 		return -EINVAL;
 	memset(&id, 0, sizeof(id));
-	sha = av_sha_alloc();
-	if (!sha)
-		return -ENOMEM;
-	av_sha_init(sha, 256);
-	n = media->size < HASH_BYTES ? media->size : HASH_BYTES;
-	av_sha_update(sha, media->map, n);
-	av_sha_final(sha, id.hash);
-	av_free(sha);
+	ret = hash_source(media, id.hash);
+	if (ret < 0)
+		return ret;
 	id.size = media->size;
 	id.mtime_ns = media->mtime_ns;
 	memcpy(id.path, media->path, sizeof(id.path));
 	*ret_id = id;
 	return 0;
+}
+
+const char *reel_media_why(const struct reel_media *media)
+{
+	return media ? media->why : "";
 }
 
 int reel_media_parse_time(const char *text, int64_t *ret_us)

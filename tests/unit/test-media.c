@@ -940,23 +940,210 @@ static void test_media_source_id(void **state)
 	struct stat st;
 
 	(void)state;
+	char *dir = tu_tempdir(), *data, *sized;
+	char sized_path[PATH_MAX];
+	size_t len;
+
 	assert_non_null(sha);
 	assert_int_equal(stat(path, &st), 0);
-	assert_true(st.st_size < 1024 * 1024);   /* whole file hashed: sha256sum agrees */
+	/* Up to 2 MiB the whole file is hashed, after its size: sha256sum of both agrees. */
+	assert_true(st.st_size < 2 * 1024 * 1024);
 	assert_non_null(realpath(path, real));
 	assert_int_equal(reel_media_open(path, &media), 0);
 	assert_int_equal(reel_media_source_id(media, &id), 0);
 	assert_int_equal(id.size, (uint64_t)st.st_size);
 	assert_int_equal(id.mtime_ns, (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
 	assert_string_equal(id.path, real);
+	data = tu_slurp(path, &len);
+	assert_non_null(data);
+	sized = malloc(len + 8);
+	assert_non_null(sized);
+	for (int i = 0; i < 8; i++)
+		sized[i] = (char)((uint64_t)len >> (8 * i));
+	memcpy(sized + 8, data, len);
+	snprintf(sized_path, sizeof(sized_path), "%s/sized", dir);
+	assert_int_equal(tu_write_file(sized_path, sized, len + 8), 0);
 	argv[0] = strdup(sha);
+	argv[1] = sized_path;
 	assert_int_equal(tu_run(argv, &out, NULL), 0);
 	for (int i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", id.hash[i]);
 	assert_memory_equal(out, hex, 64);
 	free(out);
 	free(argv[0]);
+	free(sized);
+	free(data);
 	reel_media_close(media);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+/* A file of the fuzz seed corpus (tests/fuzz/corpus/media/), crafted or made by ffmpeg. */
+static const char *seed_path(const char *name)
+{
+	static char path[PATH_MAX];
+	const char *root = getenv("REEL_SOURCE_ROOT");
+
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/media/%s", root, name);
+	return path;
+}
+
+/*
+ * Timestamps at 2^62, near 2^63 and past it (as uint64 cluster times in
+ * Matroska): the index holds only times within +-2^62, the index refuses
+ * entries beyond, and every frame decodes or ends in ERROR (the sanitizer
+ * build checks that no arithmetic overflowed on the way).
+ */
+static void test_media_extreme_timestamps_bounded(void **state)
+{
+	const char *names[] = { "extreme-ts-ms.mkv", "extreme-ts-ns.mkv" };
+	struct reel_index_entry bad = { 0 };
+
+	(void)state;
+	for (size_t k = 0; k < 2; k++) {
+		struct fixture fx;
+		struct check_sink s;
+
+		fixture_open(&fx, seed_path(names[k]), 4);
+		assert_int_equal(fx.count, 12);
+		for (uint64_t i = 0; i < fx.count; i++)
+			assert_true(fx.index[i].pts >= -((int64_t)1 << 62) &&
+			            fx.index[i].pts <= ((int64_t)1 << 62));
+		memset(&s, 0, sizeof(s));
+		s.fx = &fx;
+		s.slots = reel_buffer_info(fx.buffer)->slot_count;
+		s.delivered = calloc(fx.count, 1);
+		decode_range(&s, 0, fx.count - 1, false);
+		print_message("# %s: %u decoded, %u in error\n", names[k], s.ok, s.errors);
+		/* The first three frames have ordinary times. */
+		assert_true(s.ok >= 3);
+		decode_range(&s, fx.count - 1, fx.count - 1, false);
+		bad.pts = ((int64_t)1 << 62) + 1;
+		assert_int_equal(reel_index_put(fx.buffer, 0, &bad), -EINVAL);
+		bad.pts = 0;
+		bad.dts = INT64_MAX;
+		assert_int_equal(reel_index_put(fx.buffer, 0, &bad), -EINVAL);
+		free(s.delivered);
+		fixture_close(&fx);
+	}
+}
+
+/* Refusals name what they refuse: a format, a codec, a frame count. */
+static void test_media_refusals_say_why(void **state)
+{
+	struct reel_index_entry *idx = NULL;
+	struct reel_media *media = NULL;
+	uint64_t count = 0;
+	uint32_t max_audio;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(reel_media_open_why(seed_path("bad-wmv2.wmv"), &media, why, sizeof(why)),
+	                 REEL_E_BADMEDIA);
+	assert_non_null(strstr(why, "'asf'"));
+	assert_int_equal(reel_media_open_why(clip_path("playlist.m3u8"), &media, why, sizeof(why)),
+	                 REEL_E_BADMEDIA);
+	assert_non_null(strstr(why, "'hls'"));
+	assert_int_equal(reel_media_open_why(clip_path("text.mp4"), &media, why, sizeof(why)),
+	                 REEL_E_BADMEDIA);
+	assert_non_null(strstr(why, "no container format"));
+	assert_int_equal(reel_media_open_why(clip_path("too-wide.mkv"), &media, why, sizeof(why)),
+	                 REEL_E_TOOLARGE);
+	assert_non_null(strstr(why, "16400x16"));
+	/* 20,000 laced one-byte frames in 24 KB: past one frame per 4 bytes. */
+	assert_int_equal(reel_media_open_why(seed_path("bad-tiny-frames.mkv"), &media, why,
+	                                     sizeof(why)), 0);
+	assert_int_equal(reel_media_scan(media, &idx, &count, &max_audio), REEL_E_TOOLARGE);
+	assert_null(idx);
+	assert_non_null(strstr(reel_media_why(media), "one per 4 bytes"));
+	reel_media_close(media);
+}
+
+/* Flip one byte at off, take the identity, flip it back. */
+static void id_with_byte_flipped(const char *path, uint64_t off, struct reel_source_id *ret_id)
+{
+	struct reel_media *media;
+	int fd = open(path, O_RDWR);
+	unsigned char b;
+	char why[256];
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, (off_t)off), 1);
+	b ^= 0x5a;
+	assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+	if (reel_media_open_why(path, &media, why, sizeof(why)) < 0)
+		fail_msg("%s: %s", path, why);
+	assert_int_equal(reel_media_source_id(media, ret_id), 0);
+	reel_media_close(media);
+	b ^= 0x5a;
+	assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+	close(fd);
+}
+
+/*
+ * A large source: a change in the last MiB or in one of the 64 sampled
+ * blocks is seen; one in the gaps between blocks is not (the documented
+ * limit of a bounded-time identity); the mtime is recorded, not compared.
+ */
+static void test_media_source_id_covers_the_file(void **state)
+{
+	const char *clip = clip_path("h264-faststart.mp4");
+	char *dir = tu_tempdir(), path[PATH_MAX], *data, *big;
+	const size_t pad = 20u << 20;
+	struct reel_source_id id0, id;
+	struct reel_media *media;
+	uint64_t size, head = 1u << 20, tail, span;
+	size_t len;
+
+	(void)state;
+	data = tu_slurp(clip, &len);
+	assert_non_null(data);
+	/* A faststart mp4 is read from its moov: bytes after the media data are never demuxed. */
+	big = malloc(len + pad);
+	assert_non_null(big);
+	memcpy(big, data, len);
+	for (size_t i = 0; i < pad; i++)
+		big[len + i] = (char)(i * 2654435761u >> 13);
+	snprintf(path, sizeof(path), "%s/big.mp4", dir);
+	assert_int_equal(tu_write_file(path, big, len + pad), 0);
+	size = len + pad;
+	tail = size - (1u << 20);
+	span = tail - head;
+
+	assert_int_equal(reel_media_open(path, &media), 0);
+	assert_int_equal(reel_media_source_id(media, &id0), 0);
+	reel_media_close(media);
+	assert_int_equal(id0.size, size);
+
+	id_with_byte_flipped(path, size - 100, &id);   /* the last MiB */
+	assert_memory_not_equal(id.hash, id0.hash, 32);
+	/* Just past the first MiB, before block 0 (centred at head + span / 128): a gap. */
+	assert_true(span / 128 > 32768 + 10);
+	id_with_byte_flipped(path, head + 10, &id);
+	assert_memory_equal(id.hash, id0.hash, 32);
+	id_with_byte_flipped(path, head + span / 64 * 10 + span / 128, &id);   /* centre of block 10 */
+	assert_memory_not_equal(id.hash, id0.hash, 32);
+	assert_true(len < head - 100);
+	id_with_byte_flipped(path, head - 100, &id);   /* the first MiB (past the clip's own bytes) */
+	assert_memory_not_equal(id.hash, id0.hash, 32);
+
+	/* Same bytes, another mtime: the same source (a copy keeps matching). */
+	assert_int_equal(truncate(path, (off_t)size), 0);
+	{
+		struct timespec times[2] = { { 0, UTIME_OMIT }, { 1000000000, 0 } };
+		assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+	}
+	assert_int_equal(reel_media_open(path, &media), 0);
+	assert_int_equal(reel_media_source_id(media, &id), 0);
+	reel_media_close(media);
+	assert_memory_equal(id.hash, id0.hash, 32);
+	assert_int_equal(id.mtime_ns, INT64_C(1000000000) * 1000000000);
+
+	free(big);
+	free(data);
+	tu_rmrf(dir);
+	free(dir);
 }
 
 static void test_media_write_image(void **state)
@@ -1161,6 +1348,9 @@ int main(void)
 		cmocka_unit_test(test_media_bad_paths_refused),
 		cmocka_unit_test(test_media_damaged_files_decode_cleanly),
 		cmocka_unit_test(test_media_source_id),
+		cmocka_unit_test(test_media_source_id_covers_the_file),
+		cmocka_unit_test(test_media_extreme_timestamps_bounded),
+		cmocka_unit_test(test_media_refusals_say_why),
 		cmocka_unit_test(test_media_write_image),
 		cmocka_unit_test(test_media_scan_progress_and_cancel),
 	};
