@@ -243,6 +243,12 @@ static long futex(uint32_t *word, int op, uint32_t value, const struct timespec 
  */
 static void store_state(struct reel__slot *s, uint32_t state, int32_t error)
 {
+	/*
+	 * Leaving READY breaks the seal, so that a state word damaged back to
+	 * READY (a STALE slot's half-edited pixels) does not pass for sealed.
+	 */
+	if (state != REEL_SLOT_READY)
+		__atomic_store_n(&s->seal, 0u, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->error, state == REEL_SLOT_ERROR ? error : 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->state, state, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST) != 0)

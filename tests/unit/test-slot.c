@@ -943,6 +943,12 @@ static void test_slot_seal_catches_damaged_fields(void **state)
 	make_ready(f->buffer, 4, 12, 6);
 	assert_int_equal(reel_slot_get(f->buffer, 4, &info), 0);
 	assert_int_equal(info.frame, 12);
+
+	/* A STALE slot's state word damaged back to READY: leaving READY broke the seal. */
+	assert_int_equal(reel_slot_set_state(f->buffer, 4, REEL_SLOT_STALE, 0), 0);
+	write_field(f, 4, offsetof(struct reel__slot, state), &(uint32_t){ REEL_SLOT_READY },
+	            sizeof(uint32_t));
+	assert_int_equal(reel_slot_get(f->buffer, 4, &info), REEL_E_SLOT);
 }
 
 static void test_slot_identity_frame_in_its_own_slot(void **state)
