@@ -190,7 +190,7 @@ static int open_failed(const struct reel_coord_options *o, const struct reel_coo
 			break;
 		return cli_error(code, "open", "%s: buffer %s: journal entry %" PRIu64 " is damaged%s; "
 		                 "nothing was replayed. 'reel open --salvage-journal' keeps the %" PRIu64
-		                 " edits before it and saves entries %" PRIu64 " to %" PRIu64
+		                 " entries before it and saves entries %" PRIu64 "-%" PRIu64
 		                 " to a file beside the buffer", o->video, n->buffer_path,
 		                 n->journal_damaged, n->journal_written > n->journal_damaged ?
 		                 " (entries follow it)" : "", n->journal_damaged - 1,
@@ -289,12 +289,14 @@ int cmd_open(int argc, char **argv)
 	if (r < 0)
 		return open_failed(&o, &names, r);
 	/* What the open repaired is said once, on the terminal, before the session starts. */
-	if (names.journal_saved || (names.journal_damaged && o.salvage_journal))
+	if (names.journal_damaged && names.journal_saved)
 		fprintf(stderr, "reel: journal entry %" PRIu64 " was damaged: kept the %" PRIu64
-		        " edits before it, saved %" PRIu64 " entries (%" PRIu64 " to %" PRIu64 ") to %s\n",
-		        names.journal_damaged, names.journal_damaged - 1, names.journal_saved,
-		        names.journal_damaged, names.journal_damaged + names.journal_saved - 1,
-		        names.journal_side);
+		        " entries before it, saved entries %" PRIu64 "-%" PRIu64 " to %s\n",
+		        names.journal_damaged, names.journal_damaged - 1, names.journal_damaged,
+		        names.journal_damaged + names.journal_saved - 1, names.journal_side);
+	else if (names.journal_damaged)
+		fprintf(stderr, "reel: journal entries from %" PRIu64 " on were missing: kept the %" PRIu64
+		        " entries before them\n", names.journal_damaged, names.journal_damaged - 1);
 	if (names.journal_count_repaired)
 		fprintf(stderr, "reel: note: the journal's count was damaged (it said %" PRIu64 "); "
 		        "its entries check out and were all kept\n", names.journal_count_was);
