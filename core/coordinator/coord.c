@@ -264,8 +264,11 @@ static int check_journal(struct reel_coord *c, const struct reel_coord_options *
 	r = reel_journal_cut(c->buffer, sc.valid, fd, &n->journal_saved);
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r < 0)
+	/* Counted entries that were never there (zeros) leave nothing to keep. */
+	if (r < 0 || n->journal_saved == 0) {
 		unlink(n->journal_side);
+		n->journal_side[0] = 0;
+	}
 	return r;
 }
 
