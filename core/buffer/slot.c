@@ -598,7 +598,8 @@ int reel_slot_reset_table(struct reel_buffer *buffer, uint32_t *ret_reset)
 		/* Never used (the zero page): nothing to reset, and the file stays sparse. */
 		if (init == MUTEX_ZERO && state == REEL_SLOT_EMPTY && version == 0)
 			continue;
-		if (init != MUTEX_READY || mid_write || s->owner_pid != 0 || s->waiters != 0)
+		if (init != MUTEX_READY || mid_write ||
+		    __atomic_load_n(&s->owner_pid, __ATOMIC_RELAXED) != 0)
 			reset++;
 		if (init_mutex(s) < 0)
 			return -EINVAL;
