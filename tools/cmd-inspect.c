@@ -52,6 +52,7 @@ struct summary {
 	uint64_t journal_count;
 	uint64_t journal_states[REEL_JOURNAL_STATE_COUNT];
 	uint64_t journal_damaged;
+	uint64_t journal_first_damaged;   /* where replay would stop; 0 when the journal is whole */
 	char hash[65];
 };
 
@@ -114,7 +115,21 @@ static void collect(struct reel_buffer *b, struct summary *s)
 		else
 			s->slot_states[si.state]++;
 	}
-	s->journal_count = reel_journal_count(b);
+	{
+		struct reel_journal_scan sc;
+
+		/*
+		 * The entries say where the journal ends (the stored count is only
+		 * their cross-check); a damaged journal shows everything written,
+		 * and where a replay would stop.
+		 */
+		if (reel_journal_scan(b, &sc) < 0) {
+			s->journal_first_damaged = sc.damaged;
+			s->journal_count = sc.written > sc.damaged ? sc.written : sc.damaged;
+		} else {
+			s->journal_count = sc.valid;
+		}
+	}
 	for (uint64_t seq = 1; seq <= s->journal_count; seq++) {
 		struct reel_journal_entry e;
 
@@ -231,6 +246,9 @@ static void print_text(const char *path, const struct summary *s)
 	for (int i = 0; i < REEL_JOURNAL_STATE_COUNT; i++)
 		printf(" %s %" PRIu64 ",", journal_keys[i], s->journal_states[i]);
 	printf(" damaged %" PRIu64 "\n", s->journal_damaged);
+	if (s->journal_first_damaged)
+		printf("journal damaged at entry %" PRIu64 ": a reopen stops there ('reel open "
+		       "--salvage-journal' keeps the entries before it)\n", s->journal_first_damaged);
 }
 
 static void json_section(const char *name, uint64_t offset, uint64_t size, bool last)
@@ -296,7 +314,8 @@ static void print_json(const char *path, const struct summary *s)
 	       s->journal_count, in->journal_capacity);
 	for (int i = 0; i < REEL_JOURNAL_STATE_COUNT; i++)
 		printf("\"%s\":%" PRIu64 ",", journal_keys[i], s->journal_states[i]);
-	printf("\"damaged\":%" PRIu64 "}}\n", s->journal_damaged);
+	printf("\"damaged\":%" PRIu64 ",\"first_damaged\":%" PRIu64 "}}\n", s->journal_damaged,
+	       s->journal_first_damaged);
 }
 
 int cmd_inspect(int argc, char **argv)

@@ -26,7 +26,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: reel open VIDEO [--session NAME] [--buffer PATH] [--cache SIZE]\n"
 	        "                 [--workers N] [--no-stages] [--no-preview] [--edits FILE]\n"
-	        "                 [--verbose]\n\n"
+	        "                 [--salvage-journal] [--verbose]\n\n"
 	        "Open VIDEO in a new session and coordinate it until it is stopped.\n"
 	        "Frames are decoded lazily into a shared buffer file; reopening the same\n"
 	        "buffer resumes the session, journal and all.\n\n"
@@ -42,6 +42,10 @@ static void usage(FILE *out)
 	        "                  display: $DISPLAY or $WAYLAND_DISPLAY)\n"
 	        "  --edits FILE    send the edits in FILE first, one per line as 'reel send'\n"
 	        "                  takes them ('reel edits' prints such a file); '#' comments\n"
+	        "  --salvage-journal\n"
+	        "                  when the buffer's journal is damaged, keep the edits\n"
+	        "                  before the damaged entry and save the rest to a file\n"
+	        "                  beside the buffer (without it, such a buffer is refused)\n"
 	        "  --verbose       log what the coordinator does\n\n"
 	        "By default the session and its buffer are named after VIDEO's file name;\n"
 	        "when that name already belongs to another video (one of the same name in\n"
@@ -181,6 +185,27 @@ static int open_failed(const struct reel_coord_options *o, const struct reel_coo
 		return cli_error(code, "open", "--cache: buffer %s holds %s, fixed when it was made; "
 		                 "leave --cache out to resume it, or 'reel rm %s' first to make it anew",
 		                 n->buffer_path, what, n->session);
+	case REEL_E_JOURNAL:
+		if (!n->journal_damaged)
+			break;
+		return cli_error(code, "open", "%s: buffer %s: journal entry %" PRIu64 " is damaged%s; "
+		                 "nothing was replayed. 'reel open --salvage-journal' keeps the %" PRIu64
+		                 " entries before it and saves entries %" PRIu64 "-%" PRIu64
+		                 " to a file beside the buffer", o->video, n->buffer_path,
+		                 n->journal_damaged, n->journal_written > n->journal_damaged ?
+		                 " (entries follow it)" : "", n->journal_damaged - 1,
+		                 n->journal_damaged, n->journal_written > n->journal_damaged ?
+		                 n->journal_written : n->journal_damaged);
+	case REEL_E_BUFFERPERM:
+		return cli_error(code, "open", "%s: buffer %s: %s; reel writes only its own private "
+		                 "buffers", o->video, n->buffer_path, reel_strerror(r));
+	case REEL_E_BUFFERDIR:
+		return cli_error(code, "open", "%s: buffer %s: %s", o->video, n->buffer_path,
+		                 reel_strerror(r));
+	case -ENOSPC:
+		return cli_error(CLI_FAIL, "open", "%s: buffer %s: no space left on the device for the "
+		                 "buffer's metadata; nothing was left behind", o->video,
+		                 n->buffer_path);
 	case REEL_E_INCOMPLETE:
 	case REEL_E_BADMAGIC: case REEL_E_VERSION: case REEL_E_BYTEORDER: case REEL_E_TRUNCATED:
 	case REEL_E_SECTION: case REEL_E_HEADER: case REEL_E_SLOTCOUNT: case REEL_E_SLOTSTRIDE:
@@ -206,6 +231,7 @@ int cmd_open(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "no-preview", no_argument, NULL, 'P' },
 		{ "edits", required_argument, NULL, 'e' },
+		{ "salvage-journal", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -239,6 +265,7 @@ int cmd_open(int argc, char **argv)
 			break;
 		}
 		case 'e': edits = optarg; break;
+		case 'J': o.salvage_journal = true; break;
 		case 'h': usage(stdout); return CLI_OK;
 		default:
 			return cli_bad_option("open", opt, argv);
@@ -264,6 +291,21 @@ int cmd_open(int argc, char **argv)
 		return cli_error(130, "open", "%s: interrupted; nothing was left behind", o.video);
 	if (r < 0)
 		return open_failed(&o, &names, r);
+	/* What the open repaired is said once, on the terminal, before the session starts. */
+	if (names.journal_damaged && names.journal_saved)
+		fprintf(stderr, "reel: journal entry %" PRIu64 " was damaged: kept the %" PRIu64
+		        " entries before it, saved entries %" PRIu64 "-%" PRIu64 " to %s\n",
+		        names.journal_damaged, names.journal_damaged - 1, names.journal_damaged,
+		        names.journal_damaged + names.journal_saved - 1, names.journal_side);
+	else if (names.journal_damaged)
+		fprintf(stderr, "reel: journal entries from %" PRIu64 " on were missing: kept the %" PRIu64
+		        " entries before them\n", names.journal_damaged, names.journal_damaged - 1);
+	if (names.journal_count_repaired)
+		fprintf(stderr, "reel: note: the journal's count was damaged (it said %" PRIu64 "); "
+		        "its entries check out and were all kept\n", names.journal_count_was);
+	if (names.slots_reset)
+		fprintf(stderr, "reel: note: %u slots were left locked or half written by the last "
+		        "session; they will be decoded again\n", names.slots_reset);
 	if (edits_file) {
 		r = send_edits(coord, edits, edits_file);
 		fclose(edits_file);

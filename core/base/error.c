@@ -38,6 +38,8 @@ static const char *const messages[] = {
 	[REEL_E_NOUNDO - REEL_E_FIRST] = "nothing to undo or redo",
 	[REEL_E_EDIT - REEL_E_FIRST] = "an edit could not be applied",
 	[REEL_E_CACHESIZE - REEL_E_FIRST] = "the buffer's size was fixed when it was made",
+	[REEL_E_BUFFERPERM - REEL_E_FIRST] = "buffer file not private (it must be yours, a regular file, not a link, mode 0600)",
+	[REEL_E_BUFFERDIR - REEL_E_FIRST] = "buffer folder not safe (it must be yours and writable by nobody else)",
 	[REEL_E_RUNDIR - REEL_E_FIRST] = "runtime folder not private (it must be yours, a real folder, mode 0700)",
 };
 

@@ -34,6 +34,7 @@ struct reel_buffer {
 	bool on_tmpfs;                    /* fresh pages are cheap to fault in */
 	uint8_t *populated;               /* private bitmap: slots already prefaulted; NULL when read-only */
 	bool readonly;                    /* O_RDONLY fd, PROT_READ mapping: every writer refuses */
+	int journal_error;                /* latched: the first failure to make the journal durable */
 };
 
 static inline struct reel__slot *reel__slot_entry(const struct reel_buffer *b, uint32_t slot)
@@ -47,6 +48,12 @@ static inline uint8_t *reel__slot_data(const struct reel_buffer *b, uint32_t slo
 	assert(slot < b->info.slot_count);
 	return b->slots + (uint64_t)slot * b->info.slot_stride;
 }
+
+/* CRC-32 of a header with its header_crc field taken as zero. */
+uint32_t reel__header_crc(const struct reel__header *header);
+
+/* Removes "<path>.tmp-<pid>" files of ours whose creating process is dead. */
+void reel__sweep_temporaries(const char *path);
 
 /* msync the pages that cover [addr, addr + len). */
 int reel__msync_range(const struct reel_buffer *b, const void *addr, size_t len);

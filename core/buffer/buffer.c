@@ -13,8 +13,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <dirent.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/vfs.h>
@@ -228,7 +233,7 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 	memcpy(&h, image, len < sizeof(h) ? len : sizeof(h));
 	if (h.byte_order != REEL__BYTE_ORDER)
 		return REEL_E_BYTEORDER;
-	if (h.version != REEL__FORMAT_VERSION)
+	if (h.version < REEL__FORMAT_VERSION_MIN || h.version > REEL__FORMAT_VERSION)
 		return REEL_E_VERSION;
 	if (len < REEL__HEADER_SIZE || file_size < REEL__HEADER_SIZE)
 		return REEL_E_TRUNCATED;
@@ -281,6 +286,13 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 	}, 5, h.page_size, h.file_size);
 	if (r < 0)
 		return r;
+	/*
+	 * Last, so that a damaged field still gets its own code above; what
+	 * gets here damaged is a field that passed for plausible (a frame rate,
+	 * a source path), which no range check can catch.
+	 */
+	if (h.version >= 3 && h.header_crc != reel__header_crc(&h))
+		return REEL_E_HEADER;
 
 	if (!ret_info)
 		return 0;
@@ -330,6 +342,14 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 	info.format.start_known = h.source_start_known;
 	*ret_info = info;
 	return 0;
+}
+
+uint32_t reel__header_crc(const struct reel__header *header)
+{
+	struct reel__header h = *header;
+
+	h.header_crc = 0;
+	return (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)&h, sizeof(h));
 }
 
 /* Builds the header image for params; codes as the validator would give them. */
@@ -433,6 +453,7 @@ static int build_header(const struct reel_buffer_params *p, struct reel__header 
 	h.source_colorspace = p->format.colorspace;
 	h.source_start_us = p->format.start_us;
 	h.source_start_known = p->format.start_known;
+	h.header_crc = reel__header_crc(&h);
 	*ret_header = h;
 	return 0;
 }
@@ -497,6 +518,191 @@ out_free:
 	return r;
 }
 
+/*
+ * The folder a buffer is made in: ours and writable by nobody else, or a
+ * shared folder with the sticky bit (/tmp, /dev/shm), where nobody else can
+ * rename or remove what we make; there another user can still take a name
+ * first, which the owner check of every open then refuses.
+ */
+static int check_folder(const char *path)
+{
+	char copy[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(path);
+
+	if (n >= sizeof(copy))
+		return -ENAMETOOLONG;
+	memcpy(copy, path, n + 1);
+	if (stat(dirname(copy), &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_mode & S_ISVTX)
+		return st.st_uid == geteuid() || st.st_uid == 0 ? 0 : REEL_E_BUFFERDIR;
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return REEL_E_BUFFERDIR;
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len, uint64_t offset)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t w = pwrite(fd, p, len, (off_t)offset);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		len -= (size_t)w;
+		offset += (uint64_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Fills an unnamed (or temporary) file with what a buffer needs before
+ * anyone may see it: the metadata sections reserved on disk, the size, the
+ * header, all durable.  The metadata is reserved because it is written
+ * through the mapping, where a full disk is a SIGBUS, not an error: after
+ * this, the journal, the slot table and the stage table can always be
+ * written.  Only the slots stay sparse (reserved one by one as they fill).
+ */
+static int fill_new_file(int fd, const void *page, size_t page_len, uint64_t metadata_end,
+                         uint64_t file_size)
+{
+	int r;
+
+	/* The umask may only take bits away; make sure nobody else got any. */
+	if (fchmod(fd, 0600) < 0)
+		return -errno;
+	r = posix_fallocate(fd, 0, (off_t)metadata_end);
+	if (r != 0)
+		return -r;
+	if (ftruncate(fd, (off_t)file_size) < 0)
+		return -errno;
+	r = write_all(fd, page, page_len, 0);
+	if (r < 0)
+		return r;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+/* Makes the folder's new entry durable; a failure only weakens durability, as for any file. */
+static void sync_folder(const char *path)
+{
+	char copy[PATH_MAX];
+	size_t n = strlen(path);
+	int dfd;
+
+	if (n >= sizeof(copy))
+		return;
+	memcpy(copy, path, n + 1);
+	dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+}
+
+/*
+ * Creates the file at path so that the name appears only once the file is
+ * whole: an unnamed O_TMPFILE filled and then linked in (linkat fails with
+ * EEXIST rather than replace anything).  Where the file system has no
+ * O_TMPFILE, a temporary name next to it plays that part, linked to path
+ * (link never replaces either) and unlinked; one left by a creator killed
+ * in between is swept by the next create.  Returns the open fd.
+ */
+static int create_whole(const char *path, const void *page, size_t page_len, uint64_t metadata_end,
+                        uint64_t file_size)
+{
+	char copy[PATH_MAX], tmp[PATH_MAX + 64], proc[64];
+	size_t n = strlen(path);
+	int fd, r;
+
+	if (n >= sizeof(copy))
+		return -ENAMETOOLONG;
+	memcpy(copy, path, n + 1);
+	fd = open(dirname(copy), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		r = fill_new_file(fd, page, page_len, metadata_end, file_size);
+		if (r == 0) {
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+			if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0)
+				r = -errno;
+		}
+		if (r < 0) {
+			/* Unnamed: closing it gives every block back. */
+			close(fd);
+			return r;
+		}
+		sync_folder(path);
+		return fd;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+
+	reel__sweep_temporaries(path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = fill_new_file(fd, page, page_len, metadata_end, file_size);
+	if (r == 0 && link(tmp, path) < 0)
+		r = -errno;
+	unlink(tmp);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	sync_folder(path);
+	return fd;
+}
+
+/* Temporaries "<path>.tmp-<pid>" whose creator is gone: a create killed half way. */
+void reel__sweep_temporaries(const char *path)
+{
+	char dcopy[PATH_MAX], bcopy[PATH_MAX], prefix[NAME_MAX + 8];
+	const char *dir, *base;
+	struct dirent *de;
+	size_t n = strlen(path), plen;
+	DIR *d;
+	int dfd;
+
+	if (n >= sizeof(dcopy))
+		return;
+	memcpy(dcopy, path, n + 1);
+	memcpy(bcopy, path, n + 1);
+	dir = dirname(dcopy);
+	base = basename(bcopy);
+	if (snprintf(prefix, sizeof(prefix), "%s.tmp-", base) >= (int)sizeof(prefix))
+		return;
+	plen = strlen(prefix);
+	d = opendir(dir);
+	if (!d)
+		return;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long pid;
+		struct stat st;
+
+		if (strncmp(de->d_name, prefix, plen))
+			continue;
+		errno = 0;
+		pid = strtol(de->d_name + plen, &end, 10);
+		if (errno || *end || pid <= 0)
+			continue;
+		/* Only our own files, and only when their creator is dead (not merely someone else's). */
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_uid != geteuid())
+			continue;
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+			unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
 int reel_buffer_create(const char *path, const struct reel_buffer_params *params,
                        struct reel_buffer **ret_buffer)
 {
@@ -519,35 +725,30 @@ int reel_buffer_create(const char *path, const struct reel_buffer_params *params
 	r = reel_buffer_validate_header(page.bytes, sizeof(page.bytes), page.h.file_size, &info);
 	if (r < 0)
 		return r;
+	r = check_folder(path);
+	if (r < 0)
+		return r;
+	/* An empty journal: count 0 and its check word (journal.c). */
+	{
+		struct reel__header_live live;
 
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	/* The umask may only take bits away; make sure nobody else got any. */
-	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)page.h.file_size) < 0) {
-		r = -errno;
-		goto out_unlink;
+		memset(&live, 0, sizeof(live));
+		live.journal_count_check = ~(uint64_t)0;
+		memcpy(page.bytes + REEL__LIVE_OFFSET, &live, sizeof(live));
 	}
+	/* Everything before the slots is metadata, written through the mapping. */
+	fd = create_whole(path, page.bytes, sizeof(page.bytes), page.h.slots_offset, page.h.file_size);
+	if (fd < 0)
+		return fd;
 	r = map_buffer(fd, &info, false, &b);
-	if (r < 0)
-		goto out_unlink;
-	/* The live fields start as zero pages: generation 0, no coordinator, empty journal. */
-	memcpy(b->map, page.bytes, sizeof(page.bytes));
-	r = reel__msync_range(b, b->map, REEL__HEADER_SIZE);
-	if (r < 0)
-		goto out_unmap;
+	if (r < 0) {
+		/* Named already, but nothing of it was used: it goes. */
+		unlink(path);
+		close(fd);
+		return r;
+	}
 	*ret_buffer = b;
 	return 0;
-
-out_unmap:
-	munmap(b->map, b->map_size);
-	free(b->reserved);
-	free(b->populated);
-	free(b);
-out_unlink:
-	unlink(path);
-	close(fd);
-	return r;
 }
 
 static int open_buffer(const char *path, bool readonly, struct reel_buffer **ret_buffer)
@@ -561,15 +762,25 @@ static int open_buffer(const char *path, bool readonly, struct reel_buffer **ret
 
 	if (!path || !ret_buffer)
 		return -EINVAL;
-	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/*
+	 * A writer trusts what it maps (the robust-mutex list pointers that
+	 * glibc follows, the journal it replays): the file must be this user's
+	 * own, reached without a symbolic link, open to nobody else.  A reader
+	 * maps PROT_READ and may look at anyone's file.
+	 */
+	fd = open(path, readonly ? O_RDONLY | O_CLOEXEC : O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return errno == ELOOP && !readonly ? REEL_E_BUFFERPERM : -errno;
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		r = REEL_E_NOTREGULAR;
+		goto out_close;
+	}
+	if (!readonly && (st.st_uid != geteuid() || (st.st_mode & 077))) {
+		r = REEL_E_BUFFERPERM;
 		goto out_close;
 	}
 	while (got < sizeof(page)) {

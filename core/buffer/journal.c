@@ -10,10 +10,25 @@
  * CRC covers everything but the state, which set_state changes in place
  * with a single atomic store, and the count itself is checked against the
  * capacity because any process could have written it.
+ *
+ * The count is not the only record of where the journal ends: the entries
+ * are.  Entry i holds seq i + 1 and a CRC, and nothing past the end was
+ * ever written (the section is zero when made).  reel_journal_scan() walks
+ * the entries in order to the first that does not check out, as PostgreSQL
+ * and SQLite find the end of their logs, and uses the count, stored with
+ * its complement beside it, only as a cross-check: so one damaged byte in
+ * the count loses nothing, and a damaged entry is found at its own position
+ * with nothing after it replayed.
+ *
+ * A failed msync is latched (journal_error): once the kernel has said it
+ * could not write the journal back, the pages it dropped may be clean in
+ * the cache with the disk behind them (the fsyncgate lesson), so every
+ * later append and state change fails with the same error.
  */
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "buffer/buffer-private.h"
@@ -30,6 +45,39 @@ static int load_count(const struct reel_buffer *buffer, uint64_t *ret_count)
 		return REEL_E_JOURNAL;
 	*ret_count = count;
 	return 0;
+}
+
+/* The count and its complement agree (version 3; a version 2 file has no complement). */
+static bool count_checks_out(const struct reel_buffer *buffer, uint64_t count)
+{
+	return __atomic_load_n(&buffer->live->journal_count_check, __ATOMIC_ACQUIRE) == ~count;
+}
+
+static void store_count(struct reel_buffer *buffer, uint64_t count)
+{
+	/* Both words are on the header page, made durable together by the caller. */
+	__atomic_store_n(&buffer->live->journal_count_check, ~count, __ATOMIC_RELAXED);
+	__atomic_store_n(&buffer->live->journal_count, count, __ATOMIC_RELEASE);
+}
+
+static bool entry_zero(const struct reel_journal_entry *e)
+{
+	static const struct reel_journal_entry zero;
+
+	return memcmp(e, &zero, sizeof(zero)) == 0;
+}
+
+/* An msync of the journal or the header that failed stays failed. */
+static int durable(struct reel_buffer *buffer, const void *addr, size_t len)
+{
+	int r;
+
+	if (buffer->journal_error)
+		return buffer->journal_error;
+	r = reel__msync_range(buffer, addr, len);
+	if (r < 0 && r != -EINVAL)
+		buffer->journal_error = r;
+	return r;
 }
 
 static uint32_t entry_crc(const struct reel_journal_entry *entry)
@@ -95,9 +143,20 @@ int reel_journal_append(struct reel_buffer *buffer, const struct reel_journal_en
 		return -EBADF;
 	if (!entry)
 		return -EINVAL;
+	if (buffer->journal_error)
+		return buffer->journal_error;
 	r = load_count(buffer, &count);
 	if (r < 0)
 		return r;
+	/*
+	 * The cross-check before writing: a count that disagrees with its
+	 * complement, or that points at an entry already written, would make
+	 * this append overwrite an edit.  The coordinator repairs the count at
+	 * open (reel_journal_scan); damage after that stops the appends.
+	 */
+	if ((buffer->info.version >= 3 && !count_checks_out(buffer, count)) ||
+	    (count < buffer->info.journal_capacity && !entry_zero(&buffer->journal[count])))
+		return REEL_E_JOURNAL;
 	if (count == buffer->info.journal_capacity)
 		return REEL_E_JOURNALFULL;
 	e = *entry;
@@ -112,12 +171,12 @@ int reel_journal_append(struct reel_buffer *buffer, const struct reel_journal_en
 
 	slot = &buffer->journal[count];
 	memcpy(slot, &e, sizeof(e));
-	r = reel__msync_range(buffer, slot, sizeof(*slot));
+	r = durable(buffer, slot, sizeof(*slot));
 	if (r < 0)
 		return r;
 	/* Published only once durable: a crash never leaves a counted entry unwritten. */
-	__atomic_store_n(&buffer->live->journal_count, count + 1, __ATOMIC_RELEASE);
-	r = reel__msync_range(buffer, buffer->map, REEL__HEADER_SIZE);
+	store_count(buffer, count + 1);
+	r = durable(buffer, buffer->map, REEL__HEADER_SIZE);
 	if (r < 0)
 		return r;
 	if (ret_seq)
@@ -155,11 +214,121 @@ int reel_journal_set_state(struct reel_buffer *buffer, uint64_t seq, uint32_t st
 		return -EBADF;
 	if (state >= REEL_JOURNAL_STATE_COUNT)
 		return -EINVAL;
+	if (buffer->journal_error)
+		return buffer->journal_error;
 	/* Never touch an entry that does not check out: that would hide the damage. */
 	r = reel_journal_read(buffer, seq, NULL);
 	if (r < 0)
 		return r;
 	slot = &buffer->journal[seq - 1];
 	__atomic_store_n(&slot->state, state, __ATOMIC_RELEASE);
-	return reel__msync_range(buffer, slot, sizeof(*slot));
+	return durable(buffer, slot, sizeof(*slot));
+}
+
+/* Entry seq (1-based) checks out in its place. */
+static bool entry_ok(const struct reel_buffer *buffer, uint64_t seq)
+{
+	struct reel_journal_entry e;
+
+	memcpy(&e, &buffer->journal[seq - 1], sizeof(e));
+	return e.seq == seq && e.crc == entry_crc(&e) && e.state < REEL_JOURNAL_STATE_COUNT &&
+	       body_valid(buffer, &e, seq);
+}
+
+int reel_journal_scan(const struct reel_buffer *buffer, struct reel_journal_scan *ret_scan)
+{
+	const uint64_t cap = buffer->info.journal_capacity;
+	struct reel_journal_scan sc;
+	uint64_t raw;
+
+	if (!ret_scan)
+		return -EINVAL;
+	memset(&sc, 0, sizeof(sc));
+	raw = __atomic_load_n(&buffer->live->journal_count, __ATOMIC_ACQUIRE);
+	sc.count = raw;
+	sc.count_trusted = raw <= cap && count_checks_out(buffer, raw);
+	while (sc.valid < cap && entry_ok(buffer, sc.valid + 1))
+		sc.valid++;
+	/* The last entry anything was written to: past it the section is as made. */
+	for (uint64_t i = cap; i > sc.valid; i--) {
+		if (!entry_zero(&buffer->journal[i - 1])) {
+			sc.written = i;
+			break;
+		}
+	}
+	if (sc.written < sc.valid)
+		sc.written = sc.valid;
+	/*
+	 * Damage: something written after the valid prefix (a bad entry, with
+	 * or without entries after it), or a trusted count that says entries
+	 * are missing.  A trusted count one below the prefix is the window
+	 * between an entry made durable and its count: the entry is whole and
+	 * counts.  An untrusted count is only reported (count_repair).
+	 */
+	if (sc.written > sc.valid || (sc.count_trusted && raw > sc.valid)) {
+		sc.damaged = sc.valid + 1;
+		*ret_scan = sc;
+		return REEL_E_JOURNAL;
+	}
+	sc.count_repair = raw != sc.valid || !count_checks_out(buffer, raw);
+	*ret_scan = sc;
+	return 0;
+}
+
+int reel_journal_repair_count(struct reel_buffer *buffer, uint64_t count)
+{
+	if (buffer->readonly)
+		return -EBADF;
+	if (count > buffer->info.journal_capacity)
+		return -EINVAL;
+	store_count(buffer, count);
+	return durable(buffer, buffer->map, REEL__HEADER_SIZE);
+}
+
+int reel_journal_cut(struct reel_buffer *buffer, uint64_t keep, int save_fd,
+                     uint64_t *ret_saved)
+{
+	const uint64_t cap = buffer->info.journal_capacity;
+	uint64_t end = keep;
+	const uint8_t *p;
+	size_t len;
+	int r;
+
+	if (buffer->readonly)
+		return -EBADF;
+	if (keep > cap)
+		return -EINVAL;
+	for (uint64_t i = cap; i > keep; i--) {
+		if (!entry_zero(&buffer->journal[i - 1])) {
+			end = i;
+			break;
+		}
+	}
+	/* Saved first, durably: nothing leaves the buffer before it is somewhere else. */
+	p = (const uint8_t *)&buffer->journal[keep];
+	len = (size_t)((end - keep) * sizeof(struct reel_journal_entry));
+	while (len > 0) {
+		ssize_t w = write(save_fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		len -= (size_t)w;
+	}
+	if (end > keep && fsync(save_fd) < 0)
+		return -errno;
+	if (end > keep) {
+		memset(&buffer->journal[keep], 0, (size_t)((end - keep) * sizeof(struct reel_journal_entry)));
+		r = durable(buffer, &buffer->journal[keep],
+		            (size_t)((end - keep) * sizeof(struct reel_journal_entry)));
+		if (r < 0)
+			return r;
+	}
+	r = reel_journal_repair_count(buffer, keep);
+	if (r < 0)
+		return r;
+	if (ret_saved)
+		*ret_saved = end - keep;
+	return 0;
 }

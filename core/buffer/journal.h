@@ -9,6 +9,7 @@
 #ifndef REEL_JOURNAL_H
 #define REEL_JOURNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct reel_buffer;
@@ -62,5 +63,35 @@ int reel_journal_read(const struct reel_buffer *buffer, uint64_t seq,
 
 /* Change the state of entry seq, durably. */
 int reel_journal_set_state(struct reel_buffer *buffer, uint64_t seq, uint32_t state);
+
+/* Where the entries say the journal ends (reel_journal_scan). */
+struct reel_journal_scan {
+	uint64_t count;         /* the live count as stored: any value, it may be damaged */
+	bool count_trusted;     /* the count is within the capacity and agrees with its check word */
+	bool count_repair;      /* no damage, but the count must be set to `valid` */
+	uint64_t valid;         /* entries 1..valid check out, in order */
+	uint64_t damaged;       /* 0, or the first entry that does not: nothing from it on counts */
+	uint64_t written;       /* the last position anything was written to (>= valid) */
+};
+
+/*
+ * Walk the journal in order to find its end.  0 when the entries end
+ * cleanly at ret_scan->valid (the count may still need repairing:
+ * count_repair); REEL_E_JOURNAL when entry ret_scan->damaged is damaged
+ * or missing, entries after it unread.  ret_scan is filled either way.
+ */
+int reel_journal_scan(const struct reel_buffer *buffer, struct reel_journal_scan *ret_scan);
+
+/* Store count (and its check word) durably; for the coordinator, after a clean scan. */
+int reel_journal_repair_count(struct reel_buffer *buffer, uint64_t count);
+
+/*
+ * Keep entries 1..keep and take the rest out of the journal: their raw
+ * bytes (up to the last position written) are written to save_fd and
+ * synced first, then zeroed in the buffer, and the count set to keep.
+ * *ret_saved (may be NULL) gets how many entry positions were saved.  The
+ * caller owns save_fd.
+ */
+int reel_journal_cut(struct reel_buffer *buffer, uint64_t keep, int save_fd, uint64_t *ret_saved);
 
 #endif

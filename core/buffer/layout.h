@@ -27,7 +27,15 @@
 #include "buffer/journal.h"
 
 #define REEL__MAGIC "REELBUF"          /* 7 chars and NUL: 8 bytes */
-#define REEL__FORMAT_VERSION 2u
+/*
+ * Version 3 gave meaning to fields version 2 left zero: the header's
+ * header_crc, the live journal_count_check and index_crc, and each slot
+ * entry's seal.  A version 2 file still opens: it has none of them, so its
+ * header and index are taken as they are and none of its slots is adopted
+ * (each is decoded again).
+ */
+#define REEL__FORMAT_VERSION 3u
+#define REEL__FORMAT_VERSION_MIN 2u
 #define REEL__BYTE_ORDER 0x01020304u
 #define REEL__HEADER_SIZE 4096u
 #define REEL__LIVE_OFFSET 3072u
@@ -78,7 +86,12 @@ struct reel__header {
 	char source_codec[32];
 	uint32_t source_bits, source_chroma, source_full_range, source_colorspace;
 	int64_t source_start_us;
-	uint32_t source_start_known, reserved;
+	uint32_t source_start_known;
+	/*
+	 * CRC-32 of this struct with header_crc zero (version 3 on): the header
+	 * never changes after create, so any difference is damage.
+	 */
+	uint32_t header_crc;
 };
 
 /*
@@ -91,7 +104,16 @@ struct reel__header_live {
 	uint32_t index_complete;    /* coordinator: 1 once every index entry is written */
 	uint64_t generation;        /* coordinator: +1 at every start */
 	uint64_t journal_count;     /* coordinator: after the entry is durable */
-	uint64_t reserved[5];
+	/*
+	 * coordinator: ~journal_count, stored with it.  The entries themselves
+	 * say where the journal ends (journal.c); the count is their cross-check,
+	 * and a count whose check word disagrees is known to be damaged.
+	 */
+	uint64_t journal_count_check;
+	/* coordinator: CRC-32 of the index section's entries, with index_complete */
+	uint32_t index_crc;
+	uint32_t reserved0;
+	uint64_t reserved[3];
 };
 
 /*
@@ -108,7 +130,8 @@ struct reel__slot {
 	uint32_t audio_samples;     /* lock holder */
 	int32_t error;              /* lock holder, with state ERROR */
 	uint32_t waiters;           /* anyone: +1 around a futex wait on state, so a wake is a syscall only when needed */
-	uint32_t reserved0;
+	uint32_t seal;              /* lock holder: CRC of slot, frame, journal_seq, audio_samples,
+	                               stored before state READY (slot.c) */
 	pthread_mutex_t mutex;      /* robust, process-shared, initialised lazily */
 	uint8_t pad[128 - 48 - sizeof(pthread_mutex_t)];
 };
@@ -179,6 +202,8 @@ _Static_assert(offsetof(struct reel__header, index_offset) == 32, "header layout
 _Static_assert(offsetof(struct reel__header, source_path) == 256, "header layout changed");
 _Static_assert(sizeof(struct reel__slot) == 128, "slot entry must be 128 bytes");
 _Static_assert(offsetof(struct reel__slot, mutex) == 48, "slot layout changed");
+_Static_assert(offsetof(struct reel__slot, seal) == 44, "slot layout changed");
+_Static_assert(offsetof(struct reel__header_live, journal_count_check) == 24, "live header layout changed");
 _Static_assert(sizeof(pthread_mutex_t) <= 80, "pthread_mutex_t too large for a slot entry");
 _Static_assert(sizeof(struct reel_journal_entry) == 128, "journal entry must be 128 bytes");
 _Static_assert(sizeof(struct reel_index_entry) == 32, "index entry must be 32 bytes");

@@ -115,6 +115,31 @@
  *     lockers give up after a bound with REEL_E_SLOT.  The window is a few
  *     library calls that do not block.
  *
+ * The seal
+ * --------
+ *
+ * What a READY slot holds is named by its frame, journal_seq and
+ * audio_samples; one flipped bit in `frame` would make it serve another
+ * frame's pixels.  So reel_slot_set_state(READY) first stores `seal`, a
+ * CRC of the slot's index and those three fields, and reel_slot_get()
+ * reports a READY entry whose seal does not match as REEL_E_SLOT: the
+ * coordinator does not adopt it (the frame is decoded again) and readers
+ * refuse it.  The seal is checked only on a stable snapshot (the same even
+ * version and state before and after the loads): while a writer is inside,
+ * the fields may disagree with it legitimately, and the seqlock already
+ * makes every copy taken then fail.  With a slot for every frame, frame f
+ * lives in slot f and nowhere else, which reel_slot_get() checks too.
+ *
+ * After a power loss
+ * ------------------
+ *
+ * A page of the table written back while a mutex was held, or mid-write,
+ * comes back locked by nobody alive, with no robust list to release it.
+ * Like LMDB's lock table, the coordinator resets it once it has proved it
+ * is alone (its exclusive flock on the file, no live stage in the stage
+ * table): reel_slot_reset_table() initialises every mutex again and marks
+ * whatever was mid-write STALE, to be rebuilt.
+ *
  * Damage: the table is untrusted input.  A state outside the enum, a frame
  * outside the buffer, an audio count above the capacity or a mutex_init
  * other than 0/1/2 are reported as REEL_E_SLOT, never followed.  A state
@@ -123,6 +148,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
+#include <zlib.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -130,6 +157,7 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -215,10 +243,30 @@ static long futex(uint32_t *word, int op, uint32_t value, const struct timespec 
  */
 static void store_state(struct reel__slot *s, uint32_t state, int32_t error)
 {
+	/*
+	 * Leaving READY breaks the seal, so that a state word damaged back to
+	 * READY (a STALE slot's half-edited pixels) does not pass for sealed.
+	 */
+	if (state != REEL_SLOT_READY)
+		__atomic_store_n(&s->seal, 0u, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->error, state == REEL_SLOT_ERROR ? error : 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->state, state, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST) != 0)
 		futex(&s->state, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+static uint32_t seal_of(uint32_t slot, int64_t frame, uint64_t journal_seq, uint32_t audio_samples)
+{
+	uint8_t bytes[4 + 8 + 8 + 4];
+	uLong crc = crc32(0L, Z_NULL, 0);
+
+	memcpy(bytes, &slot, 4);
+	memcpy(bytes + 4, &frame, 8);
+	memcpy(bytes + 12, &journal_seq, 8);
+	memcpy(bytes + 20, &audio_samples, 4);
+	/* Never 0: a zero seal is what a version 2 file or a fresh page holds. */
+	crc = crc32(crc, bytes, sizeof(bytes));
+	return (uint32_t)crc ? (uint32_t)crc : 1u;
 }
 
 static void backoff(unsigned *spins)
@@ -443,11 +491,30 @@ bool reel_slot_read_validate(const struct reel_buffer *buffer, uint32_t slot, ui
 	return __atomic_load_n(&s->version, __ATOMIC_RELAXED) == version;
 }
 
+/* Loads of the fields, in the order the writers' stores make safe (see the seal). */
+static void load_entry(const struct reel__slot *s, uint32_t *ret_init, struct reel_slot_info *info,
+                       uint32_t *ret_seal)
+{
+	*ret_init = __atomic_load_n(&s->mutex_init, __ATOMIC_ACQUIRE);
+	info->version = __atomic_load_n(&s->version, __ATOMIC_ACQUIRE);
+	info->state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	info->owner_pid = __atomic_load_n(&s->owner_pid, __ATOMIC_RELAXED);
+	info->frame = __atomic_load_n(&s->frame, __ATOMIC_RELAXED);
+	info->journal_seq = __atomic_load_n(&s->journal_seq, __ATOMIC_RELAXED);
+	info->audio_samples = __atomic_load_n(&s->audio_samples, __ATOMIC_RELAXED);
+	info->error = __atomic_load_n(&s->error, __ATOMIC_RELAXED);
+	*ret_seal = __atomic_load_n(&s->seal, __ATOMIC_RELAXED);
+}
+
+/* How many times reel_slot_get() looks again for a snapshot no writer changed. */
+#define SNAPSHOT_TRIES 64
+
 int reel_slot_get(const struct reel_buffer *buffer, uint32_t slot, struct reel_slot_info *ret_info)
 {
 	struct reel__slot *s;
 	struct reel_slot_info info;
-	uint32_t init;
+	uint32_t init, seal;
+	bool stable = false;
 	int r;
 
 	r = check_args(buffer, slot);
@@ -457,14 +524,20 @@ int reel_slot_get(const struct reel_buffer *buffer, uint32_t slot, struct reel_s
 		return -EINVAL;
 	s = reel__slot_entry(buffer, slot);
 
-	init = __atomic_load_n(&s->mutex_init, __ATOMIC_ACQUIRE);
+	for (int tries = 0; tries < SNAPSHOT_TRIES && !stable; tries++) {
+		load_entry(s, &init, &info, &seal);
+		/* The loads above complete before the version and state are read again. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		stable = __atomic_load_n(&s->version, __ATOMIC_RELAXED) == info.version &&
+		         __atomic_load_n(&s->state, __ATOMIC_RELAXED) == info.state;
+		if (!stable)
+			sched_yield();
+	}
+
 	if (init > MUTEX_READY)
 		return REEL_E_SLOT;
-	info.state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 	if (info.state >= REEL_SLOT_STATE_COUNT)
 		return REEL_E_SLOT;
-	info.version = __atomic_load_n(&s->version, __ATOMIC_ACQUIRE);
-	info.owner_pid = __atomic_load_n(&s->owner_pid, __ATOMIC_RELAXED);
 
 	if (init != MUTEX_READY) {
 		/* Never used: every field is still the zero page, except that frame 0 means none. */
@@ -478,15 +551,75 @@ int reel_slot_get(const struct reel_buffer *buffer, uint32_t slot, struct reel_s
 		return 0;
 	}
 
-	info.frame = __atomic_load_n(&s->frame, __ATOMIC_RELAXED);
-	info.journal_seq = __atomic_load_n(&s->journal_seq, __ATOMIC_RELAXED);
-	info.audio_samples = __atomic_load_n(&s->audio_samples, __ATOMIC_RELAXED);
-	info.error = __atomic_load_n(&s->error, __ATOMIC_RELAXED);
 	if (info.frame < -1 || (info.frame >= 0 && (uint64_t)info.frame >= buffer->info.frame_count))
 		return REEL_E_SLOT;
 	if (info.audio_samples > buffer->info.audio_capacity)
 		return REEL_E_SLOT;
+	/* A slot for every frame: frame f is in slot f, so any other number is damage. */
+	if (buffer->info.slot_count >= buffer->info.frame_count && info.frame >= 0 &&
+	    (uint64_t)info.frame != slot)
+		return REEL_E_SLOT;
+	if (stable && info.state == REEL_SLOT_READY && !(info.version & 1u) &&
+	    seal != seal_of(slot, info.frame, info.journal_seq, info.audio_samples))
+		return REEL_E_SLOT;
 	*ret_info = info;
+	return 0;
+}
+
+int reel_slot_reset_table(struct reel_buffer *buffer, uint32_t *ret_reset)
+{
+	uint32_t reset = 0;
+
+	if (!buffer)
+		return -EINVAL;
+	if (buffer->readonly)
+		return -EBADF;
+	/*
+	 * The caller holds the file's exclusive flock, so no other coordinator
+	 * runs; a stage of the previous one could still be alive and hold a
+	 * mutex, and then nothing may be reset.  A pid reused by an unrelated
+	 * process errs on the safe side.
+	 */
+	for (unsigned i = 0; i < REEL__STAGE_ENTRIES; i++) {
+		uint32_t pid = __atomic_load_n(&buffer->stages[i].pid, __ATOMIC_ACQUIRE);
+
+		if (pid != 0 && pid != (uint32_t)getpid() && pid <= INT_MAX &&
+		    (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+			return -EBUSY;
+	}
+	for (uint32_t slot = 0; slot < buffer->info.slot_count; slot++) {
+		struct reel__slot *s = reel__slot_entry(buffer, slot);
+		uint32_t init = __atomic_load_n(&s->mutex_init, __ATOMIC_ACQUIRE);
+		uint32_t state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		uint32_t version = __atomic_load_n(&s->version, __ATOMIC_ACQUIRE);
+		bool mid_write = (version & 1u) || state == REEL_SLOT_DECODING ||
+		                 state == REEL_SLOT_BUSY || state >= REEL_SLOT_STATE_COUNT;
+
+		/* Never used (the zero page): nothing to reset, and the file stays sparse. */
+		if (init == MUTEX_ZERO && state == REEL_SLOT_EMPTY && version == 0)
+			continue;
+		if (init != MUTEX_READY || mid_write ||
+		    __atomic_load_n(&s->owner_pid, __ATOMIC_RELAXED) != 0)
+			reset++;
+		if (init_mutex(s) < 0)
+			return -EINVAL;
+		if (version & 1u)
+			__atomic_store_n(&s->version, version + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->owner_pid, 0u, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->waiters, 0u, __ATOMIC_RELAXED);
+		if (init != MUTEX_READY) {
+			/* It was never (or never fully) given a frame: it holds none. */
+			__atomic_store_n(&s->frame, (int64_t)-1, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->journal_seq, (uint64_t)0, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->audio_samples, 0u, __ATOMIC_RELAXED);
+			store_state(s, REEL_SLOT_EMPTY, 0);
+		} else if (mid_write) {
+			store_state(s, REEL_SLOT_STALE, 0);
+		}
+		__atomic_store_n(&s->mutex_init, MUTEX_READY, __ATOMIC_RELEASE);
+	}
+	if (ret_reset)
+		*ret_reset = reset;
 	return 0;
 }
 
@@ -553,6 +686,13 @@ int reel_slot_set_state(struct reel_buffer *buffer, uint32_t slot, uint32_t stat
 	r = ensure_mutex(s, -1);
 	if (r < 0)
 		return r;
+	/* The seal before the state: whoever sees READY sees the seal of what it holds. */
+	if (state == REEL_SLOT_READY)
+		__atomic_store_n(&s->seal,
+		                 seal_of(slot, __atomic_load_n(&s->frame, __ATOMIC_RELAXED),
+		                         __atomic_load_n(&s->journal_seq, __ATOMIC_RELAXED),
+		                         __atomic_load_n(&s->audio_samples, __ATOMIC_RELAXED)),
+		                 __ATOMIC_RELEASE);
 	store_state(s, state, error);
 	return 0;
 }

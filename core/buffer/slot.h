@@ -71,6 +71,17 @@ int reel_slot_set_contents(struct reel_buffer *buffer, uint32_t slot, int64_t fr
 int reel_slot_set_state(struct reel_buffer *buffer, uint32_t slot, uint32_t state, int32_t error);
 
 /*
+ * After a crash or a power loss, for a coordinator that holds the file's
+ * exclusive flock: initialise every slot mutex that was ever used again
+ * (one left locked by a process that is gone, or by a page written back
+ * while locked, would block its frame forever) and mark every slot left
+ * mid-write (odd version, DECODING, BUSY, or a state out of range) STALE.
+ * -EBUSY, resetting nothing, while a process of the stage table is alive.
+ * *ret_reset (may be NULL) gets the number of slots that needed it.
+ */
+int reel_slot_reset_table(struct reel_buffer *buffer, uint32_t *ret_reset);
+
+/*
  * Sleep while the slot's state equals `state`, at most timeout_ms.
  * Returns 0 when the state differs (or a wake-up came), -ETIMEDOUT.
  */

@@ -31,6 +31,7 @@
 
 #include "buffer/buffer.h"
 #include "buffer/journal.h"
+#include "buffer/slot.h"
 #include "buffer/stagetab.h"
 #include "coord-private.h"
 #include "media/media.h"
@@ -226,7 +227,63 @@ out_free:
 	return r;
 }
 
-static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o)
+/*
+ * The journal of a resumed buffer, before anything reads or appends to it:
+ * its end found from the entries (journal.c).  A damaged entry stops the
+ * open, with the entry named, unless the caller asked to salvage: then the
+ * entries before it are kept, the rest saved raw beside the buffer
+ * ("<buffer>.journal-<seq>.damaged"), and the open goes on.  Nothing is
+ * dropped without the caller being told.
+ */
+static int check_journal(struct reel_coord *c, const struct reel_coord_options *o,
+                         struct reel_coord_names *n)
+{
+	struct reel_journal_scan sc;
+	int fd, r;
+
+	r = reel_journal_scan(c->buffer, &sc);
+	if (r == 0) {
+		if (!sc.count_repair)
+			return 0;
+		n->journal_count_repaired = true;
+		n->journal_count_was = sc.count;
+		return reel_journal_repair_count(c->buffer, sc.valid);
+	}
+	if (r != REEL_E_JOURNAL)
+		return r;
+	n->journal_damaged = sc.damaged;
+	n->journal_written = sc.written;
+	if (!o->salvage_journal)
+		return REEL_E_JOURNAL;
+	if (snprintf(n->journal_side, sizeof(n->journal_side), "%s.journal-%" PRIu64 ".damaged",
+	             c->buffer_path, sc.damaged) >= (int)sizeof(n->journal_side))
+		return -ENAMETOOLONG;
+	fd = open(n->journal_side, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = reel_journal_cut(c->buffer, sc.valid, fd, &n->journal_saved);
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	/* Counted entries that were never there (zeros) leave nothing to keep. */
+	if (r < 0 || n->journal_saved == 0) {
+		unlink(n->journal_side);
+		n->journal_side[0] = 0;
+	}
+	return r;
+}
+
+/* Locks left behind by a crash or a power loss: reset once this coordinator is alone. */
+static void reset_locks(struct reel_coord *c, struct reel_coord_names *n)
+{
+	int r = reel_slot_reset_table(c->buffer, &n->slots_reset);
+
+	/* A stage of the last session still alive keeps its locks; robust mutexes cover it. */
+	if (r == -EBUSY)
+		n->slots_not_reset = true;
+}
+
+static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
+                       struct reel_coord_names *n)
 {
 	struct reel_index_entry *entries = NULL;
 	struct reel_source_id id;
@@ -249,6 +306,10 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o)
 		return r;
 	if (!same_source(&c->info->source, &id))
 		return REEL_E_SOURCE;
+	r = check_journal(c, o, n);
+	if (r < 0)
+		return r;
+	reset_locks(c, n);
 	/*
 	 * The slots are laid out when the buffer is made; a cache size asked
 	 * for now that would make another number of them cannot be honoured.
@@ -488,10 +549,21 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	r = claim_session(c, o->video);
 	if (r < 0)
 		goto out;
-	r = open_buffer(c, o);
-	/* The scan's refusal of a hostile video (too many frames) says why. */
-	if (r < 0 && ret_names && reel_media_why(c->media)[0])
-		snprintf(ret_names->why, sizeof(ret_names->why), "%s", reel_media_why(c->media));
+	{
+		struct reel_coord_names found;
+
+		memset(&found, 0, sizeof(found));
+		r = open_buffer(c, o, &found);
+		if (ret_names) {
+			memcpy(found.session, ret_names->session, sizeof(found.session));
+			memcpy(found.buffer_path, ret_names->buffer_path, sizeof(found.buffer_path));
+			memcpy(found.why, ret_names->why, sizeof(found.why));
+			*ret_names = found;
+			/* The scan's refusal of a hostile video (too many frames) says why. */
+			if (r < 0 && reel_media_why(c->media)[0])
+				snprintf(ret_names->why, sizeof(ret_names->why), "%s", reel_media_why(c->media));
+		}
+	}
 	if (r < 0)
 		goto out;
 	reel_buffer_claim(c->buffer, (uint32_t)getpid());

@@ -22,6 +22,12 @@ struct reel_coord_options {
 	bool no_stages;             /* start no stage processes */
 	bool no_preview;            /* start no preview window (none is started without a display) */
 	unsigned workers;           /* effect workers to start; 0: one per core */
+	/*
+	 * A resumed buffer whose journal is damaged: false refuses to open
+	 * (REEL_E_JOURNAL, the entry in reel_coord_names); true keeps the
+	 * entries before the damage and saves the rest beside the buffer.
+	 */
+	bool salvage_journal;
 	reel_op_lookup_fn lookup;   /* the ops' implementations (libreel-ops), for fresh frames */
 	/* Told how long work at open (the index scan) advances; may be NULL. */
 	void (*progress)(void *userdata, const char *what, uint64_t done, uint64_t total);
@@ -35,6 +41,15 @@ struct reel_coord_names {
 	char session[REEL_SESSION_NAME_MAX + 1];
 	char buffer_path[REEL_PATH_MAX];
 	char why[256];              /* why the video was refused, "" when it was not */
+	/* What the open found in a resumed buffer's journal and slot table. */
+	uint64_t journal_damaged;   /* 0, or the first damaged (or missing) entry */
+	uint64_t journal_written;   /* the last entry position written, damaged ones included */
+	uint64_t journal_saved;     /* entry positions moved out to journal_side (salvage) */
+	uint64_t journal_count_was; /* the damaged count that was repaired; 0 when none was */
+	bool journal_count_repaired;
+	char journal_side[REEL_PATH_MAX];
+	uint32_t slots_reset;       /* slots left locked or mid-write, reset for a rebuild */
+	bool slots_not_reset;       /* a process of the last session was still alive: no reset */
 };
 
 /*

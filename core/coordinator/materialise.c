@@ -55,6 +55,7 @@ struct request {
 	uint64_t first, last, token, order;
 	uint64_t next;               /* where serving resumes after a preemption */
 	unsigned prio;
+	int error;                   /* why a frame of it could not be had at all (no slot for it) */
 };
 
 struct materialiser {
@@ -273,13 +274,18 @@ static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int3
 	return r;
 }
 
-/* Give a frame that the decoder could not produce a slot in ERROR, so nobody waits on it. */
-static void mark_error(struct materialiser *m, uint64_t frame, int32_t error)
+/*
+ * Give a frame that the decoder could not produce a slot in ERROR, so nobody
+ * waits on it; false when no slot could be had for it either.
+ */
+static bool mark_error(struct materialiser *m, uint64_t frame, int32_t error)
 {
 	struct reel_frame unused;
 
-	if (sink_begin(m, frame, &unused) == 0)
-		sink_end(m, frame, 0, error);
+	if (sink_begin(m, frame, &unused) != 0)
+		return false;
+	sink_end(m, frame, 0, error);
+	return true;
 }
 
 /*
@@ -355,8 +361,15 @@ static int serve(struct materialiser *m, struct request *req)
 				return 0;
 			}
 			pthread_mutex_unlock(&m->lock);
-			if (!present(m, f))
-				mark_error(m, f, r < 0 ? r : REEL_E_DECODE);
+			/*
+			 * A slot that could not be had (a full disk: its reservation
+			 * failed) leaves the frame with no slot to carry an ERROR
+			 * state: the request keeps the reason instead, so that the
+			 * reply says ENOSPC, not "could not be decoded".
+			 */
+			if (!present(m, f) && !mark_error(m, f, r < 0 ? r : REEL_E_DECODE) && r < 0 &&
+			    r != -ECANCELED)
+				req->error = r;
 		}
 		req->next = req->first;
 		if (all_present(m, req->first, req->last))
@@ -367,7 +380,7 @@ static int serve(struct materialiser *m, struct request *req)
 }
 
 static void fill_done(struct materialiser *m, uint64_t first, uint64_t last, uint64_t token,
-                      struct mat_done *d)
+                      int error, struct mat_done *d)
 {
 	uint32_t slot = m->frame_slot[first];
 
@@ -376,7 +389,7 @@ static void fill_done(struct materialiser *m, uint64_t first, uint64_t last, uin
 	d->last = last;
 	d->slot = slot == NO_SLOT ? 0 : slot;
 	if (slot == NO_SLOT)
-		d->result = REEL_E_DECODE;
+		d->result = error < 0 ? error : REEL_E_DECODE;
 	else if (m->frame_status[first] == FRAME_ERROR) {
 		struct reel_slot_info si;
 		d->result = reel_slot_get(m->buffer, slot, &si) == 0 && si.error < 0 ? si.error
@@ -391,7 +404,7 @@ static void push_done(struct materialiser *m, const struct request *req)
 
 	pthread_mutex_lock(&m->lock);
 	/* Room was reserved when the request was queued. */
-	fill_done(m, req->first, req->last, req->token, &m->done[m->ndone++]);
+	fill_done(m, req->first, req->last, req->token, req->error, &m->done[m->ndone++]);
 	pthread_mutex_unlock(&m->lock);
 	if (write(m->notify_fd, &one, sizeof(one)) < 0) {
 		/* The loop also polls on a timer; a lost wake-up only delays the reply. */
@@ -544,17 +557,37 @@ static void *thread_main(void *arg)
 static void adopt_slots(struct materialiser *m)
 {
 	uint64_t journal = reel_edits_count(m->edits);
+	uint8_t *claims = NULL;
 
+	/*
+	 * Two READY slots that name one frame cannot both be right, and the
+	 * table cannot say which is: neither is adopted.  (With a slot for every
+	 * frame, reel_slot_get() already refuses a frame outside its own slot.)
+	 */
+	if (!m->identity) {
+		claims = calloc(m->info->frame_count, 1);
+		if (!claims)
+			return;   /* nothing adopted: every frame is decoded afresh */
+		for (uint32_t s = 0; s < m->info->slot_count; s++) {
+			struct reel_slot_info si;
+
+			if (reel_slot_get(m->buffer, s, &si) == 0 && si.state == REEL_SLOT_READY &&
+			    si.frame >= 0 && claims[si.frame] < 2)
+				claims[si.frame]++;
+		}
+	}
 	for (uint32_t s = 0; s < m->info->slot_count; s++) {
 		struct reel_slot_info si;
 		uint64_t f;
 		int r;
 
+		/* reel_slot_get() refuses a READY entry whose seal does not match: damage is decoded again. */
 		if (reel_slot_get(m->buffer, s, &si) < 0 || si.state != REEL_SLOT_READY || si.frame < 0 ||
 		    (si.version & 1u))
 			continue;
 		f = (uint64_t)si.frame;
-		if (f >= m->info->frame_count || m->frame_slot[f] != NO_SLOT || (m->identity && f != s))
+		if (f >= m->info->frame_count || m->frame_slot[f] != NO_SLOT || (m->identity && f != s) ||
+		    (claims && claims[f] != 1))
 			continue;
 		if (si.journal_seq > journal ||
 		    reel_edits_last_change(m->edits, (int64_t)f, false) > si.journal_seq) {
@@ -574,6 +607,7 @@ static void adopt_slots(struct materialiser *m)
 		m->stats.resident++;
 		m->stats.adopted++;
 	}
+	free(claims);
 }
 
 int materialiser_start(struct reel_buffer *buffer, struct reel_media *media,
@@ -675,7 +709,7 @@ void materialiser_stop(struct materialiser *m)
 int materialiser_request(struct materialiser *m, uint64_t first, uint64_t last, unsigned prio,
                          uint64_t token)
 {
-	struct request req = { first, last, token, 0, first, prio };
+	struct request req = { first, last, token, 0, first, prio, 0 };
 	int r = 0;
 
 	if (first > last || last >= m->info->frame_count)
@@ -756,7 +790,7 @@ int materialiser_lookup(struct materialiser *m, uint64_t first, uint64_t last,
 	}
 	if (all) {
 		touch_range(m, first, last);
-		fill_done(m, first, last, 0, ret_done);
+		fill_done(m, first, last, 0, 0, ret_done);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return all;

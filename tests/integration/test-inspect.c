@@ -198,7 +198,7 @@ static void test_inspect_new_buffer_text(void **state)
 	assert_int_equal(run_reel(f, "inspect", f->path, NULL), 0);
 	assert_string_equal(f->err, "");
 	assert_int_equal(stat(f->path, &st), 0);
-	assert_non_null(strstr(f->out, "format version 2"));
+	assert_non_null(strstr(f->out, "format version 3"));
 	assert_non_null(strstr(f->out, "320x181 yuv420p"));
 	assert_non_null(strstr(f->out, "25/1 (25.000 fps)"));
 	assert_non_null(strstr(f->out, "1/12800"));
@@ -233,7 +233,7 @@ static void test_inspect_new_buffer_json(void **state)
 	assert_int_equal(f->out[strlen(f->out) - 2], '}');
 	assert_int_equal(stat(f->path, &st), 0);
 
-	assert_int_equal(json_u64(f->out, NULL, "version"), 2);
+	assert_int_equal(json_u64(f->out, NULL, "version"), 3);
 	assert_int_equal(json_u64(f->out, NULL, "width"), 320);
 	assert_int_equal(json_u64(f->out, NULL, "height"), 181);
 	assert_int_equal(json_u64(f->out, NULL, "frames"), info.frame_count);

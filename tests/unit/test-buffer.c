@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -818,7 +819,12 @@ static void test_buffer_sparse_20000_1080p(void **state)
 	print_message("# create+map of %.1f GB apparent (%" PRIu64 " bytes): %.2f ms, "
 	              "%" PRIu64 " bytes allocated\n", apparent / 1e9, apparent, t1 - t0, allocated);
 	assert_true(apparent > 60000000000ull);
-	assert_true(allocated < 1024 * 1024);
+	/*
+	 * The metadata is reserved (a full disk must not SIGBUS a journal
+	 * append), the 62 GB of slots are not.
+	 */
+	assert_true(allocated >= reel_buffer_info(b)->slots_offset);
+	assert_true(allocated < reel_buffer_info(b)->slots_offset + 1024 * 1024);
 	reel_buffer_close(b);
 
 	/* Opening it again is as cheap and reads the same figures. */
@@ -826,7 +832,7 @@ static void test_buffer_sparse_20000_1080p(void **state)
 	assert_int_equal(reel_buffer_open(f->path, &b), 0);
 	assert_int_equal(reel_buffer_info(b)->file_size, apparent);
 	assert_int_equal(reel_buffer_disk_usage(b, NULL, &allocated), 0);
-	assert_true(allocated < 1024 * 1024);
+	assert_true(allocated < reel_buffer_info(b)->slots_offset + 1024 * 1024);
 	reel_buffer_close(b);
 }
 
@@ -1140,11 +1146,178 @@ static void test_buffer_close_accepts_null(void **state)
 	reel_buffer_close(NULL);
 }
 
+
+/* ------------------------------------------- integrity and privacy */
+
+/* A header field damaged into another plausible value: only the header CRC can tell. */
+static void test_buffer_header_crc(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+	char c = 'X';
+
+	create_small(f->path);
+	damage(f->path, offsetof(struct reel__header, source_path) + 3, &c, 1);
+	expect_open_fails(f->path, REEL_E_HEADER);
+	assert_int_equal(reel_buffer_open_readonly(f->path, &b), REEL_E_HEADER);
+	damage_u32(f->path, offsetof(struct reel__header, frame_rate_num), 24);
+	expect_open_fails(f->path, REEL_E_HEADER);
+}
+
+/* Version 2 files (no CRCs, no seals) still open. */
+static void test_buffer_version_2_opens(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+
+	create_small(f->path);
+	damage_u32(f->path, offsetof(struct reel__header, version), 2);
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_int_equal(reel_buffer_info(b)->version, 2);
+	reel_buffer_close(b);
+}
+
+/* A damaged index entry makes the index incomplete: the coordinator scans again. */
+static void test_buffer_index_crc(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+	struct reel_index_entry e = { .pts = 10, .dts = 10, .pos = 100, .flags = REEL_INDEX_KEY,
+	                              .size = 5 };
+	uint64_t index_offset;
+	int64_t pts = 11;
+
+	create_small(f->path);
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	for (uint64_t i = 0; i < reel_buffer_info(b)->frame_count; i++)
+		assert_int_equal(reel_index_put(b, i, &e), 0);
+	assert_int_equal(reel_index_commit(b), 0);
+	assert_true(reel_index_complete(b));
+	index_offset = reel_buffer_info(b)->index_offset;
+	reel_buffer_close(b);
+	damage(f->path, index_offset + 3 * sizeof(struct reel_index_entry), &pts, sizeof(pts));
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_false(reel_index_complete(b));
+	reel_buffer_close(b);
+}
+
+/*
+ * A writer opens only its own private file, never through a link; a reader
+ * may look at anything.  Each refusal is its own code.
+ */
+static void test_buffer_open_refuses_foreign_files(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+	char link_path[4200];
+
+	create_small(f->path);
+	assert_int_equal(chmod(f->path, 0640), 0);
+	expect_open_fails(f->path, REEL_E_BUFFERPERM);
+	assert_int_equal(reel_buffer_open_readonly(f->path, &b), 0);
+	reel_buffer_close(b);
+	assert_int_equal(chmod(f->path, 0600), 0);
+
+	snprintf(link_path, sizeof(link_path), "%s/link.reel", f->dir);
+	assert_int_equal(symlink(f->path, link_path), 0);
+	expect_open_fails(link_path, REEL_E_BUFFERPERM);
+	assert_int_equal(reel_buffer_open_readonly(link_path, &b), 0);
+	reel_buffer_close(b);
+
+	if (geteuid() == 0) {
+		/* Root can make a file another user's: the owner check, on its own. */
+		assert_int_equal(chown(f->path, 65534, 65534), 0);
+		expect_open_fails(f->path, REEL_E_BUFFERPERM);
+		assert_int_equal(reel_buffer_open_readonly(f->path, &b), 0);
+		reel_buffer_close(b);
+	}
+}
+
+static void test_buffer_create_refuses_open_folder(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL;
+	struct stat st;
+
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), REEL_E_BUFFERDIR);
+	assert_int_equal(stat(f->path, &st), -1);
+	/* A sticky shared folder (as /tmp, /dev/shm) is safe enough to make a file in. */
+	assert_int_equal(chmod(f->dir, 01777), 0);
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	reel_buffer_close(b);
+	assert_int_equal(chmod(f->dir, 0700), 0);
+}
+
+/*
+ * The name appears only once the file is whole: every moment it exists, it
+ * opens.  A child creating buffers is killed at random moments; whatever
+ * name it left opens, and no temporary is left where a dead creator made one.
+ */
+static void test_buffer_create_is_atomic(void **state)
+{
+	struct fixture *f = *state;
+	unsigned named = 0;
+
+	for (int round = 0; round < 30; round++) {
+		struct reel_buffer *b = NULL;
+		pid_t pid;
+
+		unlink(f->path);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct reel_buffer_params p = small_params();
+			p.frame_count = 20000;
+			p.slot_count = 20000;
+			_exit(reel_buffer_create(f->path, &p, &b) == 0 ? 0 : 1);
+		}
+		/* From before the file is made to after it is named. */
+		usleep((useconds_t)(round * 397 % 8000));
+		kill(pid, SIGKILL);
+		tu_wait(pid, 5000);
+		if (access(f->path, F_OK) == 0) {
+			named++;
+			assert_int_equal(reel_buffer_open(f->path, &b), 0);
+			reel_buffer_close(b);
+		}
+	}
+	print_message("# %u of 30 killed creates had named their file; every one opened\n", named);
+}
+
+/* The fallback's temporaries: one of a dead creator is swept, one of a live one kept. */
+static void test_buffer_sweep_temporaries(void **state)
+{
+	struct fixture *f = *state;
+	char dead[4200], live[4200];
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_true(tu_wait(pid, 5000) >= 0);
+	snprintf(dead, sizeof(dead), "%s.tmp-%ld", f->path, (long)pid);
+	snprintf(live, sizeof(live), "%s.tmp-%ld", f->path, (long)getpid());
+	assert_int_equal(tu_write_file(dead, "x", 1), 0);
+	assert_int_equal(tu_write_file(live, "x", 1), 0);
+	reel__sweep_temporaries(f->path);
+	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(access(live, F_OK), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_buffer_create_open_roundtrip),
+		T(test_buffer_header_crc),
+		T(test_buffer_version_2_opens),
+		T(test_buffer_index_crc),
+		T(test_buffer_open_refuses_foreign_files),
+		T(test_buffer_create_refuses_open_folder),
+		T(test_buffer_create_is_atomic),
+		T(test_buffer_sweep_temporaries),
 		T(test_buffer_slot_size_matches_create),
 		T(test_buffer_create_without_audio),
 		T(test_buffer_create_refuses_existing),

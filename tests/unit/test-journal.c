@@ -398,6 +398,191 @@ static void test_journal_child_reads_parent_appends(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+
+/* ------------------------------------------------ finding the end */
+
+static void append_n(struct fixture *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct reel_journal_entry e = make_entry(REEL_OP_BRIGHTNESS, (int64_t)i, (int64_t)i + 2,
+		                                         0.1 * (i + 1));
+		assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+	}
+}
+
+static void write_count(struct fixture *f, uint64_t count)
+{
+	pwrite_file(f->path, REEL__LIVE_OFFSET + offsetof(struct reel__header_live, journal_count),
+	            &count, sizeof(count));
+}
+
+static void test_journal_scan_clean(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_scan sc;
+
+	assert_int_equal(reel_journal_scan(f->buffer, &sc), 0);
+	assert_int_equal(sc.valid, 0);
+	assert_false(sc.count_repair);
+	append_n(f, 3);
+	assert_int_equal(reel_journal_scan(f->buffer, &sc), 0);
+	assert_int_equal(sc.valid, 3);
+	assert_int_equal(sc.damaged, 0);
+	assert_true(sc.count_trusted);
+	assert_false(sc.count_repair);
+}
+
+/* One damaged byte in the count, low or high: the entries say where the end is; nothing is lost. */
+static void test_journal_damaged_count_loses_nothing(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t damaged[] = { 1, 0, 5, 7, 3 | (1ull << 40) };
+	struct reel_journal_entry e = make_entry(REEL_OP_MUTE, 0, 0, 0), back;
+	struct reel_journal_scan sc;
+	uint64_t seq = 0;
+
+	append_n(f, 3);
+	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+		write_count(f, damaged[i]);
+		reopen(f);
+		assert_int_equal(reel_journal_scan(f->buffer, &sc), 0);
+		assert_int_equal(sc.valid, 3);
+		assert_false(sc.count_trusted);
+		assert_true(sc.count_repair);
+		/* Nobody appends over an entry while the count is wrong. */
+		assert_int_equal(reel_journal_append(f->buffer, &e, &seq), REEL_E_JOURNAL);
+	}
+	assert_int_equal(reel_journal_repair_count(f->buffer, sc.valid), 0);
+	assert_int_equal(reel_journal_append(f->buffer, &e, &seq), 0);
+	assert_int_equal(seq, 4);
+	for (uint64_t s = 1; s <= 4; s++)
+		assert_int_equal(reel_journal_read(f->buffer, s, &back), 0);
+}
+
+/* A damaged entry stops the scan there, with what follows it counted as written, not replayed. */
+static void test_journal_damaged_entry_stops_scan(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_scan sc;
+	uint8_t flip;
+
+	append_n(f, 5);
+	flip = 0x5a;
+	pwrite_file(f->path, entry_offset(f, 2, offsetof(struct reel_journal_entry, params) + 3),
+	            &flip, 1);
+	assert_int_equal(reel_journal_scan(f->buffer, &sc), REEL_E_JOURNAL);
+	assert_int_equal(sc.valid, 1);
+	assert_int_equal(sc.damaged, 2);
+	assert_int_equal(sc.written, 5);
+
+	/* The last entry damaged: the same, with nothing after it. */
+	teardown(state);
+	assert_int_equal(setup(state), 0);
+	f = *state;
+	append_n(f, 5);
+	pwrite_file(f->path, entry_offset(f, 5, offsetof(struct reel_journal_entry, crc)), &flip, 1);
+	assert_int_equal(reel_journal_scan(f->buffer, &sc), REEL_E_JOURNAL);
+	assert_int_equal(sc.valid, 4);
+	assert_int_equal(sc.damaged, 5);
+}
+
+/* Counted entries that are gone (zeroed) are damage, not an early end. */
+static void test_journal_missing_counted_entries(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry zero;
+	struct reel_journal_scan sc;
+
+	append_n(f, 5);
+	memset(&zero, 0, sizeof(zero));
+	pwrite_file(f->path, entry_offset(f, 4, 0), &zero, sizeof(zero));
+	pwrite_file(f->path, entry_offset(f, 5, 0), &zero, sizeof(zero));
+	assert_int_equal(reel_journal_scan(f->buffer, &sc), REEL_E_JOURNAL);
+	assert_int_equal(sc.valid, 3);
+	assert_int_equal(sc.damaged, 4);
+	assert_true(sc.count_trusted);
+}
+
+/* The window of a crash after an entry was made durable and before its count: the entry counts. */
+static void test_journal_entry_ahead_of_count(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_scan sc;
+	uint64_t check = ~(uint64_t)2;
+
+	append_n(f, 3);
+	write_count(f, 2);
+	pwrite_file(f->path, REEL__LIVE_OFFSET + offsetof(struct reel__header_live,
+	                                                  journal_count_check), &check, sizeof(check));
+	assert_int_equal(reel_journal_scan(f->buffer, &sc), 0);
+	assert_true(sc.count_trusted);
+	assert_int_equal(sc.valid, 3);
+	assert_true(sc.count_repair);
+}
+
+/* Salvage: the intact prefix stays, the rest goes to the side file byte for byte, then appends go on. */
+static void test_journal_cut_saves_the_tail(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e = make_entry(REEL_OP_MUTE, 0, 0, 0), back;
+	struct reel_journal_scan sc;
+	char side[4200], *saved, *before;
+	uint64_t n = 0, seq = 0;
+	size_t len;
+	uint8_t flip = 0x77;
+	int fd;
+
+	append_n(f, 5);
+	pwrite_file(f->path, entry_offset(f, 3, offsetof(struct reel_journal_entry, first)), &flip, 1);
+	before = tu_slurp(f->path, &len);
+	assert_non_null(before);
+	assert_int_equal(reel_journal_scan(f->buffer, &sc), REEL_E_JOURNAL);
+	snprintf(side, sizeof(side), "%s.side", f->path);
+	fd = open(side, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(reel_journal_cut(f->buffer, sc.valid, fd, &n), 0);
+	close(fd);
+	assert_int_equal(n, 3);
+	saved = tu_slurp(side, &len);
+	assert_non_null(saved);
+	assert_int_equal(len, 3 * sizeof(struct reel_journal_entry));
+	assert_memory_equal(saved, before + entry_offset(f, 3, 0), len);
+	free(saved);
+	free(before);
+
+	reopen(f);
+	assert_int_equal(reel_journal_scan(f->buffer, &sc), 0);
+	assert_int_equal(sc.valid, 2);
+	assert_false(sc.count_repair);
+	assert_int_equal(reel_journal_count(f->buffer), 2);
+	assert_int_equal(reel_journal_append(f->buffer, &e, &seq), 0);
+	assert_int_equal(seq, 3);
+	assert_int_equal(reel_journal_read(f->buffer, 3, &back), 0);
+	assert_int_equal(back.op, REEL_OP_MUTE);
+}
+
+/*
+ * A failed msync is latched: the handle refuses every later append and
+ * state change with the same error.  The failure itself cannot be caused
+ * on demand here (fault-diskfull meets a real one where it can), so the
+ * latch is set as reel__msync_range's caller would.
+ */
+static void test_journal_msync_failure_latches(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_journal_entry e = make_entry(REEL_OP_MUTE, 0, 0, 0);
+
+	append_n(f, 1);
+	f->buffer->journal_error = -EIO;
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EIO);
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), -EIO);
+	assert_int_equal(reel_journal_set_state(f->buffer, 1, REEL_JOURNAL_APPLIED), -EIO);
+	assert_int_equal(reel_journal_count(f->buffer), 1);
+	/* A fresh handle (a restarted coordinator) starts clean and finds the journal whole. */
+	reopen(f);
+	assert_int_equal(reel_journal_append(f->buffer, &e, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +596,13 @@ int main(void)
 		T(test_journal_hostile_count),
 		T(test_journal_set_state),
 		T(test_journal_child_reads_parent_appends),
+		T(test_journal_scan_clean),
+		T(test_journal_damaged_count_loses_nothing),
+		T(test_journal_damaged_entry_stops_scan),
+		T(test_journal_missing_counted_entries),
+		T(test_journal_entry_ahead_of_count),
+		T(test_journal_cut_saves_the_tail),
+		T(test_journal_msync_failure_latches),
 #undef T
 	};
 

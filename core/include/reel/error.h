@@ -43,6 +43,8 @@ enum reel_error {
 	REEL_E_NOUNDO,         /* nothing to undo, or nothing to redo */
 	REEL_E_EDIT,           /* an edit could not be applied (the log says why) */
 	REEL_E_CACHESIZE,      /* a resumed buffer's size differs from the cache asked for */
+	REEL_E_BUFFERPERM,     /* a buffer file not owned by this user, open to others, or a link */
+	REEL_E_BUFFERDIR,      /* the buffer folder is not this user's or is writable by others */
 	REEL_E_LAST
 };
 
