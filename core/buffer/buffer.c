@@ -291,7 +291,7 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
 	 * gets here damaged is a field that passed for plausible (a frame rate,
 	 * a source path), which no range check can catch.
 	 */
-	if (h.version >= 3 && h.header_crc != reel__header_crc(&h))
+	if (h.header_crc != reel__header_crc(&h))
 		return REEL_E_HEADER;
 
 	if (!ret_info)

@@ -108,10 +108,9 @@ bool reel_index_complete(const struct reel_buffer *buffer)
 	/*
 	 * A damaged entry would seek the decoder to the wrong packet and put
 	 * another frame's picture in a slot: the CRC sealed at commit catches
-	 * it, and the index is scanned again.  Version 2 files have no CRC.
+	 * it, and the index is scanned again.
 	 */
-	return buffer->info.version < 3 ||
-	       __atomic_load_n(&buffer->live->index_crc, __ATOMIC_RELAXED) == index_crc(buffer);
+	return __atomic_load_n(&buffer->live->index_crc, __ATOMIC_RELAXED) == index_crc(buffer);
 }
 
 /* v * num / den rounded half away from zero, without overflow for any v within +-2^64 and int32 num. */

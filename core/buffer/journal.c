@@ -47,7 +47,7 @@ static int load_count(const struct reel_buffer *buffer, uint64_t *ret_count)
 	return 0;
 }
 
-/* The count and its complement agree (version 3; a version 2 file has no complement). */
+/* The count and its complement agree. */
 static bool count_checks_out(const struct reel_buffer *buffer, uint64_t count)
 {
 	return __atomic_load_n(&buffer->live->journal_count_check, __ATOMIC_ACQUIRE) == ~count;
@@ -154,7 +154,7 @@ int reel_journal_append(struct reel_buffer *buffer, const struct reel_journal_en
 	 * this append overwrite an edit.  The coordinator repairs the count at
 	 * open (reel_journal_scan); damage after that stops the appends.
 	 */
-	if ((buffer->info.version >= 3 && !count_checks_out(buffer, count)) ||
+	if (!count_checks_out(buffer, count) ||
 	    (count < buffer->info.journal_capacity && !entry_zero(&buffer->journal[count])))
 		return REEL_E_JOURNAL;
 	if (count == buffer->info.journal_capacity)

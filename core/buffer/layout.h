@@ -30,19 +30,21 @@
 /*
  * Version 3 gave meaning to fields version 2 left zero: the header's
  * header_crc, the live journal_count_check and index_crc, and each slot
- * entry's seal.  A version 2 file still opens: it has none of them, so its
- * header and index are taken as they are and none of its slots is adopted
- * (each is decoded again).
+ * entry's seal; and the source identity covers the whole file.  Version 2
+ * files are refused (REEL_E_VERSION): they could not resume anyway (their
+ * identity is of another kind), and accepting them would let one flipped
+ * version byte switch every check off.
  */
 #define REEL__FORMAT_VERSION 3u
-#define REEL__FORMAT_VERSION_MIN 2u
+#define REEL__FORMAT_VERSION_MIN 3u
 #define REEL__BYTE_ORDER 0x01020304u
 #define REEL__HEADER_SIZE 4096u
 #define REEL__LIVE_OFFSET 3072u
 #define REEL__PLANE_ALIGN 64u
 #define REEL__DEFAULT_JOURNAL 65536u
 #define REEL__MAX_JOURNAL (1u << 24)
-#define REEL__MAX_FRAMES (1ull << 32)
+/* As many frames as the media layer indexes (REEL_MEDIA_MAX_FRAMES): per-frame arrays are sized from it. */
+#define REEL__MAX_FRAMES (1ull << 22)
 
 /*
  * The immutable part of the header, written once by reel_buffer_create().
