@@ -57,6 +57,16 @@ int reel_session_alive(const struct reel_session_record *record);
 /* Remove the session file and every queue of the session (reply queues excepted). */
 int reel_session_remove(const char *name);
 
+#define REEL_MQUEUE_DIR "/dev/mqueue"
+/*
+ * Unlink this user's reel queues nobody can use any more: role queues of a
+ * dead coordinator and reply queues of a dead client (the pid is in each
+ * name).  -ENOTSUP when the queue file
+ * system is not mounted at REEL_MQUEUE_DIR (names cannot be listed then);
+ * *ret_removed (may be NULL) gets how many were removed.
+ */
+int reel_session_sweep(unsigned *ret_removed);
+
 /*
  * The session log that goes with a buffer file: its path with ".reel"
  * replaced by ".log" (or ".log" added), so it lives and is found with it.

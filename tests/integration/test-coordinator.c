@@ -77,14 +77,8 @@ static void assert_session_gone(const char *session)
 	struct reel_session_record rec;
 
 	assert_int_equal(reel_session_read(session, &rec), REEL_E_NOSESSION);
-	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++) {
-		mqd_t q;
-		assert_int_equal(reel_queue_name(name, sizeof(name), session, role), 0);
-		q = mq_open(name, O_RDONLY);
-		if (q != (mqd_t)-1)
-			mq_close(q);
-		assert_true(q == (mqd_t)-1 && errno == ENOENT);
-	}
+	if (tu_session_queue_left(session, name, sizeof(name)))
+		fail_msg("queue %s is left behind", name);
 }
 
 static int teardown(void **state)
@@ -125,8 +119,10 @@ static struct reel_client *wait_ready(struct fixture *f, pid_t pid)
 
 	for (int i = 0; i < 3000; i++) {
 		int status;
-		if (reel_client_connect(f->session, &c) == 0)
+		if (reel_client_connect(f->session, &c) == 0) {
+			tu_session_remember(f->session);
 			return c;
+		}
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			fail_msg("coordinator exited early with status %d", status);
 		usleep(5000);
