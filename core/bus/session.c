@@ -146,7 +146,8 @@ static int hex(char c)
 	return -1;
 }
 
-int reel_session_publish(const struct reel_session_record *record)
+/* Write the record to a private temporary name, then link it (exclusive) or rename it (replace). */
+static int write_record(const struct reel_session_record *record, bool replace)
 {
 	char final[REEL_PATH_MAX], tmp[REEL_PATH_MAX + 32];
 	FILE *f;
@@ -175,10 +176,29 @@ int reel_session_publish(const struct reel_session_record *record)
 		r = -EIO;
 		goto out_unlink;
 	}
+	if (replace)
+		return rename(tmp, final) < 0 ? -errno : 0;
 	r = link(tmp, final) < 0 ? -errno : 0;
 out_unlink:
 	unlink(tmp);
 	return r;
+}
+
+int reel_session_publish(const struct reel_session_record *record)
+{
+	return write_record(record, false);
+}
+
+int reel_session_update(const struct reel_session_record *record)
+{
+	struct reel_session_record now;
+	int r = reel_session_read(record->name, &now);
+
+	if (r < 0)
+		return r;
+	if (now.pid != record->pid || now.start_time != record->start_time)
+		return -ESTALE;
+	return write_record(record, true);
 }
 
 /* Unescape value into dst when it fits, holds no raw control characters and no bad escape. */

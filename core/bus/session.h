@@ -33,6 +33,11 @@ int reel_process_start_time(pid_t pid, uint64_t *ret_start);
  */
 int reel_session_publish(const struct reel_session_record *record);
 /*
+ * Replace this process's own published record (a new queue nonce)
+ * atomically; -ESTALE when the file names another process.
+ */
+int reel_session_update(const struct reel_session_record *record);
+/*
  * Read and validate the record of session name: REEL_E_NOSESSION when there
  * is none, REEL_E_SESSIONFILE when the file is damaged.
  */

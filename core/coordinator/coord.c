@@ -350,9 +350,10 @@ static int choose_names(struct reel_coord *c, const struct reel_coord_options *o
 }
 
 /*
- * The role queues, under a fresh random nonce.  A name taken already
- * (EEXIST: a leftover, or someone who guessed) makes us choose another
- * nonce; the nonce is published with the session only once they exist.
+ * The role queues, under the random nonce published with the session.  A
+ * name taken already (EEXIST: someone who guessed, against 2^-64) makes us
+ * choose another nonce and publish it instead.  They are made last in
+ * reel_coord_open(): a client that can open them finds the buffer ready.
  */
 static int create_queues(struct reel_coord *c)
 {
@@ -362,9 +363,14 @@ static int create_queues(struct reel_coord *c)
 	for (int attempt = 0; attempt < 8 && r == -EEXIST; attempt++) {
 		unsigned role;
 
-		r = reel_random_u64(&c->record.queue_nonce);
-		if (r < 0)
-			return r;
+		r = 0;
+		if (attempt > 0) {
+			r = reel_random_u64(&c->record.queue_nonce);
+			if (r == 0)
+				r = reel_session_update(&c->record);
+			if (r < 0)
+				return r;
+		}
 		for (role = 0; role < REEL_ROLE_CLIENT && r == 0; role++) {
 			r = reel_queue_name_of(name, sizeof(name), &c->record, role);
 			if (r == 0)
@@ -383,15 +389,6 @@ static int create_queues(struct reel_coord *c)
 		}
 	}
 	return r;
-}
-
-static void unlink_queues(struct reel_coord *c)
-{
-	char name[REEL_QUEUE_NAME_MAX];
-
-	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
-		if (reel_queue_name_of(name, sizeof(name), &c->record, role) == 0)
-			mq_unlink(name);
 }
 
 /* Under the runtime folder's lock: free the name if its coordinator is dead, then take it. */
@@ -440,13 +437,10 @@ static int claim_session(struct reel_coord *c, const char *video)
 		if (reel_session_sweep(&swept) == 0 && swept)
 			reel_log(REEL_LOG_INFO, "coord", "%u queues left by dead reel processes removed",
 			         swept);
-		r = create_queues(c);
+		r = reel_random_u64(&c->record.queue_nonce);
 	}
-	if (r == 0) {
+	if (r == 0)
 		r = reel_session_publish(&c->record);
-		if (r < 0)
-			unlink_queues(c);
-	}
 	if (r == -EEXIST)
 		r = REEL_E_LIVE;
 	if (r == 0)
@@ -551,6 +545,8 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	/* The journal first: the materialiser keeps only the slots that hold all of it. */
 	if (r == 0)
 		r = coord_load_journal(c);
+	if (r == 0)
+		r = create_queues(c);
 	if (r == 0)
 		r = setup_events(c);
 	if (r == 0)
