@@ -29,11 +29,11 @@
 #include "reel/error.h"
 #include "reel/log.h"
 
-void coord_reject_summary(struct reel_coord *c)
+void coord_reject_summary(struct reel_coord *c, bool now_anyway)
 {
 	double now = reel__now_ms();
 
-	if (now - c->reject_window_ms < REJECT_WINDOW_MS)
+	if (!now_anyway && now - c->reject_window_ms < REJECT_WINDOW_MS)
 		return;
 	if (c->reject_quiet)
 		reel_log(REEL_LOG_WARN, "coord", "%" PRIu64 " more messages rejected in the last %.0f s "
@@ -50,7 +50,7 @@ void coord_reject(struct reel_coord *c, const char *fmt, ...)
 	va_list ap;
 
 	c->malformed++;
-	coord_reject_summary(c);
+	coord_reject_summary(c, false);
 	if (c->reject_lines >= REJECT_LINES) {
 		c->reject_quiet++;
 		return;

@@ -185,8 +185,8 @@ bool coord_admit(struct reel_coord *c, const struct reel_msg *m);
 mqd_t coord_peer_queue(struct reel_coord *c, pid_t pid, uint32_t tag);
 /* Count a rejected message and log why, at most REJECT_LINES lines per window. */
 void coord_reject(struct reel_coord *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Close the logging window when its time is up: one line with what was not logged. */
-void coord_reject_summary(struct reel_coord *c);
+/* Close the logging window when its time is up (or now): one line with what was not logged. */
+void coord_reject_summary(struct reel_coord *c, bool now);
 
 /* coord-keys.c */
 int coord_keys_add(struct reel_coord *c, uint64_t key, uint64_t seq);

@@ -701,7 +701,7 @@ static void tick(struct reel_coord *c)
 		coord_dispatch(c);
 	}
 	coord_forget_served(c, false);
-	coord_reject_summary(c);
+	coord_reject_summary(c, false);
 	coord_forget_dead_waiters(c);
 	coord_recover_dead_writers(c);
 	coord_restart_stages(c);
@@ -791,6 +791,7 @@ int reel_coord_run(struct reel_coord *c)
 			coord_reply_result(c, &m, m.kind == REEL_MSG_STOP ? 0 : -ESHUTDOWN, 0, 0, 0, 0);
 	}
 	coord_flush_outbox(c);
+	coord_reject_summary(c, true);
 	/* Edits may have been refused, or acknowledged ones may not have reached the disk: say so. */
 	return c->journal_error;
 }

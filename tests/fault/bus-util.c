@@ -99,11 +99,11 @@ const char *bu_reel(void)
 	return bin && *bin ? bin : "reel";
 }
 
-int bu_open(const char *video, const char *session, const char *extra, const char *log,
+int bu_open(const char *video, const char *session, bool stages, const char *log,
             int timeout_ms, pid_t *ret_pid, struct reel_client **ret_client)
 {
 	char *argv[] = { (char *)bu_reel(), "open", (char *)video, "--session", (char *)session,
-		         "--no-stages", "--no-preview", (char *)extra, NULL };
+		         "--no-preview", stages ? "--workers=1" : "--no-stages", NULL };
 	double deadline = tu_now_ms() + timeout_ms;
 	pid_t pid = tu_spawn(argv, log);
 

@@ -26,11 +26,12 @@ unsigned bu_zombies(void);
 /* The path of the reel program ($REEL_BIN). */
 const char *bu_reel(void);
 /*
- * `reel open video --session session --no-stages --no-preview [extra]`, its
- * output appended to log; 0 and *ret_pid, *ret_client once a client can
+ * `reel open video --session session --no-preview`, with one effect worker
+ * (and the editor and audio stages) or with --no-stages; its output appended
+ * to log; 0 and *ret_pid, *ret_client once a client can
  * connect (within timeout_ms), -1 when it exited or did not come up.
  */
-int bu_open(const char *video, const char *session, const char *extra, const char *log,
+int bu_open(const char *video, const char *session, bool stages, const char *log,
             int timeout_ms, pid_t *ret_pid, struct reel_client **ret_client);
 
 #endif

@@ -110,7 +110,7 @@ int main(void)
 		if (seconds > 0 && (tc - t0) / 1000 > seconds)
 			break;
 		left_by_kills += bu_queues_of(SESSION);
-		if (bu_open(clip, SESSION, NULL, log, 20000, &coord, &c) < 0) {
+		if (bu_open(clip, SESSION, false, log, 20000, &coord, &c) < 0) {
 			fprintf(stderr, "cycle %u: reel open did not come up (see %s)\n", i, log);
 			done++;
 			continue;
@@ -151,7 +151,7 @@ int main(void)
 	{
 		struct reel_client *c;
 		pid_t coord;
-		if (bu_open(clip, SESSION, NULL, log, 20000, &coord, &c) == 0) {
+		if (bu_open(clip, SESSION, false, log, 20000, &coord, &c) == 0) {
 			reel_client_stop(c, 10000);
 			reel_client_close(c);
 			tu_wait(coord, 15000);
