@@ -490,6 +490,7 @@ int cmd_gc(int argc, char **argv)
 	};
 	struct listing l = { 0 };
 	uint64_t older = 0, freed = 0, removed = 0, damaged = 0;
+	unsigned queues = 0;
 	bool dry = false, json = false, have_age = false;
 	char size[32];
 	int opt, r, code = CLI_OK;
@@ -574,8 +575,23 @@ int cmd_gc(int argc, char **argv)
 		removed++;
 		freed += e->disk;
 	}
+	/*
+	 * Queues of reel processes that were killed are a machine-wide budget
+	 * (queues_max): free this user's that nobody can use any more.  Only
+	 * where /dev/mqueue is mounted can they be listed.
+	 */
+	if (!dry) {
+		int lock;
+		if (reel_session_lock(&lock) == 0) {
+			if (reel_session_sweep(&queues) == 0 && queues && !json)
+				printf("removed %u queue%s left by dead reel processes\n", queues,
+				       queues == 1 ? "" : "s");
+			reel_session_unlock(lock);
+		}
+	}
 	if (json)
-		printf("],\"freed_bytes\":%" PRIu64 ",\"dry_run\":%s}\n", freed, dry ? "true" : "false");
+		printf("],\"freed_bytes\":%" PRIu64 ",\"dry_run\":%s,\"queues_removed\":%u}\n", freed,
+		       dry ? "true" : "false", queues);
 	else
 		printf("%s %" PRIu64 " buffer%s, %s\n", dry ? "would free" : "freed", removed,
 		       removed == 1 ? "" : "s", cli_human_size(freed, size, sizeof(size)));

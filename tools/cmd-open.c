@@ -162,10 +162,19 @@ static int open_failed(const struct reel_coord_options *o, const struct reel_coo
 	case REEL_E_LIVE:
 		if (reel_session_read(n->session, &rec) < 0)
 			break;
-		if (!strcmp(rec.buffer_path, n->buffer_path))
-			return cli_error(code, "open", "%s is open already as session %s (pid %ld); "
-			                 "'reel stop %s' first", o->video, n->session, (long)rec.pid,
-			                 n->session);
+		if (!strcmp(rec.buffer_path, n->buffer_path)) {
+			char *real = realpath(o->video, NULL);
+			bool same = real && !strcmp(real, rec.source_path);
+			free(real);
+			if (same)
+				return cli_error(code, "open", "%s is open already as session %s (pid %ld); "
+				                 "'reel stop %s' first", o->video, n->session, (long)rec.pid,
+				                 n->session);
+			/* Another video under a live session's name: say whose it is, not that this one is open. */
+			return cli_error(code, "open", "%s: session name '%s' is taken by a live session of "
+			                 "%s (pid %ld); 'reel stop %s' first or choose another --session",
+			                 o->video, n->session, rec.source_path, (long)rec.pid, n->session);
+		}
 		return cli_error(code, "open", "%s: session name '%s' is taken by a live session of %s%s",
 		                 o->video, n->session, rec.source_path,
 		                 o->session ? "; choose another --session" : "");

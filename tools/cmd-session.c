@@ -155,6 +155,11 @@ static void print_status_json(const char *session, const struct reel_session_rec
 	       ",\"decoded\":%" PRIu64,
 	       st->frames, st->resident, st->journal, st->pending, st->inflight, st->errors,
 	       st->failed, st->malformed, st->generation, st->decoded);
+	printf(",\"journal_error\":");
+	if (st->journal_error)
+		cli_json_string(stdout, reel_strerror(st->journal_error));
+	else
+		printf("null");
 	printf(",\"output_frames\":%" PRIu64, v->output);
 	if (v->have_info) {
 		const struct reel_buffer_info *in = &v->info;
@@ -249,6 +254,9 @@ static void print_status_text(const char *session, const struct reel_session_rec
 	for (int i = 0; i < 5; i++)
 		printf(" %s %" PRIu64, roles[i], st->queue_depth[i]);
 	printf("\nmalformed   %" PRIu64 " messages dropped\n", st->malformed);
+	if (st->journal_error)
+		printf("journal     NOT WRITABLE (%s): no edits are accepted; stop the session and "
+		       "check the disk\n", reel_strerror(st->journal_error));
 	printf("errors      %" PRIu64 " logged", errors);
 	if (v->live[0] && v->rec[0].last_error[0])
 		printf("; last: %s", v->rec[0].last_error);

@@ -27,7 +27,7 @@ enum reel_journal_state {
 	REEL_JOURNAL_STATE_COUNT
 };
 
-#define REEL_JOURNAL_NOTE_MAX 40
+#define REEL_JOURNAL_NOTE_MAX 32
 
 /* The on-disk entry; 128 bytes, pinned by _Static_assert in layout.h. */
 struct reel_journal_entry {
@@ -40,6 +40,7 @@ struct reel_journal_entry {
 	uint32_t flags;         /* 0 */
 	uint32_t crc;           /* CRC-32 of the entry with state and crc zeroed */
 	int64_t time_ns;        /* wall clock when the coordinator accepted it */
+	uint64_t key;           /* the client's idempotency key (0 none): a retry gets this entry's answer */
 	char note[REEL_JOURNAL_NOTE_MAX];   /* failed: why, NUL-terminated; else empty */
 };
 

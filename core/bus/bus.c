@@ -7,40 +7,77 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "bus/session.h"
 #include "reel/error.h"
 
-int reel_queue_name(char *buf, size_t len, const char *session, unsigned role)
+int reel_random_u64(uint64_t *ret)
 {
-	int r = reel_session_name_check(session);
+	uint64_t v = 0;
+
+	do {
+		ssize_t n = getrandom(&v, sizeof(v), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(v))
+			return n < 0 ? -errno : -EIO;
+	} while (v == 0);
+	*ret = v;
+	return 0;
+}
+
+int reel_queue_name_of(char *buf, size_t len, const struct reel_session_record *record,
+                       unsigned role)
+{
+	int r = reel_session_name_check(record->name);
 	int n;
 
 	if (r < 0)
 		return r;
-	if (role >= REEL_ROLE_CLIENT)
+	if (role >= REEL_ROLE_CLIENT || record->queue_nonce == 0 || record->pid <= 0)
 		return -EINVAL;
-	n = snprintf(buf, len, "/reel.%u.%s.%s", (unsigned)getuid(), session, reel_role_name(role));
+	n = snprintf(buf, len, "/reel.%u.%s.%016" PRIx64 ".%s.%ld", (unsigned)getuid(), record->name,
+	             record->queue_nonce, reel_role_name(role), (long)record->pid);
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
 
-int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid, uint64_t id)
+int reel_reply_queue_name_of(char *buf, size_t len, const struct reel_session_record *record,
+                             pid_t pid, uint64_t tag)
 {
-	int r = reel_session_name_check(session);
+	int r = reel_session_name_check(record->name);
 	int n;
 
 	if (r < 0)
 		return r;
-	if (pid <= 0)
+	if (pid <= 0 || record->queue_nonce == 0)
 		return -EINVAL;
-	n = snprintf(buf, len, "/reel.%u.%s.r%ld.%llu", (unsigned)getuid(), session, (long)pid,
-	             (unsigned long long)id);
+	n = snprintf(buf, len, "/reel.%u.%s.%016" PRIx64 ".r%ld.%" PRIu64, (unsigned)getuid(),
+	             record->name, record->queue_nonce, (long)pid, tag);
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int reel_queue_name(char *buf, size_t len, const char *session, unsigned role)
+{
+	struct reel_session_record rec;
+	int r = reel_session_read(session, &rec);
+
+	return r < 0 ? r : reel_queue_name_of(buf, len, &rec, role);
+}
+
+int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid, uint64_t tag)
+{
+	struct reel_session_record rec;
+	int r = reel_session_read(session, &rec);
+
+	return r < 0 ? r : reel_reply_queue_name_of(buf, len, &rec, pid, tag);
 }
 
 int reel_queue_create(const char *name, int flags, mqd_t *ret_queue)

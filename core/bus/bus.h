@@ -1,7 +1,19 @@
 /*
  * The command bus: priority POSIX message queues, one per role of a
- * session, named /reel.<uid>.<session>.<role>, plus one short-lived reply
- * queue per client request.
+ * session, named /reel.<uid>.<session>.<nonce>.<role>.<coordinator pid>, plus
+ * one reply queue per client connection,
+ * /reel.<uid>.<session>.<nonce>.r<client pid>.<tag>.
+ *
+ * The nonce is 64 random bits chosen by the coordinator and published only
+ * in the session file, in the user's private runtime folder: another local
+ * user cannot predict a name, so cannot create it first and block the
+ * session (a creator that meets EEXIST chooses again).  The tag of a reply
+ * queue is random too.  A client unlinks its reply queue's name as soon as
+ * the coordinator has answered once (the coordinator holds it open from
+ * then on), so the kernel frees it when both have closed it, whatever kills
+ * them; names left by a death before that, and role queues of a coordinator
+ * that was killed, are swept (reel_session_sweep): each name says whose
+ * process it belongs to.
  *
  * Queues are created O_EXCL with mode 0600 and hold REEL_BUS_DEPTH messages
  * (Linux's default, which root cannot raise inside a container).  Nothing is
@@ -21,17 +33,28 @@
 #include "reel/client.h"
 
 #define REEL_BUS_DEPTH 10
-#define REEL_QUEUE_NAME_MAX 128
+#define REEL_QUEUE_NAME_MAX 192
 
-/* "/reel.<uid>.<session>.<role>" into buf. */
-int reel_queue_name(char *buf, size_t len, const char *session, unsigned role);
+struct reel_session_record;
+
+/* 64 random bits from getrandom(), never 0: queue nonces, reply tags, command keys. */
+int reel_random_u64(uint64_t *ret);
+
+/* "/reel.<uid>.<session>.<nonce>.<role>.<pid>" of the session record into buf. */
+int reel_queue_name_of(char *buf, size_t len, const struct reel_session_record *record,
+                       unsigned role);
 /*
- * "/reel.<uid>.<session>.r<pid>.<id>" into buf: the reply queue of client
- * `pid`, `id` being the tag it sends in each request's flags.  The client
- * keeps it for all its calls and removes it on close; the coordinator
- * unlinks the reply queues of clients it served that have died.
+ * "/reel.<uid>.<session>.<nonce>.r<pid>.<tag>" into buf: the reply queue of
+ * client `pid`, `tag` being the random tag it sends in each request's flags.
  */
-int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid, uint64_t id);
+int reel_reply_queue_name_of(char *buf, size_t len, const struct reel_session_record *record,
+                             pid_t pid, uint64_t tag);
+/*
+ * The same for session name, the nonce read from its session file:
+ * REEL_E_NOSESSION when there is none.
+ */
+int reel_queue_name(char *buf, size_t len, const char *session, unsigned role);
+int reel_reply_queue_name(char *buf, size_t len, const char *session, pid_t pid, uint64_t tag);
 
 /* Flags for reel_queue_create/open. */
 #define REEL_QUEUE_NONBLOCK 1

@@ -23,6 +23,7 @@ struct reel_client {
 	mqd_t reply;
 	uint32_t tag;
 	uint64_t next_id;
+	bool reply_named;                 /* reply_name still names the reply queue */
 	char reply_name[REEL_QUEUE_NAME_MAX];
 };
 
@@ -43,7 +44,7 @@ int reel_client_connect(const char *session, struct reel_client **ret_client)
 		r = REEL_E_NOSESSION;
 		goto out_free;
 	}
-	r = reel_queue_name(name, sizeof(name), session, REEL_ROLE_COORD);
+	r = reel_queue_name_of(name, sizeof(name), &c->record, REEL_ROLE_COORD);
 	if (r < 0)
 		goto out_free;
 	r = reel_queue_open(name, 0, &c->coord);
@@ -51,15 +52,28 @@ int reel_client_connect(const char *session, struct reel_client **ret_client)
 		r = r == -ENOENT ? REEL_E_NOSESSION : r;
 		goto out_free;
 	}
-	/* The tag only has to differ between the clients of one process. */
-	c->tag = (uint32_t)((uint64_t)reel__now_ns() ^ (uintptr_t)c) | 1u;
 	c->next_id = 1;
-	r = reel_reply_queue_name(c->reply_name, sizeof(c->reply_name), session, getpid(), c->tag);
+	/*
+	 * A random tag: the name cannot be guessed and taken first, and one taken
+	 * all the same (EEXIST) makes us choose again.
+	 */
+	for (int attempt = 0; attempt < 8; attempt++) {
+		uint64_t v;
+
+		r = reel_random_u64(&v);
+		if (r < 0)
+			goto out_close;
+		c->tag = (uint32_t)v | 1u;
+		r = reel_reply_queue_name_of(c->reply_name, sizeof(c->reply_name), &c->record, getpid(),
+		                             c->tag);
+		if (r == 0)
+			r = reel_queue_create(c->reply_name, 0, &c->reply);
+		if (r != -EEXIST)
+			break;
+	}
 	if (r < 0)
 		goto out_close;
-	r = reel_queue_create(c->reply_name, 0, &c->reply);
-	if (r < 0)
-		goto out_close;
+	c->reply_named = true;
 	*ret_client = c;
 	return 0;
 
@@ -78,7 +92,8 @@ void reel_client_close(struct reel_client *client)
 	reel_queue_close(client->coord);
 	if (client->reply != (mqd_t)-1) {
 		reel_queue_close(client->reply);
-		mq_unlink(client->reply_name);
+		if (client->reply_named)
+			mq_unlink(client->reply_name);
 	}
 	free(client);
 }
@@ -86,6 +101,19 @@ void reel_client_close(struct reel_client *client)
 const struct reel_session_record *reel_client_record(const struct reel_client *client)
 {
 	return &client->record;
+}
+
+/*
+ * The coordinator has answered once, so it holds the reply queue open: the
+ * name is no longer needed, and without it the kernel frees the queue when
+ * both of us have closed it, even if both are killed.
+ */
+static void acknowledged(struct reel_client *client)
+{
+	if (client->reply_named) {
+		mq_unlink(client->reply_name);
+		client->reply_named = false;
+	}
 }
 
 int reel_client_call(struct reel_client *client, struct reel_msg *request, unsigned prio,
@@ -117,6 +145,7 @@ int reel_client_call(struct reel_client *client, struct reel_msg *request, unsig
 		if (reply.id != request->id ||
 		    (reply.kind != REEL_MSG_REPLY && reply.kind != REEL_MSG_STATUS_REPLY))
 			continue;
+		acknowledged(client);
 		if (ret_reply)
 			*ret_reply = reply;
 		return reply.result;
@@ -153,8 +182,17 @@ int reel_client_need_settled(struct reel_client *client, uint64_t first, uint64_
 	return need(client, first, last, prio, timeout_ms, true, ret_slot);
 }
 
-int reel_client_command(struct reel_client *client, uint32_t op, const double params[4],
-                        int64_t first, int64_t last, int timeout_ms, uint64_t *ret_seq)
+uint64_t reel_client_new_key(void)
+{
+	uint64_t key;
+
+	/* No key (0) only when the kernel has no randomness to give: the command goes unprotected. */
+	return reel_random_u64(&key) == 0 ? key : 0;
+}
+
+int reel_client_command_keyed(struct reel_client *client, uint64_t key, uint32_t op,
+                              const double params[4], int64_t first, int64_t last, int timeout_ms,
+                              uint64_t *ret_seq)
 {
 	struct reel_msg req, reply;
 	int r;
@@ -163,11 +201,19 @@ int reel_client_command(struct reel_client *client, uint32_t op, const double pa
 	req.op = op;
 	req.first = first;
 	req.last = last;
+	req.stat[REEL_COMMAND_KEY] = key;
 	memcpy(req.params, params, sizeof(req.params));
 	r = reel_client_call(client, &req, REEL_PRIO_INTERACTIVE, timeout_ms, &reply);
 	if (r == 0 && ret_seq)
 		*ret_seq = reply.seq;
 	return r;
+}
+
+int reel_client_command(struct reel_client *client, uint32_t op, const double params[4],
+                        int64_t first, int64_t last, int timeout_ms, uint64_t *ret_seq)
+{
+	return reel_client_command_keyed(client, reel_client_new_key(), op, params, first, last,
+	                                 timeout_ms, ret_seq);
 }
 
 static int control(struct reel_client *client, uint32_t op, int timeout_ms, uint64_t *ret_seq,
@@ -178,6 +224,7 @@ static int control(struct reel_client *client, uint32_t op, int timeout_ms, uint
 
 	reel_msg_init(&req, REEL_MSG_COMMAND);
 	req.op = op;
+	req.stat[REEL_COMMAND_KEY] = reel_client_new_key();
 	r = reel_client_call(client, &req, REEL_PRIO_INTERACTIVE, timeout_ms, &reply);
 	if (r == 0 && ret_seq)
 		*ret_seq = reply.seq;
@@ -219,6 +266,7 @@ int reel_client_status(struct reel_client *client, int timeout_ms, struct reel_s
 	ret_status->malformed = rep.stat[REEL_STAT_MALFORMED];
 	ret_status->generation = rep.stat[REEL_STAT_GENERATION];
 	ret_status->failed = rep.stat[REEL_STAT_FAILED];
+	ret_status->journal_error = (int32_t)rep.first;
 	for (int i = 0; i < 5; i++)
 		ret_status->queue_depth[i] = rep.stat[REEL_STAT_Q_COORD + i];
 	return 0;

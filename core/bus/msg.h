@@ -75,12 +75,17 @@ _Static_assert(sizeof(struct reel_msg) == REEL_MSG_SIZE, "reel_msg must be REEL_
  *             unfinished (the frames are settled), not as they stand.
  *   REPLY     to HELLO: the stage's slot in the session's stage table;
  *             to an undo or redo: the command it acted on.
+ *   COMMAND   the idempotency key (0: none): a command whose key is in the
+ *             journal already gets that entry's answer, not a second entry.
+ * A STATUS_REPLY's `first` holds the coordinator's latched journal error (0
+ * none): once an append failed, no edit is accepted.
  */
 #define REEL_WORK_RANGE_FIRST 0
 #define REEL_WORK_RANGE_LAST 1
 #define REEL_WORK_KIND 2
 #define REEL_REPLY_STAGE_SLOT 0
 #define REEL_REPLY_TARGET 0
+#define REEL_COMMAND_KEY 0
 #define REEL_FAIL_REASON_MAX (REEL_STAT_COUNT * 8)
 
 /* Fill magic, version and size; zero everything else. */

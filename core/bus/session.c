@@ -12,12 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
@@ -144,7 +146,8 @@ static int hex(char c)
 	return -1;
 }
 
-int reel_session_publish(const struct reel_session_record *record)
+/* Write the record to a private temporary name, then link it (exclusive) or rename it (replace). */
+static int write_record(const struct reel_session_record *record, bool replace)
 {
 	char final[REEL_PATH_MAX], tmp[REEL_PATH_MAX + 32];
 	FILE *f;
@@ -163,7 +166,8 @@ int reel_session_publish(const struct reel_session_record *record)
 		close(fd);
 		goto out_unlink;
 	}
-	fprintf(f, "pid=%ld\nstart=%" PRIu64 "\nbuffer=", (long)record->pid, record->start_time);
+	fprintf(f, "pid=%ld\nstart=%" PRIu64 "\nqueues=%016" PRIx64 "\nbuffer=", (long)record->pid,
+	        record->start_time, record->queue_nonce);
 	put_escaped(f, record->buffer_path);
 	fputs("\nsource=", f);
 	put_escaped(f, record->source_path);
@@ -172,10 +176,29 @@ int reel_session_publish(const struct reel_session_record *record)
 		r = -EIO;
 		goto out_unlink;
 	}
+	if (replace)
+		return rename(tmp, final) < 0 ? -errno : 0;
 	r = link(tmp, final) < 0 ? -errno : 0;
 out_unlink:
 	unlink(tmp);
 	return r;
+}
+
+int reel_session_publish(const struct reel_session_record *record)
+{
+	return write_record(record, false);
+}
+
+int reel_session_update(const struct reel_session_record *record)
+{
+	struct reel_session_record now;
+	int r = reel_session_read(record->name, &now);
+
+	if (r < 0)
+		return r;
+	if (now.pid != record->pid || now.start_time != record->start_time)
+		return -ESTALE;
+	return write_record(record, true);
 }
 
 /* Unescape value into dst when it fits, holds no raw control characters and no bad escape. */
@@ -253,6 +276,11 @@ int reel_session_read(const char *name, struct reel_session_record *ret_record)
 			if (*end || !isdigit((unsigned char)*eq))
 				return REEL_E_SESSIONFILE;
 			seen |= 2;
+		} else if (!strcmp(line, "queues")) {
+			rec.queue_nonce = strtoull(eq, &end, 16);
+			if (*end || strlen(eq) != 16 || rec.queue_nonce == 0)
+				return REEL_E_SESSIONFILE;
+			seen |= 16;
 		} else if (!strcmp(line, "buffer")) {
 			if (take_value(rec.buffer_path, sizeof(rec.buffer_path), eq) < 0)
 				return REEL_E_SESSIONFILE;
@@ -263,7 +291,7 @@ int reel_session_read(const char *name, struct reel_session_record *ret_record)
 			seen |= 8;
 		}
 	}
-	if (seen != 15)
+	if (seen != 31)
 		return REEL_E_SESSIONFILE;
 	*ret_record = rec;
 	return 0;
@@ -282,16 +310,111 @@ int reel_session_alive(const struct reel_session_record *record)
 
 int reel_session_remove(const char *name)
 {
+	struct reel_session_record rec;
 	char path[REEL_PATH_MAX], q[REEL_QUEUE_NAME_MAX];
 	int r = record_path(path, sizeof(path), name, ".session");
 
 	if (r < 0)
 		return r;
-	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
-		if (reel_queue_name(q, sizeof(q), name, role) == 0)
-			mq_unlink(q);
+	/* The queue names are known only from the record; a damaged one leaves them to the sweep. */
+	if (reel_session_read(name, &rec) == 0)
+		for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
+			if (reel_queue_name_of(q, sizeof(q), &rec, role) == 0)
+				mq_unlink(q);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+/* Split "reel.<uid>.<session>.<nonce>.<rest>" into its parts; false when it is not one of ours. */
+static bool parse_queue(char *name, char **ret_session, uint64_t *ret_nonce, char **ret_rest)
+{
+	char prefix[32], *session, *nonce, *rest, *end;
+	int n = snprintf(prefix, sizeof(prefix), "reel.%u.", (unsigned)getuid());
+
+	if (strncmp(name, prefix, (size_t)n))
+		return false;
+	session = name + n;
+	nonce = strchr(session, '.');
+	if (!nonce)
+		return false;
+	*nonce++ = 0;
+	rest = strchr(nonce, '.');
+	if (!rest || rest - nonce != 16)
+		return false;
+	*rest++ = 0;
+	*ret_nonce = strtoull(nonce, &end, 16);
+	if (*end || reel_session_name_check(session) < 0)
+		return false;
+	*ret_session = session;
+	*ret_rest = rest;
+	return true;
+}
+
+/*
+ * 1 when queue `rest` ("<role>.<pid>" or "r<pid>.<tag>") may still be used,
+ * 0 when its process is dead.  The pid decides, not a session file: a
+ * session of another runtime folder (another REEL_RUNTIME_DIR) is just as
+ * live.  A pid taken again keeps an orphan a while longer, never the reverse.
+ */
+static int queue_in_use(const char *rest)
+{
+	const char *dot = strchr(rest, '.'), *digits;
+	char *end;
+	long pid;
+
+	if (!dot)
+		return 1;
+	if (rest[0] == 'r' && rest[1] >= '0' && rest[1] <= '9') {
+		digits = rest + 1;
+	} else {
+		bool role = false;
+		for (unsigned r = 0; r < REEL_ROLE_CLIENT; r++)
+			role |= strlen(reel_role_name(r)) == (size_t)(dot - rest) &&
+			        !strncmp(rest, reel_role_name(r), (size_t)(dot - rest));
+		if (!role)
+			return 1;
+		digits = dot + 1;
+	}
+	pid = strtol(digits, &end, 10);
+	if (pid <= 0 || (end != dot && *end != 0))
+		return 1;
+	return !(kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+}
+
+int reel_session_sweep(unsigned *ret_removed)
+{
+	struct statfs fs;
+	struct dirent *de;
+	unsigned removed = 0;
+	DIR *d;
+
+	/* Names can only be listed where the queue file system is mounted (its magic, from the kernel's ipc/mqueue.c). */
+	if (statfs(REEL_MQUEUE_DIR, &fs) < 0 || fs.f_type != 0x19800202)
+		return -ENOTSUP;
+	d = opendir(REEL_MQUEUE_DIR);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char copy[NAME_MAX + 1], *session, *rest, path[NAME_MAX + 2];
+		struct stat st;
+		uint64_t nonce;
+
+		snprintf(copy, sizeof(copy), "%s", de->d_name);
+		if (!parse_queue(copy, &session, &nonce, &rest))
+			continue;
+		/* Another user's queue under our prefix is a squat: not ours to judge (nor to remove). */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_uid != getuid())
+			continue;
+		if (queue_in_use(rest))
+			continue;
+		snprintf(path, sizeof(path), "/%s", de->d_name);
+		if (mq_unlink(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	if (ret_removed)
+		*ret_removed = removed;
 	return 0;
 }
 

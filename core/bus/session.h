@@ -33,6 +33,11 @@ int reel_process_start_time(pid_t pid, uint64_t *ret_start);
  */
 int reel_session_publish(const struct reel_session_record *record);
 /*
+ * Replace this process's own published record (a new queue nonce)
+ * atomically; -ESTALE when the file names another process.
+ */
+int reel_session_update(const struct reel_session_record *record);
+/*
  * Read and validate the record of session name: REEL_E_NOSESSION when there
  * is none, REEL_E_SESSIONFILE when the file is damaged.
  */
@@ -56,6 +61,16 @@ int reel_session_release(const struct reel_session_record *record);
 int reel_session_alive(const struct reel_session_record *record);
 /* Remove the session file and every queue of the session (reply queues excepted). */
 int reel_session_remove(const char *name);
+
+#define REEL_MQUEUE_DIR "/dev/mqueue"
+/*
+ * Unlink this user's reel queues nobody can use any more: role queues of a
+ * dead coordinator and reply queues of a dead client (the pid is in each
+ * name).  -ENOTSUP when the queue file
+ * system is not mounted at REEL_MQUEUE_DIR (names cannot be listed then);
+ * *ret_removed (may be NULL) gets how many were removed.
+ */
+int reel_session_sweep(unsigned *ret_removed);
 
 /*
  * The session log that goes with a buffer file: its path with ".reel"

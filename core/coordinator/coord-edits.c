@@ -42,12 +42,30 @@ static int64_t wall_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * After a failed write (msync's EIO, a full disk) the journal's durable state
+ * is unknown, and carrying on would acknowledge edits that may not survive
+ * (the fsyncgate lesson): the coordinator stops accepting edits, says so in
+ * the log and in `reel status`, and exits non-zero at stop.  A full journal
+ * or an entry refused as invalid leaves it intact, and is answered alone.
+ */
+void coord_journal_broken(struct reel_coord *c, int error)
+{
+	if (error == REEL_E_JOURNALFULL || error == -EINVAL || c->journal_error)
+		return;
+	c->journal_error = error;
+	reel_log(REEL_LOG_ERROR, "coord", "the journal could not be written (%s): no more edits are "
+	         "accepted; stop the session, free the disk and open it again", reel_strerror(error));
+}
+
 static void set_state(struct reel_coord *c, uint64_t seq, uint32_t state)
 {
 	int r = reel_journal_set_state(c->buffer, seq, state);
 
-	if (r < 0)
+	if (r < 0) {
 		reel_log(REEL_LOG_ERROR, "coord", "journal entry %" PRIu64 ": %s", seq, reel_strerror(r));
+		coord_journal_broken(c, r);
+	}
 }
 
 /* Append an entry and take it into the index: the one way anything enters the journal. */
@@ -56,10 +74,18 @@ static int journal(struct reel_coord *c, struct reel_journal_entry *e, uint64_t 
 	uint64_t seq;
 	int r;
 
+	if (c->journal_error)
+		return c->journal_error;
 	e->time_ns = wall_ns();
 	r = reel_journal_append(c->buffer, e, &seq);
-	if (r < 0)
+	if (r < 0) {
+		coord_journal_broken(c, r);
 		return r;
+	}
+	/* Remembered before anything else can fail: the entry is durable, a retry must find it. */
+	if (e->key && coord_keys_add(c, e->key, seq) < 0)
+		reel_log(REEL_LOG_WARN, "coord", "no memory to remember the key of edit %" PRIu64
+		         "; a retry of it would be taken as new", seq);
 	e->seq = seq;
 	r = reel_edits_add(c->edits, e);
 	if (r < 0) {
@@ -186,6 +212,8 @@ int coord_load_journal(struct reel_coord *c)
 
 		if (r == 0)
 			r = reel_edits_add(c->edits, &e);
+		if (r == 0)
+			r = coord_keys_add(c, e.key, seq);
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0) {
@@ -216,16 +244,22 @@ int coord_load_journal(struct reel_coord *c)
 
 /* ------------------------------------------------------------ commands */
 
-int coord_accept_edit(struct reel_coord *c, uint32_t op, const double params[4], int64_t first,
-                      int64_t last, uint64_t *ret_seq, char *why, size_t whylen)
+int coord_accept_edit(struct reel_coord *c, uint64_t key, uint32_t op, const double params[4],
+                      int64_t first, int64_t last, uint64_t *ret_seq, char *why, size_t whylen)
 {
 	const struct reel_op_desc *d = reel_op_get(op);
 	struct reel_journal_entry e;
 	struct reel_edit ed;
-	uint64_t seq;
+	uint64_t seq, next;
 	bool changes, measure;
 	int r;
 
+	if (c->journal_error) {
+		if (why && whylen)
+			snprintf(why, whylen, "the journal could not be written: %s",
+			         reel_strerror(c->journal_error));
+		return c->journal_error;
+	}
 	r = reel_op_validate(op, params, first, last, &c->limits, why, whylen);
 	if (r < 0)
 		return r;
@@ -237,38 +271,73 @@ int coord_accept_edit(struct reel_coord *c, uint32_t op, const double params[4],
 	}
 	changes = (d->flags & (REEL_OP_PICTURE | REEL_OP_SOUND)) != 0;
 	measure = (d->flags & REEL_OP_MEASURES) != 0;
-	memset(&e, 0, sizeof(e));
-	e.op = op;
-	e.first = first;
-	e.last = last;
-	memcpy(e.params, params, sizeof(e.params));
-	/* A timeline edit has nothing to apply to pixels: it is in effect at once. */
-	e.state = changes ? REEL_JOURNAL_PENDING : REEL_JOURNAL_APPLIED;
-	r = journal(c, &e, &seq);
-	if (r < 0)
-		return r;
+	/*
+	 * Scheduled before it is journaled, under the sequence the append will
+	 * give it (the coordinator is the journal's only writer): an edit that
+	 * cannot be scheduled is refused with nothing written, instead of being
+	 * answered with an error and still replayed at the next start.
+	 */
+	next = reel_journal_count(c->buffer) + 1;
 	if (changes) {
 		memset(&ed, 0, sizeof(ed));
-		ed.seq = seq;
+		ed.seq = next;
 		ed.op = op;
 		ed.first = first;
 		ed.last = last;
 		memcpy(ed.params, params, sizeof(ed.params));
 		r = sched_add(c->sched, &ed, d->role, measure);
 		if (r < 0) {
-			/*
-			 * Journaled but not scheduled: it cannot be left half in effect, so
-			 * it fails now, durably, and the client hears why.
-			 */
-			coord_fail_command(c, seq, reel_strerror(r));
+			if (why && whylen)
+				snprintf(why, whylen, "it could not be scheduled: %s", reel_strerror(r));
 			return r;
 		}
+	}
+	memset(&e, 0, sizeof(e));
+	e.op = op;
+	e.first = first;
+	e.last = last;
+	e.key = key;
+	memcpy(e.params, params, sizeof(e.params));
+	/* A timeline edit has nothing to apply to pixels: it is in effect at once. */
+	e.state = changes ? REEL_JOURNAL_PENDING : REEL_JOURNAL_APPLIED;
+	r = journal(c, &e, &seq);
+	if (r < 0 || seq != next) {
+		if (changes)
+			sched_cancel(c->sched, next);
+		if (r < 0)
+			return r;
+		/* Journaled under another number than scheduled: a bug, failed durably rather than run wrong. */
+		coord_fail_command(c, seq, "journal sequence mismatch");
+		return -EIO;
+	}
+	if (changes) {
 		if (measure)
 			measure_later(c, seq);
 		start_measures(c);
 	}
 	*ret_seq = seq;
 	return 0;
+}
+
+/* A command whose key is journaled already: the answer it got then. */
+static bool answered_before(struct reel_coord *c, const struct reel_msg *req)
+{
+	uint64_t key = req->stat[REEL_COMMAND_KEY], seq = coord_keys_find(c, key);
+	struct reel_journal_entry e;
+	struct reel_msg m;
+
+	if (seq == 0 || reel_journal_read(c->buffer, seq, &e) < 0 || e.key != key)
+		return false;
+	reel_log(REEL_LOG_INFO, "coord", "pid %u sent edit %" PRIu64 " again (same key): answered "
+	         "as the first time", req->sender_pid, seq);
+	reel_msg_init(&m, REEL_MSG_REPLY);
+	m.seq = seq;
+	m.first = e.first;
+	m.last = e.last;
+	if (e.op == REEL_OP_UNDO || e.op == REEL_OP_REDO)
+		m.stat[REEL_REPLY_TARGET] = e.target;
+	coord_reply(c, (pid_t)req->sender_pid, req->flags, req->id, req->priority, &m);
+	return true;
 }
 
 static void control(struct reel_coord *c, const struct reel_msg *req)
@@ -290,6 +359,7 @@ static void control(struct reel_coord *c, const struct reel_msg *req)
 	e.first = t.first;
 	e.last = t.last;
 	e.target = target;
+	e.key = req->stat[REEL_COMMAND_KEY];
 	e.state = REEL_JOURNAL_APPLIED;
 	r = journal(c, &e, &seq);
 	if (r < 0) {
@@ -321,12 +391,20 @@ void coord_command(struct reel_coord *c, const struct reel_msg *req)
 	uint64_t seq;
 	int r;
 
+	if (answered_before(c, req))
+		return;
+	if (c->journal_error) {
+		c->refused++;
+		coord_reply_result(c, req, c->journal_error, 0, 0, 0, 0);
+		return;
+	}
 	if (req->op == REEL_OP_UNDO || req->op == REEL_OP_REDO) {
 		control(c, req);
 		return;
 	}
 	why[0] = 0;
-	r = coord_accept_edit(c, req->op, req->params, req->first, req->last, &seq, why, sizeof(why));
+	r = coord_accept_edit(c, req->stat[REEL_COMMAND_KEY], req->op, req->params, req->first,
+	                      req->last, &seq, why, sizeof(why));
 	if (r < 0) {
 		c->refused++;
 		if (why[0])

@@ -28,7 +28,7 @@
 #define MAX_STAGES 64
 #define MAX_OUTBOX 4096
 #define MAX_OUTBOX_PER_PEER 128
-#define MAX_SERVED 256
+#define MAX_SERVED 1024          /* client connections at once; beyond, new ones are refused */
 #define MAX_WAITING 1024
 #define MAX_WAITING_PER_PEER 32
 #define MAX_COMMANDS 256          /* unfinished commands before new ones get -EBUSY */
@@ -46,6 +46,8 @@
 #define MAX_DEATHS 3              /* its stage died holding it this often: the same */
 #define STAGE_STOP_MS 5000.0      /* stages asked to leave at stop get this long */
 #define RESTARTS_PER_MINUTE 5
+#define REJECT_LINES 10           /* rejected messages logged one by one per window ... */
+#define REJECT_WINDOW_MS 10000.0  /* ... then counted, and summed up in one line per window */
 
 enum { TAG_COORD = 1, TAG_SIGNAL, TAG_MATERIALISER, TAG_STAGE_QUEUE, TAG_PIDFD };
 
@@ -128,9 +130,18 @@ struct reel_coord {
 	double outbox_retry_ms;   /* back-off between flushes that made no progress */
 	double next_flush_ms;
 
-	/* Reply queues kept open: a client makes many calls over one queue. */
+	/*
+	 * The client connections: the reply queue of each, opened at its first
+	 * request and held until the client dies (the client unlinks the name
+	 * once answered, so this descriptor is the only way to it).  The tag
+	 * names the connection; its pid is bound to it for good.
+	 */
 	struct { pid_t pid; uint32_t tag; mqd_t queue; } served[MAX_SERVED];
 	size_t nserved;
+
+	/* Idempotency keys of journaled commands -> their sequence (open addressing, 0 free). */
+	struct { uint64_t key, seq; } *keys;
+	size_t nkeys, capkeys;
 
 	uint64_t *measures;       /* normalizes waiting for earlier measurements before theirs can go */
 	size_t nmeasures, capmeasures;
@@ -142,7 +153,11 @@ struct reel_coord {
 	bool log_lock_ready;
 	double last_drain_ms;
 
-	uint64_t malformed;
+	uint64_t malformed;        /* messages rejected: malformed, unexpected or from a pid that does not check out */
+	double reject_window_ms;   /* start of the current logging window */
+	unsigned reject_lines;     /* lines logged in it */
+	uint64_t reject_quiet;     /* rejections counted in it but not logged */
+	int journal_error;         /* latched: an append failed; no edit is accepted any more */
 	uint64_t refused;         /* well-formed requests refused (busy, range) */
 	uint64_t failed;          /* commands failed since start */
 	bool stopping;            /* a stop was asked for: the stages are leaving */
@@ -158,6 +173,27 @@ void coord_reply_result(struct reel_coord *c, const struct reel_msg *req, int32_
 void coord_flush_outbox(struct reel_coord *c);
 void coord_forget_served(struct reel_coord *c, bool all);
 
+/* coord-peers.c */
+/*
+ * Whether message m may be acted on: a stage's report must come from an
+ * attached stage's pid; a request from a connection whose pid checks out
+ * (not 1, not us, alive, ours, holding the reply queue named for it) and
+ * stays the same.  Rejected messages are counted and logged (rate-bounded).
+ */
+bool coord_admit(struct reel_coord *c, const struct reel_msg *m);
+/* The connection's reply queue, or (mqd_t)-1 when it has none. */
+mqd_t coord_peer_queue(struct reel_coord *c, pid_t pid, uint32_t tag);
+/* Count a rejected message and log why, at most REJECT_LINES lines per window. */
+void coord_reject(struct reel_coord *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Close the logging window when its time is up (or now): one line with what was not logged. */
+void coord_reject_summary(struct reel_coord *c, bool now);
+
+/* coord-keys.c */
+int coord_keys_add(struct reel_coord *c, uint64_t key, uint64_t seq);
+/* The sequence journaled with key, or 0. */
+uint64_t coord_keys_find(const struct reel_coord *c, uint64_t key);
+void coord_keys_free(struct reel_coord *c);
+
 /* coord-requests.c */
 void coord_handle(struct reel_coord *c, const struct reel_msg *msg);
 void coord_finish_needs(struct reel_coord *c);
@@ -168,6 +204,8 @@ void coord_forget_dead_waiters(struct reel_coord *c);
 void coord_begin_stop(struct reel_coord *c);
 
 /* coord-edits.c */
+/* An append or state write failed: latch it, say so once, accept no more edits. */
+void coord_journal_broken(struct reel_coord *c, int error);
 int coord_load_journal(struct reel_coord *c);
 void coord_command(struct reel_coord *c, const struct reel_msg *req);
 void coord_work_done(struct reel_coord *c, const struct reel_msg *m);
@@ -178,8 +216,8 @@ void coord_take_failures(struct reel_coord *c);
 void coord_dispatch(struct reel_coord *c);
 void coord_watch_writable(struct reel_coord *c, unsigned role, bool on);
 /* Send one edit as if a client had, before the loop runs (reel open --edits). */
-int coord_accept_edit(struct reel_coord *c, uint32_t op, const double params[4], int64_t first,
-                      int64_t last, uint64_t *ret_seq, char *why, size_t whylen);
+int coord_accept_edit(struct reel_coord *c, uint64_t key, uint32_t op, const double params[4],
+                      int64_t first, int64_t last, uint64_t *ret_seq, char *why, size_t whylen);
 
 /* coord-log.c */
 int coord_log_open(struct reel_coord *c);
@@ -199,5 +237,7 @@ void coord_stop_stages(struct reel_coord *c);
 bool coord_stages_gone(const struct reel_coord *c);
 void coord_close_stages(struct reel_coord *c);
 size_t coord_stages_of(const struct reel_coord *c, uint32_t role);
+/* pid is a stage that said hello. */
+bool coord_is_stage(const struct reel_coord *c, pid_t pid);
 
 #endif

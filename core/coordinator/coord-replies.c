@@ -17,63 +17,6 @@
 #include "reel/error.h"
 #include "reel/log.h"
 
-void coord_forget_served(struct reel_coord *c, bool all)
-{
-	char name[REEL_QUEUE_NAME_MAX];
-	size_t keep = 0;
-
-	for (size_t i = 0; i < c->nserved; i++) {
-		bool dead = kill(c->served[i].pid, 0) < 0 && errno == ESRCH;
-		if (all || dead) {
-			reel_queue_close(c->served[i].queue);
-			/*
-			 * A client that was killed cannot remove its reply queue itself;
-			 * at stop, no client of the session has a use for one any more
-			 * (its open descriptor keeps working until it closes).
-			 */
-			if (reel_reply_queue_name(name, sizeof(name), c->session, c->served[i].pid,
-			                          c->served[i].tag) == 0)
-				mq_unlink(name);
-			continue;
-		}
-		c->served[keep++] = c->served[i];
-	}
-	c->nserved = keep;
-}
-
-/* The reply queue of (pid, tag), opened once and kept while the client lives. */
-static int open_reply_queue(struct reel_coord *c, pid_t pid, uint32_t tag, mqd_t *ret_q)
-{
-	char name[REEL_QUEUE_NAME_MAX];
-	mqd_t q;
-	int r;
-
-	for (size_t i = 0; i < c->nserved; i++)
-		if (c->served[i].pid == pid && c->served[i].tag == tag) {
-			*ret_q = c->served[i].queue;
-			return 0;
-		}
-	r = reel_reply_queue_name(name, sizeof(name), c->session, pid, tag);
-	if (r == 0)
-		r = reel_queue_open(name, REEL_QUEUE_NONBLOCK, &q);
-	if (r < 0)
-		return r;
-	if (c->nserved == MAX_SERVED)
-		coord_forget_served(c, false);
-	if (c->nserved == MAX_SERVED) {
-		/* Still full of live clients: the oldest one reopens its queue on its next call. */
-		reel_queue_close(c->served[0].queue);
-		memmove(&c->served[0], &c->served[1], (MAX_SERVED - 1) * sizeof(c->served[0]));
-		c->nserved--;
-	}
-	c->served[c->nserved].pid = pid;
-	c->served[c->nserved].tag = tag;
-	c->served[c->nserved].queue = q;
-	c->nserved++;
-	*ret_q = q;
-	return 0;
-}
-
 static size_t pending_for(const struct reel_coord *c, pid_t pid, uint32_t tag)
 {
 	size_t n = 0;
@@ -96,10 +39,10 @@ void coord_reply(struct reel_coord *c, pid_t pid, uint32_t tag, uint64_t id, uns
 	msg->priority = prio;
 	/* Replies queue behind earlier ones to the same client, so they keep their order. */
 	if (pending_for(c, pid, tag) == 0) {
-		r = open_reply_queue(c, pid, tag, &q);
-		if (r < 0) {
-			reel_log(REEL_LOG_DEBUG, "coord", "reply to pid %ld dropped: %s", (long)pid,
-			         reel_strerror(r));
+		q = coord_peer_queue(c, pid, tag);
+		if (q == (mqd_t)-1) {
+			reel_log(REEL_LOG_DEBUG, "coord", "reply to pid %ld dropped: no connection",
+			         (long)pid);
 			return;
 		}
 		r = reel_queue_send(q, msg, prio, 0);
@@ -157,7 +100,7 @@ void coord_flush_outbox(struct reel_coord *c)
 				blocked = true;
 				break;
 			}
-		if (!blocked && open_reply_queue(c, o->pid, o->tag, &q) == 0) {
+		if (!blocked && (q = coord_peer_queue(c, o->pid, o->tag)) != (mqd_t)-1) {
 			int r = reel_queue_send(q, &o->msg, o->prio, 0);
 			if (r != -EAGAIN) {
 				sent++;

@@ -201,6 +201,7 @@ static void fill_status(struct reel_coord *c, struct reel_msg *m)
 	m->stat[REEL_STAT_ERRORS] = ms.errors;
 	m->stat[REEL_STAT_DECODED] = ms.decoded;
 	m->stat[REEL_STAT_FAILED] = c->failed;
+	m->first = c->journal_error;
 }
 
 void coord_handle(struct reel_coord *c, const struct reel_msg *m)
@@ -262,9 +263,8 @@ void coord_handle(struct reel_coord *c, const struct reel_msg *m)
 		break;
 	default:
 		/* Well-formed but not for the coordinator: as good as malformed. */
-		c->malformed++;
-		reel_log(REEL_LOG_WARN, "coord", "unexpected %s message from pid %u dropped",
-		         reel_msg_kind_name(m->kind), m->sender_pid);
+		coord_reject(c, "unexpected %s message from pid %u", reel_msg_kind_name(m->kind),
+		             m->sender_pid);
 		break;
 	}
 }

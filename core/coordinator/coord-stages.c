@@ -47,6 +47,14 @@ static struct stage *find_stage(struct reel_coord *c, pid_t pid)
 	return NULL;
 }
 
+bool coord_is_stage(const struct reel_coord *c, pid_t pid)
+{
+	for (size_t i = 0; i < c->nstages; i++)
+		if (c->stages[i].pid == pid)
+			return c->stages[i].attached;
+	return false;
+}
+
 size_t coord_stages_of(const struct reel_coord *c, uint32_t role)
 {
 	size_t n = 0;

@@ -410,6 +410,48 @@ static int choose_names(struct reel_coord *c, const struct reel_coord_options *o
 	return 0;
 }
 
+/*
+ * The role queues, under the random nonce published with the session.  A
+ * name taken already (EEXIST: someone who guessed, against 2^-64) makes us
+ * choose another nonce and publish it instead.  They are made last in
+ * reel_coord_open(): a client that can open them finds the buffer ready.
+ */
+static int create_queues(struct reel_coord *c)
+{
+	char name[REEL_QUEUE_NAME_MAX];
+	int r = -EEXIST;
+
+	for (int attempt = 0; attempt < 8 && r == -EEXIST; attempt++) {
+		unsigned role;
+
+		r = 0;
+		if (attempt > 0) {
+			r = reel_random_u64(&c->record.queue_nonce);
+			if (r == 0)
+				r = reel_session_update(&c->record);
+			if (r < 0)
+				return r;
+		}
+		for (role = 0; role < REEL_ROLE_CLIENT && r == 0; role++) {
+			r = reel_queue_name_of(name, sizeof(name), &c->record, role);
+			if (r == 0)
+				r = reel_queue_create(name, REEL_QUEUE_NONBLOCK, &c->queues[role]);
+		}
+		if (r == 0)
+			return 0;
+		/* Undo the part made under this nonce before choosing another. */
+		for (unsigned k = 0; k < REEL_ROLE_CLIENT; k++) {
+			if (c->queues[k] == (mqd_t)-1)
+				continue;
+			reel_queue_close(c->queues[k]);
+			c->queues[k] = (mqd_t)-1;
+			if (reel_queue_name_of(name, sizeof(name), &c->record, k) == 0)
+				mq_unlink(name);
+		}
+	}
+	return r;
+}
+
 /* Under the runtime folder's lock: free the name if its coordinator is dead, then take it. */
 static int claim_session(struct reel_coord *c, const char *video)
 {
@@ -445,6 +487,19 @@ static int claim_session(struct reel_coord *c, const char *video)
 		goto out_unlock;
 	/* No record, or a dead one: queues may be left from a crash. */
 	r = reel_session_remove(c->session);
+	/*
+	 * Queues of coordinators and clients that died (SIGKILL leaves their
+	 * names) are freed while we hold the lock: they are a machine-wide
+	 * budget (queues_max), and each leak would bring every user's open
+	 * nearer to failing.
+	 */
+	if (r == 0) {
+		unsigned swept = 0;
+		if (reel_session_sweep(&swept) == 0 && swept)
+			reel_log(REEL_LOG_INFO, "coord", "%u queues left by dead reel processes removed",
+			         swept);
+		r = reel_random_u64(&c->record.queue_nonce);
+	}
 	if (r == 0)
 		r = reel_session_publish(&c->record);
 	if (r == -EEXIST)
@@ -454,22 +509,6 @@ static int claim_session(struct reel_coord *c, const char *video)
 out_unlock:
 	reel_session_unlock(lock);
 	return r;
-}
-
-static int create_queues(struct reel_coord *c)
-{
-	char name[REEL_QUEUE_NAME_MAX];
-	int r;
-
-	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++) {
-		r = reel_queue_name(name, sizeof(name), c->session, role);
-		if (r < 0)
-			return r;
-		r = reel_queue_create(name, REEL_QUEUE_NONBLOCK, &c->queues[role]);
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }
 
 static void stop_signals(sigset_t *mask)
@@ -644,6 +683,7 @@ static void teardown(struct reel_coord *c)
 	free(c->waiting);
 	free(c->outbox);
 	free(c->measures);
+	coord_keys_free(c);
 	reel_edits_free(c->edits);
 	/*
 	 * Queues and session file go last, and only while the file still names
@@ -696,7 +736,7 @@ int reel_coord_resumed(const struct reel_coord *coord)
 int reel_coord_send(struct reel_coord *coord, uint32_t op, const double params[4], int64_t first,
                     int64_t last, uint64_t *ret_seq, char *why, size_t whylen)
 {
-	return coord_accept_edit(coord, op, params, first, last, ret_seq, why, whylen);
+	return coord_accept_edit(coord, 0, op, params, first, last, ret_seq, why, whylen);
 }
 
 /* ------------------------------------------------------------ the loop */
@@ -710,16 +750,15 @@ static void drain_coord_queue(struct reel_coord *c)
 		if (r == -EAGAIN)
 			return;
 		if (r == REEL_E_BADMSG) {
-			c->malformed++;
-			reel_log(REEL_LOG_WARN, "coord", "malformed message dropped (%" PRIu64 " so far)",
-			         c->malformed);
+			coord_reject(c, "malformed message");
 			continue;
 		}
 		if (r < 0) {
 			reel_log(REEL_LOG_ERROR, "coord", "receive failed: %s", reel_strerror(r));
 			return;
 		}
-		coord_handle(c, &m);
+		if (coord_admit(c, &m))
+			coord_handle(c, &m);
 	}
 }
 
@@ -740,6 +779,7 @@ static void tick(struct reel_coord *c)
 		coord_dispatch(c);
 	}
 	coord_forget_served(c, false);
+	coord_reject_summary(c, false);
 	coord_forget_dead_waiters(c);
 	coord_recover_dead_writers(c);
 	coord_restart_stages(c);
@@ -816,14 +856,20 @@ int reel_coord_run(struct reel_coord *c)
 	for (int i = 0; i < 4096; i++) {
 		struct reel_msg m;
 		int r = reel_queue_recv(c->queues[REEL_ROLE_COORD], &m, NULL, 0);
-		if (r == REEL_E_BADMSG)
+		if (r == REEL_E_BADMSG) {
+			c->malformed++;
 			continue;
+		}
 		if (r < 0)
 			break;
+		if (!coord_admit(c, &m))
+			continue;
 		if (m.kind == REEL_MSG_NEED || m.kind == REEL_MSG_STATUS || m.kind == REEL_MSG_COMMAND ||
 		    m.kind == REEL_MSG_STOP || m.kind == REEL_MSG_HELLO)
 			coord_reply_result(c, &m, m.kind == REEL_MSG_STOP ? 0 : -ESHUTDOWN, 0, 0, 0, 0);
 	}
 	coord_flush_outbox(c);
-	return 0;
+	coord_reject_summary(c, true);
+	/* Edits may have been refused, or acknowledged ones may not have reached the disk: say so. */
+	return c->journal_error;
 }

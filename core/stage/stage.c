@@ -152,11 +152,11 @@ int reel_stage_attach(const char *session, unsigned role, struct reel_stage **re
 		r = errno == ESRCH ? REEL_E_NOSESSION : -errno;
 		goto out_free;
 	}
-	r = reel_queue_name(name, sizeof(name), session, role);
+	r = reel_queue_name_of(name, sizeof(name), rec, role);
 	if (r == 0)
 		r = reel_queue_open(name, REEL_QUEUE_NONBLOCK, &s->work);
 	if (r == 0)
-		r = reel_queue_name(name, sizeof(name), session, REEL_ROLE_COORD);
+		r = reel_queue_name_of(name, sizeof(name), rec, REEL_ROLE_COORD);
 	if (r == 0)
 		r = reel_queue_open(name, 0, &s->coord);
 	if (r == 0)

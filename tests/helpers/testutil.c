@@ -368,3 +368,52 @@ int tu_json_u64(const char *json, const char *key, unsigned long long *ret)
 	*ret = strtoull(p, &end, 10);
 	return 0;
 }
+
+/* ------------------------------------------------------ queue names */
+
+#include <mqueue.h>
+
+#include "bus/bus.h"
+#include "bus/session.h"
+
+/*
+ * Queue names hold a random nonce published only in the session file, so
+ * once a session is gone its names cannot be worked out again: a test
+ * remembers them while the session is live.
+ */
+static struct reel_session_record remembered[32];
+static unsigned nremembered;
+
+void tu_session_remember(const char *session)
+{
+	struct reel_session_record rec;
+
+	if (reel_session_read(session, &rec) < 0)
+		return;
+	for (unsigned i = 0; i < nremembered; i++)
+		if (!strcmp(remembered[i].name, session) &&
+		    remembered[i].queue_nonce == rec.queue_nonce)
+			return;
+	remembered[nremembered++ % 32] = rec;
+	if (nremembered > 32)
+		nremembered = 32;
+}
+
+int tu_session_queue_left(const char *session, char *buf, size_t len)
+{
+	for (unsigned i = 0; i < nremembered; i++) {
+		if (strcmp(remembered[i].name, session))
+			continue;
+		for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++) {
+			mqd_t q;
+			if (reel_queue_name_of(buf, len, &remembered[i], role) < 0)
+				continue;
+			q = mq_open(buf, O_RDONLY);
+			if (q != (mqd_t)-1) {
+				mq_close(q);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}

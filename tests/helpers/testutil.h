@@ -59,4 +59,13 @@ size_t tu_reap_adopted(const pid_t *keep, size_t nkeep);
 /* The first unsigned number after "key": in json, from the start; -1 when absent. */
 int tu_json_u64(const char *json, const char *key, unsigned long long *ret);
 
+/*
+ * Queue names hold a nonce known only while the session file exists: note
+ * session's names while it is live, then ask whether one of its role
+ * queues (of any remembered run) is left behind after it stopped (1, its
+ * name in buf) or not (0).
+ */
+void tu_session_remember(const char *session);
+int tu_session_queue_left(const char *session, char *buf, size_t len);
+
 #endif

@@ -77,14 +77,8 @@ static void assert_session_gone(const char *session)
 	struct reel_session_record rec;
 
 	assert_int_equal(reel_session_read(session, &rec), REEL_E_NOSESSION);
-	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++) {
-		mqd_t q;
-		assert_int_equal(reel_queue_name(name, sizeof(name), session, role), 0);
-		q = mq_open(name, O_RDONLY);
-		if (q != (mqd_t)-1)
-			mq_close(q);
-		assert_true(q == (mqd_t)-1 && errno == ENOENT);
-	}
+	if (tu_session_queue_left(session, name, sizeof(name)))
+		fail_msg("queue %s is left behind", name);
 }
 
 static int teardown(void **state)
@@ -125,8 +119,10 @@ static struct reel_client *wait_ready(struct fixture *f, pid_t pid)
 
 	for (int i = 0; i < 3000; i++) {
 		int status;
-		if (reel_client_connect(f->session, &c) == 0)
+		if (reel_client_connect(f->session, &c) == 0) {
+			tu_session_remember(f->session);
 			return c;
+		}
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			fail_msg("coordinator exited early with status %d", status);
 		usleep(5000);
@@ -458,6 +454,55 @@ static void test_coordinator_malformed_message_counted_and_dropped(void **state)
 	status(c, &st);
 	assert_int_equal(st.stat[REEL_STAT_MALFORMED], 2);
 	assert_int_equal(st.stat[REEL_STAT_JOURNAL], 0);
+	stop(f, c);
+}
+
+/*
+ * A client that timed out and sends its command again must not make a
+ * second edit: the command's idempotency key is journaled with it, and a
+ * command whose key is known gets the first answer, from any connection
+ * and after a restart of the coordinator.
+ */
+static void test_coordinator_retry_with_same_key_is_not_a_second_edit(void **state)
+{
+	struct fixture *f = *state;
+	const double p[4] = { 0.2, 0, 0, 0 };
+	uint64_t k1 = reel_client_new_key(), k2 = reel_client_new_key(), k3 = reel_client_new_key();
+	uint64_t s1 = 0, again = 0, s2 = 0, s3 = 0, late = 0;
+	struct reel_client *c, *other;
+	struct reel_msg st;
+
+	assert_true(k1 && k2 && k3 && k1 != k2);
+	f->coord = start_coord(f, tu_clip("noaudio.mp4"), f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	assert_int_equal(reel_client_command_keyed(c, k1, REEL_OP_BRIGHTNESS, p, 0, 4, 10000, &s1), 0);
+	assert_int_equal(reel_client_command_keyed(c, k1, REEL_OP_BRIGHTNESS, p, 0, 4, 10000, &again), 0);
+	assert_int_equal(again, s1);
+	assert_int_equal(reel_client_command_keyed(c, k2, REEL_OP_BRIGHTNESS, p, 0, 4, 10000, &s2), 0);
+	assert_true(s2 == s1 + 1);
+	/* The coordinator is stalled: the call times out, though the command waits in its queue. */
+	assert_int_equal(kill(f->coord, SIGSTOP), 0);
+	assert_int_equal(reel_client_command_keyed(c, k3, REEL_OP_BRIGHTNESS, p, 5, 9, 200, &s3),
+	                 -ETIMEDOUT);
+	assert_int_equal(kill(f->coord, SIGCONT), 0);
+	assert_int_equal(reel_client_command_keyed(c, k3, REEL_OP_BRIGHTNESS, p, 5, 9, 10000, &s3), 0);
+	assert_true(s3 == s2 + 1);
+	/* Another connection with the same key: the same answer. */
+	assert_int_equal(reel_client_connect(f->session, &other), 0);
+	assert_int_equal(reel_client_command_keyed(other, k1, REEL_OP_BRIGHTNESS, p, 0, 4, 10000, &again), 0);
+	assert_int_equal(again, s1);
+	reel_client_close(other);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_JOURNAL], 3);
+	stop(f, c);
+
+	/* The keys are in the journal: a retry after a restart is still recognised. */
+	f->coord = start_coord(f, tu_clip("noaudio.mp4"), f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	assert_int_equal(reel_client_command_keyed(c, k3, REEL_OP_BRIGHTNESS, p, 5, 9, 10000, &late), 0);
+	assert_int_equal(late, s3);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_JOURNAL], 3);
 	stop(f, c);
 }
 
@@ -942,6 +987,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_coordinator_open_status_frames_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_retry_with_same_key_is_not_a_second_edit,
+		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_live_session_refused_dead_one_reclaimed,
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_sigterm_stops_cleanly, setup, teardown),

@@ -550,19 +550,24 @@ static size_t dir_entries(const char *dir, char *names, size_t len)
  */
 static size_t reply_queues(const char *session, pid_t pid)
 {
-	char prefix[128], which[160];
+	char prefix[128], which[64];
 	DIR *d = opendir("/dev/mqueue");
 	struct dirent *de;
-	size_t n = 0;
+	size_t n = 0, len;
 
 	if (!d)
 		return 0;
-	snprintf(prefix, sizeof(prefix), "reel.%u.%s.r", (unsigned)getuid(), session);
-	snprintf(which, sizeof(which), "%s%ld.", prefix, (long)(pid ? pid : getpid()));
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
-		    (strncmp(de->d_name, which, strlen(which)) == 0) == (pid != 0))
+	/* "reel.<uid>.<session>.<16 hex digits of nonce>.r<pid>.<tag>" */
+	len = (size_t)snprintf(prefix, sizeof(prefix), "reel.%u.%s.", (unsigned)getuid(), session);
+	snprintf(which, sizeof(which), "r%ld.", (long)(pid ? pid : getpid()));
+	while ((de = readdir(d))) {
+		const char *rest = de->d_name + len;
+		if (strncmp(de->d_name, prefix, len) || strlen(rest) < 18 || rest[16] != '.' ||
+		    rest[17] != 'r')
+			continue;
+		if ((strncmp(rest + 17, which, strlen(which)) == 0) == (pid != 0))
 			n++;
+	}
 	closedir(d);
 	return n;
 }

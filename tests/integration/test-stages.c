@@ -218,15 +218,8 @@ static void assert_session_gone(struct fixture *f, const char *session)
 	struct reel_session_record rec;
 
 	assert_int_equal(reel_session_read(session, &rec), REEL_E_NOSESSION);
-	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++) {
-		mqd_t q;
-		assert_int_equal(reel_queue_name(name, sizeof(name), session, role), 0);
-		q = mq_open(name, O_RDONLY);
-		if (q != (mqd_t)-1)
-			mq_close(q);
-		if (!(q == (mqd_t)-1 && errno == ENOENT))
-			fail_msg("queue %s is left behind", name);
-	}
+	if (tu_session_queue_left(session, name, sizeof(name)))
+		fail_msg("queue %s is left behind", name);
 	wait_no_procs(f, session, GONE_TIMEOUT_MS);
 	if (leftover_queues(session, names, sizeof(names)))
 		fail_msg("queues left behind by session %s:%s", session, names);
@@ -334,8 +327,10 @@ static void open_sess(struct fixture *f, struct sess *s, const char *const *extr
 	deadline = tu_now_ms() + READY_TIMEOUT_MS;
 	for (;;) {
 		int status;
-		if (reel_client_connect(s->name, &s->c) == 0)
+		if (reel_client_connect(s->name, &s->c) == 0) {
+			tu_session_remember(s->name);
 			return;
+		}
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
 			s->pid = 0;
 			show_log(s);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,6 +26,7 @@
 #include <cmocka.h>
 
 #include "bus/bus.h"
+#include "bus/session.h"
 #include "reel/error.h"
 #include "bus/msg.h"
 #include "reel/ops.h"
@@ -35,6 +37,7 @@
 
 struct fixture {
 	char session[REEL_SESSION_NAME_MAX + 1];
+	struct reel_session_record rec;   /* the session's name and queue nonce */
 	char names[MAX_QUEUES][REEL_QUEUE_NAME_MAX];
 	mqd_t queues[MAX_QUEUES];
 	int nqueues;
@@ -49,6 +52,10 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	tu_session_name(f->session, sizeof(f->session));
+	snprintf(f->rec.name, sizeof(f->rec.name), "%s", f->session);
+	f->rec.pid = getpid();
+	if (reel_random_u64(&f->rec.queue_nonce) < 0)
+		return -1;
 	*state = f;
 	return 0;
 }
@@ -80,7 +87,7 @@ static mqd_t make_queue(struct fixture *f, unsigned role, int flags)
 	char name[REEL_QUEUE_NAME_MAX];
 	mqd_t q;
 
-	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, role), 0);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, role), 0);
 	assert_int_equal(reel_queue_create(name, flags, &q), 0);
 	return track(f, name, q);
 }
@@ -129,29 +136,46 @@ static void test_bus_queue_names(void **state)
 	static const char *const roles[] = { "coord", "editor", "effect", "audio", "preview" };
 
 	for (unsigned role = REEL_ROLE_COORD; role < REEL_ROLE_CLIENT; role++) {
-		assert_int_equal(reel_queue_name(name, sizeof(name), f->session, role), 0);
-		snprintf(want, sizeof(want), "/reel.%u.%s.%s", (unsigned)getuid(), f->session, roles[role]);
+		assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, role), 0);
+		snprintf(want, sizeof(want), "/reel.%u.%s.%016" PRIx64 ".%s.%ld", (unsigned)getuid(),
+		         f->session, f->rec.queue_nonce, roles[role], (long)getpid());
 		assert_string_equal(name, want);
 	}
 	/* A client has a reply queue, never a role queue. */
-	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_CLIENT), -EINVAL);
-	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_COUNT), -EINVAL);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, REEL_ROLE_CLIENT), -EINVAL);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, REEL_ROLE_COUNT), -EINVAL);
 
-	assert_int_equal(reel_reply_queue_name(name, sizeof(name), f->session, 1234, 99), 0);
-	snprintf(want, sizeof(want), "/reel.%u.%s.r1234.99", (unsigned)getuid(), f->session);
+	assert_int_equal(reel_reply_queue_name_of(name, sizeof(name), &f->rec, 1234, 99), 0);
+	snprintf(want, sizeof(want), "/reel.%u.%s.%016" PRIx64 ".r1234.99", (unsigned)getuid(),
+	         f->session, f->rec.queue_nonce);
 	assert_string_equal(name, want);
-	assert_int_equal(reel_reply_queue_name(name, sizeof(name), f->session, 0, 1), -EINVAL);
-	assert_int_equal(reel_reply_queue_name(name, sizeof(name), f->session, -5, 1), -EINVAL);
+	/* Without a nonce there is no name: a record never published has none. */
+	{
+		struct reel_session_record none = f->rec;
+		none.queue_nonce = 0;
+		assert_int_equal(reel_queue_name_of(name, sizeof(name), &none, REEL_ROLE_COORD), -EINVAL);
+	}
+	/* Names are learnt from the session file: there is none for this session. */
+	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_COORD),
+	                 REEL_E_NOSESSION);
+	assert_int_equal(reel_reply_queue_name_of(name, sizeof(name), &f->rec, 0, 1), -EINVAL);
+	assert_int_equal(reel_reply_queue_name_of(name, sizeof(name), &f->rec, -5, 1), -EINVAL);
 
 	/* The longest legal name, with the longest role and reply suffix, fits the buffer. */
 	memset(longest, 'z', REEL_SESSION_NAME_MAX);
 	longest[REEL_SESSION_NAME_MAX] = 0;
 	assert_int_equal(reel_session_name_check(longest), 0);
-	assert_int_equal(reel_queue_name(name, sizeof(name), longest, REEL_ROLE_PREVIEW), 0);
-	assert_int_equal(reel_reply_queue_name(name, sizeof(name), longest, 0x7fffffff, UINT64_MAX), 0);
+	{
+		struct reel_session_record big = f->rec;
+		memcpy(big.name, longest, REEL_SESSION_NAME_MAX + 1);
+		big.queue_nonce = UINT64_MAX;
+		big.pid = 0x7fffffff;
+		assert_int_equal(reel_queue_name_of(name, sizeof(name), &big, REEL_ROLE_PREVIEW), 0);
+		assert_int_equal(reel_reply_queue_name_of(name, sizeof(name), &big, 0x7fffffff, UINT64_MAX), 0);
+	}
 	/* A buffer too small is an error, not a truncated name. */
-	assert_int_equal(reel_queue_name(name, 12, f->session, REEL_ROLE_COORD), -ENAMETOOLONG);
-	assert_int_equal(reel_reply_queue_name(name, 12, f->session, 1, 1), -ENAMETOOLONG);
+	assert_int_equal(reel_queue_name_of(name, 12, &f->rec, REEL_ROLE_COORD), -ENAMETOOLONG);
+	assert_int_equal(reel_reply_queue_name_of(name, 12, &f->rec, 1, 1), -ENAMETOOLONG);
 
 	assert_int_equal(reel_session_name_check("a"), 0);
 	assert_int_equal(reel_session_name_check("Take_2-final"), 0);
@@ -170,6 +194,14 @@ static void test_bus_invalid_session_names(void **state)
 	too_long[REEL_SESSION_NAME_MAX + 1] = 0;
 	assert_int_equal(reel_session_name_check(too_long), REEL_E_SESSION);
 	assert_int_equal(reel_queue_name(name, sizeof(name), too_long, REEL_ROLE_COORD), REEL_E_SESSION);
+	{
+		struct reel_session_record rec = { .queue_nonce = 1, .pid = 1 };
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(rec.name, sizeof(rec.name), "%.64s", bad[i]);
+			assert_int_equal(reel_queue_name_of(name, sizeof(name), &rec, REEL_ROLE_COORD),
+			                 REEL_E_SESSION);
+		}
+	}
 	assert_int_equal(reel_session_name_check(NULL), REEL_E_SESSION);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(reel_session_name_check(bad[i]), REEL_E_SESSION);
@@ -188,7 +220,7 @@ static void test_bus_create_exclusive_0600(void **state)
 	mqd_t q, again = (mqd_t)-1, opened;
 	int r;
 
-	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_EFFECT), 0);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, REEL_ROLE_EFFECT), 0);
 	/* A permissive umask must not widen the queue's mode. */
 	old = umask(0);
 	r = reel_queue_create(name, 0, &q);
@@ -219,7 +251,7 @@ static void test_bus_open_missing(void **state)
 	char name[REEL_QUEUE_NAME_MAX];
 	mqd_t q = (mqd_t)-1;
 
-	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_AUDIO), 0);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, REEL_ROLE_AUDIO), 0);
 	assert_int_equal(reel_queue_open(name, 0, &q), -ENOENT);
 	assert_true(q == (mqd_t)-1);
 }
@@ -242,18 +274,18 @@ static void test_bus_open_refuses_other_message_size(void **state)
 	char name[REEL_QUEUE_NAME_MAX];
 	mqd_t q = (mqd_t)-1;
 
-	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_EDITOR), 0);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, REEL_ROLE_EDITOR), 0);
 	hand_made(f, name, 0600, REEL_MSG_SIZE / 2);
 	assert_int_equal(reel_queue_open(name, 0, &q), REEL_E_FOREIGNQUEUE);
 	assert_true(q == (mqd_t)-1);
 
-	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_AUDIO), 0);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, REEL_ROLE_AUDIO), 0);
 	hand_made(f, name, 0600, REEL_MSG_SIZE + 1);
 	assert_int_equal(reel_queue_open(name, 0, &q), REEL_E_FOREIGNQUEUE);
 	assert_true(q == (mqd_t)-1);
 
 	/* The same queue made right is accepted: the refusals above are about the size only. */
-	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_PREVIEW), 0);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, REEL_ROLE_PREVIEW), 0);
 	hand_made(f, name, 0600, REEL_MSG_SIZE);
 	assert_int_equal(reel_queue_open(name, 0, &q), 0);
 	reel_queue_close(q);
@@ -271,7 +303,7 @@ static void test_bus_open_refuses_wide_mode(void **state)
 		mqd_t q = (mqd_t)-1;
 		struct stat st;
 
-		assert_int_equal(reel_queue_name(name, sizeof(name), f->session, roles[i]), 0);
+		assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, roles[i]), 0);
 		hand_made(f, name, wide[i], REEL_MSG_SIZE);
 		/* The mode really is wide (umask 0 above), so the refusal below is for it. */
 		assert_int_equal(fstat((int)f->queues[f->nqueues - 1], &st), 0);
@@ -673,7 +705,7 @@ static void test_bus_depth(void **state)
 	{
 		char name[REEL_QUEUE_NAME_MAX];
 		mqd_t other;
-		assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_EFFECT), 0);
+		assert_int_equal(reel_queue_name_of(name, sizeof(name), &f->rec, REEL_ROLE_EFFECT), 0);
 		assert_int_equal(reel_queue_open(name, 0, &other), 0);
 		assert_int_equal(reel_queue_depth(other), 2);
 		reel_queue_close(other);

@@ -105,6 +105,7 @@ static struct reel_session_record own_record(const char *name)
 	assert_int_equal(reel_process_start_time(rec.pid, &rec.start_time), 0);
 	snprintf(rec.buffer_path, sizeof(rec.buffer_path), "/var/tmp/reel/%s.reel", name);
 	snprintf(rec.source_path, sizeof(rec.source_path), "/home/u/My Movie (final) = v2.mp4");
+	assert_int_equal(reel_random_u64(&rec.queue_nonce), 0);
 	return rec;
 }
 
@@ -207,6 +208,7 @@ static void test_session_publish_read_round_trip(void **state)
 	assert_string_equal(back.name, rec.name);
 	assert_int_equal(back.pid, rec.pid);
 	assert_int_equal(back.start_time, rec.start_time);
+	assert_int_equal(back.queue_nonce, rec.queue_nonce);
 	assert_string_equal(back.buffer_path, rec.buffer_path);
 	assert_string_equal(back.source_path, rec.source_path);
 
@@ -383,7 +385,7 @@ static void test_session_remove(void **state)
 	mqd_t q;
 
 	for (unsigned role = REEL_ROLE_COORD; role < REEL_ROLE_CLIENT; role++) {
-		assert_int_equal(reel_queue_name(name, sizeof(name), f->session, role), 0);
+		assert_int_equal(reel_queue_name_of(name, sizeof(name), &rec, role), 0);
 		assert_int_equal(reel_queue_create(name, 0, &q), 0);
 		reel_queue_close(q);
 	}
@@ -398,7 +400,7 @@ static void test_session_remove(void **state)
 	session_path(f, f->session, path, sizeof(path));
 	assert_int_equal(access(path, F_OK), -1);
 	for (unsigned role = REEL_ROLE_COORD; role < REEL_ROLE_CLIENT; role++) {
-		assert_int_equal(reel_queue_name(name, sizeof(name), f->session, role), 0);
+		assert_int_equal(reel_queue_name_of(name, sizeof(name), &rec, role), 0);
 		assert_true(mq_open(name, O_RDONLY) == (mqd_t)-1);
 		assert_int_equal(errno, ENOENT);
 	}
@@ -548,7 +550,7 @@ static int fake_coordinator(const char *session, int ready_fd)
 {
 	struct reel_session_record rec;
 	char name[REEL_QUEUE_NAME_MAX];
-	mqd_t coord;
+	mqd_t coord, rq = (mqd_t)-1;
 	int code = 1;
 
 	memset(&rec, 0, sizeof(rec));
@@ -556,9 +558,10 @@ static int fake_coordinator(const char *session, int ready_fd)
 	rec.pid = getpid();
 	snprintf(rec.buffer_path, sizeof(rec.buffer_path), "/nonexistent/buffer.reel");
 	snprintf(rec.source_path, sizeof(rec.source_path), "/nonexistent/source.mp4");
-	if (reel_process_start_time(rec.pid, &rec.start_time) < 0)
+	if (reel_process_start_time(rec.pid, &rec.start_time) < 0 ||
+	    reel_random_u64(&rec.queue_nonce) < 0)
 		return 1;
-	if (reel_queue_name(name, sizeof(name), session, REEL_ROLE_COORD) < 0 ||
+	if (reel_queue_name_of(name, sizeof(name), &rec, REEL_ROLE_COORD) < 0 ||
 	    reel_queue_create(name, 0, &coord) < 0)
 		return 1;
 	if (reel_session_publish(&rec) < 0)
@@ -568,15 +571,17 @@ static int fake_coordinator(const char *session, int ready_fd)
 	for (;;) {
 		struct reel_msg req, reply;
 		char rname[REEL_QUEUE_NAME_MAX];
-		mqd_t rq;
 		int r = reel_queue_recv(coord, &req, NULL, 10000);
 
 		if (r == REEL_E_BADMSG)
 			continue;
 		if (r < 0)
 			goto out_remove;
-		if (reel_reply_queue_name(rname, sizeof(rname), session, (pid_t)req.sender_pid, req.flags) < 0 ||
-		    reel_queue_open(rname, 0, &rq) < 0)
+		/* Opened at the first request and kept, as the client unlinks the name once answered. */
+		if (rq == (mqd_t)-1 &&
+		    (reel_reply_queue_name_of(rname, sizeof(rname), &rec, (pid_t)req.sender_pid,
+		                              req.flags) < 0 ||
+		     reel_queue_open(rname, 0, &rq) < 0))
 			goto out_remove;
 		reel_msg_init(&reply, REEL_MSG_REPLY);
 		reply.role = REEL_ROLE_COORD;
@@ -590,7 +595,7 @@ static int fake_coordinator(const char *session, int ready_fd)
 			decoy.stat[3] = 0xbad;
 			if (reel_queue_send(rq, &decoy, REEL_PRIO_CONTROL, 5000) < 0 ||
 			    mq_send(rq, junk, sizeof(junk), reel_prio_mq(REEL_PRIO_CONTROL)) < 0)
-				goto out_reply;
+				goto out_remove;
 			reply.kind = REEL_MSG_STATUS_REPLY;
 			reply.stat[0] = req.sender_pid;
 			reply.stat[1] = req.role;
@@ -607,18 +612,14 @@ static int fake_coordinator(const char *session, int ready_fd)
 			reply.result = REEL_E_BADMSG;
 		}
 		r = reel_queue_send(rq, &reply, REEL_PRIO_INTERACTIVE, 5000);
-		reel_queue_close(rq);
 		if (r < 0)
 			goto out_remove;
 		if (req.kind == REEL_MSG_STOP)
 			break;
-		continue;
-out_reply:
-		reel_queue_close(rq);
-		goto out_remove;
 	}
 	code = 0;
 out_remove:
+	reel_queue_close(rq);
 	reel_session_remove(session);
 out_close:
 	reel_queue_close(coord);
@@ -661,6 +662,17 @@ static void test_session_client_call(void **state)
 	assert_int_equal(reply.stat[2], REEL_PRIO_INTERACTIVE);
 	assert_int_equal(reply.stat[3], 0xc0ffee);
 	first_id = req.id;
+	/*
+	 * Answered once, the coordinator holds the reply queue: its name is gone,
+	 * so nothing is left to leak if both processes are killed now.
+	 */
+	{
+		char rname[REEL_QUEUE_NAME_MAX];
+		assert_int_equal(reel_reply_queue_name(rname, sizeof(rname), f->session, getpid(),
+		                                       req.flags), 0);
+		assert_true(mq_open(rname, O_RDONLY) == (mqd_t)-1);
+		assert_int_equal(errno, ENOENT);
+	}
 
 	/* The same connection serves further calls, each with a new id. */
 	reel_msg_init(&req, REEL_MSG_STATUS);
@@ -729,9 +741,11 @@ static void test_session_client_dead_session(void **state)
 
 	/* A live pid with another start time is a recycled pid, not the coordinator. */
 	assert_int_equal(reel_session_remove(f->session), 0);
+	mq_unlink(name);
 	rec = own_record(f->session);
 	rec.start_time += 1;
 	assert_int_equal(reel_session_publish(&rec), 0);
+	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_COORD), 0);
 	assert_int_equal(reel_queue_create(name, 0, &q), 0);
 	reel_queue_close(q);
 	assert_int_equal(reel_client_connect(f->session, &client), REEL_E_NOSESSION);
@@ -749,7 +763,7 @@ static void test_session_client_timeout_and_close(void **state)
 	mqd_t coord, probe;
 
 	/* This process poses as a coordinator that never answers. */
-	assert_int_equal(reel_queue_name(name, sizeof(name), f->session, REEL_ROLE_COORD), 0);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &rec, REEL_ROLE_COORD), 0);
 	assert_int_equal(reel_queue_create(name, 0, &coord), 0);
 	assert_int_equal(reel_session_publish(&rec), 0);
 	assert_int_equal(reel_client_connect(f->session, &client), 0);
@@ -790,6 +804,65 @@ static void test_session_client_timeout_and_close(void **state)
 	reel_queue_close(coord);
 }
 
+/*
+ * What SIGKILL leaves behind: role queues of a coordinator that never got to
+ * remove them, and the reply queue of a client killed before its first
+ * answer.  The sweep frees those, and nothing a live process still uses
+ * (the pid in each name says whose it is).
+ */
+static void test_session_sweep_frees_only_orphans(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_session_record live = own_record(f->session), dead = live;
+	char name[REEL_QUEUE_NAME_MAX], orphan[REEL_QUEUE_NAME_MAX], mine[REEL_QUEUE_NAME_MAX];
+	unsigned removed = 0;
+	pid_t gone;
+	mqd_t q;
+	int r;
+
+	r = reel_session_sweep(&removed);
+	if (r == -ENOTSUP)
+		skip();   /* no /dev/mqueue mounted: names cannot be listed */
+	assert_int_equal(r, 0);
+	/* A pid that is certainly dead: a child reaped already. */
+	gone = fork();
+	if (gone == 0)
+		_exit(0);
+	assert_true(gone > 0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+
+	assert_int_equal(reel_session_publish(&live), 0);
+	assert_int_equal(reel_queue_name_of(name, sizeof(name), &live, REEL_ROLE_COORD), 0);
+	assert_int_equal(reel_queue_create(name, 0, &q), 0);
+	reel_queue_close(q);
+	/* The same session under an older nonce: a dead coordinator's. */
+	assert_int_equal(reel_random_u64(&dead.queue_nonce), 0);
+	dead.pid = gone;
+	assert_int_equal(reel_queue_name_of(orphan, sizeof(orphan), &dead, REEL_ROLE_EDITOR), 0);
+	assert_int_equal(reel_queue_create(orphan, 0, &q), 0);
+	reel_queue_close(q);
+	assert_int_equal(reel_reply_queue_name_of(mine, sizeof(mine), &live, getpid(), 7), 0);
+	assert_int_equal(reel_queue_create(mine, 0, &q), 0);
+	reel_queue_close(q);
+	{
+		char dead_reply[REEL_QUEUE_NAME_MAX];
+		assert_int_equal(reel_reply_queue_name_of(dead_reply, sizeof(dead_reply), &live, gone, 9), 0);
+		assert_int_equal(reel_queue_create(dead_reply, 0, &q), 0);
+		reel_queue_close(q);
+		assert_int_equal(reel_session_sweep(&removed), 0);
+		assert_int_equal(removed, 2);
+		assert_true(mq_open(dead_reply, O_RDONLY) == (mqd_t)-1 && errno == ENOENT);
+	}
+	assert_true(mq_open(orphan, O_RDONLY) == (mqd_t)-1 && errno == ENOENT);
+	q = mq_open(name, O_RDONLY);
+	assert_true(q != (mqd_t)-1);
+	mq_close(q);
+	q = mq_open(mine, O_RDONLY);
+	assert_true(q != (mqd_t)-1);
+	mq_close(q);
+	mq_unlink(mine);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -797,6 +870,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_runtime_dir_refused_when_not_private, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_session_publish_read_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_sweep_frees_only_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_alive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_damaged_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_remove, setup, teardown),

@@ -30,6 +30,7 @@ struct reel_session_record {
 	char name[REEL_SESSION_NAME_MAX + 1];
 	pid_t pid;
 	uint64_t start_time;           /* /proc/<pid>/stat field 22 */
+	uint64_t queue_nonce;          /* random part of the session's queue names (never 0) */
 	char buffer_path[REEL_PATH_MAX];
 	char source_path[REEL_PATH_MAX];
 };
@@ -50,6 +51,7 @@ struct reel_status {
 	uint64_t generation;        /* of the buffer: +1 at every coordinator start */
 	uint64_t failed;            /* edits that failed since the coordinator started */
 	uint64_t queue_depth[5];    /* coord, editor, effect, audio, preview */
+	int32_t journal_error;      /* 0, or why the journal could not be written: no edits are accepted */
 };
 
 struct reel_client;
@@ -83,6 +85,18 @@ int reel_client_need_settled(struct reel_client *client, uint64_t first, uint64_
  */
 int reel_client_command(struct reel_client *client, uint32_t op, const double params[4],
                         int64_t first, int64_t last, int timeout_ms, uint64_t *ret_seq);
+
+/*
+ * The same with an idempotency key: a caller that timed out and sends the
+ * same command again with the same key gets the first one's answer (its
+ * sequence) instead of a second edit; the key is journaled with the edit,
+ * so this holds across coordinator restarts.  Take a key from
+ * reel_client_new_key() per command, and keep it across its retries.
+ */
+uint64_t reel_client_new_key(void);
+int reel_client_command_keyed(struct reel_client *client, uint64_t key, uint32_t op,
+                              const double params[4], int64_t first, int64_t last, int timeout_ms,
+                              uint64_t *ret_seq);
 
 /*
  * Undo the latest edit still in effect, or redo the latest undone one.
