@@ -39,6 +39,9 @@ static const char *const messages[] = {
 	[REEL_E_EDIT - REEL_E_FIRST] = "an edit could not be applied",
 	[REEL_E_CACHESIZE - REEL_E_FIRST] = "the buffer's size was fixed when it was made",
 	[REEL_E_RUNDIR - REEL_E_FIRST] = "runtime folder not private (it must be yours, a real folder, mode 0700)",
+	[REEL_E_BUFFERLOST - REEL_E_FIRST] = "buffer file was truncated under the session",
+	[REEL_E_SOURCELOST - REEL_E_FIRST] = "source file shrank under the session",
+	[REEL_E_COORDGONE - REEL_E_FIRST] = "the session's coordinator is gone",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == REEL_E_LAST - REEL_E_FIRST,

@@ -35,6 +35,13 @@ struct reel_media_info {
  */
 int reel_media_open(const char *path, struct reel_media **ret_media);
 void reel_media_close(struct reel_media *media);
+/*
+ * 0 while the source is whole; REEL_E_SOURCELOST once it was found shorter
+ * than when it was opened (a read stopped at its new end, or a page of the
+ * mapping vanished, see base/guard.h), -EIO once a page could not be read.
+ * A frame decoded after a loss may hold zeros: it is not to be trusted.
+ */
+int reel_media_lost(const struct reel_media *media);
 const struct reel_media_info *reel_media_info(const struct reel_media *media);
 
 /* Size, mtime and SHA-256 of the first MiB of the opened source. */

@@ -6,10 +6,13 @@
  * file or a URL), and with limits on pixels and samples.  libav's log
  * lines are routed into reel_log() under the component "libav".
  *
- * The source may be changed by someone else while it is mapped; a file
- * truncated underneath the mapping raises SIGBUS in the read callback
- * like it would in any mmap reader.  The identity (size, mtime, hash of
- * the first MiB) lets a buffer refuse a source that changed since.
+ * The source may be changed by someone else while it is mapped.  The read
+ * callback compares with the file's current size, so a source that shrank
+ * reads as an I/O error where it now ends; a truncation that races that
+ * check is caught by the SIGBUS guard (base/guard.h), which puts zero
+ * pages in place.  Either way reel_media_lost() says so, and whatever was
+ * decoded after the loss is not trusted.  The identity (size, mtime, hash
+ * of the first MiB) lets a buffer refuse a source that changed since.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +32,7 @@
 #include <libavutil/pixdesc.h>
 #include <libavutil/sha.h>
 
+#include "base/guard.h"
 #include "media/media-private.h"
 #include "reel/error.h"
 #include "reel/log.h"
@@ -99,13 +103,28 @@ void reel__media_log_init(void)
 static int mapio_read(void *opaque, uint8_t *buf, int size)
 {
 	struct reel__mapio *io = opaque;
+	struct stat st;
 	size_t n;
 
 	if (size <= 0)
 		return size == 0 ? 0 : AVERROR(EINVAL);
 	if (io->pos >= io->size)
 		return AVERROR_EOF;
+	/*
+	 * Pages past the file's current end are gone from the mapping: a
+	 * source that shrank reads as an I/O error where it ends now, instead
+	 * of touching them (a truncation between this check and the copy is
+	 * the SIGBUS guard's, see base/guard.h).  One fstat per 64 KiB read.
+	 */
 	n = io->size - io->pos;
+	if (io->fd >= 0 && fstat(io->fd, &st) == 0 && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < io->size) {
+		io->shrunk = true;
+		if (io->pos >= (uint64_t)st.st_size)
+			return AVERROR(EIO);
+		if ((uint64_t)st.st_size - io->pos < n)
+			n = (size_t)((uint64_t)st.st_size - io->pos);
+	}
 	if (n > (size_t)size)
 		n = (size_t)size;
 	memcpy(buf, io->data + io->pos, n);
@@ -176,6 +195,8 @@ int reel__media_open_format(struct reel_media *media, struct reel__mapio *io,
 	io->data = media->map;
 	io->size = media->size;
 	io->pos = 0;
+	io->fd = media->fd;
+	io->shrunk = false;
 
 	iobuf = av_malloc(IO_BUFFER_SIZE);
 	if (!iobuf)
@@ -552,6 +573,8 @@ int reel_media_open(const char *path, struct reel_media **ret_media)
 	media->fd = fd;
 	media->map = map;
 	media->size = (size_t)st.st_size;
+	/* Unguarded when the table is full: a truncation then kills, as in any mmap reader. */
+	media->guard = reel__guard_add(map, media->size, fd, PROT_READ);
 	media->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	media->audio_index = -1;
 	media->audio.stream = -1;
@@ -590,11 +613,23 @@ void reel_media_close(struct reel_media *media)
 	av_packet_free(&media->audio.pkt);
 	av_frame_free(&media->audio.frame);
 	reel__media_close_format(&media->audio.fmt);
+	reel__guard_remove(media->guard);
 	if (media->map)
 		munmap((void *)media->map, media->size);
 	if (media->fd >= 0)
 		close(media->fd);
 	free(media);
+}
+
+int reel_media_lost(const struct reel_media *media)
+{
+	int lost = media ? reel__guard_lost(media->guard) : REEL_GUARD_OK;
+
+	if (!media)
+		return 0;
+	if (lost == REEL_GUARD_TRUNCATED || media->video.io.shrunk || media->audio.io.shrunk)
+		return REEL_E_SOURCELOST;
+	return lost == REEL_GUARD_IOERROR ? -EIO : 0;
 }
 
 const struct reel_media_info *reel_media_info(const struct reel_media *media)

@@ -43,6 +43,9 @@ enum reel_error {
 	REEL_E_NOUNDO,         /* nothing to undo, or nothing to redo */
 	REEL_E_EDIT,           /* an edit could not be applied (the log says why) */
 	REEL_E_CACHESIZE,      /* a resumed buffer's size differs from the cache asked for */
+	REEL_E_BUFFERLOST,     /* the buffer file was truncated under the session */
+	REEL_E_SOURCELOST,     /* the source file shrank under the session */
+	REEL_E_COORDGONE,      /* the session's coordinator is gone (it died or left) */
 	REEL_E_LAST
 };
 
