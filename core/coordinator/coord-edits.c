@@ -58,6 +58,9 @@ static int journal(struct reel_coord *c, struct reel_journal_entry *e, uint64_t 
 
 	e->time_ns = wall_ns();
 	r = reel_journal_append(c->buffer, e, &seq);
+	/* An append into pages the file no longer has is not durable: never acknowledged. */
+	if (r == 0)
+		r = reel_buffer_lost(c->buffer);
 	if (r < 0)
 		return r;
 	e->seq = seq;
