@@ -88,7 +88,7 @@ static pid_t waiter(const struct fs_sess *s, struct shared *sh, int i, uint64_t 
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		struct reel_client *c;
+		struct reel_client *c = NULL;
 		struct reel_video_info vi;
 		struct reel_frame f;
 		int r = reel_client_connect(s->name, &c);
@@ -103,6 +103,8 @@ static pid_t waiter(const struct fs_sess *s, struct shared *sh, int i, uint64_t 
 		sh->w[i].result = r;
 		sh->w[i].at_ms = tu_now_ms();
 		__atomic_store_n(&sh->w[i].done, 1, __ATOMIC_RELEASE);
+		if (c)
+			reel_client_close(c);
 		_exit(0);
 	}
 	return pid;
@@ -170,6 +172,8 @@ static bool buffer_round(unsigned round)
 	/* The coordinator: one clear line, exit 1, no signal. */
 	st = tu_wait(s.pid, 15000);
 	s.pid = 0;
+	reel_client_close(s.c);
+	s.c = NULL;
 	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1) ||
 	    !has(s.log, "buffer file was truncated under the session")) {
 		fprintf(stderr, "round %u: coordinator: %s\n", round, fs_status_text(st));
@@ -204,6 +208,7 @@ static bool buffer_round(unsigned round)
 		fprintf(stderr, "round %u: a stage died of a signal\n", round);
 		ok = false;
 	}
+	/* Reply queues are their clients' to remove (the waiters have closed theirs by now). */
 	if (leftovers(&s)) {
 		fprintf(stderr, "round %u: session file or queues left behind\n", round);
 		ok = false;

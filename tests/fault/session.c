@@ -260,3 +260,54 @@ const char *fs_status_text(int status)
 		snprintf(buf, sizeof(buf), "status %d", status);
 	return buf;
 }
+
+pid_t fs_stage_spawn(const struct fs_sess *s, const char *folder, const char *name)
+{
+	char dir[4096], path[8300], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", fs_reel_bin());
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	snprintf(path, sizeof(path), "%s/../%s/%s", dir, folder, name);
+	return tu_spawn((char *[]){ path, (char *)"--session", (char *)s->name, NULL }, s->log);
+}
+
+int fs_reference(const char *dir, const char *clip_name, unsigned seed, unsigned n, uint64_t *hashes,
+                 uint64_t frames)
+{
+	struct fs_sess s;
+	int r = 0, st;
+
+	fs_init(&s, dir, clip_name);
+	if (fs_open(&s, NULL) < 0)
+		return -1;
+	if (fs_hash_frames(&s, hashes, frames) < 0)
+		r = -1;
+	for (unsigned i = 0; i < n && r == 0; i++) {
+		struct fs_edit e;
+		uint64_t seq;
+
+		fs_edit_make(seed + i, frames, &e);
+		if (fs_send(&s, &e, &seq) < 0) {
+			fprintf(stderr, "reference run: edit %u refused\n", i);
+			r = -1;
+		}
+	}
+	if (r == 0 && (fs_wait_idle(&s, 60000) < 0 || fs_hash_frames(&s, hashes, frames) < 0))
+		r = -1;
+	st = fs_stop(&s);
+	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		r = -1;
+	unlink(s.buffer);
+	return r;
+}
+
+unsigned fs_differ(const uint64_t *a, const uint64_t *b, uint64_t frames)
+{
+	unsigned n = 0;
+
+	for (uint64_t i = 0; i < frames; i++)
+		n += a[i] != b[i];
+	return n;
+}

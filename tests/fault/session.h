@@ -69,3 +69,19 @@ size_t fs_stages(const struct fs_sess *s, pid_t *out, size_t max);
 const char *fs_status_text(int status);
 
 #endif
+
+/*
+ * Start a stage program of the build tree by hand (`reel open --no-stages`
+ * sessions): folder/name next to $REEL_BIN's folder, e.g. "renderer",
+ * "reel-effects"; its output appended to the session's log.  Its pid.
+ */
+pid_t fs_stage_spawn(const struct fs_sess *s, const char *folder, const char *name);
+/*
+ * The fault-free run: a fresh session of clip in dir, every frame made
+ * resident, edits 0..n-1 of fs_edit_make() sent and applied, every frame
+ * hashed into hashes[0..frames).  0, or -1 (said on stderr).
+ */
+int fs_reference(const char *dir, const char *clip_name, unsigned seed, unsigned n, uint64_t *hashes,
+                 uint64_t frames);
+/* Frames whose hashes differ. */
+unsigned fs_differ(const uint64_t *a, const uint64_t *b, uint64_t frames);
