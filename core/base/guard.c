@@ -36,8 +36,7 @@ struct guard {
 static struct guard table[GUARD_MAX];
 static struct sigaction previous;
 static uintptr_t page_size;
-static int install_error;
-static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Whatever was there before us decides about a SIGBUS that is not ours. */
 static void pass_on(int sig, siginfo_t *si, void *uc)
@@ -117,31 +116,48 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-static void install(void)
+/*
+ * Ours must be the SIGBUS action when a mapping is added.  Someone may have
+ * set another since (a test framework, a library): then ours goes in again,
+ * in front of it, and it becomes the action for SIGBUS that is not ours.
+ */
+static int ensure_installed(void)
 {
-	struct sigaction sa;
-	long ps = sysconf(_SC_PAGESIZE);
+	struct sigaction sa, cur;
+	int r = 0;
 
-	if (ps <= 0) {
-		install_error = -EINVAL;
-		return;
+	pthread_mutex_lock(&install_lock);
+	if (!page_size) {
+		long ps = sysconf(_SC_PAGESIZE);
+		if (ps <= 0) {
+			r = -EINVAL;
+			goto out;
+		}
+		page_size = (uintptr_t)ps;
 	}
-	page_size = (uintptr_t)ps;
+	if (sigaction(SIGBUS, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+	    cur.sa_sigaction == on_sigbus)
+		goto out;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigbus;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGBUS, &sa, &previous) < 0)
-		install_error = -errno;
+		r = -errno;
+out:
+	pthread_mutex_unlock(&install_lock);
+	return r;
 }
 
 int reel__guard_add(void *addr, size_t len, int fd, int prot)
 {
+	int r;
+
 	if (!addr || len == 0 || fd < 0)
 		return -EINVAL;
-	pthread_once(&install_once, install);
-	if (install_error)
-		return install_error;
+	r = ensure_installed();
+	if (r < 0)
+		return r;
 	for (int i = 0; i < GUARD_MAX; i++) {
 		struct guard *g = &table[i];
 		int free_ = 0;
