@@ -624,10 +624,14 @@ void reel_media_close(struct reel_media *media)
 int reel_media_lost(const struct reel_media *media)
 {
 	int lost = media ? reel__guard_lost(media->guard) : REEL_GUARD_OK;
+	struct stat st;
 
 	if (!media)
 		return 0;
 	if (lost == REEL_GUARD_TRUNCATED || media->video.io.shrunk || media->audio.io.shrunk)
+		return REEL_E_SOURCELOST;
+	/* Shorter now than when it was mapped, whether or not a read has got there yet. */
+	if (fstat(media->fd, &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size < media->size)
 		return REEL_E_SOURCELOST;
 	return lost == REEL_GUARD_IOERROR ? -EIO : 0;
 }

@@ -293,10 +293,26 @@ static bool source_round(unsigned round, unsigned *lost)
 		}
 		reel_frame_free(&f);
 	}
-	if (reel_client_status(s.c, 5000, &rs) == 0)
+	/*
+	 * An edit that needs the source (a freeze holds a frame never decoded)
+	 * cannot be applied now; it must not be failed for good either: it
+	 * stays pending in the journal for a reopen with the source.
+	 */
+	{
+		struct fs_edit fr = { .op = REEL_OP_FREEZE, .params = { (double)(vi.frames - 2) },
+		                      .first = 0, .last = 9 };
+		if (fs_send(&s, &fr, &seq) < 0 || fs_wait_idle(&s, 20000) < 0) {
+			fprintf(stderr, "round %u: a freeze over the cut source did not settle\n", round);
+			ok = false;
+		}
+	}
+	if (reel_client_status(s.c, 5000, &rs) == 0 && rs.failed == 0)
 		journal_before = rs.journal;
-	else
+	else {
+		fprintf(stderr, "round %u: %" PRIu64 " edits failed for good over the cut source\n", round,
+		        rs.failed);
 		ok = false;
+	}
 	st = fs_stop(&s);
 	if (!(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0) || has(s.log, "killed by signal")) {
 		fprintf(stderr, "round %u: session with a cut source: %s\n", round, fs_status_text(st));
@@ -319,7 +335,8 @@ static bool source_round(unsigned round, unsigned *lost)
 	if (rename(keep, copy) < 0 || fs_open(&s, NULL) < 0) {
 		ok = false;
 	} else {
-		if (reel_client_status(s.c, 5000, &rs) < 0 || rs.journal < journal_before) {
+		if (fs_wait_idle(&s, 20000) < 0 || reel_client_status(s.c, 5000, &rs) < 0 ||
+		    rs.journal < journal_before || rs.failed) {
 			*lost += (unsigned)(journal_before - (rs.journal < journal_before ? rs.journal : 0));
 			ok = false;
 		}
