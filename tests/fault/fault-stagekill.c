@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buffer/buffer.h"
+#include "buffer/stagetab.h"
 #include "fault.h"
 #include "reel/error.h"
 #include "session.h"
@@ -30,6 +32,18 @@ static const struct { const char *folder, *name; } kinds[] = {
 	{ "audio", "reel-audio" },
 };
 #define NSTAGES (sizeof(kinds) / sizeof(kinds[0]))
+
+/* The pid of a stage the stage table shows working on an edit now; 0 none. */
+static pid_t busy_stage(const struct reel_buffer *table)
+{
+	for (unsigned i = 1; table && i < REEL__STAGE_ENTRIES; i++) {
+		struct reel_stage_record r;
+
+		if (reel_stagetab_read(table, i, &r) == 0 && r.pid && r.busy_seq)
+			return (pid_t)r.pid;
+	}
+	return 0;
+}
 
 static bool alive(struct fs_sess *s)
 {
@@ -48,23 +62,36 @@ int main(void)
 	struct reel_status st;
 	struct fs_sess s;
 	pid_t stages[NSTAGES];
+	struct reel_buffer *table;
+	const char *clip;
 	char *dir;
 	int status;
 
 	fs_reel_bin();
 	dir = tu_private_env();
 	srand(12345);
-	if (fs_reference(dir, "long.mp4", SEED, EDITS, ref, FRAMES) < 0)
+	/* Larger frames than the test clips', so that a kill often lands in the middle of an edit. */
+	clip = fs_make_clip(dir, "640x360");
+	if (!clip)
+		clip = "long.mp4";
+	printf("clip: %s\n", clip);
+	if (fs_reference(dir, clip, SEED, EDITS, ref, FRAMES) < 0)
 		return fault_report("stage SIGKILLed during edits", 0, 0, 0, "the reference run failed");
 	printf("reference run done\n");
 
-	fs_init(&s, dir, "long.mp4");
+	if (strchr(clip, '/'))
+		fs_init_path(&s, dir, clip);
+	else
+		fs_init(&s, dir, clip);
 	if (fs_open(&s, (const char *const[]){ "--no-stages", NULL }) < 0)
 		return fault_report("stage SIGKILLed during edits", 0, 0, 0, "the session did not open");
 	for (size_t i = 0; i < NSTAGES; i++)
 		stages[i] = fs_stage_spawn(&s, kinds[i].folder, kinds[i].name);
 	if (fs_hash_frames(&s, got, FRAMES) < 0)
 		lost++;
+	/* The stage table, read-only: who is busy with what. */
+	if (reel_buffer_open_readonly(s.buffer, &table) < 0)
+		table = NULL;
 
 	for (unsigned k = 0; k < KILLS; k++) {
 		size_t victim = (size_t)rand() % NSTAGES;
@@ -82,13 +109,23 @@ int main(void)
 			else
 				acked++;
 		}
-		/* A random moment, preferably one with work out at the stages (bounded wait). */
+		/*
+		 * A random moment; three times in four the victim is a stage the
+		 * stage table shows busy with an edit (bounded wait), so that most
+		 * kills land in the middle of one.
+		 */
 		usleep((useconds_t)(rand() % 5000));
-		for (double until = tu_now_ms() + 300; tu_now_ms() < until;) {
-			struct reel_status now;
-			if (reel_client_status(s.c, 5000, &now) == 0 && now.inflight > 0)
+		for (double until = tu_now_ms() + 300; rand() % 4 && tu_now_ms() < until;) {
+			pid_t busy = busy_stage(table);
+			size_t i;
+
+			for (i = 0; i < NSTAGES && stages[i] != busy; i++)
+				;
+			if (busy && i < NSTAGES) {
+				victim = i;
 				break;
-			usleep(1000);
+			}
+			usleep(500);
 		}
 		tries++;
 		kill(stages[victim], SIGKILL);
@@ -134,6 +171,7 @@ int main(void)
 		printf("%u kills caught a stage with work items in hand\n", busy);
 		free(log);
 	}
+	reel_buffer_close(table);
 	status = fs_stop(&s);
 	if (!(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 		fprintf(stderr, "the session ended with %s\n", fs_status_text(status));

@@ -273,13 +273,17 @@ pid_t fs_stage_spawn(const struct fs_sess *s, const char *folder, const char *na
 	return tu_spawn((char *[]){ path, (char *)"--session", (char *)s->name, NULL }, s->log);
 }
 
-int fs_reference(const char *dir, const char *clip_name, unsigned seed, unsigned n, uint64_t *hashes,
+int fs_reference(const char *dir, const char *clip, unsigned seed, unsigned n, uint64_t *hashes,
                  uint64_t frames)
 {
 	struct fs_sess s;
 	int r = 0, st;
 
-	fs_init(&s, dir, clip_name);
+	/* A name of the test clips, or a path. */
+	if (strchr(clip, '/'))
+		fs_init_path(&s, dir, clip);
+	else
+		fs_init(&s, dir, clip);
 	if (fs_open(&s, NULL) < 0)
 		return -1;
 	if (fs_hash_frames(&s, hashes, frames) < 0)
@@ -310,4 +314,33 @@ unsigned fs_differ(const uint64_t *a, const uint64_t *b, uint64_t frames)
 	for (uint64_t i = 0; i < frames; i++)
 		n += a[i] != b[i];
 	return n;
+}
+
+const char *fs_make_clip(const char *dir, const char *size)
+{
+	static char path[4200];
+	char src[128], *out = NULL, *err = NULL;
+	int code;
+
+	snprintf(path, sizeof(path), "%.4000s/clip-%s.mp4", dir, size);
+	if (access(path, R_OK) == 0)
+		return path;
+	snprintf(src, sizeof(src), "testsrc2=size=%s:rate=25:duration=10", size);
+	code = tu_run((char *[]){ (char *)"/usr/bin/env", (char *)"ffmpeg", (char *)"-nostdin",
+	                          (char *)"-loglevel", (char *)"error", (char *)"-f", (char *)"lavfi",
+	                          (char *)"-i", src, (char *)"-c:v", (char *)"libx264", (char *)"-preset",
+	                          (char *)"veryfast", (char *)"-g", (char *)"50", (char *)"-pix_fmt",
+	                          (char *)"yuv420p", path, NULL }, &out, &err);
+	free(out);
+	free(err);
+	return code == 0 && access(path, R_OK) == 0 ? path : NULL;
+}
+
+void fs_init_path(struct fs_sess *s, const char *dir, const char *clip_path)
+{
+	memset(s, 0, sizeof(*s));
+	tu_session_name(s->name, sizeof(s->name));
+	snprintf(s->buffer, sizeof(s->buffer), "%s/%s.reel", dir, s->name);
+	snprintf(s->log, sizeof(s->log), "%s/%s.out", dir, s->name);
+	snprintf(s->clip, sizeof(s->clip), "%s", clip_path);
 }

@@ -77,11 +77,21 @@ const char *fs_status_text(int status);
  */
 pid_t fs_stage_spawn(const struct fs_sess *s, const char *folder, const char *name);
 /*
- * The fault-free run: a fresh session of clip in dir, every frame made
+ * The fault-free run: a fresh session of clip (a test clip's name, or a
+ * path) in dir, every frame made
  * resident, edits 0..n-1 of fs_edit_make() sent and applied, every frame
  * hashed into hashes[0..frames).  0, or -1 (said on stderr).
  */
-int fs_reference(const char *dir, const char *clip_name, unsigned seed, unsigned n, uint64_t *hashes,
+int fs_reference(const char *dir, const char *clip, unsigned seed, unsigned n, uint64_t *hashes,
                  uint64_t frames);
 /* Frames whose hashes differ. */
 unsigned fs_differ(const uint64_t *a, const uint64_t *b, uint64_t frames);
+/*
+ * A 10 s, 250-frame H.264 clip of size (e.g. "640x360") made with the
+ * ffmpeg program (PATH) into dir, for faults that need the stages to work
+ * longer per frame than the 160x120 test clips allow; its path (static
+ * buffer), or NULL when ffmpeg is missing or failed.
+ */
+const char *fs_make_clip(const char *dir, const char *size);
+/* As fs_init(), with a clip given by path. */
+void fs_init_path(struct fs_sess *s, const char *dir, const char *clip_path);
