@@ -352,8 +352,18 @@ int cmd_open(int argc, char **argv)
 	reel_log_set_callback(log_line, &route);
 	r = reel_coord_run(coord);
 	sig = reel_coord_stop_signal(coord);
-	reel_coord_close(coord);
-	reel_log_set_callback(NULL, NULL);
+	{
+		char session[REEL_SESSION_NAME_MAX + 1], path[REEL_PATH_MAX];
+
+		snprintf(session, sizeof(session), "%s", reel_coord_session(coord));
+		snprintf(path, sizeof(path), "%s", reel_coord_buffer_path(coord));
+		reel_coord_close(coord);
+		reel_log_set_callback(NULL, NULL);
+		/* The buffer lost pages under the session: everyone was answered, the session is gone. */
+		if (r == REEL_E_BUFFERLOST || r == -EIO)
+			return cli_error(CLI_FAIL, "open", "session %s stopped: %s (%s)", session,
+			                 reel_strerror(r), path);
+	}
 	if (r < 0)
 		return cli_error(CLI_FAIL, "open", "%s", reel_strerror(r));
 	if (verbose)

@@ -41,6 +41,9 @@ static const char *const messages[] = {
 	[REEL_E_BUFFERPERM - REEL_E_FIRST] = "buffer file not private (it must be yours, a regular file, not a link, mode 0600)",
 	[REEL_E_BUFFERDIR - REEL_E_FIRST] = "buffer folder not safe (it must be yours and writable by nobody else)",
 	[REEL_E_RUNDIR - REEL_E_FIRST] = "runtime folder not private (it must be yours, a real folder, mode 0700)",
+	[REEL_E_BUFFERLOST - REEL_E_FIRST] = "buffer file was truncated under the session",
+	[REEL_E_SOURCELOST - REEL_E_FIRST] = "source file shrank under the session",
+	[REEL_E_COORDGONE - REEL_E_FIRST] = "the session's coordinator is gone",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == REEL_E_LAST - REEL_E_FIRST,

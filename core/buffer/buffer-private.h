@@ -35,6 +35,7 @@ struct reel_buffer {
 	uint8_t *populated;               /* private bitmap: slots already prefaulted; NULL when read-only */
 	bool readonly;                    /* O_RDONLY fd, PROT_READ mapping: every writer refuses */
 	int journal_error;                /* latched: the first failure to make the journal durable */
+	int guard;                        /* the mapping's SIGBUS guard (base/guard.h); -1 none */
 };
 
 static inline struct reel__slot *reel__slot_entry(const struct reel_buffer *b, uint32_t slot)

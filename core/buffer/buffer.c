@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/guard.h"
 #include "buffer/buffer-private.h"
 #include "reel/error.h"
 
@@ -497,6 +498,13 @@ static int map_buffer(int fd, const struct reel_buffer_info *info, bool readonly
 	b->map_size = (size_t)info->file_size;
 	b->info = *info;
 	b->readonly = readonly;
+	/*
+	 * A file truncated under us then reads as zeros and says so through
+	 * reel_buffer_lost(), instead of killing the process with SIGBUS.  A
+	 * full guard table leaves the mapping unguarded, as it was before.
+	 */
+	b->guard = reel__guard_add(map, b->map_size, fd,
+	                           readonly ? PROT_READ : PROT_READ | PROT_WRITE);
 	{
 		struct statfs sfs;
 		b->on_tmpfs = fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
@@ -822,6 +830,7 @@ void reel_buffer_close(struct reel_buffer *buffer)
 {
 	if (!buffer)
 		return;
+	reel__guard_remove(buffer->guard);
 	munmap(buffer->map, buffer->map_size);
 	close(buffer->fd);
 	free(buffer->reserved);
@@ -1020,4 +1029,16 @@ uint64_t reel_buffer_slot_size(const struct reel_buffer_params *params)
 	                         params->audio_capacity, &l))
 		return 0;
 	return l.slot_stride;
+}
+
+int reel_buffer_lost(const struct reel_buffer *buffer)
+{
+	switch (buffer ? reel__guard_lost(buffer->guard) : REEL_GUARD_OK) {
+	case REEL_GUARD_TRUNCATED:
+		return REEL_E_BUFFERLOST;
+	case REEL_GUARD_IOERROR:
+		return -EIO;
+	default:
+		return 0;
+	}
 }

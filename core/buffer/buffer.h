@@ -141,6 +141,14 @@ uint64_t reel_buffer_slot_size(const struct reel_buffer_params *params);
 
 /* Unmaps and closes; accepts NULL. */
 void reel_buffer_close(struct reel_buffer *buffer);
+/*
+ * 0 while the mapping is whole; REEL_E_BUFFERLOST once the file was
+ * truncated under it, -EIO once a page of it could not be read or written
+ * (see base/guard.h).  After a loss, the missing pages read as zeros: what
+ * was read or written since cannot be trusted, and nothing may be
+ * acknowledged.  Cheap (one atomic load): callers look at their safe points.
+ */
+int reel_buffer_lost(const struct reel_buffer *buffer);
 
 const struct reel_buffer_info *reel_buffer_info(const struct reel_buffer *buffer);
 int reel_buffer_fd(const struct reel_buffer *buffer);

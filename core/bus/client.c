@@ -2,9 +2,12 @@
  * reel_client: a connection to a session's coordinator (see reel/client.h).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -21,6 +24,7 @@ struct reel_client {
 	uint32_t last_slot;               /* where the last frame read was: often the next is there too */
 	mqd_t coord;
 	mqd_t reply;
+	int coord_pidfd;                  /* the coordinator's process; -1 when the kernel has no pidfd */
 	uint32_t tag;
 	uint64_t next_id;
 	bool reply_named;                 /* reply_name still names the reply queue */
@@ -37,9 +41,21 @@ int reel_client_connect(const char *session, struct reel_client **ret_client)
 	if (!c)
 		return -ENOMEM;
 	c->coord = c->reply = (mqd_t)-1;
+	c->coord_pidfd = -1;
 	r = reel_session_read(session, &c->record);
 	if (r < 0)
 		goto out_free;
+	/*
+	 * Every wait for a reply also watches the coordinator, so that one that
+	 * died is reported at once instead of at the timeout.  The pidfd is
+	 * taken first and the record checked after: then it is the recorded
+	 * process's, not a recycled pid's.
+	 */
+	c->coord_pidfd = (int)syscall(SYS_pidfd_open, c->record.pid, 0);
+	if (c->coord_pidfd < 0 && errno != ENOSYS) {
+		r = REEL_E_NOSESSION;
+		goto out_free;
+	}
 	if (!reel_session_alive(&c->record)) {
 		r = REEL_E_NOSESSION;
 		goto out_free;
@@ -80,6 +96,8 @@ int reel_client_connect(const char *session, struct reel_client **ret_client)
 out_close:
 	reel_queue_close(c->coord);
 out_free:
+	if (c->coord_pidfd >= 0)
+		close(c->coord_pidfd);
 	free(c);
 	return r;
 }
@@ -89,6 +107,8 @@ void reel_client_close(struct reel_client *client)
 	if (!client)
 		return;
 	reel_buffer_close(client->buffer);
+	if (client->coord_pidfd >= 0)
+		close(client->coord_pidfd);
 	reel_queue_close(client->coord);
 	if (client->reply != (mqd_t)-1) {
 		reel_queue_close(client->reply);
@@ -116,12 +136,43 @@ static void acknowledged(struct reel_client *client)
 	}
 }
 
+/*
+ * Wait until fd (a queue: mq descriptors are pollable on Linux) is ready
+ * for events, at most left ms (-1: no limit), watching the coordinator: 1
+ * ready, 0 not yet (time up or a signal), REEL_E_COORDGONE when its process
+ * has ended.
+ */
+static int wait_ready(const struct reel_client *client, int fd, short events, int left)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = events },
+	                       { .fd = client->coord_pidfd, .events = POLLIN } };
+	nfds_t n = client->coord_pidfd >= 0 ? 2 : 1;
+
+	if (poll(p, n, left) < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (p[0].revents)
+		return 1;
+	return n == 2 && p[1].revents ? REEL_E_COORDGONE : 0;
+}
+
+/* Milliseconds left before deadline; -1 without a timeout. */
+static int left_ms(int timeout_ms, double deadline)
+{
+	double left;
+
+	if (timeout_ms < 0)
+		return -1;
+	left = deadline - reel__now_ms();
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left + 1;
+}
+
 int reel_client_call(struct reel_client *client, struct reel_msg *request, unsigned prio,
                      int timeout_ms, struct reel_msg *ret_reply)
 {
 	double deadline = reel__now_ms() + timeout_ms;
 	struct reel_msg reply;
-	int r;
+	bool gone = false;
+	int r, w;
 
 	request->sender_pid = (uint32_t)getpid();
 	/* A stage says which role it plays; everyone else is a client. */
@@ -130,18 +181,37 @@ int reel_client_call(struct reel_client *client, struct reel_msg *request, unsig
 	request->flags = client->tag;
 	request->id = client->next_id++;
 	request->priority = prio;
-	r = reel_queue_send(client->coord, request, prio, timeout_ms);
-	if (r < 0)
-		return r == -EAGAIN ? -ETIMEDOUT : r;
-	for (;;) {
-		int left = timeout_ms < 0 ? -1 : (int)(deadline - reel__now_ms());
-		if (timeout_ms >= 0 && left <= 0)
+	/* A full queue of a coordinator that died would hold the send until the timeout. */
+	while ((r = reel_queue_send(client->coord, request, prio, 0)) == -EAGAIN) {
+		int left = left_ms(timeout_ms, deadline);
+		if (left == 0)
 			return -ETIMEDOUT;
-		r = reel_queue_recv(client->reply, &reply, NULL, left);
+		w = wait_ready(client, (int)client->coord, POLLOUT, left);
+		if (w < 0)
+			return w;
+	}
+	if (r < 0)
+		return r;
+	for (;;) {
+		r = reel_queue_recv(client->reply, &reply, NULL, 0);
+		if (r == -EAGAIN) {
+			int left = left_ms(timeout_ms, deadline);
+			/* Replies sent before the coordinator left were all taken: nothing more comes. */
+			if (gone)
+				return REEL_E_COORDGONE;
+			if (left == 0)
+				return -ETIMEDOUT;
+			w = wait_ready(client, (int)client->reply, POLLIN, left);
+			if (w == REEL_E_COORDGONE)
+				gone = true;
+			else if (w < 0)
+				return w;
+			continue;
+		}
 		if (r == REEL_E_BADMSG)
 			continue;
 		if (r < 0)
-			return r == -EAGAIN ? -ETIMEDOUT : r;
+			return r;
 		if (reply.id != request->id ||
 		    (reply.kind != REEL_MSG_REPLY && reply.kind != REEL_MSG_STATUS_REPLY))
 			continue;
@@ -448,7 +518,7 @@ int reel_client_read_frame(struct reel_client *c, uint64_t frame, unsigned flags
 		if (slot < 0)
 			return -EAGAIN;
 		r = copy_slot(c, (uint32_t)slot, frame, dst, true, ret_state);
-		return r == 1 ? -EAGAIN : r;
+		return reel_buffer_lost(c->buffer) ? reel_buffer_lost(c->buffer) : r == 1 ? -EAGAIN : r;
 	}
 	/* The slot may go to another frame between the reply and the copy: ask again. */
 	for (int attempt = 0; attempt < 10; attempt++) {
@@ -460,6 +530,9 @@ int reel_client_read_frame(struct reel_client *c, uint64_t frame, unsigned flags
 		if (slot >= in->slot_count)
 			return REEL_E_SLOT;
 		r = copy_slot(c, slot, frame, dst, false, ret_state);
+		/* A copy from pages lost under us (base/guard.h) is zeros, not the frame. */
+		if (reel_buffer_lost(c->buffer))
+			return reel_buffer_lost(c->buffer);
 		if (r != 1)
 			return r;
 	}

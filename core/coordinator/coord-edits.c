@@ -27,6 +27,7 @@
 #include "buffer/buffer.h"
 #include "buffer/journal.h"
 #include "coord-private.h"
+#include "media/media.h"
 #include "reel/error.h"
 #include "reel/log.h"
 #include "reel/ops.h"
@@ -78,6 +79,9 @@ static int journal(struct reel_coord *c, struct reel_journal_entry *e, uint64_t 
 		return c->journal_error;
 	e->time_ns = wall_ns();
 	r = reel_journal_append(c->buffer, e, &seq);
+	/* An append into pages the file no longer has is not durable: never acknowledged. */
+	if (r == 0)
+		r = reel_buffer_lost(c->buffer);
 	if (r < 0) {
 		coord_journal_broken(c, r);
 		return r;
@@ -426,6 +430,19 @@ void coord_fail_command(struct reel_coord *c, uint64_t seq, const char *reason)
 	if (reel_edits_get(c->edits, seq, &t, &st) < 0 || st == REEL_EDIT_FAILED ||
 	    st == REEL_EDIT_CONTROL)
 		return;
+	/*
+	 * With the source shrunk under the session, an edit that needs it (a
+	 * freeze's held picture, a fresh frame) fails for that reason only: it
+	 * is not failed for good, it stays pending in the journal and is
+	 * applied when the session is opened again with its source.
+	 */
+	if (reel_media_lost(c->media)) {
+		sched_cancel(c->sched, seq);
+		reel_log(REEL_LOG_WARN, "coord", "edit %" PRIu64 " not applied now (%s): %s; it stays "
+		         "in the journal", seq, reason ? reason : "", reel_strerror(reel_media_lost(c->media)));
+		coord_dispatch(c);
+		return;
+	}
 	memset(&e, 0, sizeof(e));
 	e.op = REEL_OP_FAILED;
 	e.first = t.first;

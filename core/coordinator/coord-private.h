@@ -45,6 +45,7 @@
 #define MAX_FAILURES 3            /* a work item failed this often fails its command */
 #define MAX_DEATHS 3              /* its stage died holding it this often: the same */
 #define STAGE_STOP_MS 5000.0      /* stages asked to leave at stop get this long */
+#define STAGE_LOST_MS 1000.0      /* and this long when the buffer was lost: nothing they say counts */
 #define RESTARTS_PER_MINUTE 5
 #define REJECT_LINES 10           /* rejected messages logged one by one per window ... */
 #define REJECT_WINDOW_MS 10000.0  /* ... then counted, and summed up in one line per window */
@@ -163,6 +164,11 @@ struct reel_coord {
 	bool stopping;            /* a stop was asked for: the stages are leaving */
 	int stop_signal;          /* the signal that asked for it; 0 for a STOP message */
 	double stop_deadline_ms;
+	int lost;                 /* the buffer lost pages under the session (base/guard.h): why */
+	double claim_deadline_ms; /* CLAIM_DEADLINE_MS, or $REEL_STAGE_DEADLINE_MS (for tests) */
+	/* Slot locks seen held by a stage, unchanged, since since_ms (coord_fence_hung_holders). */
+	struct held { uint32_t slot, pid, version; double since_ms; } held[MAX_STAGES];
+	size_t nheld;
 };
 
 /* coord-replies.c */
@@ -229,6 +235,8 @@ void coord_drain_logs(struct reel_coord *c, int index);
 int coord_hello(struct reel_coord *c, const struct reel_msg *m);
 void coord_stage_died(struct reel_coord *c, pid_t pid);
 void coord_recover_dead_writers(struct reel_coord *c);
+/* Kill a stage that has held one slot's lock, unchanged, past the claim deadline. */
+void coord_fence_hung_holders(struct reel_coord *c);
 int coord_spawn_stages(struct reel_coord *c, unsigned editors, unsigned effects, unsigned audio,
                        bool preview);
 void coord_restart_stages(struct reel_coord *c);

@@ -211,7 +211,7 @@ void coord_handle(struct reel_coord *c, const struct reel_msg *m)
 	switch (m->kind) {
 	case REEL_MSG_NEED:
 		if (c->stopping)
-			coord_reply_result(c, m, -ESHUTDOWN, 0, 0, 0, 0);
+			coord_reply_result(c, m, c->lost ? c->lost : -ESHUTDOWN, 0, 0, 0, 0);
 		else
 			handle_need(c, m);
 		break;
@@ -226,7 +226,7 @@ void coord_handle(struct reel_coord *c, const struct reel_msg *m)
 		break;
 	case REEL_MSG_COMMAND:
 		if (c->stopping)
-			coord_reply_result(c, m, -ESHUTDOWN, 0, 0, 0, 0);
+			coord_reply_result(c, m, c->lost ? c->lost : -ESHUTDOWN, 0, 0, 0, 0);
 		else
 			coord_command(c, m);
 		break;

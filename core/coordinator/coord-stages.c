@@ -176,6 +176,47 @@ void coord_recover_dead_writers(struct reel_coord *c)
 	}
 }
 
+/*
+ * A stage stopped (SIGSTOP, a debugger) or hung while it holds a slot's
+ * lock is not dead, so the robust lock never frees that frame, and the work
+ * item given to another stage would wait on it in vain.  Past the claim
+ * deadline its work was reassigned anyway; if it still holds the same lock
+ * with the same seqlock version (it has not moved at all), it is killed:
+ * the lock then comes back as EOWNERDEAD, the half-written frame goes STALE
+ * and is rebuilt.  A stage that holds no lock is left alone: when it runs
+ * again its late write is fenced by the slot's state (J >= S) and its late
+ * report by the item's epoch.  Only stages of this session are ever
+ * killed, never a process the hint names otherwise.
+ */
+void coord_fence_hung_holders(struct reel_coord *c)
+{
+	struct held seen[MAX_STAGES];
+	size_t nseen = 0;
+	double now = reel__now_ms();
+
+	for (uint32_t slot = 0; slot < c->info->slot_count && nseen < MAX_STAGES; slot++) {
+		struct reel_slot_info si;
+		double since = now;
+
+		if (reel_slot_get(c->buffer, slot, &si) < 0 || si.owner_pid == 0 ||
+		    !find_stage(c, (pid_t)si.owner_pid))
+			continue;
+		for (size_t i = 0; i < c->nheld; i++)
+			if (c->held[i].slot == slot && c->held[i].pid == si.owner_pid &&
+			    c->held[i].version == si.version)
+				since = c->held[i].since_ms;
+		seen[nseen++] = (struct held){ slot, si.owner_pid, si.version, since };
+		if (now - since > c->claim_deadline_ms) {
+			reel_log(REEL_LOG_WARN, "coord", "stage pid %u has held the lock of frame %lld for "
+			         "%.0f s without moving (stopped or hung); killed, the frame is rebuilt",
+			         si.owner_pid, (long long)si.frame, (now - since) / 1000.0);
+			kill((pid_t)si.owner_pid, SIGKILL);
+		}
+	}
+	memcpy(c->held, seen, nseen * sizeof(seen[0]));
+	c->nheld = nseen;
+}
+
 static void schedule_restart(struct reel_coord *c, struct spawn *sp)
 {
 	double now = reel__now_ms();

@@ -544,6 +544,26 @@ static int setup_events(struct reel_coord *c)
 
 static void teardown(struct reel_coord *c);
 
+/*
+ * How long a claimed work item may go unmentioned before its stage is
+ * presumed hung: CLAIM_DEADLINE_MS, or $REEL_STAGE_DEADLINE_MS so that a
+ * test can stop a stage past it in seconds.  Never below 2 s: a working
+ * stage repeats its claim every second.
+ */
+static double claim_deadline(void)
+{
+	const char *env = getenv("REEL_STAGE_DEADLINE_MS");
+	char *end;
+	double ms;
+
+	if (!env || !*env)
+		return CLAIM_DEADLINE_MS;
+	ms = strtod(env, &end);
+	if (*end || !(ms >= 2000.0) || ms > 3600000.0)
+		return CLAIM_DEADLINE_MS;
+	return ms;
+}
+
 int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_coord,
                     struct reel_coord_names *ret_names)
 {
@@ -555,6 +575,7 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	if (!c)
 		return -ENOMEM;
 	c->sigfd = c->evfd = c->epfd = c->log_fd = -1;
+	c->claim_deadline_ms = claim_deadline();
 	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
 		c->queues[role] = (mqd_t)-1;
 	/*
@@ -772,7 +793,7 @@ static void tick(struct reel_coord *c)
 		if (reel_queue_depth(c->queues[role]) > 0)
 			queues_empty = false;
 	/* Unclaimed work is presumed lost only when nothing waits in the queues any more. */
-	n = sched_requeue_stale(c->sched, now - CLAIM_DEADLINE_MS,
+	n = sched_requeue_stale(c->sched, now - c->claim_deadline_ms,
 	                        queues_empty ? now - UNCLAIMED_DEADLINE_MS : -1e300);
 	if (n > 0) {
 		reel_log(REEL_LOG_WARN, "coord", "%d work items past their deadline dispatched again", n);
@@ -782,9 +803,27 @@ static void tick(struct reel_coord *c)
 	coord_reject_summary(c, false);
 	coord_forget_dead_waiters(c);
 	coord_recover_dead_writers(c);
+	coord_fence_hung_holders(c);
 	coord_restart_stages(c);
 	coord_take_failures(c);
 	coord_dispatch(c);
+}
+
+/*
+ * The buffer file lost pages under the session (truncated by someone, or an
+ * I/O error): what it holds from here on is zeros, so nothing more can be
+ * served or acknowledged.  Everyone waiting is answered with the reason at
+ * once, the stages are asked to leave (they see the loss themselves too),
+ * and the loop ends; teardown then removes the queues and the session file.
+ */
+static void lose_buffer(struct reel_coord *c, int why)
+{
+	c->lost = why;
+	reel_log(REEL_LOG_INFO, "coord", "%s: stopping the session", reel_strerror(why));
+	c->stopping = true;
+	c->stop_deadline_ms = reel__now_ms() + STAGE_LOST_MS;
+	coord_fail_waiting(c, why);
+	coord_stop_stages(c);
 }
 
 int reel_coord_run(struct reel_coord *c)
@@ -838,6 +877,8 @@ int reel_coord_run(struct reel_coord *c)
 				break;
 			}
 		}
+		if (!c->lost && reel_buffer_lost(c->buffer))
+			lose_buffer(c, reel_buffer_lost(c->buffer));
 		if (c->noutbox && reel__now_ms() >= c->next_flush_ms)
 			coord_flush_outbox(c);
 		if (reel__now_ms() - c->last_drain_ms >= 200)
@@ -852,7 +893,7 @@ int reel_coord_run(struct reel_coord *c)
 	 * the stop (nothing of theirs was journaled), are told the session is
 	 * stopping.
 	 */
-	coord_fail_waiting(c, -ESHUTDOWN);
+	coord_fail_waiting(c, c->lost ? c->lost : -ESHUTDOWN);
 	for (int i = 0; i < 4096; i++) {
 		struct reel_msg m;
 		int r = reel_queue_recv(c->queues[REEL_ROLE_COORD], &m, NULL, 0);
@@ -866,10 +907,14 @@ int reel_coord_run(struct reel_coord *c)
 			continue;
 		if (m.kind == REEL_MSG_NEED || m.kind == REEL_MSG_STATUS || m.kind == REEL_MSG_COMMAND ||
 		    m.kind == REEL_MSG_STOP || m.kind == REEL_MSG_HELLO)
-			coord_reply_result(c, &m, m.kind == REEL_MSG_STOP ? 0 : -ESHUTDOWN, 0, 0, 0, 0);
+			coord_reply_result(c, &m, m.kind == REEL_MSG_STOP ? 0 : c->lost ? c->lost : -ESHUTDOWN,
+			                   0, 0, 0, 0);
 	}
 	coord_flush_outbox(c);
 	coord_reject_summary(c, true);
-	/* Edits may have been refused, or acknowledged ones may not have reached the disk: say so. */
-	return c->journal_error;
+	/*
+	 * A lost buffer first; then edits that may have been refused, or
+	 * acknowledged ones that may not have reached the disk: say so.
+	 */
+	return c->lost ? c->lost : c->journal_error;
 }

@@ -242,6 +242,12 @@ static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int3
 			error = reel_applier_bring(m->applier, (int64_t)frame, &view, 0, seen, &reached,
 			                           &failed_seq);
 	}
+	/*
+	 * A source that lost pages may have fed the decoder zeros: whatever was
+	 * decoded since the loss is an error with its reason, never a picture.
+	 */
+	if (!error)
+		error = reel_media_lost(m->media);
 	reel_slot_set_contents(m->buffer, slot, (int64_t)frame, reached, audio_samples);
 	reel_slot_write_end(m->buffer, slot);
 
@@ -335,6 +341,27 @@ static bool all_present(struct materialiser *m, uint64_t first, uint64_t last)
 }
 
 /*
+ * The buffer lost pages under us (base/guard.h): nothing written into it
+ * can be trusted any more, so the thread stops serving at once and wakes
+ * the loop, which answers everyone and ends the session.
+ */
+static bool buffer_lost(struct materialiser *m)
+{
+	uint64_t one = 1;
+
+	if (!reel_buffer_lost(m->buffer))
+		return false;
+	pthread_mutex_lock(&m->lock);
+	m->stop = true;
+	pthread_cond_broadcast(&m->prefault_cond);
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->notify_fd, &one, sizeof(one)) < 0) {
+		/* The loop looks at the buffer on every turn anyway. */
+	}
+	return true;
+}
+
+/*
  * Returns 1 when every frame of the request is present, 0 when preempted or
  * stopped.  Frames served earlier may have been evicted by a request that
  * preempted this one: they are decoded again before the request counts as done.
@@ -351,6 +378,10 @@ static int serve(struct materialiser *m, struct request *req)
 		for (uint64_t f = req->next; f <= req->last; f++) {
 			int r;
 
+			if (buffer_lost(m)) {
+				req->next = f;
+				return 0;
+			}
 			if (present(m, f))
 				continue;
 			r = reel_media_decode(m->media, m->buffer, f, req->last, &sink);
@@ -361,6 +392,8 @@ static int serve(struct materialiser *m, struct request *req)
 				return 0;
 			}
 			pthread_mutex_unlock(&m->lock);
+			if (r < 0 && reel_media_lost(m->media))
+				r = reel_media_lost(m->media);
 			/*
 			 * A slot that could not be had (a full disk: its reservation
 			 * failed) leaves the frame with no slot to carry an ERROR

@@ -86,6 +86,18 @@ void reel_applier_free(struct reel_applier *a)
 	free(a);
 }
 
+/*
+ * What a decode of the source gave, unless the source lost pages under it
+ * (base/guard.h): then the loss, so that nothing decoded from zeros is
+ * used and the reason is the real one.
+ */
+static int source_checked(const struct reel_applier *a, int r)
+{
+	int lost = reel_media_lost(a->media);
+
+	return lost < 0 ? lost : r;
+}
+
 static int open_media(struct reel_applier *a)
 {
 	struct reel_source_id id;
@@ -243,7 +255,8 @@ static int held_picture(struct reel_applier *a, int64_t frame, uint64_t before, 
 	h->frame = -1;
 	r = alloc_picture(a, h);
 	if (r == 0)
-		r = reel_media_decode_picture(a->media, a->cfg.buffer, (uint64_t)frame, &h->view);
+		r = source_checked(a, reel_media_decode_picture(a->media, a->cfg.buffer, (uint64_t)frame,
+		                                                &h->view));
 	if (r == 0)
 		r = bring_picture(a, frame, &h->view, before - 1, depth + 1);
 	if (r < 0)
@@ -373,7 +386,8 @@ int reel_applier_peak(struct reel_applier *a, uint64_t seq, int64_t first, int64
 		if (a->cfg.progress && (f - first) % PROGRESS_EVERY == 0 &&
 		    a->cfg.progress(a->cfg.progress_data))
 			return -ECANCELED;
-		r = reel_media_decode_audio(a->media, a->cfg.buffer, (uint64_t)f, &view, &n);
+		r = source_checked(a, reel_media_decode_audio(a->media, a->cfg.buffer, (uint64_t)f,
+		                                              &view, &n));
 		if (r < 0)
 			return r;
 		view.audio_samples = n;

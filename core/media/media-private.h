@@ -36,6 +36,8 @@ struct reel__mapio {
 	const uint8_t *data;
 	size_t size;
 	size_t pos;
+	int fd;                     /* the source, for its current size */
+	bool shrunk;                /* a read found the file shorter than its mapping */
 };
 
 /* The video demuxer, decoder and what the decoder is positioned on. */
@@ -89,6 +91,7 @@ struct reel_media {
 	const uint8_t *map;
 	size_t size;
 	int64_t mtime_ns;
+	int guard;                  /* the mapping's SIGBUS guard (base/guard.h); -1 none */
 	char path[REEL_SOURCE_PATH_MAX];
 	const AVInputFormat *iformat;
 	int nb_streams;

@@ -44,6 +44,14 @@ int reel_media_open(const char *path, struct reel_media **ret_media);
 int reel_media_open_why(const char *path, struct reel_media **ret_media, char *why,
                         size_t whylen);
 void reel_media_close(struct reel_media *media);
+/*
+ * 0 while the source is whole; REEL_E_SOURCELOST once it is shorter than
+ * when it was opened (one fstat), or a read stopped at its new end, or a
+ * page of the mapping vanished (base/guard.h); -EIO once a page could not
+ * be read.
+ * A frame decoded after a loss may hold zeros: it is not to be trusted.
+ */
+int reel_media_lost(const struct reel_media *media);
 const struct reel_media_info *reel_media_info(const struct reel_media *media);
 
 /*

@@ -6,9 +6,12 @@
  * file or a URL), and with limits on pixels and samples.  libav's log
  * lines are routed into reel_log() under the component "libav".
  *
- * The source may be changed by someone else while it is mapped; a file
- * truncated underneath the mapping raises SIGBUS in the read callback
- * like it would in any mmap reader.  The identity (size, and a hash of
+ * The source may be changed by someone else while it is mapped.  The read
+ * callback compares with the file's current size, so a source that shrank
+ * reads as an I/O error where it now ends; a truncation that races that
+ * check is caught by the SIGBUS guard (base/guard.h), which puts zero
+ * pages in place.  Either way reel_media_lost() says so, and whatever was
+ * decoded after the loss is not trusted.  The identity (size, and a hash of
  * the first and last MiB and 64 blocks spread across the file; mtime kept
  * as a hint) lets a buffer refuse a source that changed since.
  *
@@ -33,6 +36,7 @@
 #include <libavutil/pixdesc.h>
 #include <libavutil/sha.h>
 
+#include "base/guard.h"
 #include "media/media-private.h"
 #include "reel/error.h"
 #include "reel/log.h"
@@ -111,13 +115,28 @@ void reel__media_log_init(void)
 static int mapio_read(void *opaque, uint8_t *buf, int size)
 {
 	struct reel__mapio *io = opaque;
+	struct stat st;
 	size_t n;
 
 	if (size <= 0)
 		return size == 0 ? 0 : AVERROR(EINVAL);
 	if (io->pos >= io->size)
 		return AVERROR_EOF;
+	/*
+	 * Pages past the file's current end are gone from the mapping: a
+	 * source that shrank reads as an I/O error where it ends now, instead
+	 * of touching them (a truncation between this check and the copy is
+	 * the SIGBUS guard's, see base/guard.h).  One fstat per 64 KiB read.
+	 */
 	n = io->size - io->pos;
+	if (io->fd >= 0 && fstat(io->fd, &st) == 0 && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < io->size) {
+		io->shrunk = true;
+		if (io->pos >= (uint64_t)st.st_size)
+			return AVERROR(EIO);
+		if ((uint64_t)st.st_size - io->pos < n)
+			n = (size_t)((uint64_t)st.st_size - io->pos);
+	}
 	if (n > (size_t)size)
 		n = (size_t)size;
 	memcpy(buf, io->data + io->pos, n);
@@ -188,6 +207,8 @@ int reel__media_open_format(struct reel_media *media, struct reel__mapio *io,
 	io->data = media->map;
 	io->size = media->size;
 	io->pos = 0;
+	io->fd = media->fd;
+	io->shrunk = false;
 
 	iobuf = av_malloc(IO_BUFFER_SIZE);
 	if (!iobuf)
@@ -626,6 +647,8 @@ int reel_media_open_why(const char *path, struct reel_media **ret_media, char *w
 	media->fd = fd;
 	media->map = map;
 	media->size = (size_t)st.st_size;
+	/* Unguarded when the table is full: a truncation then kills, as in any mmap reader. */
+	media->guard = reel__guard_add(map, media->size, fd, PROT_READ);
 	/* Any time_t is possible (touch -d); one beyond year 2262 is pinned rather than overflowed. */
 	media->mtime_ns = st.st_mtim.tv_sec > INT64_MAX / 1000000000 - 1 ? INT64_MAX :
 	                  st.st_mtim.tv_sec < INT64_MIN / 1000000000 + 1 ? INT64_MIN :
@@ -671,11 +694,27 @@ void reel_media_close(struct reel_media *media)
 	av_packet_free(&media->audio.pkt);
 	av_frame_free(&media->audio.frame);
 	reel__media_close_format(&media->audio.fmt);
+	reel__guard_remove(media->guard);
 	if (media->map)
 		munmap((void *)media->map, media->size);
 	if (media->fd >= 0)
 		close(media->fd);
 	free(media);
+}
+
+int reel_media_lost(const struct reel_media *media)
+{
+	int lost = media ? reel__guard_lost(media->guard) : REEL_GUARD_OK;
+	struct stat st;
+
+	if (!media)
+		return 0;
+	if (lost == REEL_GUARD_TRUNCATED || media->video.io.shrunk || media->audio.io.shrunk)
+		return REEL_E_SOURCELOST;
+	/* Shorter now than when it was mapped, whether or not a read has got there yet. */
+	if (fstat(media->fd, &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size < media->size)
+		return REEL_E_SOURCELOST;
+	return lost == REEL_GUARD_IOERROR ? -EIO : 0;
 }
 
 const struct reel_media_info *reel_media_info(const struct reel_media *media)

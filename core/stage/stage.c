@@ -322,6 +322,9 @@ int reel_stage_next(struct reel_stage *s, struct reel_work *ret_work, int timeou
 
 		if (coordinator_gone(s))
 			return REEL_E_NOSESSION;
+		r = reel_buffer_lost(s->buffer);
+		if (r < 0)
+			return r;
 		r = reel_queue_recv(s->work, &m, NULL, 0);
 		if (r == 0 && m.kind == REEL_MSG_WORK) {
 			r = check_work(s, &m, ret_work);
@@ -444,6 +447,9 @@ static int apply_frame(struct reel_stage *s, const struct reel_work *w, int64_t 
 	reel_slot_set_state(s->buffer, slot, REEL_SLOT_BUSY, 0);
 	reel_slot_write_begin(s->buffer, slot);
 	r = reel_applier_apply(s->applier, &w->edit, f, &view, fn, userdata);
+	/* Pages lost under the op (base/guard.h): what it wrote went nowhere, and is not claimed. */
+	if (r == 0)
+		r = reel_buffer_lost(s->buffer);
 	if (r == 0) {
 		reel_slot_set_contents(s->buffer, slot, f, w->edit.seq, si.audio_samples);
 		count(s, frames_edited);
@@ -542,6 +548,11 @@ int reel_stage_fail(struct reel_stage *s, const struct reel_work *w, int error, 
 
 /* ---------------------------------------------------------------- serve */
 
+static bool lost(const struct reel_stage *s, int r)
+{
+	return r == REEL_E_BUFFERLOST || r == REEL_E_SOURCELOST || (r == -EIO && reel_buffer_lost(s->buffer));
+}
+
 static int serve_one(struct reel_stage *s, const struct reel_work *w, reel_op_lookup_fn lookup)
 {
 	char why[REEL_FAIL_REASON_MAX];
@@ -564,7 +575,13 @@ static int serve_one(struct reel_stage *s, const struct reel_work *w, reel_op_lo
 		if (r == 0)
 			return reel_stage_done(s, w);
 	}
-	if (r == REEL_E_NOSESSION || r == -ENOMEM)
+	/*
+	 * Nothing about the edit failed when the buffer or the source lost
+	 * pages under the stage: the stage leaves with the reason, and the item
+	 * goes to another stage (or the session ends), instead of counting
+	 * against the edit.
+	 */
+	if (r == REEL_E_NOSESSION || r == -ENOMEM || lost(s, r))
 		return r;
 	snprintf(why, sizeof(why), "%s on frames %lld-%lld: %s",
 	         reel_op_get(w->edit.op) ? reel_op_get(w->edit.op)->name : "edit", (long long)w->first,

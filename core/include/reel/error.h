@@ -45,6 +45,9 @@ enum reel_error {
 	REEL_E_CACHESIZE,      /* a resumed buffer's size differs from the cache asked for */
 	REEL_E_BUFFERPERM,     /* a buffer file not owned by this user, open to others, or a link */
 	REEL_E_BUFFERDIR,      /* the buffer folder is not this user's or is writable by others */
+	REEL_E_BUFFERLOST,     /* the buffer file was truncated under the session */
+	REEL_E_SOURCELOST,     /* the source file shrank under the session */
+	REEL_E_COORDGONE,      /* the session's coordinator is gone (it died or left) */
 	REEL_E_LAST
 };
 
