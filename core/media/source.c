@@ -747,7 +747,7 @@ static int hash_range(struct AVSHA *sha, int fd, uint64_t off, uint64_t len, uin
  * then the first HASH_EDGE bytes, HASH_SAMPLES blocks of HASH_BLOCK bytes
  * at evenly spaced offsets between, and the last HASH_EDGE bytes (ranges
  * that overlap in a small file are clipped, so a file up to 2 MiB is
- * hashed whole).  What it catches and misses: docs/reliability/media.md.
+ * hashed whole).  What it catches and misses: docs/RELIABILITY.md.
  */
 static int hash_source(const struct reel_media *media, uint8_t hash[32])
 {

@@ -106,6 +106,7 @@ static void reset_journal(struct reel_buffer *b)
 {
 	memset(b->journal, 0, (size_t)b->info.journal_capacity * sizeof(struct reel_journal_entry));
 	b->live->journal_count = 0;
+	b->live->journal_count_check = ~(uint64_t)0;
 }
 
 static uint32_t get32(const uint8_t *p)
@@ -160,7 +161,9 @@ static void raw(struct reel_buffer *b, const uint8_t *data, size_t size)
 		memcpy(&count, data + 1, sizeof(count));
 	if (size > 9)
 		memcpy(b->journal, data + 9, size - 9 < room ? size - 9 : room);
+	/* A count as a coordinator writes it (with its check word): the entries are what is fuzzed. */
 	b->live->journal_count = count;
+	b->live->journal_count_check = ~count;
 }
 
 /* The coordinator's load: every entry in order, stopping at the first it cannot take. */

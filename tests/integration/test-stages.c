@@ -2029,14 +2029,24 @@ static void test_stages_killed_worker_loses_nothing(void **state)
 	assert_int_equal(nw, 2);
 	assert_int_equal(reel_buffer_open_readonly(s->buffer, &b), 0);
 
-	/* Rounds of slow blurs over both halves, watching the slots for a worker that holds one. */
+	/*
+	 * Rounds of blurs over both halves, watching the slots for a worker that
+	 * holds one.  A blur of this small clip takes a worker far less time
+	 * than a `reel send` takes the test, so the workers are stopped while a
+	 * round is sent and let go together: the backlog then keeps them busy
+	 * while the test looks.
+	 */
 	for (int round = 0; round < 6 && !victim; round++) {
+		kill(workers[0], SIGSTOP);
+		kill(workers[1], SIGSTOP);
 		for (int k = 0; k < 8; k++) {
 			const char *text = k % 2 ? "blur 32 --frames 25-49" : "blur 32 --frames 0-24";
 			assert_true(ne < MAX_EDITS);
 			e[ne++] = medit_of(text, src->n);
 			send_ok(s, text, false);
 		}
+		kill(workers[0], SIGCONT);
+		kill(workers[1], SIGCONT);
 		for (unsigned spin = 0; !victim; spin++) {
 			for (uint32_t slot = 0; slot < 50 && !victim; slot++) {
 				struct reel_slot_info si;
