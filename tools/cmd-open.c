@@ -312,6 +312,9 @@ int cmd_open(int argc, char **argv)
 	if (names.journal_count_repaired)
 		fprintf(stderr, "reel: note: the journal's count was damaged (it said %" PRIu64 "); "
 		        "its entries check out and were all kept\n", names.journal_count_was);
+	if (names.slots_cut)
+		fprintf(stderr, "reel: note: the buffer file had been cut short: %u slots lost their "
+		        "frames, which will be decoded again; the journal is whole\n", names.slots_cut);
 	if (names.slots_reset)
 		fprintf(stderr, "reel: note: %u slots were left locked or half written by the last "
 		        "session; they will be decoded again\n", names.slots_reset);

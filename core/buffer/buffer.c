@@ -21,6 +21,7 @@
 #include <string.h>
 #include <zlib.h>
 #include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/vfs.h>
 #include <sys/stat.h>
@@ -759,7 +760,52 @@ int reel_buffer_create(const char *path, const struct reel_buffer_params *params
 	return 0;
 }
 
-static int open_buffer(const char *path, bool readonly, struct reel_buffer **ret_buffer)
+/*
+ * The file is shorter than its header says.  Mendable when the cut lies in
+ * the slots: take the flock (a live coordinator of this file would hold
+ * it), make the file whole again (sparse), and say where it had been cut.
+ */
+static int mend_length(int fd, const uint8_t *page, size_t got, uint64_t size,
+                       struct reel_buffer_info *info)
+{
+	const struct reel__header *h = (const struct reel__header *)page;
+	int r;
+
+	if (got < sizeof(*h))
+		return REEL_E_TRUNCATED;
+	r = reel_buffer_validate_header(page, got, h->file_size, info);
+	if (r < 0)
+		return r;
+	if (size < info->slots_offset)
+		return REEL_E_TRUNCATED;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? REEL_E_BUFFERBUSY : -errno;
+	if (ftruncate(fd, (off_t)info->file_size) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Reset the slot entries whose slot reaches past the old end: their pixels are zeros now. */
+static uint32_t forget_cut_slots(struct reel_buffer *b, uint64_t old_size)
+{
+	uint32_t mended = 0;
+
+	for (uint32_t i = 0; i < b->info.slot_count; i++) {
+		uint64_t end = b->info.slots_offset + ((uint64_t)i + 1) * b->info.slot_stride;
+
+		if (end <= old_size)
+			continue;
+		memset(reel__slot_entry(b, i), 0, sizeof(struct reel__slot));
+		mended++;
+	}
+	if (mended)
+		(void)reel__msync_range(b, (uint8_t *)b->slot_table,
+		                        (size_t)b->info.slot_count * sizeof(struct reel__slot));
+	return mended;
+}
+
+static int open_buffer(const char *path, bool readonly, bool mend, struct reel_buffer **ret_buffer,
+                       uint32_t *ret_mended)
 {
 	/* Aligned so that the copy can be read as a struct reel__header. */
 	_Alignas(8) uint8_t page[REEL__HEADER_SIZE];
@@ -804,11 +850,17 @@ static int open_buffer(const char *path, bool readonly, struct reel_buffer **ret
 		got += (size_t)n;
 	}
 	r = reel_buffer_validate_header(page, got, (uint64_t)st.st_size, &info);
+	if (r == REEL_E_TRUNCATED && mend && !readonly)
+		r = mend_length(fd, page, got, (uint64_t)st.st_size, &info);
+	else
+		mend = false;
 	if (r < 0)
 		goto out_close;
 	r = map_buffer(fd, &info, readonly, ret_buffer);
 	if (r < 0)
 		goto out_close;
+	if (ret_mended)
+		*ret_mended = mend ? forget_cut_slots(*ret_buffer, (uint64_t)st.st_size) : 0;
 	return 0;
 
 out_close:
@@ -818,12 +870,22 @@ out_close:
 
 int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer)
 {
-	return open_buffer(path, false, ret_buffer);
+	return open_buffer(path, false, false, ret_buffer, NULL);
+}
+
+int reel_buffer_open_mend(const char *path, struct reel_buffer **ret_buffer, uint32_t *ret_mended)
+{
+	uint32_t mended = 0;
+	int r = open_buffer(path, false, true, ret_buffer, &mended);
+
+	if (r == 0 && ret_mended)
+		*ret_mended = mended;
+	return r;
 }
 
 int reel_buffer_open_readonly(const char *path, struct reel_buffer **ret_buffer)
 {
-	return open_buffer(path, true, ret_buffer);
+	return open_buffer(path, true, false, ret_buffer, NULL);
 }
 
 void reel_buffer_close(struct reel_buffer *buffer)
@@ -1033,6 +1095,16 @@ uint64_t reel_buffer_slot_size(const struct reel_buffer_params *params)
 
 int reel_buffer_lost(const struct reel_buffer *buffer)
 {
+	struct stat st;
+
+	/*
+	 * The guard sees a cut only when this process touches a page past it;
+	 * the file's size sees it at once, whoever touched what (a cut in the
+	 * slots leaves the metadata this process reads whole).
+	 */
+	if (buffer && fstat(buffer->fd, &st) == 0 && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < buffer->map_size)
+		return REEL_E_BUFFERLOST;
 	switch (buffer ? reel__guard_lost(buffer->guard) : REEL_GUARD_OK) {
 	case REEL_GUARD_TRUNCATED:
 		return REEL_E_BUFFERLOST;

@@ -117,6 +117,19 @@ int reel_buffer_create(const char *path, const struct reel_buffer_params *params
 int reel_buffer_open(const char *path, struct reel_buffer **ret_buffer);
 
 /*
+ * reel_buffer_open() for the coordinator, which may mend a file cut short
+ * (a truncation under a live session): when everything before the slots
+ * (header, index, journal, slot table, stage table) is whole, the file is
+ * made its full length again and every slot that lost pages is reset to
+ * never used, so its frame is decoded again; the journal and the slots
+ * before the cut are kept.  This happens under the file's exclusive flock,
+ * which stays held (the coordinator's own lock).  *ret_mended (may be NULL)
+ * gets the number of slots reset.  A file cut inside its metadata is still
+ * REEL_E_TRUNCATED.
+ */
+int reel_buffer_open_mend(const char *path, struct reel_buffer **ret_buffer, uint32_t *ret_mended);
+
+/*
  * Open and validate an existing buffer file for reading only: O_RDONLY and a
  * PROT_READ mapping, so a file the caller may not write (mode 0400, another
  * user's, a read-only mount) can still be looked at, and no bug in the

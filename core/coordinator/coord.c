@@ -294,7 +294,8 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
 	r = reel_media_source_id(c->media, &id);
 	if (r < 0)
 		return r;
-	r = reel_buffer_open(c->buffer_path, &c->buffer);
+	/* A file cut short in its slots keeps its journal: mended, the lost frames decoded again. */
+	r = reel_buffer_open_mend(c->buffer_path, &c->buffer, &n->slots_cut);
 	if (r == -ENOENT)
 		return create_buffer(c, o, &id);
 	if (r < 0)

@@ -49,6 +49,7 @@ struct reel_coord_names {
 	bool journal_count_repaired;
 	char journal_side[REEL_PATH_MAX];
 	uint32_t slots_reset;       /* slots left locked or mid-write, reset for a rebuild */
+	uint32_t slots_cut;         /* slots lost to a file cut short, reset for a rebuild */
 	bool slots_not_reset;       /* a process of the last session was still alive: no reset */
 };
 

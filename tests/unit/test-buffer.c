@@ -1164,6 +1164,71 @@ static void test_buffer_header_crc(void **state)
 	expect_open_fails(f->path, REEL_E_HEADER);
 }
 
+/* A slot filled and sealed READY with frame `frame`, as the materialiser leaves it. */
+static void fill_slot(struct reel_buffer *b, uint32_t slot, int64_t frame)
+{
+	assert_true(reel_slot_lock(b, slot, 1000) >= 0);
+	reel_slot_write_begin(b, slot);
+	assert_int_equal(reel_slot_set_contents(b, slot, frame, 1, 0), 0);
+	reel_slot_write_end(b, slot);
+	assert_int_equal(reel_slot_set_state(b, slot, REEL_SLOT_READY, 0), 0);
+	assert_int_equal(reel_slot_unlock(b, slot), 0);
+}
+
+/*
+ * A file cut in its slots (truncated under a live session): a plain open
+ * refuses it; the coordinator's mending open makes it whole, keeps the
+ * journal and the slots before the cut, and forgets the slots that lost
+ * pages.  A cut inside the metadata cannot be mended.
+ */
+static void test_buffer_mend_cut_slots(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL;
+	struct reel_journal_entry e;
+	struct reel_buffer_info info;
+	struct reel_slot_info si;
+	uint32_t mended = 99;
+	struct stat st;
+
+	create_small(f->path);
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	info = *reel_buffer_info(b);
+	memset(&e, 0, sizeof(e));
+	e.op = REEL_OP_BRIGHTNESS;
+	e.last = 3;
+	e.params[0] = 0.5;
+	assert_int_equal(reel_journal_append(b, &e, NULL), 0);
+	for (uint32_t i = 0; i < info.slot_count; i++)
+		fill_slot(b, i, i);
+	reel_buffer_close(b);
+
+	/* Cut in the middle of slot 2: slots 2 and 3 lose pages. */
+	assert_int_equal(truncate(f->path, (off_t)(info.slots_offset + 2 * info.slot_stride + 4096)), 0);
+	expect_open_fails(f->path, REEL_E_TRUNCATED);
+	assert_int_equal(reel_buffer_open_mend(f->path, &b, &mended), 0);
+	assert_int_equal(mended, 2);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal((uint64_t)st.st_size, info.file_size);
+	assert_int_equal(reel_journal_count(b), 1);
+	for (uint32_t i = 0; i < info.slot_count; i++) {
+		assert_int_equal(reel_slot_get(b, i, &si), 0);
+		assert_int_equal(si.state, i < 2 ? REEL_SLOT_READY : REEL_SLOT_EMPTY);
+		assert_int_equal(si.frame, i < 2 ? (int64_t)i : -1);
+	}
+	reel_buffer_close(b);
+	/* Whole again: a plain open takes it, and a mending open has nothing to mend. */
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	reel_buffer_close(b);
+	assert_int_equal(reel_buffer_open_mend(f->path, &b, &mended), 0);
+	assert_int_equal(mended, 0);
+	reel_buffer_close(b);
+
+	/* Cut inside the journal: the edits are gone, nothing to mend. */
+	assert_int_equal(truncate(f->path, (off_t)(info.journal_offset + 64)), 0);
+	assert_int_equal(reel_buffer_open_mend(f->path, &b, &mended), REEL_E_TRUNCATED);
+}
+
 /* Version 2 files (no CRCs, no seals, another source identity) are refused: a flipped version byte cannot switch the checks off. */
 static void test_buffer_version_2_refused(void **state)
 {
@@ -1312,6 +1377,7 @@ int main(void)
 		T(test_buffer_create_open_roundtrip),
 		T(test_buffer_header_crc),
 		T(test_buffer_version_2_refused),
+		T(test_buffer_mend_cut_slots),
 		T(test_buffer_index_crc),
 		T(test_buffer_open_refuses_foreign_files),
 		T(test_buffer_create_refuses_open_folder),
