@@ -140,9 +140,11 @@ int reel_index_pts_of_time(const struct reel_buffer *b, int64_t us, int64_t *ret
 	if (r < 0)
 		return r;
 	/* e0.pts is within +-2^62; the rescaled time may be anything: saturate. */
-	*ret_pts = rescale(us, num, den);
-	*ret_pts = *ret_pts > INT64_MAX - e0.pts ? INT64_MAX :
-	           *ret_pts < INT64_MIN - e0.pts ? INT64_MIN : e0.pts + *ret_pts;
+	{
+		__int128 sum = (__int128)rescale(us, num, den) + e0.pts;
+
+		*ret_pts = sum > INT64_MAX ? INT64_MAX : sum < INT64_MIN ? INT64_MIN : (int64_t)sum;
+	}
 	return 0;
 }
 
