@@ -104,24 +104,24 @@ static void decode_range(struct reel_media *media, struct reel_buffer *buffer, u
 	free(s.seen);
 }
 
-static char dir[256];
+static char work_path[256];
 
 static void remove_work_dir(void)
 {
-	rmdir(dir);
+	rmdir(work_path);
 }
 
 /* A private folder for the buffer file, made once and removed at exit. */
 static const char *work_dir(void)
 {
-	if (!dir[0]) {
+	if (!work_path[0]) {
 		const char *tmp = getenv("TMPDIR");
-		snprintf(dir, sizeof(dir), "%s/reel-fuzz-media-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		if (!mkdtemp(dir))
+		snprintf(work_path, sizeof(work_path), "%s/reel-fuzz-media-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(work_path))
 			abort();
 		atexit(remove_work_dir);
 	}
-	return dir;
+	return work_path;
 }
 
 static void run_one(const uint8_t *data, size_t size, struct outcome *out)
@@ -213,89 +213,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef REEL_FUZZ_REPLAY
-#include <dirent.h>
+#include "fuzz-replay.h"
 
-static uint8_t *read_file(const char *path, size_t *ret_size)
+/* A valid-* seed opens, scans and decodes at least one frame; a bad-* seed is refused at open or scan. */
+static int replay_one(const char *name, const uint8_t *data, size_t size, char *detail, size_t len)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *data;
-	long len;
+	struct outcome out;
+	bool refused, good;
 
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) < 0 || (len = ftell(f)) < 0 || len > (4 << 20) ||
-	    fseek(f, 0, SEEK_SET) < 0) {
-		fclose(f);
-		return NULL;
-	}
-	data = malloc(len ? (size_t)len : 1);
-	if (data && fread(data, 1, (size_t)len, f) != (size_t)len) {
-		free(data);
-		data = NULL;
-	}
-	fclose(f);
-	*ret_size = (size_t)len;
-	return data;
-}
-
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
+	run_one(data, size, &out);
+	refused = out.open < 0 || out.scan < 0;
+	good = !refused && out.ok > 0;
+	if (refused)
+		snprintf(detail, len, "refused: %s", out.why);
+	else
+		snprintf(detail, len, "%llu frames, %u decoded, %u errors%s%s",
+		         (unsigned long long)out.frames, out.ok, out.errors, out.why[0] ? ": " : "",
+		         out.why);
+	if (!strncmp(name, "valid-", 6))
+		return good ? 0 : 1;
+	return fuzz_expect(name, !refused);
 }
 
 int main(int argc, char **argv)
 {
-	int cases = 0, failed = 0;
-
-	for (int a = 1; a < argc; a++) {
-		struct dirent **names;
-		int n = scandir(argv[a], &names, NULL, by_name);
-
-		if (n < 0) {
-			printf("not ok %d - cannot read %s\n", ++cases, argv[a]);
-			failed++;
-			continue;
-		}
-		for (int i = 0; i < n; i++) {
-			const char *name = names[i]->d_name;
-			bool want_ok = !strncmp(name, "valid-", 6), want_bad = !strncmp(name, "bad-", 4);
-			struct outcome out;
-			char path[4096];
-			uint8_t *data;
-			size_t size = 0;
-			bool good;
-
-			if (name[0] == '.') {
-				free(names[i]);
-				continue;
-			}
-			snprintf(path, sizeof(path), "%s/%s", argv[a], name);
-			data = read_file(path, &size);
-			if (!data) {
-				printf("not ok %d - cannot read %s\n", ++cases, path);
-				failed++;
-				free(names[i]);
-				continue;
-			}
-			run_one(data, size, &out);
-			good = out.open == 0 && out.scan == 0 && out.ok > 0;
-			if ((want_ok && !good) || (want_bad && out.open == 0 && out.scan == 0)) {
-				printf("not ok %d - %s: open %d, scan %d, %u decoded, %u errors%s%s\n",
-				       ++cases, name, out.open, out.scan, out.ok, out.errors,
-				       out.why[0] ? ": " : "", out.why);
-				failed++;
-			} else if (out.open < 0 || out.scan < 0) {
-				printf("ok %d - %s: refused: %s\n", ++cases, name, out.why);
-			} else {
-				printf("ok %d - %s: %llu frames, %u decoded, %u errors\n", ++cases, name,
-				       (unsigned long long)out.frames, out.ok, out.errors);
-			}
-			free(data);
-			free(names[i]);
-		}
-		free(names);
-	}
-	printf("1..%d\n", cases);
-	return failed ? 1 : 0;
+	return fuzz_replay_main(argc, argv, replay_one);
 }
 #endif

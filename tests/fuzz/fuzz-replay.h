@@ -80,7 +80,7 @@ static inline int fuzz_by_name(const struct dirent **a, const struct dirent **b)
 }
 
 /* Every file (not starting with '.') of every folder in argv[1..], in name order. */
-static inline int fuzz_replay_main(int argc, char **argv, fuzz_replay_fn run_one)
+static inline int fuzz_replay_main(int argc, char **argv, fuzz_replay_fn seed_fn)
 {
 	int cases = 0, failed = 0;
 
@@ -108,7 +108,7 @@ static inline int fuzz_replay_main(int argc, char **argv, fuzz_replay_fn run_one
 			if (!data) {
 				printf("not ok %d - cannot read %s\n", ++cases, path);
 				failed++;
-			} else if (run_one(name, data, size, detail, sizeof(detail)) != 0) {
+			} else if (seed_fn(name, data, size, detail, sizeof(detail)) != 0) {
 				printf("not ok %d - %s: %s\n", ++cases, name, detail);
 				failed++;
 			} else {
