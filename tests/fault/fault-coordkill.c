@@ -42,22 +42,9 @@ static pid_t waiter(const struct fs_sess *s, struct shared *sh, uint64_t frame)
 	memset(sh, 0, sizeof(*sh));
 	pid = fork();
 	if (pid == 0) {
-		struct reel_client *c = NULL;
-		struct reel_video_info vi;
-		struct reel_frame f;
-		int r = reel_client_connect(s->name, &c);
-
-		if (r == 0)
-			r = reel_client_video(c, &vi);
-		if (r == 0)
-			r = reel_frame_alloc(&vi, &f);
-		if (r == 0)
-			r = reel_client_read_frame(c, frame, REEL_READ_SETTLED, REEL_PRIO_INTERACTIVE, 60000,
-			                           &f, NULL);
-		sh->result = r;
+		sh->result = fs_read_settled(s->name, frame, 60000);
 		sh->at_ms = tu_now_ms();
 		__atomic_store_n(&sh->done, 1, __ATOMIC_RELEASE);
-		reel_client_close(c);
 		_exit(0);
 	}
 	return pid;
@@ -171,13 +158,7 @@ int main(void)
 	} else {
 		if (reel_client_status(s.c, 5000, &st) == 0)
 			lost += (unsigned)st.failed;
-		if (fs_hash_frames(&s, got, FRAMES) < 0) {
-			lost++;
-		} else {
-			unsigned d = fs_differ(got, ref, FRAMES);
-			printf("final buffer: %u of %d frames differ from the run without faults\n", d, FRAMES);
-			lost += d;
-		}
+		lost += fs_frames_lost(&s, ref, FRAMES);
 		status = fs_stop(&s);
 		if (!(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0))
 			lost++;

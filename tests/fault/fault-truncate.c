@@ -89,23 +89,9 @@ static pid_t waiter(const struct fs_sess *s, struct shared *sh, int i, uint64_t 
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		struct reel_client *c = NULL;
-		struct reel_video_info vi;
-		struct reel_frame f;
-		int r = reel_client_connect(s->name, &c);
-
-		if (r == 0)
-			r = reel_client_video(c, &vi);
-		if (r == 0)
-			r = reel_frame_alloc(&vi, &f);
-		if (r == 0)
-			r = reel_client_read_frame(c, frame, REEL_READ_SETTLED, REEL_PRIO_INTERACTIVE, 60000,
-			                           &f, NULL);
-		sh->w[i].result = r;
+		sh->w[i].result = fs_read_settled(s->name, frame, 60000);
 		sh->w[i].at_ms = tu_now_ms();
 		__atomic_store_n(&sh->w[i].done, 1, __ATOMIC_RELEASE);
-		if (c)
-			reel_client_close(c);
 		_exit(0);
 	}
 	return pid;

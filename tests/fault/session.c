@@ -203,6 +203,27 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len)
 	return h;
 }
 
+int fs_read_settled(const char *session, uint64_t frame, int timeout_ms)
+{
+	struct reel_client *c = NULL;
+	struct reel_video_info vi;
+	struct reel_frame f;
+	int r = reel_client_connect(session, &c);
+
+	if (r == 0)
+		r = reel_client_video(c, &vi);
+	if (r == 0)
+		r = reel_frame_alloc(&vi, &f);
+	if (r == 0) {
+		r = reel_client_read_frame(c, frame, REEL_READ_SETTLED, REEL_PRIO_INTERACTIVE, timeout_ms,
+		                           &f, NULL);
+		reel_frame_free(&f);
+	}
+	if (c)
+		reel_client_close(c);
+	return r;
+}
+
 int fs_hash_frames(struct fs_sess *s, uint64_t *hashes, uint64_t frames)
 {
 	struct reel_video_info vi;
@@ -343,4 +364,18 @@ void fs_init_path(struct fs_sess *s, const char *dir, const char *clip_path)
 	snprintf(s->buffer, sizeof(s->buffer), "%s/%s.reel", dir, s->name);
 	snprintf(s->log, sizeof(s->log), "%s/%s.out", dir, s->name);
 	snprintf(s->clip, sizeof(s->clip), "%s", clip_path);
+}
+
+unsigned fs_frames_lost(struct fs_sess *s, const uint64_t *ref, uint64_t frames)
+{
+	uint64_t *got = calloc(frames ? frames : 1, sizeof(*got));
+	unsigned d = 1;
+
+	if (got && fs_hash_frames(s, got, frames) == 0) {
+		d = fs_differ(got, ref, frames);
+		printf("final buffer: %u of %" PRIu64 " frames differ from the run without faults\n", d,
+		       frames);
+	}
+	free(got);
+	return d;
 }

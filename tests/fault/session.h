@@ -61,6 +61,11 @@ int fs_send(struct fs_sess *s, const struct fs_edit *e, uint64_t *ret_seq);
  * hashes[0..frames); 0, or the first error (said on stderr).
  */
 int fs_hash_frames(struct fs_sess *s, uint64_t *hashes, uint64_t frames);
+/*
+ * As a client of its own would (a connection of this process, closed
+ * after): read frame settled, waiting up to timeout_ms; 0 or the error.
+ */
+int fs_read_settled(const char *session, uint64_t frame, int timeout_ms);
 /* The session's frame count (0 when not connected). */
 uint64_t fs_frames(struct fs_sess *s);
 /* The stages of the session (pids from /proc, coordinator excluded); how many. */
@@ -86,6 +91,12 @@ int fs_reference(const char *dir, const char *clip, unsigned seed, unsigned n, u
                  uint64_t frames);
 /* Frames whose hashes differ. */
 unsigned fs_differ(const uint64_t *a, const uint64_t *b, uint64_t frames);
+/*
+ * The final check of a fault run: frames 0..frames-1 read settled and
+ * compared with ref (the run without faults), said on stdout; the number
+ * that differ, or 1 when they could not all be read.
+ */
+unsigned fs_frames_lost(struct fs_sess *s, const uint64_t *ref, uint64_t frames);
 /*
  * A 10 s, 250-frame H.264 clip of size (e.g. "640x360") made with the
  * ffmpeg program (PATH) into dir, for faults that need the stages to work
