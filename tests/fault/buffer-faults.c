@@ -168,3 +168,25 @@ uint64_t bf_rand(uint64_t *state)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
 }
+
+uint8_t *bf_reference(const char *session, const char *buffer, struct reel_buffer_info *ret_info,
+                      size_t *ret_frame_bytes)
+{
+	struct reel_buffer *b;
+	uint8_t *ref = NULL;
+	int errors[512];
+
+	if (reel_buffer_open_readonly(buffer, &b) < 0)
+		return NULL;
+	*ret_info = *reel_buffer_info(b);
+	reel_buffer_close(b);
+	*ret_frame_bytes = bf_frame_bytes(ret_info->width, ret_info->height);
+	if (ret_info->frame_count <= 512)
+		ref = calloc(ret_info->frame_count, *ret_frame_bytes);
+	if (ref && bf_read_frames(session, 0, ret_info->frame_count, ref, errors) !=
+	               (int)ret_info->frame_count) {
+		free(ref);
+		ref = NULL;
+	}
+	return ref;
+}

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct reel_buffer;
+#include "buffer/buffer.h"
 
 /* $REEL_BIN, the reel command under test. */
 const char *bf_reel(void);
@@ -39,6 +39,15 @@ size_t bf_frame_bytes(uint32_t width, uint32_t height);
  */
 int bf_read_frames(const char *session, uint64_t first, uint64_t count, uint8_t *out,
                    int *errors);
+
+/*
+ * The reference pictures of a live session whose buffer is at buffer: every
+ * frame read settled and packed (malloc'ed, frames * frame_bytes), or NULL
+ * when it has more than 512 frames or a read failed.  *ret_info gets the
+ * buffer's geometry.
+ */
+uint8_t *bf_reference(const char *session, const char *buffer, struct reel_buffer_info *ret_info,
+                      size_t *ret_frame_bytes);
 
 /* Pack what slot `slot` of buffer holds, as bf_read_frames packs a frame. */
 void bf_pack_slot(struct reel_buffer *buffer, uint32_t slot, uint8_t *out);

@@ -240,11 +240,9 @@ int main(void)
 	char *dir;
 	char mnt[4200], buffer[4200], session[64];
 	struct tally t = { 0 };
-	struct reel_buffer *b;
 	uint64_t metadata = 0, slot_bytes = 0, frames = 0;
 	uint8_t *ref = NULL;
 	size_t frame_bytes = 0;
-	int errors[512];
 	pid_t pid;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -268,17 +266,13 @@ int main(void)
 	snprintf(buffer, sizeof(buffer), "%s/ref.reel", getenv("REEL_BUFFER_DIR"));
 	tu_session_name(session, sizeof(session));
 	pid = bf_open(clip, session, buffer, log_path, NULL, NULL);
-	if (pid > 0 && reel_buffer_open_readonly(buffer, &b) == 0) {
-		metadata = reel_buffer_info(b)->slots_offset;
-		slot_bytes = reel_buffer_info(b)->slot_stride;
-		frames = reel_buffer_info(b)->frame_count;
-		frame_bytes = bf_frame_bytes(reel_buffer_info(b)->width, reel_buffer_info(b)->height);
-		reel_buffer_close(b);
-		ref = frames <= 512 ? calloc(frames, frame_bytes) : NULL;
-		if (ref && bf_read_frames(session, 0, frames, ref, errors) != (int)frames) {
-			free(ref);
-			ref = NULL;
-		}
+	if (pid > 0) {
+		struct reel_buffer_info info;
+
+		ref = bf_reference(session, buffer, &info, &frame_bytes);
+		metadata = info.slots_offset;
+		slot_bytes = info.slot_stride;
+		frames = info.frame_count;
 	}
 	if (pid > 0)
 		bf_stop(session, pid);

@@ -240,10 +240,8 @@ int main(void)
 	const char *extra[3];
 	struct tally t = { 0 };
 	uint64_t rng = 0x5eed0003, frames = 0;
-	struct reel_buffer *b;
 	uint8_t *ref = NULL;
 	size_t frame_bytes = 0;
-	int errors[512];
 	pid_t coord;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -263,15 +261,11 @@ int main(void)
 	extra[2] = NULL;
 	tu_session_name(session, sizeof(session));
 	coord = bf_open(clip, session, buffer, log_path, extra, NULL);
-	if (coord > 0 && reel_buffer_open_readonly(buffer, &b) == 0) {
-		frames = reel_buffer_info(b)->frame_count;
-		frame_bytes = bf_frame_bytes(reel_buffer_info(b)->width, reel_buffer_info(b)->height);
-		reel_buffer_close(b);
-		ref = frames <= 512 ? calloc(frames, frame_bytes) : NULL;
-		if (ref && bf_read_frames(session, 0, frames, ref, errors) != (int)frames) {
-			free(ref);
-			ref = NULL;
-		}
+	if (coord > 0) {
+		struct reel_buffer_info info;
+
+		ref = bf_reference(session, buffer, &info, &frame_bytes);
+		frames = info.frame_count;
 	}
 	if (coord > 0)
 		bf_stop(session, coord);
