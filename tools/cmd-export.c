@@ -307,6 +307,12 @@ int cmd_export(int argc, char **argv)
 		          reel_strerror(r));
 		goto out_close;
 	}
+	/* The plan needs every frame's time. */
+	if (cli_wait_index(buffer) < 0) {
+		cli_error(CLI_FAIL, "export", "%s: the frame index is still being built after a minute",
+		          session);
+		goto out_close;
+	}
 	if (cli_parse_range(frames, times, buffer, &o.first, &o.last, why, sizeof(why)) < 0) {
 		code = cli_error(CLI_USAGE, "export", "%s", why);
 		goto out_close;

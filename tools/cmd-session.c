@@ -77,6 +77,7 @@ struct table_view {
 	uint64_t edits;
 	uint64_t output;          /* frames an export keeps, with trims and speed changes */
 	bool have_info;
+	uint64_t index_ready;     /* frames whose index entry is known (all once it is complete) */
 	struct reel_buffer_info info;
 	double duration;          /* seconds, from the first frame's start to the last one's end */
 };
@@ -115,6 +116,7 @@ static void read_table(const char *path, uint64_t generation, struct table_view 
 	v->output = reel_buffer_info(b)->frame_count;
 	v->info = *reel_buffer_info(b);
 	v->have_info = true;
+	v->index_ready = reel_index_ready(b);
 	v->duration = video_duration(b);
 	{
 		struct reel_edits *x = NULL;
@@ -155,6 +157,9 @@ static void print_status_json(const char *session, const struct reel_session_rec
 	       ",\"decoded\":%" PRIu64,
 	       st->frames, st->resident, st->journal, st->pending, st->inflight, st->errors,
 	       st->failed, st->malformed, st->generation, st->decoded);
+	if (v->have_info)
+		printf(",\"index_ready\":%" PRIu64 ",\"index_complete\":%s", v->index_ready,
+		       v->index_ready == v->info.frame_count ? "true" : "false");
 	printf(",\"journal_error\":");
 	if (st->journal_error)
 		cli_json_string(stdout, reel_strerror(st->journal_error));
@@ -224,6 +229,10 @@ static void print_status_text(const char *session, const struct reel_session_rec
 	printf("buffer      %s\n", rec->buffer_path);
 	printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
 	       " decoded since start)\n", st->frames, st->resident, st->errors, st->decoded);
+	if (v->have_info && v->index_ready < v->info.frame_count)
+		printf("index       being built: %" PRIu64 " of %" PRIu64 " frames (%.0f%%); the "
+		       "duration is known when it ends\n", v->index_ready, v->info.frame_count,
+		       100.0 * (double)v->index_ready / (double)v->info.frame_count);
 	if (v->output != st->frames)
 		printf("output      %" PRIu64 " frames after trims and speed changes\n", v->output);
 	printf("edits       %" PRIu64 " (%" PRIu64 " applied, %" PRIu64 " pending, %" PRIu64
@@ -283,7 +292,9 @@ int cmd_status(int argc, char **argv)
 	                 "and their states, the attached stages with what each is doing, queue\n"
 	                 "depths and errors.  With --json, one object with the keys session, pid,\n"
 	                 "source, buffer, frames, resident, journal, pending, inflight, errors,\n"
-	                 "failed, malformed, generation, decoded, output_frames, width, height,\n"
+	                 "failed, malformed, generation, decoded, index_ready (frames whose\n"
+	                 "timestamps are known while the index is built), index_complete,\n"
+	                 "output_frames, width, height,\n"
 	                 "frame_rate, fps, duration (s), sample_rate, channels, source_pix_fmt,\n"
 	                 "source_bits, source_chroma, color_range, converted, edits, queues,\n"
 	                 "stages and last_error.\n",

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buffer/buffer.h"
 #include "edit-args.h"
@@ -65,6 +66,45 @@ static int parse_frames(const char *text, uint64_t frames, int64_t *first, int64
 	return 0;
 }
 
+/*
+ * While the coordinator still builds the index (in the background, from
+ * the first open of a file), a time past its end waits for it: about a
+ * second per hour of video.  A minute without an answer gives up.
+ */
+#define INDEX_WAIT_MS 60000
+
+static int lower_bound_waiting(const struct reel_buffer *b, int64_t pts, uint64_t *ret)
+{
+	for (int waited = 0;; waited += 5) {
+		int r = reel_index_lower_bound(b, pts, ret);
+
+		if (r != REEL_E_NOTYET || waited >= INDEX_WAIT_MS)
+			return r;
+		usleep(5000);
+	}
+}
+
+int cli_wait_index(const struct reel_buffer *b)
+{
+	for (int waited = 0; reel_index_ready(b) < reel_buffer_info(b)->frame_count; waited += 5) {
+		if (waited >= INDEX_WAIT_MS)
+			return REEL_E_NOTYET;
+		usleep(5000);
+	}
+	return 0;
+}
+
+static int pts_of_time_waiting(const struct reel_buffer *b, int64_t us, int64_t *ret)
+{
+	for (int waited = 0;; waited += 5) {
+		int r = reel_index_pts_of_time(b, us, ret);
+
+		if (r != REEL_E_NOTYET || waited >= INDEX_WAIT_MS)
+			return r;
+		usleep(5000);
+	}
+}
+
 static int parse_times(const char *text, const struct reel_buffer *b, int64_t *first, int64_t *last,
                        char *why, size_t len)
 {
@@ -89,7 +129,7 @@ static int parse_times(const char *text, const struct reel_buffer *b, int64_t *f
 		         "00:01:02.5-00:01:10)", text);
 		return -1;
 	}
-	if (reel_index_pts_of_time(b, t1, &p1) < 0 || reel_index_lower_bound(b, p1, &a) < 0)
+	if (pts_of_time_waiting(b, t1, &p1) < 0 || lower_bound_waiting(b, p1, &a) < 0)
 		goto out_index;
 	if (a >= in->frame_count) {
 		/* Nothing starts at or after t1: `ffmpeg -ss t1` would give no frame either. */
@@ -102,7 +142,7 @@ static int parse_times(const char *text, const struct reel_buffer *b, int64_t *f
 		*first = *last = (int64_t)a;
 		return 0;
 	}
-	if (reel_index_pts_of_time(b, t2, &p2) < 0 || reel_index_lower_bound(b, p2, &z) < 0)
+	if (pts_of_time_waiting(b, t2, &p2) < 0 || lower_bound_waiting(b, p2, &z) < 0)
 		goto out_index;
 	if (a >= z) {
 		snprintf(why, len, "--time %s: no frame starts in that time", text);
@@ -113,7 +153,9 @@ static int parse_times(const char *text, const struct reel_buffer *b, int64_t *f
 	return 0;
 
 out_index:
-	snprintf(why, len, "the buffer's frame index is damaged");
+	snprintf(why, len, reel_index_ready(b) < in->frame_count ?
+	         "the frame index is still being built, and did not reach that time in a minute" :
+	         "the buffer's frame index is damaged");
 	return -1;
 }
 

@@ -44,6 +44,13 @@ int cli_parse_edit(int argc, char **argv, const struct reel_buffer *buffer, stru
 int cli_frame_at(const struct reel_buffer *buffer, const char *time, int64_t *ret_frame, char *why,
                  size_t whylen);
 /*
+ * Wait until the session's frame index is complete (it is built in the
+ * background after the first open of a file: about a second per hour of
+ * video), at most a minute.  0, or REEL_E_NOTYET when it did not end.
+ */
+int cli_wait_index(const struct reel_buffer *buffer);
+
+/*
  * A range of frames from --frames A-B (also A or A-) or --time T1-T2 (one
  * of them, or neither: the whole video), inside the video of buffer.  0, or
  * -1 with a one-line reason in why.

@@ -44,6 +44,7 @@ static const char *const messages[] = {
 	[REEL_E_BUFFERLOST - REEL_E_FIRST] = "buffer file was truncated under the session",
 	[REEL_E_SOURCELOST - REEL_E_FIRST] = "source file shrank under the session",
 	[REEL_E_COORDGONE - REEL_E_FIRST] = "the session's coordinator is gone",
+	[REEL_E_NOTYET - REEL_E_FIRST] = "the frame index does not reach that frame yet",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == REEL_E_LAST - REEL_E_FIRST,

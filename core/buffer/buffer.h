@@ -196,7 +196,24 @@ int reel_index_put(struct reel_buffer *buffer, uint64_t frame,
                    const struct reel_index_entry *entry);
 /* Marks the index complete and makes it durable. */
 int reel_index_commit(struct reel_buffer *buffer);
+/* Complete and its CRC holds (reads every entry: for opening, not for every lookup). */
 bool reel_index_complete(const struct reel_buffer *buffer);
+/*
+ * While the coordinator still builds the index (core/coordinator/indexer.c)
+ * the entries of frames [0, reel_index_ready()) are final and the rest are
+ * not yet written: reel_index_get() and the lookups below give
+ * REEL_E_NOTYET for them.  frame_count once the index is complete.
+ */
+uint64_t reel_index_ready(const struct reel_buffer *buffer);
+/*
+ * Coordinator: append n final entries at frame `first`, which must be
+ * where the ready part ends, and make them visible (not yet durable: the
+ * commit is).  REEL_E_RANGE past frame_count, -EINVAL for another first.
+ */
+int reel_index_publish(struct reel_buffer *buffer, uint64_t first,
+                       const struct reel_index_entry *entries, uint64_t n);
+/* Coordinator, alone: forget a partial index before building it again. */
+void reel_index_restart(struct reel_buffer *buffer);
 
 /*
  * Times on the source's clock, as ffmpeg's -ss and players count them:

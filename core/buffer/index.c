@@ -1,12 +1,14 @@
 /*
- * The frame index: one entry per source frame, in presentation order, built
- * once by the demux-only scan and persisted in the buffer file so that a
- * reopen does not scan again.
+ * The frame index: one entry per source frame, in presentation order,
+ * persisted in the buffer file so that a reopen does not scan again.
  *
- * The index section is written by the coordinator alone while it scans;
- * index_complete in the live header says the scan finished and every entry
- * is durable.  Readers copy an entry out and check it before use, because
- * any process mapping the file could have scribbled on it.
+ * The index section is written by the coordinator alone.  While it is
+ * built, index_ready in the live header says how many leading entries are
+ * final (stored with release after them), so that frames are served while
+ * the rest of the file is scanned; index_complete says the scan finished
+ * and every entry is durable, sealed by a CRC.  Readers copy an entry out
+ * and check it before use, because any process mapping the file could have
+ * scribbled on it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -36,6 +38,17 @@ static bool entry_valid(const struct reel_index_entry *e)
 	       (e->dts == INT64_MIN || ts_valid(e->dts));
 }
 
+uint64_t reel_index_ready(const struct reel_buffer *buffer)
+{
+	uint64_t ready;
+
+	if (__atomic_load_n(&buffer->live->index_complete, __ATOMIC_ACQUIRE) == 1)
+		return buffer->info.frame_count;
+	ready = __atomic_load_n(&buffer->live->index_ready, __ATOMIC_ACQUIRE);
+	/* Above the count is damage: nothing past the count is ever an entry. */
+	return ready < buffer->info.frame_count ? ready : buffer->info.frame_count;
+}
+
 int reel_index_get(const struct reel_buffer *buffer, uint64_t frame,
                    struct reel_index_entry *ret_entry)
 {
@@ -43,6 +56,8 @@ int reel_index_get(const struct reel_buffer *buffer, uint64_t frame,
 
 	if (frame >= buffer->info.frame_count)
 		return REEL_E_RANGE;
+	if (frame >= reel_index_ready(buffer))
+		return REEL_E_NOTYET;
 	memcpy(&e, &buffer->index[frame], sizeof(e));
 	if (!entry_valid(&e))
 		return REEL_E_INDEX;
@@ -80,6 +95,32 @@ static uint32_t index_crc(const struct reel_buffer *buffer)
 	return (uint32_t)crc;
 }
 
+int reel_index_publish(struct reel_buffer *buffer, uint64_t first,
+                       const struct reel_index_entry *entries, uint64_t n)
+{
+	if (buffer->readonly)
+		return -EBADF;
+	if (first != __atomic_load_n(&buffer->live->index_ready, __ATOMIC_RELAXED))
+		return -EINVAL;
+	if (n > buffer->info.frame_count || first > buffer->info.frame_count - n)
+		return REEL_E_RANGE;
+	for (uint64_t i = 0; i < n; i++) {
+		if (!entry_valid(&entries[i]))
+			return -EINVAL;
+		memcpy(&buffer->index[first + i], &entries[i], sizeof(entries[i]));
+	}
+	__atomic_store_n(&buffer->live->index_ready, first + n, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void reel_index_restart(struct reel_buffer *buffer)
+{
+	if (buffer->readonly)
+		return;
+	__atomic_store_n(&buffer->live->index_complete, 0u, __ATOMIC_RELEASE);
+	__atomic_store_n(&buffer->live->index_ready, 0, __ATOMIC_RELEASE);
+}
+
 int reel_index_commit(struct reel_buffer *buffer)
 {
 	int r;
@@ -96,6 +137,7 @@ int reel_index_commit(struct reel_buffer *buffer)
 	if (r < 0)
 		return r;
 	__atomic_store_n(&buffer->live->index_crc, index_crc(buffer), __ATOMIC_RELAXED);
+	__atomic_store_n(&buffer->live->index_ready, buffer->info.frame_count, __ATOMIC_RELEASE);
 	__atomic_store_n(&buffer->live->index_complete, 1u, __ATOMIC_RELEASE);
 	return reel__msync_range(buffer, buffer->map, REEL__HEADER_SIZE);
 }
@@ -166,7 +208,7 @@ double reel_index_seconds(const struct reel_buffer *b, uint64_t frame)
 
 int reel_index_lower_bound(const struct reel_buffer *b, int64_t pts, uint64_t *ret)
 {
-	uint64_t lo = 0, hi = b->info.frame_count;
+	uint64_t ready = reel_index_ready(b), lo = 0, hi = ready;
 
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
@@ -179,6 +221,9 @@ int reel_index_lower_bound(const struct reel_buffer *b, int64_t pts, uint64_t *r
 		else
 			hi = mid;
 	}
+	/* Past the entries written so far, the answer may lie in those still to come. */
+	if (lo == ready && ready < b->info.frame_count)
+		return REEL_E_NOTYET;
 	*ret = lo;
 	return 0;
 }

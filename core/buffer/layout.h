@@ -115,7 +115,14 @@ struct reel__header_live {
 	/* coordinator: CRC-32 of the index section's entries, with index_complete */
 	uint32_t index_crc;
 	uint32_t reserved0;
-	uint64_t reserved[3];
+	/*
+	 * coordinator: how many leading entries of the index are final while
+	 * it is still being built (a release store after the entries; readers
+	 * load it with acquire).  Meaningless once index_complete is 1 (zero in
+	 * buffers made before it existed).
+	 */
+	uint64_t index_ready;
+	uint64_t reserved[2];
 };
 
 /*

@@ -111,6 +111,10 @@ struct reel_coord {
 	int epfd, sigfd, evfd;
 	sigset_t old_mask;
 	struct materialiser *mat;
+	/* The background index scan, while the index is being built (indexer.c). */
+	struct indexer *indexer;
+	bool index_pending;       /* the buffer's index is to be built in the background */
+	bool index_reported;      /* its end was logged */
 	struct reel_sched *sched;
 	struct reel_edits *edits;
 

@@ -34,6 +34,7 @@
 #include "buffer/slot.h"
 #include "buffer/stagetab.h"
 #include "coord-private.h"
+#include "indexer.h"
 #include "media/media.h"
 #include "reel/error.h"
 #include "reel/log.h"
@@ -186,7 +187,15 @@ static int create_buffer(struct reel_coord *c, const struct reel_coord_options *
 	uint32_t max_audio;
 	int r;
 
-	r = reel_media_scan(c->media, &entries, &count, &max_audio);
+	/*
+	 * A container that lists its samples gives the frame count at once:
+	 * the buffer is made now and its index built in the background.
+	 */
+	r = reel_media_sample_table(c->media, &count, &max_audio);
+	if (r == 0)
+		c->index_pending = true;
+	else
+		r = reel_media_scan(c->media, &entries, &count, &max_audio);
 	if (r < 0)
 		return r;
 	if (count == 0) {
@@ -220,7 +229,7 @@ static int create_buffer(struct reel_coord *c, const struct reel_coord_options *
 	c->created = true;
 	c->info = reel_buffer_info(c->buffer);
 	r = lock_buffer(c);
-	if (r == 0)
+	if (r == 0 && !c->index_pending)
 		r = write_index(c, entries, count);
 out_free:
 	free(entries);
@@ -321,6 +330,12 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
 	if (reel_index_complete(c->buffer))
 		return 0;
 	/* An earlier first open was interrupted before the index was complete: redo it. */
+	reel_index_restart(c->buffer);
+	if (reel_media_sample_table(c->media, &count, &max_audio) == 0 &&
+	    count == c->info->frame_count) {
+		c->index_pending = true;
+		return 0;
+	}
 	r = reel_media_scan(c->media, &entries, &count, &max_audio);
 	if (r == 0)
 		r = write_index(c, entries, count);
@@ -652,6 +667,8 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	if (r == 0)
 		r = materialiser_start(c->buffer, c->media, c->edits, c->lookup, c->source_path, c->evfd,
 		                       &c->mat);
+	if (r == 0 && c->index_pending)
+		r = indexer_start(c->source_path, c->buffer, c->mat, &c->indexer);
 	if (r < 0)
 		goto out;
 	/* Started by the loop, so that a caller who gives up before running it has none to stop. */
@@ -676,6 +693,9 @@ static void teardown(struct reel_coord *c)
 {
 	/* Stages first: they use the queues and the buffer until they are gone. */
 	coord_close_stages(c);
+	/* The indexer tells the materialiser as it goes: it ends first. */
+	indexer_stop(c->indexer);
+	c->indexer = NULL;
 	materialiser_stop(c->mat);
 	/* Closed here, unlinked with the session file at the end (reel_session_release). */
 	for (unsigned role = 0; role < REEL_ROLE_CLIENT; role++)
@@ -784,6 +804,27 @@ static void drain_coord_queue(struct reel_coord *c)
 	}
 }
 
+/* The end of the background index scan, once, in the session log. */
+static void report_index(struct reel_coord *c)
+{
+	const char *why;
+	int state;
+
+	if (!c->indexer || c->index_reported)
+		return;
+	state = indexer_state(c->indexer, &why);
+	if (state == 0)
+		return;
+	c->index_reported = true;
+	if (state > 0)
+		reel_log(REEL_LOG_INFO, "coord", "index complete: %" PRIu64 " frames",
+		         c->info->frame_count);
+	else
+		reel_log(REEL_LOG_ERROR, "coord", "the index stops at frame %" PRIu64 " of %" PRIu64
+		         ": %s; the frames past it cannot be decoded", reel_index_ready(c->buffer),
+		         c->info->frame_count, why);
+}
+
 static void tick(struct reel_coord *c)
 {
 	double now = reel__now_ms();
@@ -808,6 +849,7 @@ static void tick(struct reel_coord *c)
 	coord_restart_stages(c);
 	coord_take_failures(c);
 	coord_dispatch(c);
+	report_index(c);
 }
 
 /*

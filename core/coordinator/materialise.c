@@ -78,6 +78,8 @@ struct materialiser {
 	struct mat_failure *failures; /* edits that failed on fresh frames, not yet taken */
 	size_t nfailures, failurecap;
 	bool failed;                 /* the thread stopped on its own */
+	bool index_waiting;          /* the thread waits for the index to grow */
+	int index_error;             /* the index will not grow past where it is: why */
 	unsigned serving_prio;       /* class of the request being decoded */
 	bool preempt;                /* a higher class waits */
 
@@ -361,6 +363,55 @@ static bool buffer_lost(struct materialiser *m)
 	return true;
 }
 
+void materialiser_index_grew(struct materialiser *m, int error)
+{
+	pthread_mutex_lock(&m->lock);
+	if (error < 0)
+		m->index_error = error;
+	if (m->index_waiting || error < 0)
+		pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/*
+ * Wait until the index reaches frame f and the one after it (a frame's
+ * sound ends where the next frame starts), while the indexer still builds
+ * it.  0 with *ret_upto the last frame decodable now (at least f), 1 when
+ * stopped or preempted meanwhile, < 0 when the index will never get there.
+ */
+static int reach_index(struct materialiser *m, uint64_t f, uint64_t *ret_upto)
+{
+	uint64_t count = m->info->frame_count;
+	int r = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		uint64_t ready = reel_index_ready(m->buffer);
+
+		if (ready == count) {
+			*ret_upto = count - 1;
+			break;
+		}
+		if (ready >= f + 2) {
+			*ret_upto = ready - 2;
+			break;
+		}
+		if (m->index_error < 0) {
+			r = m->index_error;
+			break;
+		}
+		if (m->stop || m->preempt) {
+			r = 1;
+			break;
+		}
+		m->index_waiting = true;
+		pthread_cond_wait(&m->cond, &m->lock);
+		m->index_waiting = false;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
 /*
  * Returns 1 when every frame of the request is present, 0 when preempted or
  * stopped.  Frames served earlier may have been evicted by a request that
@@ -376,6 +427,7 @@ static int serve(struct materialiser *m, struct request *req)
 		pthread_mutex_unlock(&m->lock);
 		m->cur_first = req->first;
 		for (uint64_t f = req->next; f <= req->last; f++) {
+			uint64_t upto;
 			int r;
 
 			if (buffer_lost(m)) {
@@ -384,7 +436,14 @@ static int serve(struct materialiser *m, struct request *req)
 			}
 			if (present(m, f))
 				continue;
-			r = reel_media_decode(m->media, m->buffer, f, req->last, &sink);
+			r = reach_index(m, f, &upto);
+			if (r == 1) {
+				req->next = f;
+				return 0;
+			}
+			if (r == 0)
+				r = reel_media_decode(m->media, m->buffer, f,
+				                      upto < req->last ? upto : req->last, &sink);
 			pthread_mutex_lock(&m->lock);
 			if (m->stop || (m->preempt && r >= 0)) {
 				pthread_mutex_unlock(&m->lock);

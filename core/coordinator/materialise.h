@@ -40,6 +40,12 @@ int materialiser_start(struct reel_buffer *buffer, struct reel_media *media,
                        int notify_fd, struct materialiser **ret_mat);
 /* Stops the thread after the frame it is decoding; accepts NULL. */
 void materialiser_stop(struct materialiser *mat);
+/*
+ * The index grew (the indexer published entries), or, with error < 0, will
+ * grow no more: frames past its end then fail with that error instead of
+ * waiting.  Called from the indexer's thread.
+ */
+void materialiser_index_grew(struct materialiser *mat, int error);
 
 /*
  * Queue frames first..last at priority class prio.  -ESHUTDOWN when the

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buffer/buffer.h"
 #include "edit/apply.h"
@@ -124,10 +125,22 @@ static int open_media(struct reel_applier *a)
 
 /* ------------------------------------------------------------ context */
 
+/*
+ * A sound edit's range may end past the part of the index built so far
+ * (the coordinator builds it in the background after the first open, about
+ * a second per hour of video): its time is waited for, at most a minute.
+ */
+#define INDEX_WAIT_US (60 * 1000 * 1000)
+
 static int pts_of(struct reel_applier *a, int64_t frame, int64_t *ret_pts)
 {
 	struct reel_index_entry e;
 	int r = reel_index_get(a->cfg.buffer, (uint64_t)frame, &e);
+
+	for (long waited = 0; r == REEL_E_NOTYET && waited < INDEX_WAIT_US; waited += 1000) {
+		usleep(1000);
+		r = reel_index_get(a->cfg.buffer, (uint64_t)frame, &e);
+	}
 
 	if (r == 0)
 		*ret_pts = e.pts;

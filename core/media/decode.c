@@ -92,7 +92,7 @@ static int find_keyframe(const struct decode_call *c, uint64_t frame, uint64_t *
  */
 static int64_t lookup_pts(const struct decode_call *c, int64_t pts, uint64_t guess)
 {
-	uint64_t lo = 0, hi = c->binfo->frame_count;
+	uint64_t ready = reel_index_ready(c->buffer), lo = 0, hi = ready;
 	struct reel_index_entry e;
 
 	if (guess < hi && entry_at(c, guess, &e) == 0 && e.pts == pts)
@@ -107,6 +107,12 @@ static int64_t lookup_pts(const struct decode_call *c, int64_t pts, uint64_t gue
 		else
 			hi = mid;
 	}
+	/*
+	 * Past the entries published so far (the index is still being built):
+	 * a frame after any the caller may ask for now, kept for a later call.
+	 */
+	if (lo == ready && ready < c->binfo->frame_count)
+		return (int64_t)ready;
 	if (lo < c->binfo->frame_count && entry_at(c, lo, &e) == 0 && e.pts == pts) {
 		/* Equal pts (damaged files): take the first one not delivered yet. */
 		while (lo < guess && lo + 1 < c->binfo->frame_count &&

@@ -38,6 +38,13 @@ struct reel__mapio {
 	size_t pos;
 	int fd;                     /* the source, for its current size */
 	bool shrunk;                /* a read found the file shorter than its mapping */
+	/*
+	 * Set by the index scan of a container whose demuxer never looks into
+	 * a sample's bytes (core/media/scan.c): reads into anything but this
+	 * context's own buffer (packet payloads) are counted, not copied, so
+	 * that the scan touches none of the file's pages beyond its tables.
+	 */
+	const AVIOContext *payload_skipped_for;
 };
 
 /* The video demuxer, decoder and what the decoder is positioned on. */

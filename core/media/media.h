@@ -102,6 +102,35 @@ int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entr
                     uint64_t *ret_count, uint32_t *ret_max_audio_per_frame);
 
 /*
+ * The frame count of a container that lists its samples in its header
+ * (mov, mp4: not fragmented, no sample past the end of the file), from
+ * libav's index entries, without reading a packet: the same count the scan
+ * gives.  *ret_max_audio_per_frame sizes the slots' sound before the
+ * presentation times are known (from the samples' dts).  -ENOTSUP for any
+ * other file: the scan is the way there.
+ */
+int reel_media_sample_table(struct reel_media *media, uint64_t *ret_count,
+                            uint32_t *ret_max_audio_per_frame);
+
+/*
+ * The scan, handing out the index as it goes: publish() gets the next
+ * entries in presentation order as soon as no packet still to come can
+ * sort before them (its pts is below the dts of the packet just read, and
+ * no later packet's pts lies below its dts), so that frames can be served
+ * while the rest of the file is scanned.  A stream whose dts goes back or
+ * is missing publishes the rest at the end.  The entries are exactly those
+ * reel_media_scan() gives, in the same order.  *ret_count gets the total;
+ * a publish() < 0 stops the scan with that error.  REEL_E_INDEX if a packet
+ * would sort before entries already published (pts below its dts).
+ */
+struct reel_media_scan_sink {
+	int (*publish)(void *userdata, const struct reel_index_entry *entries, uint64_t n);
+	void *userdata;
+};
+int reel_media_scan_progressive(struct reel_media *media, const struct reel_media_scan_sink *sink,
+                                uint64_t *ret_count);
+
+/*
  * Where decoded frames go.  begin() is asked for the destination of frame
  * `frame` (slot planes in the buffer, usually) and returns 0 with *ret_frame
  * filled, 1 to skip this frame, or < 0 to abort.  The decoder then writes

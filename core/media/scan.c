@@ -119,24 +119,159 @@ void reel_media_set_progress(struct reel_media *media, reel_progress_fn fn, void
 	media->progress_data = userdata;
 }
 
-int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entries,
-                    uint64_t *ret_count, uint32_t *ret_max_audio_per_frame)
+/*
+ * Whether the demuxer may be fed packet payloads it never reads: mov and
+ * mp4 take a sample's size and times from their tables and hand its bytes
+ * over untouched, so the scan need not copy them (or fault in their pages,
+ * which is what made a cold 2.4 GB file take seconds).  Demuxers that
+ * parse inside blocks (matroska's lacing, MPEG-TS) always get the bytes.
+ */
+static bool payload_free_demuxer(const struct reel_media *media)
 {
-	struct reel__video *v;
-	struct scan_entry *entries = NULL;
-	struct reel_index_entry *out, *shrunk;
-	uint64_t count = 0, cap = 0, limit;
+	return media->iformat && !strcmp(media->iformat->name, "mov,mp4,m4a,3gp,3g2,mj2");
+}
+
+struct scan_run {
+	struct scan_entry *entries;   /* pending (progressive) or every entry so far */
+	uint64_t count, cap, limit, order;
+	uint64_t published;           /* progressive: entries handed to the sink */
+	int64_t last_published_pts;
+	int64_t watermark;            /* every packet still to come has dts >= this */
+	bool dts_usable;              /* dts has grown monotonically so far */
+	const struct reel_media_scan_sink *sink;   /* NULL: collect every entry */
+	struct reel_index_entry *out; /* progressive: room for one publication */
+	size_t outcap;
+};
+
+static int grow(struct reel_media *media, struct scan_run *run)
+{
+	uint64_t ncap = run->cap ? run->cap * 2 : 1024;
+	struct scan_entry *n;
+
+	(void)media;
+	/* Never more than the limit: growth stops where refusal starts. */
+	if (ncap > run->limit)
+		ncap = run->limit;
+	_Static_assert(REEL_MEDIA_MAX_FRAMES <= SIZE_MAX / sizeof(struct scan_entry),
+	               "the frame limit fits the scan's array");
+	n = realloc(run->entries, (size_t)ncap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	run->entries = n;
+	run->cap = ncap;
+	return 0;
+}
+
+/*
+ * Hand the sink every pending entry whose pts lies below the watermark (or
+ * all of them at the end), in presentation order.  They are final: every
+ * packet still to come has a dts at or above the watermark, and a pts at
+ * or above its dts (libav's mov demuxer shifts dts to keep it so; a packet
+ * that breaks it anyway is caught in scan_add).
+ */
+static int publish(struct scan_run *run, bool all)
+{
+	uint64_t k = 0;
+	int r;
+
+	if (run->count == 0)
+		return 0;
+	qsort(run->entries, (size_t)run->count, sizeof(*run->entries), compare_scan_entries);
+	while (k < run->count && (all || run->entries[k].e.pts < run->watermark))
+		k++;
+	if (k == 0)
+		return 0;
+	if (k > run->outcap) {
+		struct reel_index_entry *n = realloc(run->out, (size_t)k * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		run->out = n;
+		run->outcap = (size_t)k;
+	}
+	for (uint64_t i = 0; i < k; i++)
+		run->out[i] = run->entries[i].e;
+	r = run->sink->publish(run->sink->userdata, run->out, k);
+	if (r < 0)
+		return r;
+	run->last_published_pts = run->entries[k - 1].e.pts;
+	run->published += k;
+	memmove(run->entries, run->entries + k, (size_t)(run->count - k) * sizeof(*run->entries));
+	run->count -= k;
+	return 0;
+}
+
+static int scan_add(struct reel_media *media, struct scan_run *run, const AVPacket *pkt,
+                    int64_t *prev_pts, int64_t *prev_duration)
+{
+	struct scan_entry *se;
+	int r;
+
+	if (run->published + run->count == run->limit) {
+		reel__media_why(media->why, sizeof(media->why),
+		                "more than %llu frames in a file of %zu bytes: reel takes at most "
+		                "%llu, and one per %d bytes", (unsigned long long)run->limit,
+		                media->size, (unsigned long long)REEL_MEDIA_MAX_FRAMES,
+		                REEL_MEDIA_MIN_FRAME_BYTES);
+		return REEL_E_TOOLARGE;
+	}
+	if (run->count == run->cap) {
+		r = grow(media, run);
+		if (r < 0)
+			return r;
+	}
+	se = &run->entries[run->count];
+	memset(se, 0, sizeof(*se));
+	/* Times out of +-2^62 are taken as missing; sums then cannot overflow. */
+	se->e.pts = reel__media_ts_ok(pkt->pts) ? pkt->pts : AV_NOPTS_VALUE;
+	se->e.dts = reel__media_ts_ok(pkt->dts) ? pkt->dts : AV_NOPTS_VALUE;
+	if (se->e.pts == AV_NOPTS_VALUE)
+		se->e.pts = se->e.dts;
+	if (se->e.pts == AV_NOPTS_VALUE)
+		se->e.pts = *prev_pts == AV_NOPTS_VALUE ? 0 :
+		            FFMIN(av_sat_add64(*prev_pts, *prev_duration > 0 ? *prev_duration : 1),
+		                  REEL__MEDIA_TS_MAX);
+	se->e.pos = pkt->pos >= 0 ? pkt->pos : -1;
+	se->e.size = pkt->size > 0 ? (uint32_t)pkt->size : 0;
+	se->e.flags = (pkt->flags & AV_PKT_FLAG_KEY) ? REEL_INDEX_KEY : 0;
+	se->duration = reel__media_ts_ok(pkt->duration) && pkt->duration > 0 ? pkt->duration : 0;
+	se->order = run->order++;
+	*prev_pts = se->e.pts;
+	*prev_duration = se->duration;
+	run->count++;
+	if (!run->sink)
+		return 0;
+	/* A frame below what was already handed out would renumber served frames. */
+	if (run->published > 0 && se->e.pts < run->last_published_pts) {
+		reel__media_why(media->why, sizeof(media->why),
+		                "a packet's pts lies before frames already indexed (pts below dts)");
+		return REEL_E_INDEX;
+	}
+	if (run->dts_usable && se->e.dts != AV_NOPTS_VALUE && se->e.dts >= run->watermark) {
+		run->watermark = se->e.dts;
+		return publish(run, false);
+	}
+	/* No dts, or one going back: nothing more is final before the end. */
+	run->dts_usable = false;
+	return 0;
+}
+
+/*
+ * The demux loop shared by both scans: every video packet of the file into
+ * run, published progressively when run->sink is set.
+ */
+static int scan_run(struct reel_media *media, struct scan_run *run)
+{
+	struct reel__video *v = &media->video;
 	int64_t prev_pts = AV_NOPTS_VALUE, prev_duration = 0;
-	uint32_t max_audio;
+	bool skip_payload = payload_free_demuxer(media), parser_checked = false;
 	int ret;
 
-	if (!media || !ret_entries || !ret_count || !ret_max_audio_per_frame)
-		return -EINVAL;
-	v = &media->video;
 	media->why[0] = 0;
-	limit = media->size / REEL_MEDIA_MIN_FRAME_BYTES;
-	if (limit > REEL_MEDIA_MAX_FRAMES)
-		limit = REEL_MEDIA_MAX_FRAMES;
+	run->limit = media->size / REEL_MEDIA_MIN_FRAME_BYTES;
+	if (run->limit > REEL_MEDIA_MAX_FRAMES)
+		run->limit = REEL_MEDIA_MAX_FRAMES;
+	run->watermark = INT64_MIN;
+	run->dts_usable = true;
 	if (!v->fresh) {
 		ret = reel__media_rewind_video(media);
 		if (ret < 0)
@@ -148,23 +283,23 @@ int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entr
 	v->draining = false;
 	v->has_pending = false;
 	av_frame_unref(v->pending);
+	v->io.payload_skipped_for = skip_payload ? v->fmt->pb : NULL;
 
 	for (uint64_t packets = 0;; packets++) {
 		AVPacket *pkt = v->pkt;
-		struct scan_entry *se;
 
 		/* Every 1024 packets: a progress line, and a chance to give up (Ctrl-C). */
 		if (media->progress && packets % 1024 == 0) {
 			int64_t at = avio_tell(v->fmt->pb);
 			if (media->progress(media->progress_data, at > 0 ? (uint64_t)at : 0, media->size)) {
 				ret = -ECANCELED;
-				goto out_free;
+				goto out;
 			}
 		}
 		ret = av_read_frame(v->fmt, pkt);
 		if (ret == AVERROR(ENOMEM)) {
 			ret = -ENOMEM;   /* not the end of the file: an index cut here would be wrong */
-			goto out_free;
+			goto out;
 		}
 		if (ret < 0)
 			break;   /* the end, or damage: the index holds what came before */
@@ -176,64 +311,59 @@ int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entr
 			av_packet_unref(pkt);
 			continue;
 		}
-		if (count == limit) {
-			reel__media_why(media->why, sizeof(media->why),
-			                "more than %llu frames in a file of %zu bytes: reel takes at most "
-			                "%llu, and one per %d bytes", (unsigned long long)limit,
-			                media->size, (unsigned long long)REEL_MEDIA_MAX_FRAMES,
-			                REEL_MEDIA_MIN_FRAME_BYTES);
-			av_packet_unref(pkt);
-			ret = REEL_E_TOOLARGE;
-			goto out_free;
-		}
-		if (count == cap) {
-			uint64_t ncap = cap ? cap * 2 : 1024;
-			struct scan_entry *n;
-
-			/* Never more than the limit: growth stops where refusal starts. */
-			if (ncap > limit)
-				ncap = limit;
-			_Static_assert(REEL_MEDIA_MAX_FRAMES <= SIZE_MAX / sizeof(struct scan_entry),
-			               "the frame limit fits the scan's array");
-			n = realloc(entries, (size_t)ncap * sizeof(*entries));
-			if (!n) {
+		/*
+		 * A parser on the video stream reads the payloads (libav makes it
+		 * at the first packet): start again with the bytes copied.
+		 */
+		if (skip_payload && !parser_checked) {
+			parser_checked = true;
+			if (av_stream_get_parser(v->fmt->streams[v->stream])) {
 				av_packet_unref(pkt);
-				ret = -ENOMEM;
-				goto out_free;
+				v->io.payload_skipped_for = NULL;
+				ret = reel__media_rewind_video(media);
+				if (ret < 0)
+					goto out;
+				v->fresh = false;
+				skip_payload = false;
+				continue;
 			}
-			entries = n;
-			cap = ncap;
 		}
-		se = &entries[count];
-		memset(se, 0, sizeof(*se));
-		/* Times out of +-2^62 are taken as missing; sums then cannot overflow. */
-		se->e.pts = reel__media_ts_ok(pkt->pts) ? pkt->pts : AV_NOPTS_VALUE;
-		se->e.dts = reel__media_ts_ok(pkt->dts) ? pkt->dts : AV_NOPTS_VALUE;
-		if (se->e.pts == AV_NOPTS_VALUE)
-			se->e.pts = se->e.dts;
-		if (se->e.pts == AV_NOPTS_VALUE)
-			se->e.pts = prev_pts == AV_NOPTS_VALUE ? 0 :
-			            FFMIN(av_sat_add64(prev_pts, prev_duration > 0 ? prev_duration : 1),
-			                  REEL__MEDIA_TS_MAX);
-		se->e.pos = pkt->pos >= 0 ? pkt->pos : -1;
-		se->e.size = pkt->size > 0 ? (uint32_t)pkt->size : 0;
-		se->e.flags = (pkt->flags & AV_PKT_FLAG_KEY) ? REEL_INDEX_KEY : 0;
-		se->duration = reel__media_ts_ok(pkt->duration) && pkt->duration > 0 ? pkt->duration : 0;
-		se->order = count;
-		prev_pts = se->e.pts;
-		prev_duration = se->duration;
-		count++;
+		ret = scan_add(media, run, pkt, &prev_pts, &prev_duration);
 		av_packet_unref(pkt);
+		if (ret < 0)
+			goto out;
 	}
-	if (count == 0) {
+	if (run->published + run->count == 0) {
 		reel__media_why(media->why, sizeof(media->why),
 		                "damaged %s file: not one video packet could be read",
 		                media->iformat ? media->iformat->name : "video");
 		ret = REEL_E_BADMEDIA;
-		goto out_free;
+		goto out;
 	}
-	qsort(entries, (size_t)count, sizeof(*entries), compare_scan_entries);
-	max_audio = max_audio_per_frame(media, entries, count);
+	ret = run->sink ? publish(run, true) : 0;
+out:
+	v->io.payload_skipped_for = NULL;
+	return ret;
+}
+
+int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entries,
+                    uint64_t *ret_count, uint32_t *ret_max_audio_per_frame)
+{
+	struct scan_run run;
+	struct reel_index_entry *out, *shrunk;
+	uint32_t max_audio;
+	int ret;
+
+	if (!media || !ret_entries || !ret_count || !ret_max_audio_per_frame)
+		return -EINVAL;
+	memset(&run, 0, sizeof(run));
+	ret = scan_run(media, &run);
+	if (ret < 0) {
+		free(run.entries);
+		return ret;
+	}
+	qsort(run.entries, (size_t)run.count, sizeof(*run.entries), compare_scan_entries);
+	max_audio = max_audio_per_frame(media, run.entries, run.count);
 
 	/*
 	 * Packed in place (entry i goes to byte 32 i, which is never past
@@ -241,19 +371,32 @@ int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entr
 	 */
 	_Static_assert(sizeof(struct reel_index_entry) <= sizeof(struct scan_entry),
 	               "index entries pack into the scan's array");
-	out = (struct reel_index_entry *)(void *)entries;
-	for (uint64_t i = 0; i < count; i++) {
-		struct reel_index_entry e = entries[i].e;
+	out = (struct reel_index_entry *)(void *)run.entries;
+	for (uint64_t i = 0; i < run.count; i++) {
+		struct reel_index_entry e = run.entries[i].e;
 		out[i] = e;
 	}
-	entries = NULL;
-	shrunk = realloc(out, (size_t)count * sizeof(*out));
+	shrunk = realloc(out, (size_t)run.count * sizeof(*out));
 	*ret_entries = shrunk ? shrunk : out;
-	*ret_count = count;
+	*ret_count = run.count;
 	*ret_max_audio_per_frame = max_audio;
 	return 0;
+}
 
-out_free:
-	free(entries);
+int reel_media_scan_progressive(struct reel_media *media, const struct reel_media_scan_sink *sink,
+                                uint64_t *ret_count)
+{
+	struct scan_run run;
+	int ret;
+
+	if (!media || !sink || !sink->publish || !ret_count)
+		return -EINVAL;
+	memset(&run, 0, sizeof(run));
+	run.sink = sink;
+	ret = scan_run(media, &run);
+	if (ret == 0)
+		*ret_count = run.published;
+	free(run.entries);
+	free(run.out);
 	return ret;
 }

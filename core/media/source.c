@@ -139,7 +139,10 @@ static int mapio_read(void *opaque, uint8_t *buf, int size)
 	}
 	if (n > (size_t)size)
 		n = (size_t)size;
-	memcpy(buf, io->data + io->pos, n);
+	if (!io->payload_skipped_for || (buf >= io->payload_skipped_for->buffer &&
+	                                 buf < io->payload_skipped_for->buffer +
+	                                       io->payload_skipped_for->buffer_size))
+		memcpy(buf, io->data + io->pos, n);
 	io->pos += n;
 	return (int)n;
 }

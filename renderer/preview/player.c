@@ -468,6 +468,7 @@ static void close_parts(struct player *p)
 static void loop(struct player *p)
 {
 	while (!p->quit) {
+		timeline_refresh(p->session.buffer, &p->timeline);
 		SDL_Event ev;
 
 		if (SDL_WaitEventTimeout(&ev, tick_ms(p))) {

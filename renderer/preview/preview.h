@@ -74,9 +74,15 @@ struct timeline {
 	double period;              /* nominal frame period, seconds */
 	double end;                 /* when the last frame stops being shown */
 	double fps;                 /* nominal */
+	bool exact;                 /* every frame's time is the index's, not a nominal estimate */
 };
 
 int timeline_load(const struct reel_buffer *buffer, struct timeline *ret);
+/*
+ * While the index is still being built, the frames past it have nominal
+ * times: load again once it is complete (cheap to call on every turn).
+ */
+void timeline_refresh(const struct reel_buffer *buffer, struct timeline *t);
 void timeline_free(struct timeline *t);
 /* The frame on screen at t (the last that starts at or before it). */
 uint64_t timeline_frame_at(const struct timeline *t, double seconds);

@@ -43,7 +43,22 @@ int timeline_load(const struct reel_buffer *b, struct timeline *t)
 		t->start[f] = s;
 	}
 	t->end = t->start[t->frames - 1] + t->period;
+	t->exact = reel_index_ready(b) == in->frame_count;
 	return 0;
+}
+
+void timeline_refresh(const struct reel_buffer *b, struct timeline *t)
+{
+	struct timeline fresh;
+
+	if (t->exact || reel_index_ready(b) < t->frames)
+		return;
+	if (timeline_load(b, &fresh) == 0 && fresh.frames == t->frames) {
+		timeline_free(t);
+		*t = fresh;
+	} else {
+		timeline_free(&fresh);
+	}
 }
 
 void timeline_free(struct timeline *t)

@@ -911,6 +911,55 @@ static void test_buffer_index_roundtrip(void **state)
 	reel_buffer_close(b);
 }
 
+/*
+ * An index built in the background: entries past the published part are
+ * "not yet" to every reader (another process's mapping included), and a
+ * lookup that could land past it says so instead of answering wrong.
+ */
+static void test_buffer_index_published_progressively(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL, *r = NULL;
+	struct reel_index_entry e[10], back;
+	uint64_t frame;
+
+	create_small(f->path);
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_int_equal(reel_buffer_open_readonly(f->path, &r), 0);
+	for (int i = 0; i < 10; i++)
+		e[i] = (struct reel_index_entry){ .pts = i * 100, .dts = i * 100, .pos = i * 10,
+		                                  .flags = i % 5 == 0 ? REEL_INDEX_KEY : 0, .size = 1 };
+	assert_int_equal(reel_index_ready(r), 0);
+	assert_int_equal(reel_index_get(r, 0, &back), REEL_E_NOTYET);
+	assert_int_equal(reel_index_publish(b, 0, e, 4), 0);
+	assert_int_equal(reel_index_ready(r), 4);
+	assert_int_equal(reel_index_get(r, 3, &back), 0);
+	assert_true(back.pts == 300);
+	assert_int_equal(reel_index_get(r, 4, &back), REEL_E_NOTYET);
+	assert_int_equal(reel_index_get(r, 10, &back), REEL_E_RANGE);
+	/* pts 250 lies among the published entries; 350 might be a frame still to come. */
+	assert_int_equal(reel_index_lower_bound(r, 250, &frame), 0);
+	assert_int_equal(frame, 3);
+	assert_int_equal(reel_index_lower_bound(r, 350, &frame), REEL_E_NOTYET);
+	/* Only where the published part ends, and never past the count. */
+	assert_int_equal(reel_index_publish(b, 2, e, 2), -EINVAL);
+	assert_int_equal(reel_index_publish(b, 4, e + 4, 7), REEL_E_RANGE);
+	assert_int_equal(reel_index_publish(r, 4, e + 4, 1), -EBADF);
+	assert_int_equal(reel_index_publish(b, 4, e + 4, 6), 0);
+	assert_int_equal(reel_index_ready(r), 10);
+	assert_false(reel_index_complete(r));
+	assert_int_equal(reel_index_commit(b), 0);
+	assert_true(reel_index_complete(r));
+	assert_int_equal(reel_index_lower_bound(r, 950, &frame), 0);
+	assert_int_equal(frame, 10);
+	/* A new build forgets the old one. */
+	reel_index_restart(b);
+	assert_int_equal(reel_index_ready(r), 0);
+	assert_false(reel_index_complete(r));
+	reel_buffer_close(r);
+	reel_buffer_close(b);
+}
+
 static void test_buffer_index_damaged_entry(void **state)
 {
 	struct fixture *f = *state;
@@ -921,6 +970,10 @@ static void test_buffer_index_damaged_entry(void **state)
 	int64_t pos = -7;
 
 	create_small(f->path);
+	/* A complete index (of zeros): only damage makes an entry unreadable. */
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_int_equal(reel_index_commit(b), 0);
+	reel_buffer_close(b);
 	h = read_header(f->path);
 	damage(f->path, h.index_offset + 3 * sizeof(struct reel_index_entry) +
 	       offsetof(struct reel_index_entry, flags), &flags, sizeof(flags));
@@ -1418,6 +1471,7 @@ int main(void)
 		T(test_buffer_sparse_20000_1080p),
 		T(test_buffer_claim_seen_by_other_process),
 		T(test_buffer_index_roundtrip),
+		T(test_buffer_index_published_progressively),
 		T(test_buffer_index_damaged_entry),
 		T(test_buffer_readonly_opens_mode_0400),
 		T(test_buffer_readonly_writers_refuse),

@@ -1256,6 +1256,90 @@ static void test_media_write_image(void **state)
 	fixture_close(&fx);
 }
 
+struct publications {
+	struct reel_index_entry *entries;
+	uint64_t count, cap;
+	unsigned calls;
+	uint64_t first_call_at;   /* entries handed out by the first call */
+};
+
+static int collect_publication(void *userdata, const struct reel_index_entry *entries, uint64_t n)
+{
+	struct publications *p = userdata;
+
+	assert_true(n > 0);
+	if (p->count + n > p->cap) {
+		p->cap = (p->count + n) * 2;
+		p->entries = realloc(p->entries, p->cap * sizeof(*p->entries));
+		assert_non_null(p->entries);
+	}
+	memcpy(p->entries + p->count, entries, n * sizeof(*entries));
+	if (p->calls++ == 0)
+		p->first_call_at = n;
+	p->count += n;
+	return 0;
+}
+
+/*
+ * The background scan publishes, piece by piece, exactly the index the
+ * whole scan gives; the sample table (mp4, mov) gives its count at open.
+ */
+static void test_media_progressive_scan_matches(void **state)
+{
+	const struct clip *clip = *state;
+	const char *path = clip_path(clip->name);
+	struct publications pub = { 0 };
+	const struct reel_media_scan_sink sink = { collect_publication, &pub };
+	struct reel_media *media;
+	struct reel_index_entry *idx;
+	uint64_t count, total, table_count;
+	uint32_t max_audio, table_audio;
+	const char *dot = strrchr(clip->name, '.');
+	bool has_table = !strcmp(dot, ".mp4") || !strcmp(dot, ".mov");
+	int r;
+
+	assert_int_equal(reel_media_open(path, &media), 0);
+	r = reel_media_sample_table(media, &table_count, &table_audio);
+	assert_int_equal(reel_media_scan(media, &idx, &count, &max_audio), 0);
+	assert_int_equal(reel_media_scan_progressive(media, &sink, &total), 0);
+	assert_int_equal(total, count);
+	assert_int_equal(pub.count, count);
+	assert_memory_equal(pub.entries, idx, count * sizeof(*idx));
+	if (has_table) {
+		assert_int_equal(r, 0);
+		assert_int_equal(table_count, count);
+		/* Room for at least the sound the exact scan found in one interval. */
+		assert_true(table_audio + 16 >= max_audio);
+		assert_true(table_audio <= 4 * reel_media_info(media)->sample_rate);
+		/* Published as it goes, not in one piece at the end. */
+		assert_true(pub.calls > 1);
+		assert_true(pub.first_call_at < count);
+	} else {
+		assert_int_equal(r, -ENOTSUP);
+	}
+	free(pub.entries);
+	free(idx);
+	reel_media_close(media);
+}
+
+/* A table that names bytes past the end of a cut file is not believed: the scan finds where. */
+static void test_media_sample_table_refused_when_cut(void **state)
+{
+	static const char *const cut[] = { "truncated.mp4", "truncated-faststart.mp4" };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+		struct reel_media *media;
+		uint64_t count;
+		uint32_t audio;
+
+		if (reel_media_open(clip_path(cut[i]), &media) != 0)
+			continue;   /* refused at open: nothing to count */
+		assert_int_equal(reel_media_sample_table(media, &count, &audio), -ENOTSUP);
+		reel_media_close(media);
+	}
+}
+
 static const struct clip clip_h264 = { "h264-bframes.mp4", true, 7, 0, false };
 static const struct clip clip_h264_full = { "h264-faststart.mp4", true, 0, 1e-3, false };
 static const struct clip clip_prores = { "prores422-10.mov", true, 6, 0, false };
@@ -1353,6 +1437,8 @@ int main(void)
 		cmocka_unit_test(test_media_refusals_say_why),
 		cmocka_unit_test(test_media_write_image),
 		cmocka_unit_test(test_media_scan_progress_and_cancel),
+		CLIP_TESTS(test_media_progressive_scan_matches),
+		cmocka_unit_test(test_media_sample_table_refused_when_cut),
 	};
 
 	av_log_set_level(AV_LOG_QUIET);

@@ -48,6 +48,7 @@ enum reel_error {
 	REEL_E_BUFFERLOST,     /* the buffer file was truncated under the session */
 	REEL_E_SOURCELOST,     /* the source file shrank under the session */
 	REEL_E_COORDGONE,      /* the session's coordinator is gone (it died or left) */
+	REEL_E_NOTYET,         /* the frame index does not reach that frame yet (being built) */
 	REEL_E_LAST
 };
 
