@@ -39,12 +39,12 @@ struct reel__mapio {
 	int fd;                     /* the source, for its current size */
 	bool shrunk;                /* a read found the file shorter than its mapping */
 	/*
-	 * Set by the index scan of a container whose demuxer never looks into
-	 * a sample's bytes (core/media/scan.c): reads into anything but this
-	 * context's own buffer (packet payloads) are counted, not copied, so
-	 * that the scan touches none of the file's pages beyond its tables.
+	 * Set by the index scan of a file whose demuxer has read every table
+	 * at open and never looks into a sample's bytes (core/media/scan.c):
+	 * reads are counted, not copied, so that the scan touches none of the
+	 * file's pages.  The context is reopened afterwards.
 	 */
-	const AVIOContext *payload_skipped_for;
+	bool skip_copies;
 };
 
 /* The video demuxer, decoder and what the decoder is positioned on. */

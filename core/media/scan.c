@@ -120,15 +120,21 @@ void reel_media_set_progress(struct reel_media *media, reel_progress_fn fn, void
 }
 
 /*
- * Whether the demuxer may be fed packet payloads it never reads: mov and
- * mp4 take a sample's size and times from their tables and hand its bytes
- * over untouched, so the scan need not copy them (or fault in their pages,
- * which is what made a cold 2.4 GB file take seconds).  Demuxers that
- * parse inside blocks (matroska's lacing, MPEG-TS) always get the bytes.
+ * Whether the scan may read the file without its bytes: an mp4 or mov
+ * whose sample table is whole (not fragmented, nothing past the end: the
+ * demuxer read every table at open) takes each sample's size and times
+ * from the tables and hands its bytes over untouched, so the scan need not
+ * copy them, nor fault in their pages (which made a cold 2.4 GB file take
+ * seconds).  Demuxers that parse inside blocks (matroska's lacing,
+ * MPEG-TS, an mp4's fragments) always get the bytes.  A parser libav runs
+ * on the sound's packets sees garbage; those packets are dropped anyway.
  */
-static bool payload_free_demuxer(const struct reel_media *media)
+static bool tables_whole(struct reel_media *media)
 {
-	return media->iformat && !strcmp(media->iformat->name, "mov,mp4,m4a,3gp,3g2,mj2");
+	uint64_t count;
+	uint32_t audio;
+
+	return reel_media_sample_table(media, &count, &audio) == 0;
 }
 
 struct scan_run {
@@ -263,7 +269,7 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 {
 	struct reel__video *v = &media->video;
 	int64_t prev_pts = AV_NOPTS_VALUE, prev_duration = 0;
-	bool skip_payload = payload_free_demuxer(media), parser_checked = false;
+	bool skip_payload, parser_checked = false;
 	int ret;
 
 	media->why[0] = 0;
@@ -278,12 +284,13 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 			return ret;
 	}
 	/* From here the demuxer moves: whatever the decoder was positioned on is gone. */
+	skip_payload = tables_whole(media);
 	v->fresh = false;
 	v->positioned = false;
 	v->draining = false;
 	v->has_pending = false;
 	av_frame_unref(v->pending);
-	v->io.payload_skipped_for = skip_payload ? v->fmt->pb : NULL;
+	v->io.skip_copies = skip_payload;
 
 	for (uint64_t packets = 0;; packets++) {
 		AVPacket *pkt = v->pkt;
@@ -319,7 +326,7 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 			parser_checked = true;
 			if (av_stream_get_parser(v->fmt->streams[v->stream])) {
 				av_packet_unref(pkt);
-				v->io.payload_skipped_for = NULL;
+				v->io.skip_copies = false;
 				ret = reel__media_rewind_video(media);
 				if (ret < 0)
 					goto out;
@@ -342,7 +349,13 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 	}
 	ret = run->sink ? publish(run, true) : 0;
 out:
-	v->io.payload_skipped_for = NULL;
+	v->io.skip_copies = false;
+	/* What the demuxer buffered during the scan is not the file: start it afresh. */
+	if (skip_payload) {
+		int r = reel__media_rewind_video(media);
+		if (r < 0 && ret == 0)
+			ret = r;
+	}
 	return ret;
 }
 

@@ -139,9 +139,7 @@ static int mapio_read(void *opaque, uint8_t *buf, int size)
 	}
 	if (n > (size_t)size)
 		n = (size_t)size;
-	if (!io->payload_skipped_for || (buf >= io->payload_skipped_for->buffer &&
-	                                 buf < io->payload_skipped_for->buffer +
-	                                       io->payload_skipped_for->buffer_size))
+	if (!io->skip_copies)
 		memcpy(buf, io->data + io->pos, n);
 	io->pos += n;
 	return (int)n;

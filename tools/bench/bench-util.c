@@ -584,6 +584,64 @@ int make_bench_clips(const char *dir, char *ten_s, char *ten_min, size_t len)
 	return make_cached(ten_min, loop, 11);
 }
 
+/* The 10-minute clip looped into an hour (2.4 GB), made once, cached in dir. */
+int make_hour_clip(const char *dir, const char *ten_min, char *hour, size_t len)
+{
+	char *loop[] = {
+		(char *)"ffmpeg", (char *)"-nostdin", (char *)"-v", (char *)"error", (char *)"-y",
+		(char *)"-stream_loop", (char *)"5", (char *)"-i", (char *)ten_min, (char *)"-c",
+		(char *)"copy", NULL, NULL,
+	};
+
+	if ((size_t)snprintf(hour, len, "%s/one-hour-1080p30.mp4", dir) >= len)
+		return -ENAMETOOLONG;
+	if (access(hour, R_OK) != 0)
+		note("open: looping it into a 1-hour clip (once, cached; 2.4 GB)");
+	return make_cached(hour, loop, 11);
+}
+
+/*
+ * Drop the page cache (root only: /proc/sys/vm/drop_caches); false when
+ * this process may not, and the "cold" figures are then warm ones.
+ */
+bool drop_page_cache(void)
+{
+	int fd;
+	bool ok;
+
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ok = write(fd, "1", 1) == 1;
+	close(fd);
+	return ok;
+}
+
+/* User and system CPU seconds a live process has used so far (from /proc). */
+int process_cpu(pid_t pid, double *ret_user, double *ret_sys)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* The command name may hold spaces: the fields start after its closing parenthesis. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -EINVAL;
+	*ret_user = (double)ut / (double)sysconf(_SC_CLK_TCK);
+	*ret_sys = (double)st / (double)sysconf(_SC_CLK_TCK);
+	return 0;
+}
+
 /* Spawn-to-NEED(0)-reply of `reel open`, one run. */
 
 const char *met(bool yes)

@@ -77,6 +77,10 @@ struct clip {
 	const char *label;
 	char path[PATH_MAX];
 	double ttff_ms, ready_ms, ffmpeg_first_ms;
+	int far_s;                  /* a frame this far in (seconds) is timed too; 0: not */
+	double duration_s;
+	double far_ms, ffmpeg_far_ms;
+	double cold_ttff_ms, cold_ffmpeg_first_ms, cold_far_ms, cold_ffmpeg_far_ms;
 	uint64_t frames;
 };
 
@@ -113,6 +117,9 @@ int make_small_clip(const char *path);
 int cache_dir(char *buf, size_t len);
 int make_ten_second_clip(const char *dir, char *ten_s, size_t len, const char *what);
 int make_bench_clips(const char *dir, char *ten_s, char *ten_min, size_t len);
+int make_hour_clip(const char *dir, const char *ten_min, char *hour, size_t len);
+bool drop_page_cache(void);
+int process_cpu(pid_t pid, double *ret_user, double *ret_sys);
 const char *met(bool yes);
 
 int cmd_rtt(int argc, char **argv);
