@@ -291,7 +291,32 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 	v->has_pending = false;
 	av_frame_unref(v->pending);
 	v->io.skip_copies = skip_payload;
+	if (skip_payload) {
+		/*
+		 * libav runs a parser on the video packets (H.264 in mp4 has one):
+		 * fed no bytes it would read garbage.  The container's own tables
+		 * are the index (its sync samples are the keyframes), so the scan
+		 * reads through a demuxer opened without probing (which is what
+		 * makes parsers and buffers packets) and with parsers off.
+		 */
+		AVFormatContext *fmt;
 
+		v->io.skip_copies = false;
+		ret = reel__media_open_format(media, &v->io, media->iformat, false, &fmt);
+		if (ret < 0)
+			goto out;
+		if ((int)fmt->nb_streams <= v->stream) {
+			reel__media_close_format(&fmt);
+			ret = REEL_E_BADMEDIA;
+			goto out;
+		}
+		reel__media_close_format(&v->fmt);
+		v->fmt = fmt;
+		fmt->flags |= AVFMT_FLAG_NOPARSE | AVFMT_FLAG_NOFILLIN;
+		for (unsigned i = 0; i < fmt->nb_streams; i++)
+			fmt->streams[i]->discard = (int)i == v->stream ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
+		v->io.skip_copies = true;
+	}
 	for (uint64_t packets = 0;; packets++) {
 		AVPacket *pkt = v->pkt;
 
