@@ -155,6 +155,16 @@ static int wait_ready(const struct reel_client *client, int fd, short events, in
 	return n == 2 && p[1].revents ? REEL_E_COORDGONE : 0;
 }
 
+/* How long a waiting client blocks on its reply queue before it looks at the coordinator's pidfd. */
+#define REPLY_SLICE_MS 20
+
+static bool coordinator_gone(const struct reel_client *client)
+{
+	struct pollfd p = { .fd = client->coord_pidfd, .events = POLLIN };
+
+	return client->coord_pidfd >= 0 && poll(&p, 1, 0) > 0 && p.revents;
+}
+
 /* Milliseconds left before deadline; -1 without a timeout. */
 static int left_ms(int timeout_ms, double deadline)
 {
@@ -193,19 +203,27 @@ int reel_client_call(struct reel_client *client, struct reel_msg *request, unsig
 	if (r < 0)
 		return r;
 	for (;;) {
-		r = reel_queue_recv(client->reply, &reply, NULL, 0);
-		if (r == -EAGAIN) {
-			int left = left_ms(timeout_ms, deadline);
+		int left = left_ms(timeout_ms, deadline);
+
+		/*
+		 * A blocking receive, in slices: the reply wakes us straight from
+		 * the queue (no poll, no empty receive first: the round trip costs
+		 * what a raw ping-pong does), and between slices the pidfd says
+		 * whether the coordinator is still there to answer.
+		 */
+		if (gone || left == 0)
+			r = reel_queue_recv(client->reply, &reply, NULL, 0);
+		else
+			r = reel_queue_recv(client->reply, &reply, NULL,
+			                    left < 0 || left > REPLY_SLICE_MS ? REPLY_SLICE_MS : left);
+		if (r == -EAGAIN || r == -ETIMEDOUT) {
 			/* Replies sent before the coordinator left were all taken: nothing more comes. */
 			if (gone)
 				return REEL_E_COORDGONE;
-			if (left == 0)
+			if (left_ms(timeout_ms, deadline) == 0)
 				return -ETIMEDOUT;
-			w = wait_ready(client, (int)client->reply, POLLIN, left);
-			if (w == REEL_E_COORDGONE)
+			if (coordinator_gone(client))
 				gone = true;
-			else if (w < 0)
-				return w;
 			continue;
 		}
 		if (r == REEL_E_BADMSG)
