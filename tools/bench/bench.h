@@ -123,4 +123,17 @@ int cmd_pipeline(int argc, char **argv);
 int cmd_export_bench(int argc, char **argv);
 int cmd_keypress_bench(int argc, char **argv);
 
+/* --------------------------------------------- ipc and the machine */
+
+int cmd_ipc(int argc, char **argv);
+
+/* memcpy over 64 MiB buffers: passes timed copies into ret_us (µs); 0 or -ENOMEM. */
+int bench_memcpy_passes(unsigned passes, double *ret_us);
+/* GB/s from n such times (their median). */
+double bench_memcpy_gbps(const double *us, unsigned n);
+/* The type of the filesystem that holds path ("ext4", "tmpfs"): 0 or -errno. */
+int bench_fs_type(const char *path, char *buf, size_t len);
+/* The executable `name` in PATH into buf: 0, or -ENOENT. */
+int bench_which(const char *name, char *buf, size_t len);
+
 #endif
