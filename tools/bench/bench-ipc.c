@@ -33,7 +33,7 @@
 
 #define MSG_BYTES 1024u
 #define MAX_CHUNK (64u << 10)          /* bulk: the most one send carries */
-#define SRC_BYTES (64u << 20)          /* bulk: the sender's data (more than the caches), again and again */
+#define SRC_BYTES (64u << 20)          /* bulk: the sender's data, more than the caches hold */
 #define HEADROOM 64u                   /* room before every buffer sent (System V's type) */
 #define SLOT_BYTES 256u
 #define RING_SLOTS 16384u              /* 4 MiB a direction */

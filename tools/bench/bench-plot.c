@@ -215,10 +215,10 @@ static void ratios_chart(FILE *gp, unsigned rows)
 	            "set logscale y\nset xrange [-0.6:%u.4]\n", rows - 1);
 	fprintf(gp, "plot 'ratios.dat' using 1:3:($1-0.35):($1+0.35):(1):3:($3 >= 1 ? 0x55a868 : "
 	            "0xc44e52):xtic(2) with boxxyerror fs solid 0.85 lc rgb variable notitle, "
-	            "'' using 1:($3 >= 1 ? $3 : 1/0):(sprintf($3 >= 100 ? '%%.0f' : '%%.2f', $3)) with labels "
-	            "offset 0,0.7 font ',8' notitle, "
-	            "'' using 1:($3 < 1 ? $3 : 1/0):(sprintf($3 >= 0.1 ? '%%.2f' : '%%.2g', $3)) with labels "
-	            "offset 0,-0.7 font ',8' notitle, "
+	            "'' using 1:($3 >= 1 ? $3 : 1/0):(sprintf($3 >= 100 ? '%%.0f' : '%%.2f', $3)) "
+	            "with labels offset 0,0.7 font ',8' notitle, "
+	            "'' using 1:($3 < 1 ? $3 : 1/0):(sprintf($3 >= 0.1 ? '%%.2f' : '%%.2g', $3)) "
+	            "with labels offset 0,-0.7 font ',8' notitle, "
 	            "1 with lines dt 2 lc rgb 'black' title 'even (1)'\n");
 	fprintf(gp, "unset logscale y\nunset title\nunset xrange\n");
 }
@@ -294,6 +294,7 @@ int bench_plot(const struct json *results, const char *dir)
 	if (r < 0)
 		return r == -EIO ? CLI_FAIL : fail("gnuplot: %s", strerror(-r));
 	fprintf(stderr, "reel-bench: charts in %s:%s%s%s\n", dir, drawn,
-	        mechs ? "" : " (no ipc figures: no ipc.png)", lat ? "" : " (no round trips: no latency.png)");
+	        mechs ? "" : " (no ipc figures: no ipc.png)",
+	        lat ? "" : " (no round trips: no latency.png)");
 	return CLI_OK;
 }
