@@ -6,6 +6,9 @@
  *   reel-bench effects  [--runs R] [--frames N] [--json]
  *   reel-bench pipeline [--runs R] [--json]
  *   reel-bench edit-rtt [VIDEO] [--count N] [--runs R] [--json]
+ *   reel-bench ipc      [--count N] [--bulk-mib M] [--frames F] [--runs R] [--json]
+ *   reel-bench all      [--json] [--plot DIR] [--quick]
+ *   reel-bench plot     RESULTS.json DIR
  *
  * Every figure is printed next to a baseline measured in the same run, as
  * a ratio, because this machine is shared and noisy: absolute numbers from
@@ -37,6 +40,16 @@
  * durably) through a real coordinator, next to the raw queue ping-pong and
  * a STATUS round trip measured in the same run.
  *
+ * ipc: pipe, System V and POSIX message queues, a Unix stream socket, TCP
+ * over loopback and a shared-memory ring between two processes, each with
+ * the receiver reading every byte, next to memcpy; and the frame hand-off
+ * reel does (a frame number over a queue, the frame read in place from a
+ * shared file mapping) next to raw frames through a pipe.
+ *
+ * all: every part as a child `reel-bench PART --json`, collected into one
+ * object with a description of the machine, as a table or JSON, with
+ * charts drawn by gnuplot (--plot DIR; plot: from a saved result).
+ *
  * Buffer files go to a fresh folder inside reel's default buffer folder
  * (so that the figures are those of the default), removed at the end.
  */
@@ -54,7 +67,11 @@ static void usage(FILE *out)
 	             "  edit-rtt  the round trip of an edit (journaled durably), next to the raw\n"
 	             "            ping-pong and STATUS\n"
 	             "  export    reel export's speed, next to ffmpeg with the same filters and encoder\n"
-	             "  keypress  from a key press in the preview to the edited frame on screen\n\n"
+	             "  keypress  from a key press in the preview to the edited frame on screen\n"
+	             "  ipc       pipes, message queues, sockets, TCP and a shared ring between two\n"
+	             "            processes, every byte read; the frame hand-off next to a pipe\n"
+	             "  all       every part above, one table (or --json object), --plot DIR charts\n"
+	             "  plot      charts of a saved 'all --json' result (gnuplot)\n\n"
 	             "'reel-bench COMMAND --help' describes each.  A progress line is shown on\n"
 	             "stderr when it is a terminal; --json prints one object with every figure.\n");
 }
@@ -86,6 +103,12 @@ int main(int argc, char **argv)
 		return cmd_export_bench(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "keypress"))
 		return cmd_keypress_bench(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ipc"))
+		return cmd_ipc(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "all"))
+		return cmd_all(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "plot"))
+		return cmd_plot(argc - 1, argv + 1);
 	fprintf(stderr, "reel-bench: unknown command '%s' (see 'reel-bench --help')\n", argv[1]);
 	return CLI_USAGE;
 }

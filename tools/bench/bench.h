@@ -130,4 +130,56 @@ int cmd_pipeline(int argc, char **argv);
 int cmd_export_bench(int argc, char **argv);
 int cmd_keypress_bench(int argc, char **argv);
 
+/* ------------------------------------------------ ipc, all and plot */
+
+int cmd_ipc(int argc, char **argv);
+int cmd_all(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+
+/* memcpy over 64 MiB buffers: passes timed copies into ret_us (µs); 0 or -ENOMEM. */
+int bench_memcpy_passes(unsigned passes, double *ret_us);
+/* GB/s from n such times (their median). */
+double bench_memcpy_gbps(const double *us, unsigned n);
+/* The type of the filesystem that holds path ("ext4", "tmpfs"): 0 or -errno. */
+int bench_fs_type(const char *path, char *buf, size_t len);
+/* The executable `name` in PATH into buf: 0, or -ENOENT. */
+int bench_which(const char *name, char *buf, size_t len);
+
+/* A parsed JSON value (bench-json.c): a tree the caller frees with json_free(). */
+enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
+struct json {
+	enum json_type type;
+	bool boolean;
+	double number;
+	char *string;              /* JSON_STRING: the text, unescaped */
+	char *key;                 /* the member's name, inside an object */
+	struct json *child;        /* arrays and objects: the first element */
+	struct json *next;         /* the next element of the same array or object */
+};
+/* Parse text (NUL-terminated): the tree, or NULL with the reason in err. */
+struct json *json_parse(const char *text, char *err, size_t errlen);
+void json_free(struct json *j);
+/*
+ * The value at path under root, or NULL: members by name, separated by
+ * '.', and in arrays [N] (from 0) or [NAME=TEXT] (the first element whose
+ * member NAME is the string TEXT), e.g. "configs[edits=blur].fps".
+ */
+const struct json *json_get(const struct json *root, const char *path);
+/* The number at path: true when there is one. */
+bool json_number_at(const struct json *root, const char *path, double *ret);
+
+/* One figure of the table of `all`, evaluated from the results (bench-all.c). */
+struct bench_figure {
+	const char *part, *figure, *label;  /* label: short, for a chart */
+	const char *unit;
+	double reel, base, ratio;           /* NAN when not reported */
+	bool lower_better;                  /* the ratio is reel over the baseline of a time */
+	char target[32];                    /* "" when none */
+	int met;                            /* 1, 0, or -1: not reported */
+};
+/* The figures found in results, at most max of them, into out; their count. */
+size_t bench_figures(const struct json *results, struct bench_figure *out, size_t max);
+/* Charts of results as PNG in dir with gnuplot (bench-plot.c): 0, or an exit code. */
+int bench_plot(const struct json *results, const char *dir);
+
 #endif
