@@ -153,8 +153,15 @@ int cmd_frame(int argc, char **argv)
 		cli_error(CLI_FAIL, "frame", "%s: %s", out, reel_strerror(r));
 		goto out_close;
 	}
-	fprintf(strcmp(out, "-") == 0 ? stderr : stdout, "frame %" PRIu64 ", at %.6f s: %s\n", frame,
-	        cli_frame_seconds(buffer, (int64_t)frame), strcmp(out, "-") == 0 ? "standard output" : out);
+	/* A frame served before the background index reached it has no time to tell yet. */
+	if (frame < reel_index_ready(buffer))
+		fprintf(strcmp(out, "-") == 0 ? stderr : stdout, "frame %" PRIu64 ", at %.6f s: %s\n",
+		        frame, cli_frame_seconds(buffer, (int64_t)frame),
+		        strcmp(out, "-") == 0 ? "standard output" : out);
+	else
+		fprintf(strcmp(out, "-") == 0 ? stderr : stdout,
+		        "frame %" PRIu64 " (its time is not indexed yet): %s\n", frame,
+		        strcmp(out, "-") == 0 ? "standard output" : out);
 	code = CLI_OK;
 out_close:
 	reel_frame_free(&copy);

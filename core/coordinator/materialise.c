@@ -28,6 +28,7 @@
  * touched first so that they are the last candidates.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 
 #include "buffer/buffer.h"
 #include "buffer/slot.h"
+#include "reel/log.h"
 #include "edit/apply.h"
 #include "edit/edits.h"
 #include "materialise.h"
@@ -79,6 +81,7 @@ struct materialiser {
 	size_t nfailures, failurecap;
 	bool failed;                 /* the thread stopped on its own */
 	bool index_waiting;          /* the thread waits for the index to grow */
+	bool written_through;        /* pictures go through the file (atomic): no prefaulting */
 	int index_error;             /* the index will not grow past where it is: why */
 	unsigned serving_prio;       /* class of the request being decoded */
 	bool preempt;                /* a higher class waits */
@@ -144,6 +147,25 @@ static void unclaim(struct materialiser *m, uint64_t frame, uint32_t slot)
 		m->frame_slot[frame] = NO_SLOT;
 		m->slot_frame[slot] = -1;
 	}
+}
+
+/*
+ * Pictures that need no conversion go into the slot through the file: one
+ * copy into the page cache, instead of zeroing fresh pages (the
+ * prefaulter) and faulting them in through the mapping to copy into them
+ * (measured in docs/ARCHITECTURE.md).  The prefaulter then has nothing to do.
+ */
+static int sink_write_picture(void *userdata, uint64_t frame, const uint8_t *const plane[3],
+                              const int linesize[3])
+{
+	struct materialiser *m = userdata;
+	int r;
+
+	(void)frame;
+	r = reel_buffer_write_picture(m->buffer, m->cur_slot, plane, linesize);
+	if (r == 0)
+		__atomic_store_n(&m->written_through, true, __ATOMIC_RELAXED);
+	return r;
 }
 
 static int sink_begin(void *userdata, uint64_t frame, struct reel_frame *ret_frame)
@@ -374,6 +396,22 @@ void materialiser_index_grew(struct materialiser *m, int error)
 }
 
 /*
+ * Frames this far past the scan are served from a local index rather than
+ * waited for: the scan covers a few hundred thousand frames a second, a
+ * local index costs demuxing three groups of pictures.
+ */
+#define LOCAL_INDEX_AHEAD 3000
+
+/* A local index the scan has now reached must agree with it: said once, loudly, if not. */
+static void check_local_index(struct materialiser *m)
+{
+	if (reel_media_local_check(m->media, m->buffer) < 0)
+		reel_log(REEL_LOG_ERROR, "coord", "frames numbered from the sample table before the "
+		         "scan reached them differ from the scan's index: this file's groups of "
+		         "pictures only looked closed; frames served before the scan may be misnumbered");
+}
+
+/*
  * Wait until the index reaches frame f and the one after it (a frame's
  * sound ends where the next frame starts), while the indexer still builds
  * it.  0 with *ret_upto the last frame decodable now (at least f), 1 when
@@ -382,11 +420,13 @@ void materialiser_index_grew(struct materialiser *m, int error)
 static int reach_index(struct materialiser *m, uint64_t f, uint64_t *ret_upto)
 {
 	uint64_t count = m->info->frame_count;
+	bool local_tried = false;
 	int r = 0;
 
+	check_local_index(m);
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
-		uint64_t ready = reel_index_ready(m->buffer);
+		uint64_t ready = reel_index_ready(m->buffer), last;
 
 		if (ready == count) {
 			*ret_upto = count - 1;
@@ -395,6 +435,29 @@ static int reach_index(struct materialiser *m, uint64_t f, uint64_t *ret_upto)
 		if (ready >= f + 2) {
 			*ret_upto = ready - 2;
 			break;
+		}
+		/*
+		 * Far past the scan: a keyframe seek with the frames numbered from
+		 * the sample table beats waiting (local-index.c), when the file
+		 * allows it.
+		 */
+		if (reel_media_local_covers(m->media, f, &last)) {
+			*ret_upto = last;
+			break;
+		}
+		if (!local_tried && f >= ready + LOCAL_INDEX_AHEAD) {
+			local_tried = true;
+			pthread_mutex_unlock(&m->lock);
+			r = reel_media_local_index(m->media, m->buffer, f, &last);
+			pthread_mutex_lock(&m->lock);
+			if (r == 0) {
+				reel_log(REEL_LOG_DEBUG, "coord", "frames %" PRIu64 "-%" PRIu64 " served from "
+				         "a local index (the scan is at %" PRIu64 ")", f, last, ready);
+				*ret_upto = last;
+				break;
+			}
+			r = 0;
+			continue;
 		}
 		if (m->index_error < 0) {
 			r = m->index_error;
@@ -419,7 +482,7 @@ static int reach_index(struct materialiser *m, uint64_t f, uint64_t *ret_upto)
  */
 static int serve(struct materialiser *m, struct request *req)
 {
-	const struct reel_sink sink = { sink_begin, sink_end, m };
+	const struct reel_sink sink = { sink_begin, sink_end, m, sink_write_picture };
 
 	for (int pass = 0; pass < 3; pass++) {
 		pthread_mutex_lock(&m->lock);
@@ -556,6 +619,9 @@ static void prefault(struct materialiser *m, uint32_t slot)
 {
 	bool free_slot;
 
+	/* Pictures written through the file need no pages made ready for them. */
+	if (__atomic_load_n(&m->written_through, __ATOMIC_RELAXED))
+		return;
 	if (reel_slot_lock(m->buffer, slot, 0) < 0)
 		return;
 	pthread_mutex_lock(&m->lock);

@@ -65,7 +65,34 @@ void reel__media_decode_fini(struct reel_media *media)
 
 static int entry_at(const struct decode_call *c, uint64_t i, struct reel_index_entry *ret)
 {
-	return reel_index_get(c->buffer, i, ret);
+	const struct reel_media *m = c->media;
+	int r = reel_index_get(c->buffer, i, ret);
+
+	/* Not indexed yet, but in the local index (local-index.c). */
+	if (r == REEL_E_NOTYET && m->island && i >= m->island_first &&
+	    i - m->island_first < m->island_count) {
+		*ret = m->island[i - m->island_first];
+		return 0;
+	}
+	return r;
+}
+
+/* The frame of pts in the local index; -1 when not there, its end when after it. */
+static int64_t island_lookup(const struct reel_media *m, int64_t pts)
+{
+	uint64_t lo = 0, hi = m->island_count;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (m->island[mid].pts < pts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->island_count && m->island[lo].pts == pts)
+		return (int64_t)(m->island_first + lo);
+	return lo == m->island_count ? (int64_t)(m->island_first + m->island_count) : -1;
 }
 
 /* The keyframe at or before frame, in presentation order; 0 when none is marked. */
@@ -111,8 +138,12 @@ static int64_t lookup_pts(const struct decode_call *c, int64_t pts, uint64_t gue
 	 * Past the entries published so far (the index is still being built):
 	 * a frame after any the caller may ask for now, kept for a later call.
 	 */
-	if (lo == ready && ready < c->binfo->frame_count)
-		return (int64_t)ready;
+	if (lo == ready && ready < c->binfo->frame_count) {
+		const struct reel_media *m = c->media;
+		int64_t in = m->island && m->island_first >= ready ? island_lookup(m, pts) : -1;
+
+		return in >= 0 ? in : (int64_t)ready;
+	}
 	if (lo < c->binfo->frame_count && entry_at(c, lo, &e) == 0 && e.pts == pts) {
 		/* Equal pts (damaged files): take the first one not delivered yet. */
 		while (lo < guess && lo + 1 < c->binfo->frame_count &&
@@ -321,7 +352,8 @@ static int get_sws(struct reel__video *v, int sw, int sh, enum AVPixelFormat sfm
 	return 0;
 }
 
-static int write_picture(struct reel__video *v, const AVFrame *src, const struct reel_frame *dst)
+static int write_picture(struct reel__video *v, const AVFrame *src, const struct reel_frame *dst,
+                         const struct reel_sink *sink, uint64_t frame)
 {
 	int dw = (int)dst->width[0], dh = (int)dst->height[0];
 	bool full = src->color_range == AVCOL_RANGE_JPEG;
@@ -333,6 +365,14 @@ static int write_picture(struct reel__video *v, const AVFrame *src, const struct
 	if (src->width <= 0 || src->height <= 0 || !src->data[0])
 		return REEL_E_DECODE;
 	if (fmt == AV_PIX_FMT_YUV420P && !full && src->width == dw && src->height == dh) {
+		if (sink && sink->write_picture) {
+			const uint8_t *const plane[3] = { src->data[0], src->data[1], src->data[2] };
+			const int linesize[3] = { src->linesize[0], src->linesize[1], src->linesize[2] };
+
+			ret = sink->write_picture(sink->userdata, frame, plane, linesize);
+			if (ret != -ENOTSUP)
+				return ret;
+		}
 		for (int i = 0; i < 3; i++)
 			av_image_copy_plane(dst->plane[i], strides[i], src->data[i], src->linesize[i],
 			                    (int)dst->width[i], (int)dst->height[i]);
@@ -765,7 +805,7 @@ static int deliver_frame(const struct decode_call *c, uint64_t idx)
 		error = REEL_E_DECODE;
 		goto out_end;
 	}
-	ret = write_picture(&media->video, media->video.frame, &dst);
+	ret = write_picture(&media->video, media->video.frame, &dst, c->sink, idx);
 	if (ret < 0) {
 		error = ret;
 		goto out_end;
@@ -921,7 +961,7 @@ int reel_media_decode_picture(struct reel_media *media, const struct reel_buffer
                               uint64_t frame, const struct reel_frame *dst)
 {
 	struct one_picture o = { .frame = frame, .dst = dst };
-	const struct reel_sink sink = { one_begin, one_end, &o };
+	const struct reel_sink sink = { one_begin, one_end, &o, NULL };
 	int ret;
 
 	if (!dst || !reel__frame_view_valid(dst))

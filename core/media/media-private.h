@@ -106,6 +106,14 @@ struct reel_media {
 	struct reel_media_info info;
 	struct reel__video video;
 	struct reel__audio audio;
+	/*
+	 * A local index (local-index.c): the entries of frames
+	 * [island_first, island_first + island_count) found by demuxing the
+	 * GOPs around a frame the background scan has not reached yet.
+	 */
+	struct reel_index_entry *island;
+	uint64_t island_first, island_count, island_last;   /* last: the last frame decodable */
+	bool island_checked;        /* compared with the scan's entries once they came */
 	reel_progress_fn progress;  /* see reel_media_set_progress() */
 	void *progress_data;
 	char why[256];              /* the reason of the last refusal, "" when none */

@@ -123,6 +123,26 @@ int reel_media_sample_table(struct reel_media *media, uint64_t *ret_count,
  * a publish() < 0 stops the scan with that error.  REEL_E_INDEX if a packet
  * would sort before entries already published (pts below its dts).
  */
+/*
+ * A frame the background scan has not reached yet, numbered from the
+ * sample table: demux the group of pictures it lies in and the ones around
+ * it, and when they are closed (checked: see core/media/local-index.c) keep
+ * their entries so that reel_media_decode() can serve frames up to
+ * *ret_last without the index (the decoder is moved).  -ENOTSUP when the
+ * file does not allow it (open groups, an edit list, no sample table):
+ * wait for the scan.  Returns at once when the frame is already covered.
+ */
+int reel_media_local_index(struct reel_media *media, const struct reel_buffer *buffer,
+                           uint64_t frame, uint64_t *ret_last);
+/* true with *ret_last when the local index covers frame. */
+bool reel_media_local_covers(const struct reel_media *media, uint64_t frame, uint64_t *ret_last);
+/*
+ * Once the scan has reached the local index: 1 when its entries are the
+ * scan's, -1 when they differ (frames were served under other numbers: a
+ * file whose groups only looked closed), 0 before, and after the answer.
+ */
+int reel_media_local_check(struct reel_media *media, const struct reel_buffer *buffer);
+
 struct reel_media_scan_sink {
 	int (*publish)(void *userdata, const struct reel_index_entry *entries, uint64_t n);
 	void *userdata;
@@ -143,6 +163,15 @@ struct reel_sink {
 	int (*begin)(void *userdata, uint64_t frame, struct reel_frame *ret_frame);
 	int (*end)(void *userdata, uint64_t frame, uint32_t audio_samples, int32_t error);
 	void *userdata;
+	/*
+	 * Optional: a picture that needs no conversion (8-bit 4:2:0, limited
+	 * range, the buffer's size) is handed over as the decoder has it, for
+	 * the sink to write where begin() said (the materialiser writes it
+	 * through the file: reel_buffer_write_picture).  0 written; -ENOTSUP
+	 * to have the decoder copy it into the planes instead; < 0 an error.
+	 */
+	int (*write_picture)(void *userdata, uint64_t frame, const uint8_t *const plane[3],
+	                     const int linesize[3]);
 };
 
 /*

@@ -686,6 +686,7 @@ void reel_media_close(struct reel_media *media)
 	if (!media)
 		return;
 	reel__media_decode_fini(media);
+	free(media->island);
 	avcodec_free_context(&media->video.dec);
 	av_packet_free(&media->video.pkt);
 	av_frame_free(&media->video.frame);

@@ -411,6 +411,7 @@ struct check_sink {
 	struct reel_frame cur;
 	uint8_t *delivered;              /* per frame, this call: 1 ok, 2 error */
 	unsigned ok, errors, mismatches, audio_frames, audio_bad;
+	unsigned written;                /* pictures written through the file */
 	double audio_max_diff;
 };
 
@@ -514,7 +515,7 @@ static int check_end(void *userdata, uint64_t frame, uint32_t audio_samples, int
 /* Decode [frame, last] and check that each of them arrived, good when must_be_ok. */
 static void decode_range(struct check_sink *s, uint64_t frame, uint64_t last, bool must_be_ok)
 {
-	struct reel_sink sink = { check_begin, check_end, s };
+	struct reel_sink sink = { check_begin, check_end, s, NULL };
 
 	memset(s->delivered, 0, s->fx->count);
 	assert_int_equal(reel_media_decode(s->fx->media, s->fx->buffer, frame, last, &sink), 0);
@@ -759,7 +760,7 @@ static void test_media_sink_skip_and_stop(void **state)
 	s.ref = &ref;
 	s.slots = reel_buffer_info(fx.buffer)->slot_count;
 	s.delivered = calloc(fx.count, 1);
-	sink = (struct reel_sink){ skip_begin, stop_end, &s };
+	sink = (struct reel_sink){ skip_begin, stop_end, &s, NULL };
 	assert_int_equal(reel_media_decode(fx.media, fx.buffer, 0, fx.count - 1, &sink), 0);
 	/* Even frames up to 6 arrived, odd ones were skipped, nothing after the stop. */
 	for (uint64_t i = 0; i < fx.count; i++)
@@ -770,7 +771,7 @@ static void test_media_sink_skip_and_stop(void **state)
 	assert_int_equal(s.mismatches, 0);
 	/* An aborting sink's error comes back, and the decoder recovers afterwards. */
 	{
-		struct reel_sink abort_sink = { cancel_begin, check_end, &s };
+		struct reel_sink abort_sink = { cancel_begin, check_end, &s, NULL };
 		assert_int_equal(reel_media_decode(fx.media, fx.buffer, 20, 22, &abort_sink),
 		                 -ECANCELED);
 		abort_sink.end = NULL;
@@ -1256,6 +1257,117 @@ static void test_media_write_image(void **state)
 	fixture_close(&fx);
 }
 
+static int write_through(void *userdata, uint64_t frame, const uint8_t *const plane[3],
+                         const int linesize[3])
+{
+	struct check_sink *s = userdata;
+	int r = reel_buffer_write_picture(s->fx->buffer, (uint32_t)(frame % s->slots), plane,
+	                                  linesize);
+
+	s->written += r == 0;
+	return r;
+}
+
+/*
+ * Pictures written through the file (pwritev, as the materialiser does)
+ * land in the slots every mapping sees, exactly, padding or not.
+ */
+static void test_media_write_through_file(void **state)
+{
+	/* Rows with padding after them in the slot, in the luma (160 of 192) and the chroma. */
+	static const char *const clips[] = { "h264-bframes.mp4", "long.mp4" };
+	(void)state;
+
+	for (size_t k = 0; k < sizeof(clips) / sizeof(clips[0]); k++) {
+		const char *path = clip_path(clips[k]);
+		struct fixture fx;
+		struct ref_video ref;
+		struct check_sink s;
+		struct reel_sink sink;
+
+		fixture_open(&fx, path, 0);
+		ref_decode(path, &ref, NULL);
+		memset(&s, 0, sizeof(s));
+		s.fx = &fx;
+		s.ref = &ref;
+		s.slots = reel_buffer_info(fx.buffer)->slot_count;
+		s.delivered = calloc(fx.count, 1);
+		sink = (struct reel_sink){ check_begin, check_end, &s, write_through };
+		assert_int_equal(reel_media_decode(fx.media, fx.buffer, 0, fx.count - 1, &sink), 0);
+		assert_int_equal(s.ok, fx.count);
+		assert_int_equal(s.written, fx.count);
+		assert_int_equal(s.mismatches, 0);
+		free(s.delivered);
+		ref_free(&ref, NULL);
+		fixture_close(&fx);
+	}
+}
+
+/*
+ * A frame far past what the background scan has indexed is served from a
+ * local index (the groups of pictures around it, numbered from the sample
+ * table): the same pictures, under the same numbers, as with the whole
+ * index; and the scan's entries, once there, agree with it.
+ */
+static void test_media_local_index_far_frames(void **state)
+{
+	const char *path = clip_path("long.mp4");
+	struct fixture fx;
+	struct ref_video ref;
+	struct check_sink s;
+	uint64_t last, keys = 0;
+	uint64_t picks[2];
+	const uint64_t *far;
+
+	(void)state;
+	fixture_open(&fx, path, 0);
+	ref_decode(path, &ref, NULL);
+	for (uint64_t i = 0; i < fx.count; i++)
+		keys += (fx.index[i].flags & REEL_INDEX_KEY) != 0;
+	assert_true(keys >= 3);
+	/* As a coordinator has it right after the open: nothing indexed, a fresh source. */
+	reel_index_restart(fx.buffer);
+	reel_media_close(fx.media);
+	assert_int_equal(reel_media_open(path, &fx.media), 0);
+	memset(&s, 0, sizeof(s));
+	s.fx = &fx;
+	s.ref = &ref;
+	s.slots = reel_buffer_info(fx.buffer)->slot_count;
+	s.delivered = calloc(fx.count, 1);
+	picks[0] = 10;
+	picks[1] = fx.count * 3 / 4;
+	for (far = picks; far < picks + 2; far++) {
+		assert_int_equal(reel_media_local_index(fx.media, fx.buffer, *far, &last), 0);
+		assert_true(last >= *far && last < fx.count);
+		assert_true(reel_media_local_covers(fx.media, *far, &last));
+		assert_int_equal(reel_index_ready(fx.buffer), 0);
+		memset(s.delivered, 0, fx.count);
+		decode_range(&s, *far, last, true);
+		assert_int_equal(s.mismatches, 0);
+	}
+	/* The scan catches up: its entries are the local index's. */
+	assert_int_equal(reel_media_local_check(fx.media, fx.buffer), 0);
+	assert_int_equal(reel_index_publish(fx.buffer, 0, fx.index, fx.count), 0);
+	assert_int_equal(reel_media_local_check(fx.media, fx.buffer), 1);
+	free(s.delivered);
+	ref_free(&ref, NULL);
+	fixture_close(&fx);
+}
+
+/* An edit list numbers frames the sample table does not: no local index, the scan is waited for. */
+static void test_media_local_index_refused_with_edit_list(void **state)
+{
+	struct fixture fx;
+	uint64_t last;
+
+	(void)state;
+	fixture_open(&fx, clip_path("cut.mp4"), 0);
+	reel_index_restart(fx.buffer);
+	assert_int_equal(reel_media_local_index(fx.media, fx.buffer, fx.count - 1, &last), -ENOTSUP);
+	assert_false(reel_media_local_covers(fx.media, fx.count - 1, &last));
+	fixture_close(&fx);
+}
+
 struct publications {
 	struct reel_index_entry *entries;
 	uint64_t count, cap;
@@ -1439,6 +1551,9 @@ int main(void)
 		cmocka_unit_test(test_media_scan_progress_and_cancel),
 		CLIP_TESTS(test_media_progressive_scan_matches),
 		cmocka_unit_test(test_media_sample_table_refused_when_cut),
+		cmocka_unit_test(test_media_write_through_file),
+		cmocka_unit_test(test_media_local_index_far_frames),
+		cmocka_unit_test(test_media_local_index_refused_with_edit_list),
 	};
 
 	av_log_set_level(AV_LOG_QUIET);
