@@ -23,6 +23,7 @@
 #include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/vfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -959,6 +960,54 @@ static int write_zeros(int fd, uint64_t offset, uint64_t len)
 			return w < 0 ? -errno : -EIO;
 		offset += (uint64_t)w;
 		len -= (uint64_t)w;
+	}
+	return 0;
+}
+
+int reel_buffer_write_picture(struct reel_buffer *buffer, uint32_t slot,
+                              const uint8_t *const plane[3], const int linesize[3])
+{
+	/* The padding at the end of a slot row (strides are rounded up to REEL__PLANE_ALIGN). */
+	static const uint8_t pad[REEL__PLANE_ALIGN];
+	const struct reel_buffer_info *info = &buffer->info;
+	struct iovec iov[512];
+
+	if (buffer->readonly)
+		return -EBADF;
+	if (slot >= info->slot_count)
+		return REEL_E_RANGE;
+	for (int i = 0; i < 3; i++) {
+		uint32_t w = i == 0 ? info->width : (info->width + 1) / 2;
+		uint32_t h = i == 0 ? info->height : (info->height + 1) / 2;
+		uint32_t gap = info->plane_stride[i] - w;
+		uint64_t off = info->slots_offset + (uint64_t)slot * info->slot_stride +
+		               info->plane_offset[i];
+
+		if (info->plane_stride[i] < w || gap > sizeof(pad) || linesize[i] < (int)w)
+			return -ENOTSUP;
+		/* One range of the file per plane: each row, then its padding (zeros). */
+		for (uint32_t y = 0; y < h;) {
+			size_t n = 0, len = 0;
+			ssize_t done;
+
+			for (; y < h && n + 2 <= sizeof(iov) / sizeof(iov[0]); y++) {
+				iov[n].iov_base = (void *)(plane[i] + (size_t)y * (size_t)linesize[i]);
+				iov[n++].iov_len = w;
+				len += w;
+				if (gap && y + 1 < h) {
+					iov[n].iov_base = (void *)pad;
+					iov[n++].iov_len = gap;
+					len += gap;
+				}
+			}
+			done = pwritev(buffer->fd, iov, (int)n, (off_t)off);
+			/* A short write (a full disk) is not retried piecemeal: it fails. */
+			if (done < 0)
+				return -errno;
+			if ((size_t)done != len)
+				return -ENOSPC;
+			off += len;
+		}
 	}
 	return 0;
 }

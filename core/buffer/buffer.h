@@ -185,6 +185,17 @@ int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot);
  */
 #define REEL_PREFAULT_DISCARD 1u
 int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigned flags);
+/*
+ * Write a YUV420P picture of the buffer's size (plane[i] rows linesize[i]
+ * bytes apart) into the slot's planes through the file (pwritev), not the
+ * mapping: the page cache takes the bytes in one copy, without the faults,
+ * zeroing and block allocation of first touching fresh pages through a
+ * shared mapping (measured in docs/ARCHITECTURE.md).  Every mapping of the
+ * file sees the picture at once.  The padding at the end of each slot row
+ * is written with zeros.  -EBADF read-only.
+ */
+int reel_buffer_write_picture(struct reel_buffer *buffer, uint32_t slot,
+                              const uint8_t *const plane[3], const int linesize[3]);
 
 /* Pointers to the slot's planes and samples. */
 int reel_buffer_frame(struct reel_buffer *buffer, uint32_t slot, struct reel_frame *ret_frame);
