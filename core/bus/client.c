@@ -157,6 +157,12 @@ static int wait_ready(const struct reel_client *client, int fd, short events, in
 
 /* How long a waiting client blocks on its reply queue before it looks at the coordinator's pidfd. */
 #define REPLY_SLICE_MS 20
+/*
+ * How long it looks for the reply before it sleeps: a quick request (STATUS,
+ * NEED of a resident frame) is answered within this, and a sleeping thread
+ * pays a wake-up of its CPU on top (see the coordinator's SPIN_AFTER_REQUEST_MS).
+ */
+#define SPIN_FOR_REPLY_MS 0.05
 
 static bool coordinator_gone(const struct reel_client *client)
 {
@@ -202,6 +208,20 @@ int reel_client_call(struct reel_client *client, struct reel_msg *request, unsig
 	}
 	if (r < 0)
 		return r;
+	/* The reply of a quick request comes within microseconds: looked for awake first. */
+	for (double spin_until = reel__now_ms() + SPIN_FOR_REPLY_MS; reel__now_ms() < spin_until;) {
+		r = reel_queue_recv(client->reply, &reply, NULL, 0);
+		if (r == -EAGAIN)
+			continue;
+		if (r == 0 && reply.id == request->id &&
+		    (reply.kind == REEL_MSG_REPLY || reply.kind == REEL_MSG_STATUS_REPLY)) {
+			acknowledged(client);
+			if (ret_reply)
+				*ret_reply = reply;
+			return reply.result;
+		}
+		/* Anything else (a stale reply, a malformed message) is dropped as the loop below would. */
+	}
 	for (;;) {
 		int left = left_ms(timeout_ms, deadline);
 
