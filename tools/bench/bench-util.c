@@ -407,16 +407,48 @@ void pingpong_stop(struct pingpong *pp)
 	}
 }
 
+/*
+ * Receive one message, looking for it awake for spin_us first (as reel's
+ * bus does: see SPIN_AFTER_REQUEST_MS in the coordinator), then blocking.
+ */
+static ssize_t receive_spinning(mqd_t q, char *buf, size_t len, double spin_us)
+{
+	static const struct timespec past = { 0, 0 };
+	double until = spin_us > 0 ? now_us() + spin_us : 0;
+	ssize_t n;
+
+	while (until > 0) {
+		n = mq_timedreceive(q, buf, len, NULL, &past);
+		if (n >= 0 || (errno != ETIMEDOUT && errno != EAGAIN && errno != EINTR))
+			return n;
+		if (now_us() >= until)
+			break;
+	}
+	do
+		n = mq_receive(q, buf, len, NULL);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
 int pingpong_start(struct pingpong *pp)
+{
+	return pingpong_start_spinning(pp, 0);
+}
+
+int pingpong_start_spinning(struct pingpong *pp, double spin_us)
 {
 	struct mq_attr attr = { .mq_maxmsg = REEL_BUS_DEPTH, .mq_msgsize = REEL_MSG_SIZE };
 	char buf[REEL_MSG_SIZE];
 	int r;
 
 	memset(pp, 0, sizeof(*pp));
+	pp->spin_us = spin_us;
 	pp->ping = pp->pong = (mqd_t)-1;
-	snprintf(pp->ping_name, sizeof(pp->ping_name), "/reel-bench.%ld.ping", (long)getpid());
-	snprintf(pp->pong_name, sizeof(pp->pong_name), "/reel-bench.%ld.pong", (long)getpid());
+	static unsigned seq;
+
+	seq++;
+	snprintf(pp->ping_name, sizeof(pp->ping_name), "/reel-bench.%ld.%u.ping", (long)getpid(), seq);
+	snprintf(pp->pong_name, sizeof(pp->pong_name), "/reel-bench.%ld.%u.pong", (long)getpid(), seq);
 	pp->ping = mq_open(pp->ping_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &attr);
 	if (pp->ping == (mqd_t)-1)
 		goto out_errno;
@@ -430,9 +462,7 @@ int pingpong_start(struct pingpong *pp)
 	if (pp->pid == 0) {
 		/* The echo: as little work as a process can do per message. */
 		for (;;) {
-			ssize_t n = mq_receive(pp->ping, buf, sizeof(buf), NULL);
-			if (n < 0 && errno == EINTR)
-				continue;
+			ssize_t n = receive_spinning(pp->ping, buf, sizeof(buf), spin_us);
 			if (n <= 0 || buf[0] == 'q')
 				_exit(0);
 			if (mq_send(pp->pong, buf, (size_t)n, 0) < 0)
@@ -457,7 +487,7 @@ int pingpong_batch(struct pingpong *pp, unsigned n, double *samples)
 	for (unsigned i = 0; i < n; i++) {
 		double t0 = now_us();
 		if (mq_send(pp->ping, buf, sizeof(buf), 0) < 0 ||
-		    mq_receive(pp->pong, buf, sizeof(buf), NULL) < 0)
+		    receive_spinning(pp->pong, buf, sizeof(buf), pp->spin_us) < 0)
 			return -errno;
 		if (samples)
 			samples[i] = now_us() - t0;

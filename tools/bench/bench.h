@@ -72,6 +72,7 @@ struct pingpong {
 	char ping_name[64], pong_name[64];
 	mqd_t ping, pong;
 	pid_t pid;
+	double spin_us;            /* both sides look for the next message this long before sleeping */
 };
 struct clip {
 	const char *label;
@@ -111,6 +112,7 @@ int check_applied(const struct coord_child *c, uint64_t first_seq, unsigned n);
 struct pct summarise(double *samples, unsigned count, unsigned runs);
 void pingpong_stop(struct pingpong *pp);
 int pingpong_start(struct pingpong *pp);
+int pingpong_start_spinning(struct pingpong *pp, double spin_us);
 int pingpong_batch(struct pingpong *pp, unsigned n, double *samples);
 int bus_calls(struct reel_client *client, uint16_t kind, unsigned n, double *samples);
 int make_small_clip(const char *path);
