@@ -397,8 +397,8 @@ void materialiser_index_grew(struct materialiser *m, int error)
 
 /*
  * Frames this far past the scan are served from a local index rather than
- * waited for: the scan covers a few hundred thousand frames a second, a
- * local index costs demuxing three groups of pictures.
+ * waited for: the scan covers a hundred thousand frames or more a second,
+ * a local index costs demuxing three groups of pictures.
  */
 #define LOCAL_INDEX_AHEAD 3000
 
@@ -445,7 +445,12 @@ static int reach_index(struct materialiser *m, uint64_t f, uint64_t *ret_upto)
 			*ret_upto = last;
 			break;
 		}
-		if (!local_tried && f >= ready + LOCAL_INDEX_AHEAD) {
+		/*
+		 * Before the scan has published anything (its demuxer is still
+		 * opening: tens of ms on a long file) the first frames come from a
+		 * local index too.
+		 */
+		if (!local_tried && (ready == 0 || f >= ready + LOCAL_INDEX_AHEAD)) {
 			local_tried = true;
 			pthread_mutex_unlock(&m->lock);
 			r = reel_media_local_index(m->media, m->buffer, f, &last);
