@@ -192,7 +192,9 @@ int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigne
  * zeroing and block allocation of first touching fresh pages through a
  * shared mapping (measured in docs/ARCHITECTURE.md).  Every mapping of the
  * file sees the picture at once.  The padding at the end of each slot row
- * is written with zeros.  -EBADF read-only.
+ * is written with zeros.  Only for a buffer on tmpfs: -ENOTSUP on a disk
+ * file (copy into the planes instead), where it measured slower for the
+ * edits that follow; -EBADF read-only.
  */
 int reel_buffer_write_picture(struct reel_buffer *buffer, uint32_t slot,
                               const uint8_t *const plane[3], const int linesize[3]);

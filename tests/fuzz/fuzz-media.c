@@ -193,6 +193,26 @@ static void run_one(const uint8_t *data, size_t size, struct outcome *out)
 		decode_range(media, buffer, out->frames / 2, out->frames / 2 + 1, out);
 		decode_range(media, buffer, out->frames - 1, out->frames - 1, out);
 	}
+	/*
+	 * The paths of a file indexed in the background: its sample table, and
+	 * a frame served from a local index before the scan got there.  A
+	 * hostile file may make them disagree with the scan (which the
+	 * coordinator reports); they must not misbehave.
+	 */
+	{
+		uint64_t table_count, last, mid = out->frames / 2;
+		uint32_t table_audio;
+
+		(void)reel_media_sample_table(media, &table_count, &table_audio);
+		reel_index_restart(buffer);
+		if (reel_media_local_index(media, buffer, mid, &last) == 0) {
+			if (last < mid || last >= out->frames)
+				abort();
+			decode_range(media, buffer, mid, last < mid + 1 ? last : mid + 1, out);
+			if (reel_index_publish(buffer, 0, index, out->frames) == 0)
+				(void)reel_media_local_check(media, buffer);
+		}
+	}
 
 out_close:
 	if (buffer) {

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1269,15 +1271,23 @@ static int write_through(void *userdata, uint64_t frame, const uint8_t *const pl
 }
 
 /*
- * Pictures written through the file (pwritev, as the materialiser does)
- * land in the slots every mapping sees, exactly, padding or not.
+ * Pictures written through the file (pwritev, as the materialiser does on
+ * tmpfs) land in the slots every mapping sees, exactly, padding or not; on
+ * a disk file the decoder copies them into the planes instead.
  */
 static void test_media_write_through_file(void **state)
 {
 	/* Rows with padding after them in the slot, in the luma (160 of 192) and the chroma. */
 	static const char *const clips[] = { "h264-bframes.mp4", "long.mp4" };
-	(void)state;
+	const char *dir = *state, *old = getenv("TMPDIR");
+	char *saved = old ? strdup(old) : NULL;
+	struct statfs sfs;
+	bool tmpfs;
 
+	if (access(dir, W_OK) != 0)
+		skip();
+	tmpfs = statfs(dir, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
+	setenv("TMPDIR", dir, 1);
 	for (size_t k = 0; k < sizeof(clips) / sizeof(clips[0]); k++) {
 		const char *path = clip_path(clips[k]);
 		struct fixture fx;
@@ -1295,12 +1305,17 @@ static void test_media_write_through_file(void **state)
 		sink = (struct reel_sink){ check_begin, check_end, &s, write_through };
 		assert_int_equal(reel_media_decode(fx.media, fx.buffer, 0, fx.count - 1, &sink), 0);
 		assert_int_equal(s.ok, fx.count);
-		assert_int_equal(s.written, fx.count);
+		assert_int_equal(s.written, tmpfs ? fx.count : 0);
 		assert_int_equal(s.mismatches, 0);
 		free(s.delivered);
 		ref_free(&ref, NULL);
 		fixture_close(&fx);
 	}
+	if (saved)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	free(saved);
 }
 
 /*
@@ -1551,7 +1566,8 @@ int main(void)
 		cmocka_unit_test(test_media_scan_progress_and_cancel),
 		CLIP_TESTS(test_media_progressive_scan_matches),
 		cmocka_unit_test(test_media_sample_table_refused_when_cut),
-		cmocka_unit_test(test_media_write_through_file),
+		cmocka_unit_test_prestate(test_media_write_through_file, (void *)"/dev/shm"),
+		cmocka_unit_test_prestate(test_media_write_through_file, (void *)"/tmp"),
 		cmocka_unit_test(test_media_local_index_far_frames),
 		cmocka_unit_test(test_media_local_index_refused_with_edit_list),
 	};
