@@ -413,6 +413,15 @@ size_t bench_figures(const struct json *results, struct bench_figure *out, size_
 			         goal);
 		m = d->met ? json_get(part, d->met) : NULL;
 		f->met = m && m->type == JSON_BOOL ? m->boolean : -1;
+		/* A target of the form "<= 1.5x" or ">= 0.9x" the part does not judge is judged here. */
+		if (f->met < 0 && d->target) {
+			double want;
+			char op[3];
+
+			if (sscanf(d->target, "%2s %lfx", op, &want) == 2 && (!strcmp(op, "<=") ||
+			                                                       !strcmp(op, ">=")))
+				f->met = op[0] == '<' ? f->ratio <= want : f->ratio >= want;
+		}
 		n++;
 	}
 	return n;
