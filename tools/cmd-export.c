@@ -308,9 +308,12 @@ int cmd_export(int argc, char **argv)
 		goto out_close;
 	}
 	/* The plan needs every frame's time. */
-	if (cli_wait_index(buffer) < 0) {
-		cli_error(CLI_FAIL, "export", "%s: the frame index is still being built after a minute",
-		          session);
+	r = cli_wait_index(buffer);
+	if (r < 0) {
+		cli_error(CLI_FAIL, "export", r == REEL_E_NOTYET ?
+		          "%s: the frame index is still being built after a minute" :
+		          "%s: the frame index could not be built (%s); reopen the session to index the "
+		          "whole file", session, reel_strerror(r));
 		goto out_close;
 	}
 	if (cli_parse_range(frames, times, buffer, &o.first, &o.last, why, sizeof(why)) < 0) {

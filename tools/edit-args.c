@@ -78,7 +78,7 @@ static int lower_bound_waiting(const struct reel_buffer *b, int64_t pts, uint64_
 	for (int waited = 0;; waited += 5) {
 		int r = reel_index_lower_bound(b, pts, ret);
 
-		if (r != REEL_E_NOTYET || waited >= INDEX_WAIT_MS)
+		if (r != REEL_E_NOTYET || waited >= INDEX_WAIT_MS || reel_index_failed(b))
 			return r;
 		usleep(5000);
 	}
@@ -87,6 +87,8 @@ static int lower_bound_waiting(const struct reel_buffer *b, int64_t pts, uint64_
 int cli_wait_index(const struct reel_buffer *b)
 {
 	for (int waited = 0; reel_index_ready(b) < reel_buffer_info(b)->frame_count; waited += 5) {
+		if (reel_index_failed(b))
+			return reel_index_failed(b);
 		if (waited >= INDEX_WAIT_MS)
 			return REEL_E_NOTYET;
 		usleep(5000);
@@ -99,7 +101,7 @@ static int pts_of_time_waiting(const struct reel_buffer *b, int64_t us, int64_t 
 	for (int waited = 0;; waited += 5) {
 		int r = reel_index_pts_of_time(b, us, ret);
 
-		if (r != REEL_E_NOTYET || waited >= INDEX_WAIT_MS)
+		if (r != REEL_E_NOTYET || waited >= INDEX_WAIT_MS || reel_index_failed(b))
 			return r;
 		usleep(5000);
 	}
@@ -153,9 +155,14 @@ static int parse_times(const char *text, const struct reel_buffer *b, int64_t *f
 	return 0;
 
 out_index:
-	snprintf(why, len, reel_index_ready(b) < in->frame_count ?
-	         "the frame index is still being built, and did not reach that time in a minute" :
-	         "the buffer's frame index is damaged");
+	if (reel_index_failed(b))
+		snprintf(why, len, "the frame index could not be built past frame %llu (%s); reopen "
+		         "the session to index the whole file", (unsigned long long)reel_index_ready(b),
+		         reel_strerror(reel_index_failed(b)));
+	else
+		snprintf(why, len, reel_index_ready(b) < in->frame_count ?
+		         "the frame index is still being built, and did not reach that time in a minute" :
+		         "the buffer's frame index is damaged");
 	return -1;
 }
 

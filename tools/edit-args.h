@@ -46,7 +46,8 @@ int cli_frame_at(const struct reel_buffer *buffer, const char *time, int64_t *re
 /*
  * Wait until the session's frame index is complete (it is built in the
  * background after the first open of a file: about a second per hour of
- * video), at most a minute.  0, or REEL_E_NOTYET when it did not end.
+ * video), at most a minute.  0, REEL_E_NOTYET when it did not end, or the
+ * error the background scan stopped on.
  */
 int cli_wait_index(const struct reel_buffer *buffer);
 

@@ -227,6 +227,14 @@ int reel_index_publish(struct reel_buffer *buffer, uint64_t first,
                        const struct reel_index_entry *entries, uint64_t n);
 /* Coordinator, alone: forget a partial index before building it again. */
 void reel_index_restart(struct reel_buffer *buffer);
+/*
+ * The background scan stopped short: error (< 0) is kept in the live
+ * header, so that readers waiting for the index give up and the next open
+ * scans the whole file first.  reel_index_failed() gives it, 0 when none
+ * (or a value that is not an error: damage, taken as none).
+ */
+void reel_index_set_failed(struct reel_buffer *buffer, int error);
+int reel_index_failed(const struct reel_buffer *buffer);
 
 /*
  * Times on the source's clock, as ffmpeg's -ss and players count them:

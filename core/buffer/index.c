@@ -119,6 +119,23 @@ void reel_index_restart(struct reel_buffer *buffer)
 		return;
 	__atomic_store_n(&buffer->live->index_complete, 0u, __ATOMIC_RELEASE);
 	__atomic_store_n(&buffer->live->index_ready, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&buffer->live->index_error, 0, __ATOMIC_RELEASE);
+}
+
+void reel_index_set_failed(struct reel_buffer *buffer, int error)
+{
+	if (buffer->readonly || error >= 0)
+		return;
+	__atomic_store_n(&buffer->live->index_error, (uint64_t)(uint32_t)error, __ATOMIC_RELEASE);
+}
+
+int reel_index_failed(const struct reel_buffer *buffer)
+{
+	uint64_t v = __atomic_load_n(&buffer->live->index_error, __ATOMIC_ACQUIRE);
+	int32_t e = (int32_t)(uint32_t)v;
+
+	/* Only a negative error in the low half is one; anything else is damage. */
+	return v >> 32 == 0 && e < 0 ? e : 0;
 }
 
 int reel_index_commit(struct reel_buffer *buffer)
@@ -138,6 +155,7 @@ int reel_index_commit(struct reel_buffer *buffer)
 		return r;
 	__atomic_store_n(&buffer->live->index_crc, index_crc(buffer), __ATOMIC_RELAXED);
 	__atomic_store_n(&buffer->live->index_ready, buffer->info.frame_count, __ATOMIC_RELEASE);
+	__atomic_store_n(&buffer->live->index_error, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&buffer->live->index_complete, 1u, __ATOMIC_RELEASE);
 	return reel__msync_range(buffer, buffer->map, REEL__HEADER_SIZE);
 }

@@ -122,7 +122,14 @@ struct reel__header_live {
 	 * buffers made before it existed).
 	 */
 	uint64_t index_ready;
-	uint64_t reserved[2];
+	/*
+	 * coordinator: why the background scan stopped short (a negative
+	 * error, as an int32 in the low half), 0 while it runs or once it is
+	 * complete.  Kept until the index is built again: a reopen then scans
+	 * the whole file before it starts, and waiting readers give up.
+	 */
+	uint64_t index_error;
+	uint64_t reserved[1];
 };
 
 /*

@@ -291,6 +291,20 @@ static void reset_locks(struct reel_coord *c, struct reel_coord_names *n)
 		n->slots_not_reset = true;
 }
 
+/* Every slot EMPTY: what they hold is decoded again (the coordinator is alone: no stage runs yet). */
+static void forget_slots(struct reel_coord *c)
+{
+	for (uint32_t slot = 0; slot < c->info->slot_count; slot++) {
+		if (reel_slot_lock(c->buffer, slot, 0) < 0)
+			continue;
+		reel_slot_write_begin(c->buffer, slot);
+		reel_slot_set_contents(c->buffer, slot, -1, 0, 0);
+		reel_slot_set_state(c->buffer, slot, REEL_SLOT_EMPTY, 0);
+		reel_slot_write_end(c->buffer, slot);
+		reel_slot_unlock(c->buffer, slot);
+	}
+}
+
 static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
                        struct reel_coord_names *n)
 {
@@ -298,6 +312,7 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
 	struct reel_source_id id;
 	uint64_t count;
 	uint32_t max_audio;
+	bool failed_before;
 	int r;
 
 	r = reel_media_source_id(c->media, &id);
@@ -329,9 +344,17 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
 		return REEL_E_CACHESIZE;
 	if (reel_index_complete(c->buffer))
 		return 0;
-	/* An earlier first open was interrupted before the index was complete: redo it. */
+	/*
+	 * An earlier first open was interrupted before the index was complete:
+	 * redo it, in the background unless the background scan failed on this
+	 * file before.  Then its frames may have been numbered from a local
+	 * index the scan disagreed with: the slots are not trusted either.
+	 */
+	failed_before = reel_index_failed(c->buffer) < 0;
 	reel_index_restart(c->buffer);
-	if (reel_media_sample_table(c->media, &count, &max_audio) == 0 &&
+	if (failed_before)
+		forget_slots(c);
+	if (!failed_before && reel_media_sample_table(c->media, &count, &max_audio) == 0 &&
 	    count == c->info->frame_count) {
 		c->index_pending = true;
 		return 0;

@@ -36,17 +36,39 @@ struct indexer {
 	int stop;
 	/* Written by the thread before it ends: 1 done, < 0 failed. */
 	int state;
+	/*
+	 * The thread's own count of what it published: where the next entries
+	 * go.  Never taken back from the shared header, which anyone mapping
+	 * the file could have changed (reel_index_publish refuses a header
+	 * that disagrees, and the scan then fails).
+	 */
+	uint64_t published;
 	char why[256];
 };
 
 static int publish(void *userdata, const struct reel_index_entry *entries, uint64_t n)
 {
 	struct indexer *ix = userdata;
-	int r = reel_index_publish(ix->buffer, reel_index_ready(ix->buffer), entries, n);
+	int r = reel_index_publish(ix->buffer, ix->published, entries, n);
 
-	if (r == 0)
+	if (r == 0) {
+		ix->published += n;
 		materialiser_index_grew(ix->mat, 0);
+	}
 	return r;
+}
+
+/* The file at the path must still be the one the buffer was made from (a save by rename may have replaced it). */
+static int same_source(struct reel_media *media, const struct reel_buffer *buffer)
+{
+	const struct reel_source_id *want = &reel_buffer_info(buffer)->source;
+	struct reel_source_id id;
+	int r = reel_media_source_id(media, &id);
+
+	if (r < 0)
+		return r;
+	return id.size == want->size && !memcmp(id.hash, want->hash, sizeof(id.hash)) ? 0 :
+	       REEL_E_SOURCE;
 }
 
 static int cancelled(void *userdata, uint64_t done, uint64_t total)
@@ -67,6 +89,8 @@ static void *indexer_main(void *arg)
 	int r;
 
 	r = reel_media_open_why(ix->path, &media, ix->why, sizeof(ix->why));
+	if (r == 0)
+		r = same_source(media, ix->buffer);
 	if (r == 0) {
 		reel_media_set_progress(media, cancelled, ix);
 		r = reel_media_scan_progressive(media, &sink, &count);
@@ -80,11 +104,24 @@ static void *indexer_main(void *arg)
 		         (unsigned long long)reel_buffer_info(ix->buffer)->frame_count);
 		r = REEL_E_INDEX;
 	}
+	if (r == 0 && reel_index_ready(ix->buffer) != ix->published)
+		r = REEL_E_INDEX;   /* the shared count was changed under us */
 	if (r == 0)
 		r = reel_index_commit(ix->buffer);
 	reel_media_close(media);
+	/*
+	 * Cancelled by the owner (the session stops): nothing failed, and the
+	 * frames still waiting are the stop's to answer, not ERROR.
+	 */
+	if (r == -ECANCELED && __atomic_load_n(&ix->stop, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&ix->state, r, __ATOMIC_RELEASE);
+		return NULL;
+	}
 	if (r < 0 && !ix->why[0])
 		snprintf(ix->why, sizeof(ix->why), "%s", reel_strerror(r));
+	/* Readers waiting for the index give up; the next open scans the whole file first. */
+	if (r < 0)
+		reel_index_set_failed(ix->buffer, r);
 	__atomic_store_n(&ix->state, r < 0 ? r : 1, __ATOMIC_RELEASE);
 	/* Frames past what was published can no longer come: the waiting ones fail. */
 	materialiser_index_grew(ix->mat, r < 0 ? r : 0);

@@ -137,7 +137,8 @@ static int pts_of(struct reel_applier *a, int64_t frame, int64_t *ret_pts)
 	struct reel_index_entry e;
 	int r = reel_index_get(a->cfg.buffer, (uint64_t)frame, &e);
 
-	for (long waited = 0; r == REEL_E_NOTYET && waited < INDEX_WAIT_US; waited += 1000) {
+	for (long waited = 0; r == REEL_E_NOTYET && waited < INDEX_WAIT_US &&
+	                      !reel_index_failed(a->cfg.buffer); waited += 1000) {
 		usleep(1000);
 		r = reel_index_get(a->cfg.buffer, (uint64_t)frame, &e);
 	}

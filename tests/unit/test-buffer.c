@@ -952,9 +952,14 @@ static void test_buffer_index_published_progressively(void **state)
 	assert_true(reel_index_complete(r));
 	assert_int_equal(reel_index_lower_bound(r, 950, &frame), 0);
 	assert_int_equal(frame, 10);
-	/* A new build forgets the old one. */
+	/* A new build forgets the old one, and a failure of the last. */
+	reel_index_set_failed(b, REEL_E_INDEX);
+	assert_int_equal(reel_index_failed(r), REEL_E_INDEX);
+	reel_index_set_failed(b, 5);   /* not an error: ignored */
+	assert_int_equal(reel_index_failed(r), REEL_E_INDEX);
 	reel_index_restart(b);
 	assert_int_equal(reel_index_ready(r), 0);
+	assert_int_equal(reel_index_failed(r), 0);
 	assert_false(reel_index_complete(r));
 	reel_buffer_close(r);
 	reel_buffer_close(b);
