@@ -140,9 +140,16 @@ static int64_t lookup_pts(const struct decode_call *c, int64_t pts, uint64_t gue
 	 */
 	if (lo == ready && ready < c->binfo->frame_count) {
 		const struct reel_media *m = c->media;
-		int64_t in = m->island && m->island_first >= ready ? island_lookup(m, pts) : -1;
+		int64_t in = -1;
 
-		return in >= 0 ? in : (int64_t)ready;
+		/* The published part may have grown into the local index while it was decoded. */
+		if (m->island && m->island_first + m->island_count > ready)
+			in = island_lookup(m, pts);
+		/*
+		 * A picture of no frame known yet comes after any the caller may
+		 * ask for now (last is within what is known): kept for later.
+		 */
+		return in >= 0 ? in : (int64_t)c->last + 1;
 	}
 	if (lo < c->binfo->frame_count && entry_at(c, lo, &e) == 0 && e.pts == pts) {
 		/* Equal pts (damaged files): take the first one not delivered yet. */

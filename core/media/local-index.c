@@ -94,6 +94,9 @@ int reel_media_local_index(struct reel_media *media, const struct reel_buffer *b
 	if (k1 < 0)
 		return -ENOTSUP;
 	k0 = k1 > 0 ? sync_at_or_before(st, k1 - 1) : -1;
+	/* Samples before the first sync sample could not be checked: not numbered here. */
+	if (k1 > 0 && k0 < 0)
+		return -ENOTSUP;
 	k2 = sync_after(st, (int64_t)frame, n);
 	k3 = k2 < n ? sync_after(st, k2, n) : n;
 	start = k0 >= 0 ? k0 : k1;
@@ -183,8 +186,9 @@ int reel_media_local_index(struct reel_media *media, const struct reel_buffer *b
 			if (!e || e->timestamp <= max_group)
 				goto out_free;
 		}
-		for (int64_t i = k1; i < k2; i++)
-			if (got[i - start].pts < got[k1 - start].pts)
+		/* The sync frame alone comes first (an equal pts would leave the order to the sort). */
+		for (int64_t i = k1 + 1; i < k2; i++)
+			if (got[i - start].pts <= got[k1 - start].pts)
 				goto out_free;
 	} else {
 		goto out_free;

@@ -137,6 +137,9 @@ static bool tables_whole(struct reel_media *media)
 	return reel_media_sample_table(media, &count, &audio) == 0;
 }
 
+/* More entries than this waiting to become final: the rest is published at the end. */
+#define MAX_PENDING 1024
+
 struct scan_run {
 	struct scan_entry *entries;   /* pending (progressive) or every entry so far */
 	uint64_t count, cap, limit, order;
@@ -252,7 +255,13 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 		                "a packet's pts lies before frames already indexed (pts below dts)");
 		return REEL_E_INDEX;
 	}
-	if (run->dts_usable && se->e.dts != AV_NOPTS_VALUE && se->e.dts >= run->watermark) {
+	/*
+	 * Pending entries are few (the reordering depth); a file whose pts runs
+	 * away from its dts would keep thousands pending and make every
+	 * publication a sort of all of them: it publishes at the end instead.
+	 */
+	if (run->dts_usable && run->count <= MAX_PENDING && se->e.dts != AV_NOPTS_VALUE &&
+	    se->e.dts >= run->watermark) {
 		run->watermark = se->e.dts;
 		return publish(run, false);
 	}
