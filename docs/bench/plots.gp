@@ -34,7 +34,7 @@ set xtics rotate by -30 nomirror
 set ytics nomirror
 set title 'round trips, p50 and p99 (microseconds, log scale)'
 set logscale y
-set xrange [-0.6:9.4]
+set xrange [-0.6:10.4]
 set boxwidth 0.34
 plot 'latency.dat' using ($1-0.18):3 with boxes lc rgb '#4c72b0' title 'p50', '' using ($1+0.18):4:xtic(2) with boxes lc rgb '#dd8452' title 'p99', '' using ($1-0.18):3:(sprintf('%.1f', $3)) with labels offset 0,0.7 font ',8' notitle, '' using ($1+0.18):4:(sprintf('%.1f', $4)) with labels offset 0,0.7 font ',8' notitle
 unset logscale y

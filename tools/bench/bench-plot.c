@@ -87,6 +87,7 @@ static int write_latency(const char *dir, const struct json *results, unsigned *
 {
 	static const char *const rows[][3] = {
 		{ "rtt.raw", "raw POSIX queues, 256 B", "" },
+		{ "rtt.raw_spinning", "the same, spinning 50 us", "" },
 		{ "rtt.status", "STATUS via the coordinator", "" },
 		{ "rtt.need", "NEED of a resident frame", "" },
 		{ "edit-rtt.command", "an edit, journaled (msync)", "" },
