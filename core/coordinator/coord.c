@@ -138,11 +138,6 @@ static uint32_t slots_for(uint64_t budget, uint64_t slot_bytes, uint64_t frames)
 	return slots > UINT32_MAX ? UINT32_MAX : (uint32_t)slots;
 }
 
-static int same_source(const struct reel_source_id *a, const struct reel_source_id *b)
-{
-	return a->size == b->size && !memcmp(a->hash, b->hash, sizeof(a->hash));
-}
-
 static int lock_buffer(struct reel_coord *c)
 {
 	if (flock(reel_buffer_fd(c->buffer), LOCK_EX | LOCK_NB) == 0)
@@ -329,7 +324,7 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
 	r = lock_buffer(c);
 	if (r < 0)
 		return r;
-	if (!same_source(&c->info->source, &id))
+	if (!reel_media_same_source(&c->info->source, &id))
 		return REEL_E_SOURCE;
 	r = check_journal(c, o, n);
 	if (r < 0)
@@ -389,7 +384,7 @@ static int buffer_is_ours(const char *path, const struct reel_source_id *id)
 	/* A damaged buffer is reported, not stepped around: it may hold someone's edits. */
 	if (r < 0)
 		return r;
-	r = same_source(&reel_buffer_info(b)->source, id);
+	r = reel_media_same_source(&reel_buffer_info(b)->source, id);
 	reel_buffer_close(b);
 	return r;
 }

@@ -67,8 +67,7 @@ static int same_source(struct reel_media *media, const struct reel_buffer *buffe
 
 	if (r < 0)
 		return r;
-	return id.size == want->size && !memcmp(id.hash, want->hash, sizeof(id.hash)) ? 0 :
-	       REEL_E_SOURCE;
+	return reel_media_same_source(&id, want) ? 0 : REEL_E_SOURCE;
 }
 
 static int cancelled(void *userdata, uint64_t done, uint64_t total)

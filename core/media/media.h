@@ -61,6 +61,8 @@ const struct reel_media_info *reel_media_info(const struct reel_media *media);
  * mtime is a hint for people (a copy keeps matching).
  */
 int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id);
+/* The same source: same size and hash (the mtime and path are hints). */
+bool reel_media_same_source(const struct reel_source_id *a, const struct reel_source_id *b);
 
 /* The one-line reason of the last refusal of reel_media_scan(), "" when none. */
 const char *reel_media_why(const struct reel_media *media);

@@ -798,6 +798,11 @@ out_free:
 	return ret;
 }
 
+bool reel_media_same_source(const struct reel_source_id *a, const struct reel_source_id *b)
+{
+	return a->size == b->size && !memcmp(a->hash, b->hash, sizeof(a->hash));
+}
+
 int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id)
 {
 	struct reel_source_id id;
