@@ -73,38 +73,44 @@ static int parse_frames(const char *text, uint64_t frames, int64_t *first, int64
  */
 #define INDEX_WAIT_MS 60000
 
+/* After a lookup said REEL_E_NOTYET: wait a little and say whether to look again. */
+static bool index_may_grow(const struct reel_buffer *b, int *waited)
+{
+	if (*waited >= INDEX_WAIT_MS || reel_index_failed(b))
+		return false;
+	usleep(5000);
+	*waited += 5;
+	return true;
+}
+
 static int lower_bound_waiting(const struct reel_buffer *b, int64_t pts, uint64_t *ret)
 {
-	for (int waited = 0;; waited += 5) {
-		int r = reel_index_lower_bound(b, pts, ret);
+	int r, waited = 0;
 
-		if (r != REEL_E_NOTYET || waited >= INDEX_WAIT_MS || reel_index_failed(b))
-			return r;
-		usleep(5000);
-	}
+	while ((r = reel_index_lower_bound(b, pts, ret)) == REEL_E_NOTYET &&
+	       index_may_grow(b, &waited))
+		;
+	return r;
 }
 
 int cli_wait_index(const struct reel_buffer *b)
 {
-	for (int waited = 0; reel_index_ready(b) < reel_buffer_info(b)->frame_count; waited += 5) {
-		if (reel_index_failed(b))
-			return reel_index_failed(b);
-		if (waited >= INDEX_WAIT_MS)
-			return REEL_E_NOTYET;
-		usleep(5000);
-	}
+	int waited = 0;
+
+	while (reel_index_ready(b) < reel_buffer_info(b)->frame_count)
+		if (!index_may_grow(b, &waited))
+			return reel_index_failed(b) ? reel_index_failed(b) : REEL_E_NOTYET;
 	return 0;
 }
 
 static int pts_of_time_waiting(const struct reel_buffer *b, int64_t us, int64_t *ret)
 {
-	for (int waited = 0;; waited += 5) {
-		int r = reel_index_pts_of_time(b, us, ret);
+	int r, waited = 0;
 
-		if (r != REEL_E_NOTYET || waited >= INDEX_WAIT_MS || reel_index_failed(b))
-			return r;
-		usleep(5000);
-	}
+	while ((r = reel_index_pts_of_time(b, us, ret)) == REEL_E_NOTYET &&
+	       index_may_grow(b, &waited))
+		;
+	return r;
 }
 
 static int parse_times(const char *text, const struct reel_buffer *b, int64_t *first, int64_t *last,
