@@ -144,6 +144,22 @@ static int rtt_measure(struct rtt_job *j, struct pingpong *pp, struct reel_clien
 	return r;
 }
 
+/* The two baselines: the raw ping-pong, and the same spinning as the bus does (job->spin). */
+static int pingpongs_start(struct rtt_job *j, struct pingpong *raw, struct pingpong *spin)
+{
+	int r = pingpong_start(raw);
+
+	if (r < 0)
+		return r;
+	r = pingpong_start_spinning(spin, SPIN_US);
+	if (r < 0) {
+		pingpong_stop(raw);
+		return r;
+	}
+	j->spin = spin;
+	return 0;
+}
+
 /* The third measure of rtt: NEED of a resident frame. */
 static int need_calls(void *ud, unsigned n, double *samples)
 {
@@ -170,23 +186,16 @@ int cmd_rtt(int argc, char **argv)
 		fail("reel open %s did not come up: %s", job.video, reel_strerror(r));
 		goto out_coord;
 	}
-	r = pingpong_start(&pp);
+	r = pingpongs_start(&job, &pp, &spin);
 	if (r < 0) {
 		fail("raw ping-pong: %s", reel_strerror(r));
 		goto out_coord;
 	}
-	r = pingpong_start_spinning(&spin, SPIN_US);
-	if (r < 0) {
-		pingpong_stop(&pp);
-		fail("raw ping-pong: %s", reel_strerror(r));
-		goto out_coord;
-	}
-	job.spin = &spin;
 	r = reel_client_need(c.client, 0, 0, REEL_PRIO_INTERACTIVE, NEED_TIMEOUT_MS, NULL);
 	if (r == 0)
 		r = rtt_measure(&job, &pp, c.client, need_calls, c.client);
 	pingpong_stop(&pp);
-	pingpong_stop(&spin);
+	pingpong_stop(job.spin);
 	if (r < 0) {
 		fail("round trips failed: %s", reel_strerror(r));
 		show_log(c.log);
@@ -350,21 +359,14 @@ int cmd_edit_rtt(int argc, char **argv)
 		fail("reel open %s did not come up: %s", job.video, reel_strerror(r));
 		goto out_coord;
 	}
-	r = pingpong_start(&pp);
+	r = pingpongs_start(&job, &pp, &spin);
 	if (r < 0) {
 		fail("raw ping-pong: %s", reel_strerror(r));
 		goto out_coord;
 	}
-	r = pingpong_start_spinning(&spin, SPIN_US);
-	if (r < 0) {
-		pingpong_stop(&pp);
-		fail("raw ping-pong: %s", reel_strerror(r));
-		goto out_coord;
-	}
-	job.spin = &spin;
 	r = rtt_measure(&job, &pp, t.c.client, edit_calls_of, &t);
 	pingpong_stop(&pp);
-	pingpong_stop(&spin);
+	pingpong_stop(job.spin);
 	/* What the method rests on: the edits sent to the last session are all still pending. */
 	if (r == 0)
 		r = reel_client_status(t.c.client, CALL_TIMEOUT_MS, &st);
