@@ -193,7 +193,8 @@ struct reel__stage_entry {
 	int64_t busy_first, busy_last;
 	uint64_t errors;            /* error lines it logged */
 	char last_error[REEL__LOG_TEXT];
-	uint8_t pad1[448 - 128 - REEL__LOG_TEXT];
+	int32_t crash_signal;       /* set by its crash handler as it dies: the fault was its own */
+	uint8_t pad1[448 - 128 - REEL__LOG_TEXT - 4];
 	/* The ring: head is the producer's, tail the consumer's. */
 	uint64_t head;
 	uint64_t dropped;           /* records the producer had no room for */

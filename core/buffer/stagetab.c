@@ -55,6 +55,10 @@ int reel_stagetab_read(const struct reel_buffer *b, unsigned index, struct reel_
 	ret->busy_last = __atomic_load_n(&e->busy_last, __ATOMIC_RELAXED);
 	ret->errors = __atomic_load_n(&e->errors, __ATOMIC_RELAXED);
 	ret->dropped = __atomic_load_n(&e->dropped, __ATOMIC_RELAXED);
+	ret->crash_signal = __atomic_load_n(&e->crash_signal, __ATOMIC_RELAXED);
+	/* The stage writes it: anything but a signal number is no crash. */
+	if (ret->crash_signal <= 0 || ret->crash_signal >= 65)
+		ret->crash_signal = 0;
 	copy_text(ret->last_error, e->last_error, sizeof(ret->last_error));
 	return 0;
 }

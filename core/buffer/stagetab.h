@@ -32,6 +32,7 @@ struct reel_stage_record {
 	uint64_t busy_seq;
 	int64_t busy_first, busy_last;
 	uint64_t errors, dropped;
+	int crash_signal;          /* the signal it crashed with (SIGSEGV...), 0 none */
 	char last_error[REEL__LOG_TEXT];
 };
 

@@ -43,7 +43,8 @@
 #define OUTBOX_GIVE_UP_MS 5000.0
 #define MIN_SLOTS 16
 #define MAX_FAILURES 3            /* a work item failed this often fails its command */
-#define MAX_DEATHS 3              /* its stage died holding it this often: the same */
+#define MAX_CRASHES 3             /* its stage crashed (or hung) holding it this often: the same */
+#define MAX_LOSSES 10             /* its stage was killed from outside or exited, this often */
 #define STAGE_STOP_MS 5000.0      /* stages asked to leave at stop get this long */
 #define STAGE_LOST_MS 1000.0      /* and this long when the buffer was lost: nothing they say counts */
 #define RESTARTS_PER_MINUTE 5
@@ -60,6 +61,7 @@ struct stage {
 	bool spawned;             /* started by this coordinator (and restarted when it dies) */
 	int index;                /* spawned: which of the coordinator's stages it is */
 	int table;                /* its entry in the buffer's stage table; 0 none yet */
+	bool hung;                /* killed by us for holding a frame's lock without moving */
 };
 
 /* A stage this coordinator starts: restarted when it dies, within limits. */

@@ -210,6 +210,7 @@ void coord_fence_hung_holders(struct reel_coord *c)
 			reel_log(REEL_LOG_WARN, "coord", "stage pid %u has held the lock of frame %lld for "
 			         "%.0f s without moving (stopped or hung); killed, the frame is rebuilt",
 			         si.owner_pid, (long long)si.frame, (now - since) / 1000.0);
+			find_stage(c, (pid_t)si.owner_pid)->hung = true;
 			kill((pid_t)si.owner_pid, SIGKILL);
 		}
 	}
@@ -238,27 +239,56 @@ static void schedule_restart(struct reel_coord *c, struct spawn *sp)
 	sp->restart_at_ms = now + 200.0 * (recent + 1);
 }
 
+/*
+ * Whether a stage that went crashed, rather than being killed from outside
+ * or leaving: its crash handler wrote the signal into its table entry, or,
+ * for our own child, its wait status names a fault signal; or we killed it
+ * for hanging.  *ret_signal: the signal, 0 for a hang or none.
+ */
+static bool stage_crashed(const struct reel_coord *c, const struct stage *s, int status,
+                          int *ret_signal)
+{
+	struct reel_stage_record r;
+
+	*ret_signal = 0;
+	if (s->table > 0 && reel_stagetab_read(c->buffer, (unsigned)s->table, &r) == 0 &&
+	    r.crash_signal) {
+		*ret_signal = r.crash_signal;
+		return true;
+	}
+	if (s->spawned && WIFSIGNALED(status)) {
+		switch (WTERMSIG(status)) {
+		case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGABRT: case SIGSYS:
+			*ret_signal = WTERMSIG(status);
+			return true;
+		}
+	}
+	return s->hung;
+}
+
 void coord_stage_died(struct reel_coord *c, pid_t pid)
 {
 	struct stage *s = find_stage(c, pid);
+	struct sched_loss how = { .max_crashes = MAX_CRASHES, .max_losses = MAX_LOSSES };
 	uint64_t doomed[16];
 	size_t ndoomed = 0;
-	int n = 0;
+	int n = 0, status = 0, sig;
 
 	if (!s)
 		return;
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
 	close(s->pidfd);
+	if (s->spawned)
+		waitpid(pid, &status, WNOHANG);
+	how.crashed = stage_crashed(c, s, status, &sig);
 	/* What it said before it went is kept. */
 	if (s->table > 0) {
 		coord_drain_logs(c, s->table);
 		reel_stagetab_release(c->buffer, (unsigned)s->table);
 	}
 	if (s->attached)
-		n = sched_requeue_owner(c->sched, pid, MAX_DEATHS, doomed, 16, &ndoomed);
+		n = sched_requeue_owner(c->sched, pid, &how, doomed, 16, &ndoomed);
 	if (s->spawned) {
-		int status = 0;
-		waitpid(pid, &status, WNOHANG);
 		if (!c->stopping)
 			reel_log(REEL_LOG_WARN, "coord", "%s stage %ld %s %d; %d work items dispatched again",
 			         reel_role_name(s->role), (long)pid,
@@ -274,13 +304,24 @@ void coord_stage_died(struct reel_coord *c, pid_t pid)
 		else if (s->index >= 0)
 			c->spawns[s->index].pid = 0;
 	} else {
-		reel_log(REEL_LOG_INFO, "coord", "%s stage %ld left; %d work items dispatched again",
-		         reel_role_name(s->role), (long)pid, n > 0 ? n : 0);
+		reel_log(how.crashed ? REEL_LOG_WARN : REEL_LOG_INFO, "coord",
+		         "%s stage %ld %s; %d work items dispatched again", reel_role_name(s->role),
+		         (long)pid, how.crashed ? (sig ? "crashed" : "hung and was killed") : "left",
+		         n > 0 ? n : 0);
 	}
 	*s = c->stages[--c->nstages];
 	for (size_t i = 0; i < ndoomed; i++) {
-		char why[96];
-		snprintf(why, sizeof(why), "its stage died %d times while applying it", MAX_DEATHS);
+		char why[128];
+
+		if (!how.crashed)
+			snprintf(why, sizeof(why), "its stage was killed or left %d times while applying it",
+			         MAX_LOSSES);
+		else if (sig)
+			snprintf(why, sizeof(why), "its stage crashed %d times while applying it (last: %s)",
+			         MAX_CRASHES, strsignal(sig));
+		else
+			snprintf(why, sizeof(why), "its stage crashed or hung %d times while applying it",
+			         MAX_CRASHES);
 		coord_fail_command(c, doomed[i], why);
 	}
 	coord_recover_dead_writers(c);

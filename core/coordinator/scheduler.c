@@ -583,13 +583,13 @@ int sched_cancel(struct reel_sched *s, uint64_t seq)
 	return r;
 }
 
-int sched_requeue_owner(struct reel_sched *s, pid_t pid, uint32_t max_deaths, uint64_t *doomed,
-                        size_t max_doomed, size_t *ret_ndoomed)
+int sched_requeue_owner(struct reel_sched *s, pid_t pid, const struct sched_loss *how,
+                        uint64_t *doomed, size_t max_doomed, size_t *ret_ndoomed)
 {
 	size_t ndoomed = 0;
 	int n = 0;
 
-	if (pid <= 0)
+	if (pid <= 0 || !how)
 		return -EINVAL;
 	for (size_t i = 0; i < s->ncmds; i++) {
 		struct command *cmd = &s->cmds[i];
@@ -600,7 +600,8 @@ int sched_requeue_owner(struct reel_sched *s, pid_t pid, uint32_t max_deaths, ui
 
 			if (c->state != INFLIGHT || c->pub.owner != pid)
 				continue;
-			if (++c->pub.deaths >= max_deaths)
+			if (how->crashed ? ++c->pub.crashes >= how->max_crashes
+			                 : ++c->pub.losses >= how->max_losses)
 				doom = true;
 			if (requeue(s, c) == 0)
 				n++;

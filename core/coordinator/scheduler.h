@@ -42,7 +42,8 @@ struct sched_chunk {
 	uint64_t epoch;            /* of the latest dispatch */
 	pid_t owner;               /* the stage that claimed it; 0 while unclaimed */
 	uint32_t failures;         /* times a stage reported it failed */
-	uint32_t deaths;           /* times its stage died holding it */
+	uint32_t crashes;          /* times its stage crashed (or hung) holding it */
+	uint32_t losses;           /* times its stage went otherwise holding it (killed, exited) */
 };
 
 struct reel_sched;
@@ -104,13 +105,24 @@ int sched_fail(struct reel_sched *sched, uint64_t seq, int64_t first, uint64_t e
 int sched_cancel(struct reel_sched *sched, uint64_t seq);
 
 /*
- * Put back every in-flight item claimed by pid (a dead stage).  Items whose
- * stages died max_deaths times are not put back: their commands' sequences
- * go to doomed (up to max_doomed, distinct) for the caller to fail.
- * Returns how many items were put back.
+ * How a stage holding work went, and how often each way fails an item's
+ * command.  A crash (a fault signal of its own, or hung and killed) that
+ * comes back with the item is likely the item's doing; a stage killed from
+ * outside or gone of itself says nothing about the item, so it takes more.
  */
-int sched_requeue_owner(struct reel_sched *sched, pid_t pid, uint32_t max_deaths, uint64_t *doomed,
-                        size_t max_doomed, size_t *ret_ndoomed);
+struct sched_loss {
+	bool crashed;
+	uint32_t max_crashes, max_losses;
+};
+
+/*
+ * Put back every in-flight item claimed by pid (a dead stage), counting the
+ * death against it as `how` says.  Items that reach a limit are put back
+ * too, and their commands' sequences go to doomed (up to max_doomed,
+ * distinct) for the caller to fail.  Returns how many items were put back.
+ */
+int sched_requeue_owner(struct reel_sched *sched, pid_t pid, const struct sched_loss *how,
+                        uint64_t *doomed, size_t max_doomed, size_t *ret_ndoomed);
 
 /*
  * Put back in-flight items past their deadline: claimed ones whose stage

@@ -44,6 +44,7 @@
 #include "reel/error.h"
 #include "reel/log.h"
 #include "reel/stage.h"
+#include "stage/crash.h"
 
 #define CALL_TIMEOUT_MS 10000
 #define SEND_TIMEOUT_MS 10000
@@ -62,6 +63,7 @@ struct reel_stage {
 	unsigned role;
 	int table_index;
 	struct reel__stage_entry *entry;   /* ours in the stage table: figures and log ring */
+	bool crash_watched;                /* our crashes are written into entry (crash.h) */
 	struct reel_edits *edits;
 	struct reel_applier *applier;
 	reel_op_lookup_fn lookup;
@@ -91,6 +93,9 @@ static int make_epoll(struct reel_stage *s)
 /* Everything a stage holds, whatever of it was made; the one cleanup of attach and detach. */
 static void stage_free(struct reel_stage *s)
 {
+	/* Before the entry it writes into is unmapped. */
+	if (s->crash_watched)
+		reel__crash_unwatch();
 	reel_applier_free(s->applier);
 	reel_edits_free(s->edits);
 	if (s->epfd >= 0)
@@ -177,6 +182,15 @@ int reel_stage_attach(const char *session, unsigned role, struct reel_stage **re
 	if (s->table_index > 0 && s->table_index < REEL__STAGE_ENTRIES) {
 		s->entry = reel_stagetab_entry(s->buffer, (unsigned)s->table_index);
 		reel_log_set_callback(log_to_ring, s->entry);
+		/*
+		 * Without it a crash of ours counts as a kill from outside: worth a
+		 * line, not a failure.  A second stage of the process is not watched.
+		 */
+		if (s->entry && (r = reel__crash_watch(s->entry)) < 0 && r != -EBUSY)
+			reel_log(REEL_LOG_WARN, "stage", "crashes will not be told apart from kills: %s",
+			         reel_strerror(r));
+		s->crash_watched = s->entry && r == 0;
+		r = 0;
 	}
 	*ret_stage = s;
 	return 0;

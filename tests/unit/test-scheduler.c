@@ -171,6 +171,7 @@ static void test_scheduler_claims_epochs_and_owners(void **state)
 
 static void test_scheduler_dead_stage_work_goes_again_then_fails(void **state)
 {
+	const struct sched_loss crash = { true, 3, 10 }, kill = { false, 3, 10 };
 	struct reel_sched *s;
 	struct sched_chunk a, b, k;
 	uint64_t doomed[4];
@@ -180,22 +181,41 @@ static void test_scheduler_dead_stage_work_goes_again_then_fails(void **state)
 	assert_int_equal(sched_new(100, &s), 0);
 	add(s, 1, REEL_ROLE_EFFECT, 0, 10);
 	add(s, 2, REEL_ROLE_EFFECT, 200, 210);
+	/* Killed from outside nine times: nothing said about the item, it goes again each time. */
+	for (int death = 1; death <= 9; death++) {
+		assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &a), 1);
+		assert_int_equal(a.edit.seq, 1);
+		assert_int_equal(a.losses, death - 1);
+		assert_int_equal(sched_claim(s, 1, 0, a.epoch, 77, 0), 0);
+		assert_int_equal(sched_requeue_owner(s, 77, &kill, doomed, 4, &nd), 1);
+		assert_int_equal(nd, 0);
+	}
+	/* Crashes count apart: the third dooms the command; the caller fails it. */
 	for (int death = 1; death <= 3; death++) {
 		assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &a), 1);
 		assert_int_equal(a.edit.seq, 1);
-		assert_int_equal(a.deaths, death - 1);
+		assert_int_equal(a.crashes, death - 1);
+		assert_int_equal(a.losses, 9);
 		assert_int_equal(sched_claim(s, 1, 0, a.epoch, 77, 0), 0);
-		assert_int_equal(sched_requeue_owner(s, 77, 3, doomed, 4, &nd), 1);
-		/* The third death dooms the command; the caller fails it. */
+		assert_int_equal(sched_requeue_owner(s, 77, &crash, doomed, 4, &nd), 1);
 		assert_int_equal(nd, death == 3 ? 1 : 0);
 	}
 	assert_int_equal(doomed[0], 1);
 	assert_int_equal(sched_cancel(s, 1), 0);
 	assert_false(sched_has(s, 1));
-	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &b), 1);
-	assert_int_equal(b.edit.seq, 2);
+	/* The tenth loss of an item dooms it too (a stage the kernel kills for its memory, say). */
+	for (int death = 1; death <= 10; death++) {
+		assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &b), 1);
+		assert_int_equal(b.edit.seq, 2);
+		assert_int_equal(sched_claim(s, 2, 200, b.epoch, 78, 0), 0);
+		assert_int_equal(sched_requeue_owner(s, 78, &kill, doomed, 4, &nd), 1);
+		assert_int_equal(nd, death == 10 ? 1 : 0);
+	}
+	assert_int_equal(doomed[0], 2);
+	assert_int_equal(sched_cancel(s, 2), 0);
 	assert_int_equal(sched_take(s, REEL_ROLE_EFFECT, 0, &k), 0);
-	assert_int_equal(sched_requeue_owner(s, 0, 3, doomed, 4, &nd), -EINVAL);
+	assert_int_equal(sched_requeue_owner(s, 0, &crash, doomed, 4, &nd), -EINVAL);
+	assert_int_equal(sched_requeue_owner(s, 78, NULL, doomed, 4, &nd), -EINVAL);
 	sched_free(s);
 }
 

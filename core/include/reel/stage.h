@@ -94,6 +94,12 @@ struct reel_stage;
  * never given work items).  REEL_E_NOSESSION when there is none.  While
  * attached, reel_log() lines, from any thread, go to the session's log (a
  * ring in shared memory the coordinator drains; logging never blocks).
+ * The first stage of a process also handles SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL, SIGABRT and SIGSYS until it detaches: the signal is noted in the
+ * session's stage table, so that a work item that crashes its stages fails
+ * (a kill from outside does not count against it), and handed on to the
+ * handler installed before.  A handler installed after attaching replaces
+ * the note, nothing else.
  */
 int reel_stage_attach(const char *session, unsigned role, struct reel_stage **ret_stage);
 /* Say goodbye and let go of everything; accepts NULL. */
