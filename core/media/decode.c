@@ -856,6 +856,7 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 
 	if (!media || !buffer || !sink || !sink->begin || !sink->end)
 		return -EINVAL;
+	reel__media_audio_join(media);
 	c.media = media;
 	c.buffer = buffer;
 	c.binfo = reel_buffer_info(buffer);
@@ -995,6 +996,7 @@ int reel_media_decode_audio(struct reel_media *media, const struct reel_buffer *
 	c.binfo = reel_buffer_info(buffer);
 	if (frame >= c.binfo->frame_count)
 		return REEL_E_RANGE;
+	reel__media_audio_join(media);
 	if (!media->audio.fmt || c.binfo->sample_rate == 0)
 		return 0;
 	/* No picture decoded, so the last frame ends one frame interval after it starts. */

@@ -11,6 +11,7 @@
 #ifndef REEL_MEDIA_PRIVATE_H
 #define REEL_MEDIA_PRIVATE_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,8 +72,16 @@ struct reel__video {
 /* The audio demuxer and decoder, and the decoded samples not yet handed out. */
 struct reel__audio {
 	struct reel__mapio io;
-	AVFormatContext *fmt;       /* NULL when the source has no audio */
+	AVFormatContext *fmt;       /* NULL when the source has no audio (or it could not be opened) */
 	int stream;                 /* index in fmt */
+	/*
+	 * The audio demuxer is opened by a thread of its own while the caller
+	 * goes on (it parses the whole sample table again: 50 ms for an hour of
+	 * mp4); fmt, stream and io belong to that thread until
+	 * reel__media_audio_join().
+	 */
+	pthread_t opener;
+	bool opening;
 	AVCodecContext *dec;
 	AVPacket *pkt;
 	AVFrame *frame;
@@ -161,6 +170,8 @@ int reel__media_open_decoder(const AVStream *st, bool threads, AVCodecContext **
 
 /* Free the decoders' state, converters and buffers (media-decode.c). */
 void reel__media_decode_fini(struct reel_media *media);
+/* Wait for the audio demuxer being opened (see struct reel__audio); the media's own thread only. */
+void reel__media_audio_join(struct reel_media *media);
 
 /*
  * The time of the end of the last frame: its pts plus `duration` when

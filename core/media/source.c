@@ -34,7 +34,7 @@
 #include <libavutil/mathematics.h>
 #include <libavutil/parseutils.h>
 #include <libavutil/pixdesc.h>
-#include <libavutil/sha.h>
+#include <openssl/evp.h>
 
 #include "base/guard.h"
 #include "media/media-private.h"
@@ -395,54 +395,112 @@ int reel__media_rewind_video(struct reel_media *media)
 	return 0;
 }
 
+/*
+ * The audio demuxer.  The format is known, so no probing; and the stream
+ * parameters come from the video context, which ran
+ * avformat_find_stream_info().  A demuxer that finds its streams only while
+ * reading needs the full treatment.  `from` gives the file (and takes a
+ * reason); the context goes to `a`.
+ */
+static int open_audio_format(struct reel_media *from, struct reel__audio *a, int index,
+                             enum AVCodecID codec)
+{
+	int ret;
+
+	ret = reel__media_open_format(from, &a->io, from->iformat, false, &a->fmt);
+	if (ret < 0)
+		return ret;
+	if ((int)a->fmt->nb_streams <= index || a->fmt->streams[index]->codecpar->codec_id != codec) {
+		reel__media_close_format(&a->fmt);
+		ret = reel__media_open_format(from, &a->io, from->iformat, true, &a->fmt);
+		if (ret < 0)
+			return ret;
+		if ((int)a->fmt->nb_streams <= index ||
+		    a->fmt->streams[index]->codecpar->codec_id != codec) {
+			reel__media_close_format(&a->fmt);
+			return REEL_E_BADMEDIA;
+		}
+	}
+	a->stream = index;
+	discard_all_but(a->fmt, a->stream);
+	return 0;
+}
+
+/*
+ * The opener thread's own copy of what it reads of the media (the file, the
+ * format), so that it shares nothing but the audio context with the media's
+ * thread, which goes on with the video meanwhile.
+ */
+struct opener_args {
+	struct reel_media view;
+	struct reel__audio *audio;
+	int index;
+	enum AVCodecID codec;
+};
+
+static void *audio_opener(void *arg)
+{
+	struct opener_args *o = arg;
+	int ret = open_audio_format(&o->view, o->audio, o->index, o->codec);
+
+	if (ret < 0)
+		reel_log(REEL_LOG_WARN, "media", "the sound of %s could not be opened (%s): its frames "
+		         "will be silent", o->view.path, o->view.why[0] ? o->view.why : reel_strerror(ret));
+	free(o);
+	return NULL;
+}
+
+void reel__media_audio_join(struct reel_media *media)
+{
+	struct reel__audio *a = &media->audio;
+
+	if (!a->opening)
+		return;
+	pthread_join(a->opener, NULL);
+	a->opening = false;
+	/* The decoder's timestamps are read in the audio context's time base. */
+	if (a->fmt)
+		a->dec->pkt_timebase = a->fmt->streams[a->stream]->time_base;
+}
+
+/*
+ * The audio decoder, from the video context's stream parameters, now: it
+ * decides whether the video has sound.  Its demuxer is opened beside.
+ */
 static int open_audio(struct reel_media *media)
 {
 	struct reel__audio *a = &media->audio;
-	AVFormatContext *vfmt = media->video.fmt;
-	const AVStream *vst = vfmt->streams[media->audio_index];
+	const AVStream *vst = media->video.fmt->streams[media->audio_index];
+	struct opener_args *o;
 	int ret;
 
-	/*
-	 * The format is known, so no probing; and the stream parameters come
-	 * from the video context, which ran avformat_find_stream_info().  A
-	 * demuxer that finds its streams only while reading needs the full
-	 * treatment.
-	 */
-	ret = reel__media_open_format(media, &a->io, media->iformat, false, &a->fmt);
-	if (ret < 0)
-		return ret;
-	if ((int)a->fmt->nb_streams <= media->audio_index ||
-	    a->fmt->streams[media->audio_index]->codecpar->codec_id != vst->codecpar->codec_id) {
-		reel__media_close_format(&a->fmt);
-		ret = reel__media_open_format(media, &a->io, media->iformat, true, &a->fmt);
-		if (ret < 0)
-			return ret;
-		if ((int)a->fmt->nb_streams <= media->audio_index ||
-		    a->fmt->streams[media->audio_index]->codecpar->codec_id !=
-		    vst->codecpar->codec_id) {
-			ret = REEL_E_BADMEDIA;
-			goto out_close;
-		}
-	}
-	a->stream = media->audio_index;
-	discard_all_but(a->fmt, a->stream);
 	ret = reel__media_open_decoder(vst, false, &a->dec);
 	if (ret < 0)
-		goto out_close;
-	/* The decoder's timestamps are read in the audio context's time base. */
-	a->dec->pkt_timebase = a->fmt->streams[a->stream]->time_base;
+		return ret;
 	a->pkt = av_packet_alloc();
 	a->frame = av_frame_alloc();
-	if (!a->pkt || !a->frame) {
-		ret = -ENOMEM;
-		goto out_close;
-	}
+	if (!a->pkt || !a->frame)
+		return -ENOMEM;
 	a->fresh = true;
+	o = malloc(sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->view = *media;
+	o->view.why[0] = 0;
+	o->audio = a;
+	o->index = media->audio_index;
+	o->codec = vst->codecpar->codec_id;
+	ret = pthread_create(&a->opener, NULL, audio_opener, o);
+	if (ret != 0) {
+		free(o);
+		/* No thread to spare: opened here instead. */
+		ret = open_audio_format(media, a, media->audio_index, vst->codecpar->codec_id);
+		if (ret == 0)
+			a->dec->pkt_timebase = a->fmt->streams[a->stream]->time_base;
+		return ret;
+	}
+	a->opening = true;
 	return 0;
-
-out_close:
-	reel__media_close_format(&a->fmt);
-	return ret;
 }
 
 static struct reel_rational pick_frame_rate(const AVStream *st)
@@ -584,8 +642,11 @@ static int open_streams(struct reel_media *media)
 		ret = open_audio(media);
 		if (ret == -ENOMEM)
 			return ret;
-		if (ret < 0)
-			media->audio_index = -1;   /* undecodable audio: a silent video */
+		if (ret < 0) {
+			/* Undecodable audio: a silent video. */
+			avcodec_free_context(&media->audio.dec);
+			media->audio_index = -1;
+		}
 	}
 	discard_all_but(v->fmt, v->stream);
 	fill_info(media);
@@ -685,6 +746,7 @@ void reel_media_close(struct reel_media *media)
 {
 	if (!media)
 		return;
+	reel__media_audio_join(media);
 	reel__media_decode_fini(media);
 	free(media->island);
 	avcodec_free_context(&media->video.dec);
@@ -711,7 +773,9 @@ int reel_media_lost(const struct reel_media *media)
 
 	if (!media)
 		return 0;
-	if (lost == REEL_GUARD_TRUNCATED || media->video.io.shrunk || media->audio.io.shrunk)
+	/* The audio context's flag, once its opener is done with it. */
+	if (lost == REEL_GUARD_TRUNCATED || media->video.io.shrunk ||
+	    (!media->audio.opening && media->audio.io.shrunk))
 		return REEL_E_SOURCELOST;
 	/* Shorter now than when it was mapped, whether or not a read has got there yet. */
 	if (fstat(media->fd, &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size < media->size)
@@ -725,7 +789,7 @@ const struct reel_media_info *reel_media_info(const struct reel_media *media)
 }
 
 /* Hash len bytes of the file from off, read with pread: a file cut meanwhile is an error, not SIGBUS. */
-static int hash_range(struct AVSHA *sha, int fd, uint64_t off, uint64_t len, uint8_t *buf)
+static int hash_range(EVP_MD_CTX *sha, int fd, uint64_t off, uint64_t len, uint8_t *buf)
 {
 	while (len > 0) {
 		size_t want = len < HASH_BLOCK ? (size_t)len : HASH_BLOCK;
@@ -737,7 +801,8 @@ static int hash_range(struct AVSHA *sha, int fd, uint64_t off, uint64_t len, uin
 			return -errno;
 		if (n == 0)
 			return REEL_E_SOURCE;   /* shorter than when it was opened */
-		av_sha_update(sha, buf, (unsigned)n);
+		if (!EVP_DigestUpdate(sha, buf, (size_t)n))
+			return -ENOMEM;
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
@@ -755,19 +820,21 @@ static int hash_source(const struct reel_media *media, uint8_t hash[32])
 {
 	uint64_t size = media->size, head, tail_start, at = 0;
 	uint8_t sizebuf[8], *buf;
-	struct AVSHA *sha;
+	EVP_MD_CTX *sha;
 	int ret = 0;
 
 	buf = malloc(HASH_BLOCK);
-	sha = av_sha_alloc();
-	if (!buf || !sha) {
+	sha = EVP_MD_CTX_new();
+	if (!buf || !sha || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL)) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	av_sha_init(sha, 256);
 	for (unsigned i = 0; i < 8; i++)
 		sizebuf[i] = (uint8_t)(size >> (8 * i));
-	av_sha_update(sha, sizebuf, sizeof(sizebuf));
+	if (!EVP_DigestUpdate(sha, sizebuf, sizeof(sizebuf))) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
 	head = size < HASH_EDGE ? size : HASH_EDGE;
 	tail_start = size > HASH_EDGE ? size - HASH_EDGE : 0;
 	if (tail_start < head)
@@ -790,10 +857,10 @@ static int hash_source(const struct reel_media *media, uint8_t hash[32])
 	}
 	if (ret == 0)
 		ret = hash_range(sha, media->fd, tail_start, size - tail_start, buf);
-	if (ret == 0)
-		av_sha_final(sha, hash);
+	if (ret == 0 && !EVP_DigestFinal_ex(sha, hash, NULL))
+		ret = -ENOMEM;
 out_free:
-	av_free(sha);
+	EVP_MD_CTX_free(sha);
 	free(buf);
 	return ret;
 }
