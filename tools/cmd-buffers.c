@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,8 +490,8 @@ int cmd_gc(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct listing l = { 0 };
-	uint64_t older = 0, freed = 0, removed = 0, damaged = 0;
-	unsigned queues = 0;
+	uint64_t older = 0, freed = 0, removed = 0, damaged = 0, pictures_bytes = 0;
+	unsigned queues = 0, pictures = 0;
 	bool dry = false, json = false, have_age = false;
 	char size[32];
 	int opt, r, code = CLI_OK;
@@ -517,7 +518,11 @@ int cmd_gc(int argc, char **argv)
 			       "  --older-than AGE  also remove buffers unused for AGE: 90m, 12h, 7d, 2w\n"
 			       "  -n, --dry-run     say what would be removed, remove nothing\n"
 			       "  --json            one object: removed (a list of session, buffer,\n"
-			       "                    disk_bytes, reason), freed_bytes, dry_run\n");
+			       "                    disk_bytes, reason), freed_bytes, dry_run,\n"
+			       "                    queues_removed, pictures_removed, pictures_bytes\n\n"
+			       "It also removes what killed reel processes left: their POSIX queues,\n"
+			       "and the decoded pictures a killed coordinator left in RAM\n"
+			       "(/dev/shm/reel-UID, or $REEL_PICTURES_DIR).\n");
 			return CLI_OK;
 		default:
 			return cli_bad_option("gc", opt, argv);
@@ -588,10 +593,23 @@ int cmd_gc(int argc, char **argv)
 				       queues == 1 ? "" : "s");
 			reel_session_unlock(lock);
 		}
+		/* So is RAM: decoded pictures of coordinators that were killed. */
+		{
+			char dir[PATH_MAX];
+			int n = reel_buffer_sweep_pictures(reel_buffer_pictures_dir(dir, sizeof(dir)),
+			                                   &pictures_bytes);
+
+			pictures = n > 0 ? (unsigned)n : 0;
+			if (pictures && !json)
+				printf("removed %u pictures file%s left by dead coordinators (%s of RAM)\n",
+				       pictures, pictures == 1 ? "" : "s",
+				       cli_human_size(pictures_bytes, size, sizeof(size)));
+		}
 	}
 	if (json)
-		printf("],\"freed_bytes\":%" PRIu64 ",\"dry_run\":%s,\"queues_removed\":%u}\n", freed,
-		       dry ? "true" : "false", queues);
+		printf("],\"freed_bytes\":%" PRIu64 ",\"dry_run\":%s,\"queues_removed\":%u,"
+		       "\"pictures_removed\":%u,\"pictures_bytes\":%" PRIu64 "}\n", freed,
+		       dry ? "true" : "false", queues, pictures, pictures_bytes);
 	else
 		printf("%s %" PRIu64 " buffer%s, %s\n", dry ? "would free" : "freed", removed,
 		       removed == 1 ? "" : "s", cli_human_size(freed, size, sizeof(size)));

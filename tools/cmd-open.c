@@ -51,6 +51,10 @@ static void usage(FILE *out)
 	        "when that name already belongs to another video (one of the same name in\n"
 	        "another folder), a tag of this video is added: clip-1a2b3c4d.  A buffer's\n"
 	        "size is fixed when it is made: --cache on a resumed buffer must agree.\n\n"
+	        "While the session runs, the decoded pictures are kept in RAM, in\n"
+	        "/dev/shm/reel-UID (or $REEL_PICTURES_DIR; set it empty to keep them in\n"
+	        "the buffer file), and they go when it stops: a resumed session decodes\n"
+	        "its frames again, bringing each up to date with the journal.\n\n"
 	        "Exit: 0 after 'reel stop' or SIGTERM, 130 after Ctrl-C (a clean stop too),\n"
 	        "2 for bad input (a video that is not there, a damaged or busy buffer).\n");
 }

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -80,6 +81,8 @@ struct table_view {
 	uint64_t index_ready;     /* frames whose index entry is known (all once it is complete) */
 	struct reel_buffer_info info;
 	double duration;          /* seconds, from the first frame's start to the last one's end */
+	char pictures[REEL__PICTURES_PATH]; /* the pictures file in RAM; empty: in the buffer file */
+	uint64_t pictures_bytes;  /* of RAM it holds */
 };
 
 /* From the first frame's pts to the end of the last one (its interval taken from the one before). */
@@ -117,6 +120,13 @@ static void read_table(const char *path, uint64_t generation, struct table_view 
 	v->info = *reel_buffer_info(b);
 	v->have_info = true;
 	v->index_ready = reel_index_ready(b);
+	if (reel_buffer_pictures_path(b)) {
+		struct stat pst;
+
+		snprintf(v->pictures, sizeof(v->pictures), "%s", reel_buffer_pictures_path(b));
+		if (stat(v->pictures, &pst) == 0)
+			v->pictures_bytes = (uint64_t)pst.st_blocks * 512;
+	}
 	v->duration = video_duration(b);
 	{
 		struct reel_edits *x = NULL;
@@ -160,6 +170,12 @@ static void print_status_json(const char *session, const struct reel_session_rec
 	if (v->have_info)
 		printf(",\"index_ready\":%" PRIu64 ",\"index_complete\":%s", v->index_ready,
 		       v->index_ready == v->info.frame_count ? "true" : "false");
+	printf(",\"pictures\":");
+	if (v->pictures[0])
+		cli_json_string(stdout, v->pictures);
+	else
+		printf("null");
+	printf(",\"pictures_bytes\":%" PRIu64, v->pictures_bytes);
 	printf(",\"journal_error\":");
 	if (st->journal_error)
 		cli_json_string(stdout, reel_strerror(st->journal_error));
@@ -227,6 +243,11 @@ static void print_status_text(const char *session, const struct reel_session_rec
 		       v->duration, fmt, changed > 0 ? " (kept as 8-bit 4:2:0, limited range)" : "");
 	}
 	printf("buffer      %s\n", rec->buffer_path);
+	if (v->pictures[0]) {
+		char size[32];
+		printf("pictures    in RAM, %s: %s\n", cli_human_size(v->pictures_bytes, size, sizeof(size)),
+		       v->pictures);
+	}
 	printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
 	       " decoded since start)\n", st->frames, st->resident, st->errors, st->decoded);
 	if (v->have_info && v->index_ready < v->info.frame_count)
@@ -294,7 +315,8 @@ int cmd_status(int argc, char **argv)
 	                 "source, buffer, frames, resident, journal, pending, inflight, errors,\n"
 	                 "failed, malformed, generation, decoded, index_ready (frames whose\n"
 	                 "timestamps are known while the index is built), index_complete,\n"
-	                 "output_frames, width, height,\n"
+	                 "pictures (the file in RAM that holds the decoded pictures, or null when\n"
+	                 "they are in the buffer file), pictures_bytes, output_frames, width, height,\n"
 	                 "frame_rate, fps, duration (s), sample_rate, channels, source_pix_fmt,\n"
 	                 "source_bits, source_chroma, color_range, converted, edits, queues,\n"
 	                 "stages and last_error.\n",

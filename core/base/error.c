@@ -45,6 +45,7 @@ static const char *const messages[] = {
 	[REEL_E_SOURCELOST - REEL_E_FIRST] = "source file shrank under the session",
 	[REEL_E_COORDGONE - REEL_E_FIRST] = "the session's coordinator is gone",
 	[REEL_E_NOTYET - REEL_E_FIRST] = "the frame index does not reach that frame yet",
+	[REEL_E_PICTURES - REEL_E_FIRST] = "the session's pictures file in RAM is missing or not the session's own",
 };
 
 _Static_assert(sizeof(messages) / sizeof(messages[0]) == REEL_E_LAST - REEL_E_FIRST,

@@ -7,7 +7,7 @@
 
 #include <assert.h>
 #include <stdbool.h>
-#include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,7 +31,16 @@ struct reel_buffer {
 	uint8_t *slots;                   /* inside map: slot 0 */
 	struct reel__stage_entry *stages; /* inside map: REEL__STAGE_ENTRIES of them */
 	uint8_t *reserved;                /* private bitmap: slots already fallocated; NULL when read-only */
-	bool on_tmpfs;                    /* fresh pages are cheap to fault in */
+	bool on_tmpfs;                    /* the pictures' fresh pages are cheap to fault in */
+	/*
+	 * The file the slots' pages come from: fd itself (at slots_offset), or
+	 * a pictures file in RAM mapped over the slot section (at 0, pictures.c).
+	 */
+	int pictures_fd;
+	uint64_t pictures_base;
+	int pictures_guard;               /* the pictures mapping's own SIGBUS guard; -1 none */
+	pid_t pictures_owner;             /* the coordinator that made the pictures file: removes it at close */
+	char pictures_path[REEL__PICTURES_PATH];
 	uint8_t *populated;               /* private bitmap: slots already prefaulted; NULL when read-only */
 	bool readonly;                    /* O_RDONLY fd, PROT_READ mapping: every writer refuses */
 	int journal_error;                /* latched: the first failure to make the journal durable */
@@ -49,6 +58,20 @@ static inline uint8_t *reel__slot_data(const struct reel_buffer *b, uint32_t slo
 	assert(slot < b->info.slot_count);
 	return b->slots + (uint64_t)slot * b->info.slot_stride;
 }
+
+static inline struct reel__pictures_live *reel__pictures_record(const struct reel_buffer *b)
+{
+	return (struct reel__pictures_live *)(b->map + REEL__PICTURES_OFFSET);
+}
+
+/*
+ * Maps the pictures file of the running coordinator over the slot section,
+ * when the header says they live elsewhere.  A writer must get them while a
+ * coordinator runs (REEL_E_PICTURES); a reader takes them when it can.
+ */
+int reel__pictures_attach(struct reel_buffer *b);
+/* Close and, for the coordinator that made it, remove the pictures file. */
+void reel__pictures_detach(struct reel_buffer *b);
 
 /* CRC-32 of a header with its header_crc field taken as zero. */
 uint32_t reel__header_crc(const struct reel__header *header);

@@ -496,6 +496,9 @@ static int map_buffer(int fd, const struct reel_buffer_info *info, bool readonly
 		goto out_free_bitmap;
 	}
 	b->fd = fd;
+	b->pictures_fd = fd;
+	b->pictures_base = info->slots_offset;
+	b->pictures_guard = -1;
 	b->map = map;
 	b->map_size = (size_t)info->file_size;
 	b->info = *info;
@@ -860,6 +863,15 @@ static int open_buffer(const char *path, bool readonly, bool mend, struct reel_b
 	r = map_buffer(fd, &info, readonly, ret_buffer);
 	if (r < 0)
 		goto out_close;
+	/* The coordinator (mend) places the pictures itself, once it holds the buffer. */
+	if (!mend) {
+		r = reel__pictures_attach(*ret_buffer);
+		if (r < 0) {
+			reel_buffer_close(*ret_buffer);
+			*ret_buffer = NULL;
+			return r;
+		}
+	}
 	if (ret_mended)
 		*ret_mended = mend ? forget_cut_slots(*ret_buffer, (uint64_t)st.st_size) : 0;
 	return 0;
@@ -893,6 +905,7 @@ void reel_buffer_close(struct reel_buffer *buffer)
 {
 	if (!buffer)
 		return;
+	reel__pictures_detach(buffer);
 	reel__guard_remove(buffer->guard);
 	munmap(buffer->map, buffer->map_size);
 	close(buffer->fd);
@@ -937,8 +950,8 @@ int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot)
 	if (__atomic_load_n(&buffer->reserved[slot / 8], __ATOMIC_ACQUIRE) & bit)
 		return 0;
 	/* Two threads may both reach here; fallocating the same range twice is harmless. */
-	r = posix_fallocate(buffer->fd,
-	                    (off_t)(buffer->info.slots_offset + (uint64_t)slot * buffer->info.slot_stride),
+	r = posix_fallocate(buffer->pictures_fd,
+	                    (off_t)(buffer->pictures_base + (uint64_t)slot * buffer->info.slot_stride),
 	                    (off_t)buffer->info.slot_stride);
 	if (r != 0)
 		return -r;
@@ -987,7 +1000,7 @@ int reel_buffer_write_picture(struct reel_buffer *buffer, uint32_t slot,
 		uint32_t w = i == 0 ? info->width : (info->width + 1) / 2;
 		uint32_t h = i == 0 ? info->height : (info->height + 1) / 2;
 		uint32_t gap = info->plane_stride[i] - w;
-		uint64_t off = info->slots_offset + (uint64_t)slot * info->slot_stride +
+		uint64_t off = buffer->pictures_base + (uint64_t)slot * info->slot_stride +
 		               info->plane_offset[i];
 
 		if (info->plane_stride[i] < w || gap > sizeof(pad) || linesize[i] < (int)w)
@@ -1007,7 +1020,7 @@ int reel_buffer_write_picture(struct reel_buffer *buffer, uint32_t slot,
 					len += gap;
 				}
 			}
-			done = pwritev(buffer->fd, iov, (int)n, (off_t)off);
+			done = pwritev(buffer->pictures_fd, iov, (int)n, (off_t)off);
 			/* A short write (a full disk) is not retried piecemeal: it fails. */
 			if (done < 0)
 				return -errno;
@@ -1030,7 +1043,7 @@ int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigne
 		return r;
 	if (__atomic_load_n(&buffer->populated[slot / 8], __ATOMIC_ACQUIRE) & bit)
 		return 0;
-	offset = buffer->info.slots_offset + (uint64_t)slot * buffer->info.slot_stride;
+	offset = (uint64_t)slot * buffer->info.slot_stride;
 	/*
 	 * On a disk file, faulting a page of a hole in makes the file system
 	 * zero it with a slow byte loop; writing zeros through the file fills
@@ -1039,7 +1052,8 @@ int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigne
 	 * contents the caller may destroy.
 	 */
 	if ((flags & REEL_PREFAULT_DISCARD) && !buffer->on_tmpfs) {
-		r = write_zeros(buffer->fd, offset, buffer->info.slot_stride);
+		r = write_zeros(buffer->pictures_fd, buffer->pictures_base + offset,
+		                buffer->info.slot_stride);
 		if (r < 0)
 			return r;
 	}
@@ -1048,7 +1062,7 @@ int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigne
 	 * same time keep their contents.  Kernels before 5.14 do not know the
 	 * advice; then the writer takes the faults itself, as it would anyway.
 	 */
-	if (madvise(buffer->map + offset, (size_t)buffer->info.slot_stride, MADV_POPULATE_WRITE) < 0 &&
+	if (madvise(buffer->slots + offset, (size_t)buffer->info.slot_stride, MADV_POPULATE_WRITE) < 0 &&
 	    errno != EINVAL)
 		return -errno;
 	__atomic_fetch_or(&buffer->populated[slot / 8], bit, __ATOMIC_RELEASE);
@@ -1161,6 +1175,11 @@ int reel_buffer_lost(const struct reel_buffer *buffer)
 	if (buffer && fstat(buffer->fd, &st) == 0 && st.st_size >= 0 &&
 	    (uint64_t)st.st_size < buffer->map_size)
 		return REEL_E_BUFFERLOST;
+	if (buffer && buffer->pictures_fd != buffer->fd && fstat(buffer->pictures_fd, &st) == 0 &&
+	    st.st_size >= 0 && (uint64_t)st.st_size < buffer->info.slots_size)
+		return REEL_E_PICTURES;
+	if (buffer && reel__guard_lost(buffer->pictures_guard) != REEL_GUARD_OK)
+		return REEL_E_PICTURES;
 	switch (buffer ? reel__guard_lost(buffer->guard) : REEL_GUARD_OK) {
 	case REEL_GUARD_TRUNCATED:
 		return REEL_E_BUFFERLOST;

@@ -152,14 +152,39 @@ int reel_buffer_validate_header(const void *image, size_t len, uint64_t file_siz
  */
 uint64_t reel_buffer_slot_size(const struct reel_buffer_params *params);
 
-/* Unmaps and closes; accepts NULL. */
+/*
+ * Unmaps and closes; accepts NULL.  The coordinator that made a pictures
+ * file removes it here.
+ */
 void reel_buffer_close(struct reel_buffer *buffer);
+
+/*
+ * Where the coordinator puts the decoded pictures (pictures.c): in a file of
+ * their own in dir, on tmpfs, mapped over the slot section, so that they are
+ * never written back to a disk; or, with dir NULL, in the buffer file.  A
+ * buffer file already on tmpfs keeps them.  Called once, by the coordinator
+ * holding the buffer, before anyone else attaches: stages and readers that
+ * open the buffer afterwards map the same file.
+ * Returns 1 when they moved to dir, 0 when they stay in the buffer file, or
+ * a negative error saying why they could not move (they stay: the caller
+ * says so and goes on).  *ret_forget says what the slot table describes is
+ * gone (moved now, or left in RAM by the last coordinator): the caller marks
+ * every slot empty before anyone reads one.
+ */
+int reel_buffer_place_pictures(struct reel_buffer *buffer, const char *dir, bool *ret_forget);
+/* The default folder for pictures: $REEL_PICTURES_DIR or /dev/shm/reel-<uid>; NULL when the variable is set empty. */
+const char *reel_buffer_pictures_dir(char *buf, size_t len);
+/* The pictures file this handle maps, or NULL when they are in the buffer file. */
+const char *reel_buffer_pictures_path(const struct reel_buffer *buffer);
+/* Removes the pictures files in dir left by coordinators that are gone: how many, and their bytes. */
+int reel_buffer_sweep_pictures(const char *dir, uint64_t *ret_bytes);
 /*
  * 0 while the mapping is whole; REEL_E_BUFFERLOST once the file was
  * truncated under it, -EIO once a page of it could not be read or written
  * (see base/guard.h).  After a loss, the missing pages read as zeros: what
  * was read or written since cannot be trusted, and nothing may be
- * acknowledged.  Cheap (one atomic load): callers look at their safe points.
+ * acknowledged.  REEL_E_PICTURES when the pictures file in RAM was cut or
+ * lost pages.  Cheap (fstat and atomic loads): callers look at their safe points.
  */
 int reel_buffer_lost(const struct reel_buffer *buffer);
 
@@ -192,7 +217,7 @@ int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigne
  * zeroing and block allocation of first touching fresh pages through a
  * shared mapping (measured in docs/ARCHITECTURE.md).  Every mapping of the
  * file sees the picture at once.  The padding at the end of each slot row
- * is written with zeros.  Only for a buffer on tmpfs: -ENOTSUP on a disk
+ * is written with zeros.  Only for pictures on tmpfs: -ENOTSUP on a disk
  * file (copy into the planes instead), where it measured slower for the
  * edits that follow; -EBADF read-only.
  */

@@ -133,6 +133,23 @@ struct reel__header_live {
 };
 
 /*
+ * Where the slots' contents live, at REEL__PICTURES_OFFSET of the header
+ * page.  Written only by the coordinator, at its start (path, then a
+ * release store of elsewhere); everyone else validates what they read.
+ * elsewhere = 1: the pictures are not in this file's slot section but in
+ * the file at path (RAM, tmpfs) while the coordinator that made it runs;
+ * once it stops they are gone, and the next coordinator forgets every slot.
+ */
+#define REEL__PICTURES_OFFSET 3584u
+#define REEL__PICTURES_PATH 248u
+
+struct reel__pictures_live {
+	uint32_t elsewhere;
+	uint32_t reserved;
+	char path[REEL__PICTURES_PATH];
+};
+
+/*
  * One slot table entry, one cache line pair so that two slots never share a
  * line.  Field protection is described in core/buffer/slot.c.
  */
@@ -215,6 +232,9 @@ _Static_assert(sizeof(struct reel__header) <= REEL__LIVE_OFFSET, "header overlap
 _Static_assert(sizeof(struct reel__header_live) == 64, "live header size changed");
 _Static_assert(REEL__LIVE_OFFSET + sizeof(struct reel__header_live) <= REEL__HEADER_SIZE,
                "live fields outside the header page");
+_Static_assert(REEL__LIVE_OFFSET + sizeof(struct reel__header_live) <= REEL__PICTURES_OFFSET &&
+               REEL__PICTURES_OFFSET + sizeof(struct reel__pictures_live) <= REEL__HEADER_SIZE,
+               "pictures record outside the header page");
 _Static_assert(offsetof(struct reel__header, index_offset) == 32, "header layout changed");
 _Static_assert(offsetof(struct reel__header, source_path) == 256, "header layout changed");
 _Static_assert(sizeof(struct reel__slot) == 128, "slot entry must be 128 bytes");

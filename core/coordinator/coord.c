@@ -300,6 +300,28 @@ static void forget_slots(struct reel_coord *c)
 	}
 }
 
+/*
+ * The decoded pictures in RAM (core/buffer/pictures.c) unless that cannot
+ * be had; a session whose pictures stay in the buffer file works the same,
+ * slower, so a refusal is a warning, not a failure.
+ */
+static void place_pictures(struct reel_coord *c)
+{
+	char dir[PATH_MAX];
+	const char *where = reel_buffer_pictures_dir(dir, sizeof(dir));
+	bool forget = false;
+	int r = reel_buffer_place_pictures(c->buffer, where, &forget);
+
+	if (forget)
+		forget_slots(c);
+	if (r < 0)
+		reel_log(REEL_LOG_WARN, "coord", "decoded pictures kept in the buffer file, not in %s: %s",
+		         where, reel_strerror(r));
+	else if (r > 0)
+		reel_log(REEL_LOG_INFO, "coord", "decoded pictures in RAM: %s",
+		         reel_buffer_pictures_path(c->buffer));
+}
+
 static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
                        struct reel_coord_names *n)
 {
@@ -665,6 +687,8 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	r = coord_log_open(c);
 	if (r < 0)
 		goto out;
+	/* Before the materialiser reads the slot table, and before the session is published. */
+	place_pictures(c);
 	reel_stagetab_assign(c->buffer, REEL_STAGETAB_COORD, (uint32_t)getpid(), REEL_ROLE_COORD,
 	                     reel_buffer_generation(c->buffer), 0);
 	c->lookup = o->lookup;

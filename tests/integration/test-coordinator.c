@@ -5,6 +5,7 @@
  * (REEL_RUNTIME_DIR) and session name, and checks that a stop leaves no
  * queue, no session file and no process behind.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -41,6 +42,7 @@
 
 struct fixture {
 	char *dir;
+	char *pictures;             /* REEL_PICTURES_DIR: this test's own, in RAM where there is /dev/shm */
 	char session[64];
 	char buffer[4096];
 	char log[4096];
@@ -64,6 +66,14 @@ static int setup(void **state)
 	snprintf(run, sizeof(run), "%s/run", f->dir);
 	mkdir(run, 0700);
 	setenv("REEL_RUNTIME_DIR", run, 1);
+	if (access("/dev/shm", W_OK) == 0) {
+		f->pictures = strdup("/dev/shm/reel-test-XXXXXX");
+		if (!f->pictures || !mkdtemp(f->pictures))
+			return -1;
+	} else if (asprintf(&f->pictures, "%s/pictures", f->dir) < 0) {
+		return -1;
+	}
+	setenv("REEL_PICTURES_DIR", f->pictures, 1);
 	tu_session_name(f->session, sizeof(f->session));
 	snprintf(f->buffer, sizeof(f->buffer), "%s/session.reel", f->dir);
 	snprintf(f->log, sizeof(f->log), "%s/coord.log", f->dir);
@@ -92,9 +102,31 @@ static int teardown(void **state)
 		fprintf(stderr, "# kept %s\n", f->dir);
 	else
 		tu_rmrf(f->dir);
+	tu_rmrf(f->pictures);
+	free(f->pictures);
 	free(f->dir);
 	free(f);
 	return 0;
+}
+
+/* How many pictures files are in the test's folder; with pid, only that coordinator's. */
+static int pictures_files(const struct fixture *f, pid_t pid)
+{
+	char suffix[32];
+	struct dirent *e;
+	int n = 0;
+	DIR *d = opendir(f->pictures);
+
+	if (!d)
+		return 0;
+	snprintf(suffix, sizeof(suffix), "-%ld.pictures", (long)pid);
+	while ((e = readdir(d))) {
+		const char *end = strstr(e->d_name, pid ? suffix : ".pictures");
+		if (end && end[strlen(pid ? suffix : ".pictures")] == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /* Start `reel open VIDEO --session S --buffer B [extra...]`, stderr into the log. */
@@ -262,6 +294,8 @@ static void test_coordinator_open_status_frames_stop(void **state)
 	c = wait_ready(f, f->coord);
 	status(c, &st);
 	assert_int_equal(st.stat[REEL_STAT_FRAMES], 50);
+	/* The decoded pictures live in RAM, in a file of this coordinator's. */
+	assert_int_equal(pictures_files(f, f->coord), 1);
 	/* Opening decodes nothing: frames come only when asked for. */
 	assert_int_equal(st.stat[REEL_STAT_RESIDENT], 0);
 
@@ -321,6 +355,8 @@ static void test_coordinator_open_status_frames_stop(void **state)
 	assert_true(WIFEXITED(tu_wait(f->coord, 10000)));
 	f->coord = 0;
 	assert_session_gone(f->session);
+	/* ...not even its pictures in RAM. */
+	assert_int_equal(pictures_files(f, 0), 0);
 }
 
 static void test_coordinator_live_session_refused_dead_one_reclaimed(void **state)
@@ -329,7 +365,7 @@ static void test_coordinator_live_session_refused_dead_one_reclaimed(void **stat
 	const char *clip = tu_clip("noaudio.mp4");
 	struct reel_client *c;
 	struct reel_msg st;
-	char other[4096], *out, *err;
+	char other[4096], before[4096], after[4096], *out, *err;
 	int status_code;
 
 	assert_non_null(clip);
@@ -349,17 +385,47 @@ static void test_coordinator_live_session_refused_dead_one_reclaimed(void **stat
 	free(out);
 	free(err);
 
-	/* The coordinator dies without cleaning up. */
-	kill(f->coord, SIGKILL);
-	tu_wait(f->coord, 5000);
+	/* The coordinator dies without cleaning up, its pictures left in RAM. */
+	{
+		pid_t dead = f->coord;
 
-	/* A new coordinator reclaims the name and resumes the buffer, journal and all. */
-	f->coord = start_coord(f, clip, f->buffer, NULL);
-	c = wait_ready(f, f->coord);
-	status(c, &st);
-	assert_int_equal(st.stat[REEL_STAT_JOURNAL], 1);
-	assert_int_equal(st.stat[REEL_STAT_GENERATION], 2);
-	stop(f, c);
+		assert_int_equal(pictures_files(f, dead), 1);
+		snprintf(before, sizeof(before), "%s/before.yuv", f->dir);
+		snprintf(after, sizeof(after), "%s/after.yuv", f->dir);
+		assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "frame", f->session, "3",
+		                                    "--out", before, NULL }, &out, &err), 0);
+		free(out);
+		free(err);
+		kill(f->coord, SIGKILL);
+		tu_wait(f->coord, 5000);
+		assert_int_equal(pictures_files(f, dead), 1);
+
+		/* A new coordinator reclaims the name and resumes the buffer, journal and all. */
+		f->coord = start_coord(f, clip, f->buffer, NULL);
+		c = wait_ready(f, f->coord);
+		status(c, &st);
+		assert_int_equal(st.stat[REEL_STAT_JOURNAL], 1);
+		assert_int_equal(st.stat[REEL_STAT_GENERATION], 2);
+		/* It swept the dead one's pictures and made its own. */
+		assert_int_equal(pictures_files(f, dead), 0);
+		assert_int_equal(pictures_files(f, f->coord), 1);
+		/* A frame is decoded again into the new pictures, the same as it was before. */
+		assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "frame", f->session, "3",
+		                                    "--out", after, NULL }, &out, &err), 0);
+		free(out);
+		free(err);
+		{
+			size_t lb, la;
+			char *a = slurp(before, &lb), *b = slurp(after, &la);
+
+			assert_int_equal(lb, la);
+			assert_memory_equal(a, b, la);
+			free(a);
+			free(b);
+		}
+		stop(f, c);
+		assert_int_equal(pictures_files(f, 0), 0);
+	}
 
 	/* A buffer made from another source is refused with a clear message. */
 	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "open", (char *)tu_clip("vp9.webm"),

@@ -1428,6 +1428,198 @@ static void test_buffer_sweep_temporaries(void **state)
 	assert_int_equal(access(live, F_OK), 0);
 }
 
+/* A private folder for pictures files, in RAM where the machine has /dev/shm. */
+static char *pictures_folder(const char *fallback)
+{
+	char *dir;
+
+	if (access("/dev/shm", W_OK) == 0) {
+		dir = strdup("/dev/shm/reel-test-XXXXXX");
+		assert_non_null(dir);
+		assert_non_null(mkdtemp(dir));
+		return dir;
+	}
+	assert_true(asprintf(&dir, "%s/pictures", fallback) > 0);
+	return dir;
+}
+
+static void read_at(const char *path, uint64_t offset, void *bytes, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, bytes, len, (off_t)offset), (ssize_t)len);
+	close(fd);
+}
+
+/*
+ * The coordinator moves the pictures to a file in RAM: every handle opened
+ * afterwards (writer or reader) maps that file over the slot section, the
+ * buffer file's slots stay a hole, and closing the coordinator's handle
+ * removes the file.  The next coordinator is told to forget the slots.
+ */
+static void test_buffer_pictures_in_ram(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL, *w = NULL, *ro = NULL;
+	const struct reel_buffer_info *info;
+	struct reel_frame fr, fw, fro;
+	uint8_t got[64], zeros[64], mine[64];
+	char *dir, pictures[4096];
+	bool forget = false;
+	struct statfs sfs;
+	uint64_t at;
+
+	assert_int_equal(statfs(f->dir, &sfs), 0);
+	if (sfs.f_type == TMPFS_MAGIC)
+		skip();   /* a buffer already in RAM keeps its pictures */
+	dir = pictures_folder(f->dir);
+	create_small(f->path);
+	assert_int_equal(reel_buffer_open_mend(f->path, &b, NULL), 0);
+	info = reel_buffer_info(b);
+	assert_true(reel_buffer_claim(b, (uint32_t)getpid()) > 0);
+	assert_int_equal(reel_buffer_place_pictures(b, dir, &forget), 1);
+	assert_true(forget);
+	assert_non_null(reel_buffer_pictures_path(b));
+	snprintf(pictures, sizeof(pictures), "%s", reel_buffer_pictures_path(b));
+	assert_int_equal(strncmp(pictures, dir, strlen(dir)), 0);
+	{
+		struct stat st;
+		assert_int_equal(stat(pictures, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		assert_int_equal((uint64_t)st.st_size, info->slots_size);
+	}
+
+	/* Written through the coordinator's mapping: in the pictures file, not the buffer file. */
+	for (size_t i = 0; i < sizeof(mine); i++)
+		mine[i] = (uint8_t)(i * 13 + 5);
+	memset(zeros, 0, sizeof(zeros));
+	assert_int_equal(reel_buffer_prefault_slot(b, 2, REEL_PREFAULT_DISCARD), 0);
+	assert_int_equal(reel_buffer_frame(b, 2, &fr), 0);
+	memcpy(fr.plane[1], mine, sizeof(mine));
+	at = 2 * info->slot_stride + info->plane_offset[1];
+	read_at(pictures, at, got, sizeof(got));
+	assert_memory_equal(got, mine, sizeof(mine));
+	read_at(f->path, info->slots_offset + at, got, sizeof(got));
+	assert_memory_equal(got, zeros, sizeof(zeros));
+	assert_true(file_blocks(f->path) < info->slots_offset + 1024 * 1024);
+
+	/* A stage and a reader that open now see the same pages, both ways. */
+	assert_int_equal(reel_buffer_open(f->path, &w), 0);
+	assert_int_equal(reel_buffer_open_readonly(f->path, &ro), 0);
+	assert_string_equal(reel_buffer_pictures_path(w), pictures);
+	assert_int_equal(reel_buffer_frame(w, 2, &fw), 0);
+	assert_int_equal(reel_buffer_frame(ro, 2, &fro), 0);
+	assert_memory_equal(fw.plane[1], mine, sizeof(mine));
+	assert_memory_equal(fro.plane[1], mine, sizeof(mine));
+	fw.plane[0][7] = 0xab;
+	assert_int_equal(fr.plane[0][7], 0xab);
+	assert_int_equal(fro.plane[0][7], 0xab);
+	assert_int_equal(reel_buffer_lost(w), 0);
+
+	/* Cut under the session, the pictures file is a loss every handle reports. */
+	assert_int_equal(truncate(pictures, 4096), 0);
+	assert_int_equal(reel_buffer_lost(ro), REEL_E_PICTURES);
+	assert_int_equal(truncate(pictures, (off_t)info->slots_size), 0);
+	assert_int_equal(reel_buffer_lost(ro), 0);
+
+	/* Only the coordinator's handle removes the file, when it closes. */
+	reel_buffer_close(w);
+	reel_buffer_close(ro);
+	assert_int_equal(access(pictures, F_OK), 0);
+	reel_buffer_claim(b, 0);
+	reel_buffer_close(b);
+	assert_int_equal(access(pictures, F_OK), -1);
+
+	/* Stopped: a reader opens without them; the next coordinator forgets the slots. */
+	assert_int_equal(reel_buffer_open_readonly(f->path, &ro), 0);
+	assert_null(reel_buffer_pictures_path(ro));
+	reel_buffer_close(ro);
+	assert_int_equal(reel_buffer_open_mend(f->path, &b, NULL), 0);
+	forget = false;
+	assert_int_equal(reel_buffer_place_pictures(b, NULL, &forget), 0);
+	assert_true(forget);
+	assert_null(reel_buffer_pictures_path(b));
+	forget = true;
+	assert_int_equal(reel_buffer_place_pictures(b, NULL, &forget), 0);
+	assert_false(forget);
+	reel_buffer_close(b);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+/* The record in the header page is untrusted: a writer attaches only to the session's own file. */
+static void test_buffer_pictures_record_untrusted(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer *b = NULL, *w = NULL;
+	char *dir, other[REEL__PICTURES_PATH], path[REEL__PICTURES_PATH];
+	bool forget;
+	struct statfs sfs;
+
+	assert_int_equal(statfs(f->dir, &sfs), 0);
+	if (sfs.f_type == TMPFS_MAGIC)
+		skip();
+	dir = pictures_folder(f->dir);
+	create_small(f->path);
+	assert_int_equal(reel_buffer_open_mend(f->path, &b, NULL), 0);
+	assert_true(reel_buffer_claim(b, (uint32_t)getpid()) > 0);
+	assert_int_equal(reel_buffer_place_pictures(b, dir, &forget), 1);
+
+	/* Another file of the wrong size, one open to others, a path without its end. */
+	assert_true((size_t)snprintf(other, sizeof(other), "%s/other.pictures", dir) < sizeof(other));
+	assert_int_equal(tu_write_file(other, "x", 1), 0);
+	chmod(other, 0600);
+	memset(path, 0, sizeof(path));
+	memcpy(path, other, strlen(other));
+	damage(f->path, REEL__PICTURES_OFFSET + 8, path, sizeof(path));
+	assert_int_equal(reel_buffer_open(f->path, &w), REEL_E_PICTURES);
+	assert_int_equal(truncate(other, (off_t)reel_buffer_info(b)->slots_size), 0);
+	chmod(other, 0644);
+	assert_int_equal(reel_buffer_open(f->path, &w), REEL_E_PICTURES);
+	chmod(other, 0600);
+	assert_int_equal(reel_buffer_open(f->path, &w), 0);   /* now it is a fit file */
+	reel_buffer_close(w);
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	damage(f->path, REEL__PICTURES_OFFSET + 8, path, sizeof(path));
+	assert_int_equal(reel_buffer_open(f->path, &w), REEL_E_PICTURES);
+	/* With no coordinator running, nothing is attached and the open succeeds. */
+	reel_buffer_claim(b, 0);
+	assert_int_equal(reel_buffer_open(f->path, &w), 0);
+	assert_null(reel_buffer_pictures_path(w));
+	reel_buffer_close(w);
+	reel_buffer_close(b);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+/* Leftovers of coordinators that died go; those of live ones, and other files, stay. */
+static void test_buffer_pictures_sweep(void **state)
+{
+	struct fixture *f = *state;
+	char dead[4096], live[4096], other[4096];
+	uint64_t bytes = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_true(tu_wait(pid, 5000) >= 0);
+	snprintf(dead, sizeof(dead), "%s/12-34-%ld.pictures", f->dir, (long)pid);
+	snprintf(live, sizeof(live), "%s/12-35-%ld.pictures", f->dir, (long)getpid());
+	snprintf(other, sizeof(other), "%s/12-36-%ld.pictures.keep", f->dir, (long)pid);
+	assert_int_equal(tu_write_file(dead, "xyz", 3), 0);
+	assert_int_equal(tu_write_file(live, "x", 1), 0);
+	assert_int_equal(tu_write_file(other, "x", 1), 0);
+	assert_int_equal(reel_buffer_sweep_pictures(f->dir, &bytes), 1);
+	assert_true(bytes > 0);
+	assert_int_equal(access(dead, F_OK), -1);
+	assert_int_equal(access(live, F_OK), 0);
+	assert_int_equal(access(other, F_OK), 0);
+	assert_int_equal(reel_buffer_sweep_pictures("/nonexistent/reel", NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1482,6 +1674,9 @@ int main(void)
 		T(test_buffer_readonly_writers_refuse),
 		T(test_buffer_readonly_wait_woken_by_writer),
 		T(test_buffer_close_accepts_null),
+		T(test_buffer_pictures_in_ram),
+		T(test_buffer_pictures_record_untrusted),
+		T(test_buffer_pictures_sweep),
 #undef T
 	};
 

@@ -49,6 +49,7 @@ enum reel_error {
 	REEL_E_SOURCELOST,     /* the source file shrank under the session */
 	REEL_E_COORDGONE,      /* the session's coordinator is gone (it died or left) */
 	REEL_E_NOTYET,         /* the frame index does not reach that frame yet (being built) */
+	REEL_E_PICTURES,       /* the session's pictures file (in RAM) is missing or not its own */
 	REEL_E_LAST
 };
 
