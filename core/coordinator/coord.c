@@ -312,7 +312,8 @@ static void place_pictures(struct reel_coord *c)
 	bool forget = false;
 	int r = reel_buffer_place_pictures(c->buffer, where, &forget);
 
-	if (forget)
+	/* A buffer made by this run has every slot empty already. */
+	if (forget && c->resumed)
 		forget_slots(c);
 	if (r < 0)
 		reel_log(REEL_LOG_WARN, "coord", "decoded pictures kept in the buffer file, not in %s: %s",
@@ -746,6 +747,9 @@ static void teardown(struct reel_coord *c)
 	if (c->buffer) {
 		bool remove = c->created && !c->claimed;
 		if (c->claimed) {
+			/* The pictures in RAM go with this process: the table must not say otherwise. */
+			if (reel_buffer_pictures_path(c->buffer))
+				forget_slots(c);
 			coord_drain_logs(c, -1);
 			reel_stagetab_release(c->buffer, REEL_STAGETAB_COORD);
 			reel_buffer_claim(c->buffer, 0);

@@ -355,8 +355,20 @@ static void test_coordinator_open_status_frames_stop(void **state)
 	assert_true(WIFEXITED(tu_wait(f->coord, 10000)));
 	f->coord = 0;
 	assert_session_gone(f->session);
-	/* ...not even its pictures in RAM. */
+	/* ...not even its pictures in RAM, and its slot table says they are gone. */
 	assert_int_equal(pictures_files(f, 0), 0);
+	{
+		struct reel_buffer *b;
+
+		assert_int_equal(reel_buffer_open_readonly(f->buffer, &b), 0);
+		for (uint32_t i = 0; i < reel_buffer_info(b)->slot_count; i++) {
+			struct reel_slot_info si;
+
+			assert_int_equal(reel_slot_get(b, i, &si), 0);
+			assert_int_equal(si.state, REEL_SLOT_EMPTY);
+		}
+		reel_buffer_close(b);
+	}
 }
 
 static void test_coordinator_live_session_refused_dead_one_reclaimed(void **state)

@@ -1,6 +1,8 @@
 /*
  * reel-bench effects (see reel-bench.c for what it measures).
  */
+#include <pthread.h>
+
 #include "bench/bench.h"
 
 /* ------------------------------------------------------------ effects */
@@ -47,6 +49,75 @@ static void memcpy_passes(void *dst, const void *src, double *ret_us)
 		copy_fn(dst, src, MEMCPY_BYTES);
 		ret_us[i] = now_us() - t0;
 	}
+}
+
+/*
+ * The machine's own ceiling for W workers: memcpy on W threads at once,
+ * each over buffers of its own.  Workers editing frames in place share the
+ * memory bus the same way, so their scaling is read next to this one.
+ */
+struct copier {
+	pthread_barrier_t *start;
+	void *src, *dst;
+	double us;
+};
+
+static void *copier_main(void *arg)
+{
+	struct copier *c = arg;
+	double t0;
+
+	pthread_barrier_wait(c->start);
+	t0 = now_us();
+	for (unsigned i = 0; i < MEMCPY_PASSES; i++)
+		copy_fn(c->dst, c->src, MEMCPY_BYTES);
+	c->us = now_us() - t0;
+	return NULL;
+}
+
+/* Aggregate GB/s of n threads copying at once (n <= 32); NAN when they could not run. */
+static double memcpy_threads(unsigned n)
+{
+	struct copier c[32];
+	pthread_t t[32];
+	pthread_barrier_t start;
+	double slowest = 0, gbps = NAN;
+	unsigned made = 0;
+
+	if (n == 0 || n > 32 || pthread_barrier_init(&start, NULL, n) != 0)
+		return NAN;
+	memset(c, 0, sizeof(c));
+	for (unsigned i = 0; i < n; i++) {
+		c[i].start = &start;
+		c[i].src = malloc(MEMCPY_BYTES);
+		c[i].dst = malloc(MEMCPY_BYTES);
+		if (!c[i].src || !c[i].dst)
+			goto out;
+		/* Every page touched once first: the passes time copies, not page faults. */
+		memset(c[i].src, 0x5a, MEMCPY_BYTES);
+		memset(c[i].dst, 0xa5, MEMCPY_BYTES);
+	}
+	for (; made < n; made++)
+		if (pthread_create(&t[made], NULL, copier_main, &c[made]) != 0)
+			break;
+	if (made < n) {
+		/* The started ones wait at the barrier for ever: there is no way on but out. */
+		fail("effects: could not start %u copying threads", n);
+		exit(CLI_FAIL);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		if (c[i].us > slowest)
+			slowest = c[i].us;
+	}
+	gbps = (double)n * MEMCPY_PASSES * MEMCPY_BYTES / (slowest / 1e6) / 1e9;
+out:
+	for (unsigned i = 0; i < n; i++) {
+		free(c[i].src);
+		free(c[i].dst);
+	}
+	pthread_barrier_destroy(&start);
+	return gbps;
 }
 
 /*
@@ -133,7 +204,9 @@ static void effects_usage(FILE *out)
 	        "Frames/s and GB/s (1920x1080x1.5 bytes per frame per edit), next to memcpy's\n"
 	        "bandwidth over 64 MiB buffers measured in the same run; the scaling of one\n"
 	        "worker per core against one.  Medians of R runs (default 3).  Goals: one\n"
-	        "worker on brightness at least 0.5x memcpy; W workers at least 0.8*W x one.\n",
+	        "worker on brightness at least 0.5x memcpy; W workers at least 0.8*W x one,\n"
+	        "shown next to the machine's own ceiling: W threads copying at once, each\n"
+	        "over buffers of its own, next to one thread.\n",
 	        DEFAULT_FX_FRAMES);
 }
 
@@ -150,7 +223,7 @@ int cmd_effects(int argc, char **argv)
 	char reel[PATH_MAX], workdir[PATH_MAX], cache[PATH_MAX], clip[PATH_MAX];
 	/* [worker configuration][set][run]: milliseconds. */
 	double ms[2][FX_SETS][64], fps[2][FX_SETS], gbps[2][FX_SETS], scaling[FX_SETS], tmp[64];
-	double *copies = NULL, memcpy_gbps, goal_scaling;
+	double *copies = NULL, memcpy_gbps, goal_scaling, many[2][64], memcpy_scaling = NAN;
 	void *src = NULL, *dst = NULL;
 	const char *base = NULL;
 	uint64_t runs = 3, nframes = DEFAULT_FX_FRAMES;
@@ -214,6 +287,10 @@ int cmd_effects(int argc, char **argv)
 	for (unsigned i = 0; i < runs; i++) {
 		note("effects: memcpy, run %u/%" PRIu64, i + 1, runs);
 		memcpy_passes(dst, src, copies + (size_t)i * MEMCPY_PASSES);
+		if (nconf == 2) {
+			many[0][i] = memcpy_threads(1);
+			many[1][i] = memcpy_threads(workers[1]);
+		}
 		/* The worker counts take turns at going first. */
 		for (unsigned j = 0; j < nconf; j++) {
 			unsigned w = (i + j) % nconf;
@@ -238,6 +315,8 @@ int cmd_effects(int argc, char **argv)
 		}
 	for (unsigned k = 0; k < FX_SETS; k++)
 		scaling[k] = nconf == 2 ? fps[1][k] / fps[0][k] : NAN;
+	if (nconf == 2)
+		memcpy_scaling = median(many[1], runs) / median(many[0], runs);
 	goal_scaling = 0.8 * workers[1];
 	goal_memcpy = gbps[0][0] >= 0.5 * memcpy_gbps;
 
@@ -258,7 +337,12 @@ int cmd_effects(int argc, char **argv)
 			printf("%s{\"edits\":\"%s\",\"workers\":%u,\"ratio\":%.3f,\"goal\":%.2f,\"met\":%s}",
 			       k ? "," : "", fx_sets[k].key, workers[1], scaling[k], goal_scaling,
 			       scaling[k] >= goal_scaling ? "true" : "false");
-		printf("],\"goal_brightness_vs_memcpy\":{\"ratio\":%.3f,\"goal\":0.5,\"met\":%s,"
+		printf("],\"memcpy_scaling\":");
+		if (nconf == 2)
+			printf("{\"threads\":%u,\"ratio\":%.3f}", workers[1], memcpy_scaling);
+		else
+			printf("null");
+		printf(",\"goal_brightness_vs_memcpy\":{\"ratio\":%.3f,\"goal\":0.5,\"met\":%s,"
 		       "\"again_ratio\":%.3f,\"again_met\":%s}}\n",
 		       gbps[0][0] / memcpy_gbps, goal_memcpy ? "true" : "false", gbps[0][1] / memcpy_gbps,
 		       gbps[0][1] >= 0.5 * memcpy_gbps ? "true" : "false");
@@ -288,6 +372,10 @@ int cmd_effects(int argc, char **argv)
 			         fx_sets[k].name, goal_scaling);
 			printf("  %-58s %6.2fx  %s\n", label, scaling[k], met(scaling[k] >= goal_scaling));
 		}
+		if (nconf == 2)
+			printf("  %-58s %6.2fx  (the machine's ceiling: %u memcpy threads at once,\n"
+			       "  %-58s          each on buffers of its own, next to one)\n",
+			       "  memcpy on as many threads", memcpy_scaling, workers[1], "");
 		if (nconf == 1)
 			printf("  scaling: one core only, nothing to compare\n");
 	}
