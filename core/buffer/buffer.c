@@ -1038,12 +1038,36 @@ int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigne
 	uint64_t offset;
 	int r;
 
-	r = reel_buffer_reserve_slot(buffer, slot);
+	if (flags & REEL_PREFAULT_FILLED)
+		r = buffer->readonly ? -EBADF : slot >= buffer->info.slot_count ? REEL_E_RANGE : 0;
+	else
+		r = reel_buffer_reserve_slot(buffer, slot);
 	if (r < 0)
 		return r;
 	if (__atomic_load_n(&buffer->populated[slot / 8], __ATOMIC_ACQUIRE) & bit)
 		return 0;
 	offset = (uint64_t)slot * buffer->info.slot_stride;
+	/*
+	 * Pages of tmpfs that are there already are mapped three times faster
+	 * by touching each than by MADV_POPULATE_WRITE (0.24 against 0.8 ms a
+	 * 1080p slot, measured on this kernel; on ext4 it is the other way
+	 * round, 2.3 against 0.25 ms): tmpfs needs no write notification, so a
+	 * fault maps its neighbours writable too.  A compare-and-swap of a byte
+	 * with itself is a write access that changes nothing, whoever writes
+	 * the page meanwhile.
+	 */
+	if ((flags & REEL_PREFAULT_FILLED) && buffer->on_tmpfs) {
+		long page = sysconf(_SC_PAGESIZE);
+
+		for (uint64_t off = 0; off < buffer->info.slot_stride; off += (uint64_t)page) {
+			uint8_t *p = buffer->slots + offset + off;
+			uint8_t v = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+			__atomic_compare_exchange_n(p, &v, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		}
+		__atomic_fetch_or(&buffer->populated[slot / 8], bit, __ATOMIC_RELEASE);
+		return 0;
+	}
 	/*
 	 * On a disk file, faulting a page of a hole in makes the file system
 	 * zero it with a slow byte loop; writing zeros through the file fills

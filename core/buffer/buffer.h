@@ -209,6 +209,12 @@ int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot);
  * read-only buffer.
  */
 #define REEL_PREFAULT_DISCARD 1u
+/*
+ * With REEL_PREFAULT_FILLED the caller writes the slot only once it holds a
+ * frame, which its writer reserved: nothing is reserved here.  For the
+ * stages, which map frames the materialiser filled.
+ */
+#define REEL_PREFAULT_FILLED 2u
 int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigned flags);
 /*
  * Write a YUV420P picture of the buffer's size (plane[i] rows linesize[i]

@@ -433,7 +433,7 @@ static int apply_frame(struct reel_stage *s, const struct reel_work *w, int64_t 
 	 * page in the op's loop (about 760 of them for a 1080p frame).  Once per
 	 * slot per process; it writes nothing.
 	 */
-	reel_buffer_prefault_slot(s->buffer, slot, 0);
+	reel_buffer_prefault_slot(s->buffer, slot, REEL_PREFAULT_FILLED);
 	r = reel_slot_lock(s->buffer, slot, LOCK_TIMEOUT_MS);
 	if (r == REEL_SLOT_RECOVERED) {
 		/* Left half-written by a dead process: it is STALE now and will be rebuilt. */

@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/vfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1620,6 +1621,79 @@ static void test_buffer_pictures_sweep(void **state)
 	assert_int_equal(reel_buffer_sweep_pictures("/nonexistent/reel", NULL), 0);
 }
 
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_minflt;
+}
+
+/*
+ * A stage's prefault of a filled slot whose pictures are on tmpfs maps every
+ * page by touching it: afterwards, writing the whole slot takes no fault, and
+ * nothing the writer put there changed.
+ */
+static void test_buffer_prefault_filled_maps_tmpfs_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL, *w = NULL;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uint64_t stride;
+	struct reel_frame fr;
+	struct statfs sfs;
+	char *dir;
+	bool forget;
+	long before;
+	uint8_t *pattern, *data;
+
+	assert_int_equal(statfs(f->dir, &sfs), 0);
+	if (sfs.f_type == TMPFS_MAGIC || access("/dev/shm", W_OK) != 0)
+		skip();
+	dir = pictures_folder(f->dir);
+	p.width = 1920;
+	p.height = 1080;
+	p.frame_count = 8;
+	p.slot_count = 8;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	assert_true(reel_buffer_claim(b, (uint32_t)getpid()) > 0);
+	assert_int_equal(reel_buffer_place_pictures(b, dir, &forget), 1);
+	stride = reel_buffer_info(b)->slot_stride;
+	/* The writer fills slot 3 through the file, as the materialiser does. */
+	assert_int_equal(reel_buffer_reserve_slot(b, 3), 0);
+	pattern = malloc(stride);
+	assert_non_null(pattern);
+	for (uint64_t i = 0; i < stride; i++)
+		pattern[i] = (uint8_t)(i * 31 + 7);
+	{
+		int fd = open(reel_buffer_pictures_path(b), O_WRONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, pattern, stride, (off_t)(3 * stride)), (ssize_t)stride);
+		close(fd);
+	}
+	assert_int_equal(reel_buffer_open(f->path, &w), 0);
+	assert_int_equal(reel_buffer_frame(w, 3, &fr), 0);
+	data = fr.plane[0];
+	before = minor_faults();
+	assert_int_equal(reel_buffer_prefault_slot(w, 3, REEL_PREFAULT_FILLED), 0);
+	/* Taken here (fewer than pages: a read fault maps 16 writable tmpfs pages at once). */
+	assert_true(minor_faults() - before > 0);
+	before = minor_faults();
+	for (uint64_t off = 0; off < stride; off += page)
+		data[off] ^= 0;
+	assert_true(minor_faults() - before < 8);
+	assert_memory_equal(data, pattern, stride);
+	/* Once per slot per process; the checks of a plain prefault hold. */
+	assert_int_equal(reel_buffer_prefault_slot(w, 3, REEL_PREFAULT_FILLED), 0);
+	assert_int_equal(reel_buffer_prefault_slot(w, 8, REEL_PREFAULT_FILLED), REEL_E_RANGE);
+	free(pattern);
+	reel_buffer_close(w);
+	reel_buffer_close(b);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1677,6 +1751,7 @@ int main(void)
 		T(test_buffer_pictures_in_ram),
 		T(test_buffer_pictures_record_untrusted),
 		T(test_buffer_pictures_sweep),
+		T(test_buffer_prefault_filled_maps_tmpfs_pages),
 #undef T
 	};
 
