@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,6 +161,8 @@ pid_t cli_spawn(char *const argv[], const char *log_path)
 {
 	pid_t pid;
 
+	pid_t parent = getpid();
+
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -167,6 +171,14 @@ pid_t cli_spawn(char *const argv[], const char *log_path)
 		int fd = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		              0600);
 		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		/*
+		 * A helper goes with whoever started it, however that one ends (a
+		 * benchmark killed, `reel demo` killed): SIGTERM is a clean stop for
+		 * a coordinator, its queues and pictures removed.  The parent may
+		 * be gone already by the time the request is made.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(127);
 		if (fd < 0 || in < 0 || dup2(in, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(127);
 		execvp(argv[0], argv);

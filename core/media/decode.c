@@ -243,6 +243,28 @@ static int next_video_frame(struct reel__video *v)
 	}
 }
 
+/* Frames to decode from a seek up to which one thread serves best (see struct reel__video). */
+#define SHORT_RUN 4
+
+/*
+ * The decoder for what comes after a seek: frame threads for a run of more
+ * than SHORT_RUN frames (opened the first time one is needed), one thread
+ * otherwise.  The one left is flushed, so that it holds no picture.
+ */
+static void choose_decoder(struct reel__video *v, bool run)
+{
+	AVCodecContext *want = v->dec_single;
+
+	if (run && !v->dec_threads && !v->threads_failed &&
+	    reel__media_open_decoder(v->fmt->streams[v->stream], true, &v->dec_threads) < 0)
+		v->threads_failed = true;
+	if (run && v->dec_threads)
+		want = v->dec_threads;
+	if (want != v->dec)
+		avcodec_flush_buffers(v->dec);
+	v->dec = want;
+}
+
 /*
  * Seek the video demuxer to keyframe `key` and prime the decoder with the
  * first packet.  Demuxers disagree on what a seek timestamp means: mp4 and
@@ -852,6 +874,7 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 	struct decode_call c;
 	struct reel__video *v;
 	uint64_t key = 0;
+	bool go_on, run;
 	int ret;
 
 	if (!media || !buffer || !sink || !sink->begin || !sink->end)
@@ -874,7 +897,13 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 	if (ret < 0)
 		return ret;
 	/* Going on from where the decoder stands beats seeking when no keyframe lies between. */
-	if (!(v->positioned && v->next_index <= frame && key <= v->next_index)) {
+	go_on = v->positioned && v->next_index <= frame && key <= v->next_index;
+	run = last + 1 - (go_on ? v->next_index : key) > SHORT_RUN;
+	/* A long run on the one-thread decoder goes back to its keyframe with the threaded one. */
+	if (go_on && run && v->dec == v->dec_single && !v->threads_failed)
+		go_on = false;
+	if (!go_on) {
+		choose_decoder(v, run);
 		ret = seek_video(&c, key);
 		if (ret < 0)
 			return ret;

@@ -39,6 +39,7 @@ struct reel__mapio {
 	size_t pos;
 	int fd;                     /* the source, for its current size */
 	bool shrunk;                /* a read found the file shorter than its mapping */
+	bool cancel;                /* atomic: set by another thread, the next read fails (AVERROR_EXIT) */
 	/*
 	 * Set by the index scan of a file whose demuxer has read every table
 	 * at open and never looks into a sample's bytes (core/media/scan.c):
@@ -53,7 +54,17 @@ struct reel__video {
 	struct reel__mapio io;
 	AVFormatContext *fmt;
 	int stream;                 /* index in fmt */
+	/*
+	 * Two decoders of the stream: one thread, for a call that delivers a
+	 * few frames from a seek (a frame-threaded decoder holds its first
+	 * picture back until several packets are in: 35-65 ms against 25 for
+	 * the first frame of 1080p H.264 here), and frame threads, opened when
+	 * a longer run first needs them.  dec is the one in use; they are
+	 * swapped only at a seek, and decode alike, bit for bit.
+	 */
 	AVCodecContext *dec;
+	AVCodecContext *dec_single, *dec_threads;
+	bool threads_failed;        /* the frame-threaded one could not be opened: one thread it is */
 	AVPacket *pkt;
 	AVFrame *frame;             /* the frame being delivered */
 	AVFrame *pending;           /* decoded after `last`, kept for the next call */
@@ -82,6 +93,16 @@ struct reel__audio {
 	 */
 	pthread_t opener;
 	bool opening;
+	/*
+	 * Opened from the start, beside the video's demuxer, probing the file
+	 * itself (both parse the container at once, on two cores): which stream
+	 * is the sound is known only after the video's, so the join checks
+	 * that the early context has want_index with want_codec, and opens
+	 * again otherwise (-1: no sound wanted, the context is closed).
+	 */
+	bool early;
+	int want_index;
+	enum AVCodecID want_codec;
 	AVCodecContext *dec;
 	AVPacket *pkt;
 	AVFrame *frame;
@@ -126,6 +147,16 @@ struct reel_media {
 	reel_progress_fn progress;  /* see reel_media_set_progress() */
 	void *progress_data;
 	char why[256];              /* the reason of the last refusal, "" when none */
+	/*
+	 * The source's identity (reel_media_source_id), hashed by a thread of
+	 * its own from the moment the file is open, while the demuxer parses
+	 * the container on the other core; hash_ret and hash belong to that
+	 * thread until reel__media_hash_join().
+	 */
+	pthread_t hasher;
+	bool hashing;
+	int hash_ret;
+	uint8_t hash[32];
 };
 
 /* ---- what reel accepts (accept.c) ---- */

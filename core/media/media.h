@@ -58,9 +58,11 @@ const struct reel_media_info *reel_media_info(const struct reel_media *media);
  * Size, mtime and a SHA-256 over the size, the first and last MiB and 64
  * blocks of 64 KiB spread evenly between (the whole file up to 2 MiB): at
  * most 6 MiB read.  Two sources are the same when size and hash are; the
- * mtime is a hint for people (a copy keeps matching).
+ * mtime is a hint for people (a copy keeps matching).  Hashed by a thread
+ * from the moment the source is opened, beside the container's parsing; the
+ * first call waits for it, later ones are free.
  */
-int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id);
+int reel_media_source_id(struct reel_media *media, struct reel_source_id *ret_id);
 /* The same source: same size and hash (the mtime and path are hints). */
 bool reel_media_same_source(const struct reel_source_id *a, const struct reel_source_id *b);
 

@@ -120,6 +120,8 @@ static int mapio_read(void *opaque, uint8_t *buf, int size)
 
 	if (size <= 0)
 		return size == 0 ? 0 : AVERROR(EINVAL);
+	if (__atomic_load_n(&io->cancel, __ATOMIC_ACQUIRE))
+		return AVERROR_EXIT;
 	if (io->pos >= io->size)
 		return AVERROR_EOF;
 	/*
@@ -441,13 +443,48 @@ struct opener_args {
 static void *audio_opener(void *arg)
 {
 	struct opener_args *o = arg;
-	int ret = open_audio_format(&o->view, o->audio, o->index, o->codec);
+	int ret;
 
+	/* Early: the stream is not known yet (see struct reel__audio); the join judges. */
+	if (o->index < 0) {
+		if (reel__media_open_format(&o->view, &o->audio->io, NULL, false, &o->audio->fmt) < 0)
+			o->audio->fmt = NULL;
+		free(o);
+		return NULL;
+	}
+	ret = open_audio_format(&o->view, o->audio, o->index, o->codec);
 	if (ret < 0)
 		reel_log(REEL_LOG_WARN, "media", "the sound of %s could not be opened (%s): its frames "
 		         "will be silent", o->view.path, o->view.why[0] ? o->view.why : reel_strerror(ret));
 	free(o);
 	return NULL;
+}
+
+/* The early context, judged once the video's demuxer has said which stream is the sound. */
+static void finish_early_audio(struct reel_media *media)
+{
+	struct reel__audio *a = &media->audio;
+	int ret;
+
+	a->early = false;
+	if (a->want_index < 0) {
+		reel__media_close_format(&a->fmt);
+		return;
+	}
+	if (a->fmt && (int)a->fmt->nb_streams > a->want_index &&
+	    a->fmt->streams[a->want_index]->codecpar->codec_id == a->want_codec) {
+		a->stream = a->want_index;
+		discard_all_but(a->fmt, a->stream);
+		return;
+	}
+	/* A demuxer that finds its streams while reading: the full treatment, now. */
+	reel__media_close_format(&a->fmt);
+	ret = open_audio_format(media, a, a->want_index, a->want_codec);
+	if (ret < 0) {
+		a->fmt = NULL;
+		reel_log(REEL_LOG_WARN, "media", "the sound of %s could not be opened (%s): its frames "
+		         "will be silent", media->path, reel_strerror(ret));
+	}
 }
 
 void reel__media_audio_join(struct reel_media *media)
@@ -458,9 +495,38 @@ void reel__media_audio_join(struct reel_media *media)
 		return;
 	pthread_join(a->opener, NULL);
 	a->opening = false;
+	if (a->early)
+		finish_early_audio(media);
 	/* The decoder's timestamps are read in the audio context's time base. */
 	if (a->fmt)
 		a->dec->pkt_timebase = a->fmt->streams[a->stream]->time_base;
+}
+
+/*
+ * The sound's demuxer, opened from the start by a thread while the video's
+ * parses the same container on the other core (50 ms for an hour of mp4):
+ * the first decode, which joins it, then does not wait for a second parse
+ * begun only after the first.  Without a thread, open_audio() opens it.
+ */
+static void start_audio_early(struct reel_media *media)
+{
+	struct reel__audio *a = &media->audio;
+	struct opener_args *o = malloc(sizeof(*o));
+
+	a->want_index = -1;
+	if (!o)
+		return;
+	o->view = *media;
+	o->view.why[0] = 0;
+	o->audio = a;
+	o->index = -1;
+	o->codec = AV_CODEC_ID_NONE;
+	if (pthread_create(&a->opener, NULL, audio_opener, o) != 0) {
+		free(o);
+		return;
+	}
+	a->opening = true;
+	a->early = true;
 }
 
 /*
@@ -482,6 +548,12 @@ static int open_audio(struct reel_media *media)
 	if (!a->pkt || !a->frame)
 		return -ENOMEM;
 	a->fresh = true;
+	/* Its demuxer is being opened already: the join finishes the work. */
+	if (a->early) {
+		a->want_index = media->audio_index;
+		a->want_codec = vst->codecpar->codec_id;
+		return 0;
+	}
 	o = malloc(sizeof(*o));
 	if (!o)
 		return -ENOMEM;
@@ -624,7 +696,8 @@ static int open_streams(struct reel_media *media)
 		                par->width, par->height, REEL_MAX_DIMENSION);
 		return REEL_E_TOOLARGE;
 	}
-	ret = reel__media_open_decoder(v->fmt->streams[v->stream], true, &v->dec);
+	ret = reel__media_open_decoder(v->fmt->streams[v->stream], false, &v->dec_single);
+	v->dec = v->dec_single;
 	if (ret < 0) {
 		reel__media_why(media->why, sizeof(media->why), "no working %s decoder for this video",
 		                avcodec_get_name(par->codec_id));
@@ -648,6 +721,10 @@ static int open_streams(struct reel_media *media)
 			media->audio_index = -1;
 		}
 	}
+	/* No sound after all: the early demuxer stops at its next read. */
+	media->audio.want_index = media->audio_index;
+	if (media->audio_index < 0)
+		__atomic_store_n(&media->audio.io.cancel, true, __ATOMIC_RELEASE);
 	discard_all_but(v->fmt, v->stream);
 	fill_info(media);
 	return 0;
@@ -657,6 +734,9 @@ int reel_media_open(const char *path, struct reel_media **ret_media)
 {
 	return reel_media_open_why(path, ret_media, NULL, 0);
 }
+
+static void *hasher_main(void *arg);
+static void hash_join(struct reel_media *media);
 
 int reel_media_open_why(const char *path, struct reel_media **ret_media, char *why, size_t whylen)
 {
@@ -722,6 +802,11 @@ int reel_media_open_why(const char *path, struct reel_media **ret_media, char *w
 	av_strlcpy(media->path, real ? real : path, sizeof(media->path));
 	free(real);
 
+	/* The sound's demuxer and the identity, each on a thread beside the video's demuxer. */
+	start_audio_early(media);
+	/* Without the thread, the identity is hashed when first asked for. */
+	media->hash_ret = 1;
+	media->hashing = pthread_create(&media->hasher, NULL, hasher_main, media) == 0;
 	ret = open_streams(media);
 	if (ret < 0) {
 		if (media->why[0])
@@ -746,10 +831,13 @@ void reel_media_close(struct reel_media *media)
 {
 	if (!media)
 		return;
+	hash_join(media);
 	reel__media_audio_join(media);
 	reel__media_decode_fini(media);
 	free(media->island);
-	avcodec_free_context(&media->video.dec);
+	avcodec_free_context(&media->video.dec_single);
+	avcodec_free_context(&media->video.dec_threads);
+	media->video.dec = NULL;
 	av_packet_free(&media->video.pkt);
 	av_frame_free(&media->video.frame);
 	av_frame_free(&media->video.pending);
@@ -870,17 +958,40 @@ bool reel_media_same_source(const struct reel_source_id *a, const struct reel_so
 	return a->size == b->size && !memcmp(a->hash, b->hash, sizeof(a->hash));
 }
 
-int reel_media_source_id(const struct reel_media *media, struct reel_source_id *ret_id)
+static void *hasher_main(void *arg)
+{
+	struct reel_media *media = arg;
+
+	media->hash_ret = hash_source(media, media->hash);
+	return NULL;
+}
+
+/* The identity's hash is the caller's from here on (computed now if no thread did). */
+static void hash_join(struct reel_media *media)
+{
+	if (!media->hashing)
+		return;
+	pthread_join(media->hasher, NULL);
+	media->hashing = false;
+}
+
+int reel_media_source_id(struct reel_media *media, struct reel_source_id *ret_id)
 {
 	struct reel_source_id id;
 	int ret;
 
 	if (!media || !ret_id)
 		return -EINVAL;
+	hash_join(media);
 	memset(&id, 0, sizeof(id));
-	ret = hash_source(media, id.hash);
-	if (ret < 0)
-		return ret;
+	/* Hashed once; again when the thread could not run or failed (a read error may pass). */
+	if (media->hash_ret != 0) {
+		ret = hash_source(media, media->hash);
+		if (ret < 0)
+			return ret;
+		media->hash_ret = 0;
+	}
+	memcpy(id.hash, media->hash, sizeof(id.hash));
 	id.size = media->size;
 	id.mtime_ns = media->mtime_ns;
 	memcpy(id.path, media->path, sizeof(id.path));

@@ -65,7 +65,7 @@ static void open_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: reel-bench open [VIDEO] [--runs R] [--chunk N] [--buffer-dir DIR] [--no-hour]\n"
-	        "                       [--json]\n\n"
+	        "                       [--first-only] [--json]\n\n"
 	        "Time to a frame: from spawning 'reel open' to the reply of NEED of the first\n"
 	        "frame, and of a frame far in (500 s into the 10-minute clip, 3000 s into the\n"
 	        "1-hour one), each run with a fresh buffer file, next to 'ffmpeg [-ss T] -i FILE\n"
@@ -74,7 +74,8 @@ static void open_usage(FILE *out)
 	        "Throughput: every frame materialised in order (NEED of N frames at a time,\n"
 	        "default %d), with the coordinator's system time per frame, next to\n"
 	        "'ffmpeg -i FILE -f null -' and to ffmpeg writing the raw frames to a file in\n"
-	        "the buffers' folder.  Medians of R runs (default 3).\n\n"
+	        "the buffers' folder (left out with --first-only).  Medians of R runs\n"
+	        "(default 3).\n\n"
 	        "Without VIDEO: a 10-second, a 10-minute and (unless --no-hour) a 1-hour 1080p30\n"
 	        "H.264 clip (2.4 GB), made once with ffmpeg and cached in\n"
 	        "${XDG_CACHE_HOME:-~/.cache}/reel/bench/; the throughput is measured on the\n"
@@ -91,6 +92,7 @@ int cmd_open_bench(int argc, char **argv)
 		{ "buffer-dir", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-hour", no_argument, NULL, 'n' },
+		{ "first-only", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -98,7 +100,7 @@ int cmd_open_bench(int argc, char **argv)
 	char hour[PATH_MAX];
 	struct clip clips[3];
 	double ffmpeg_raw_fps = 0, reel_sys_ms_per_frame = 0;
-	bool with_hour = true, cold;
+	bool with_hour = true, cold, throughput = true;
 	const char *base = NULL;
 	double reel_fps = 0, ffmpeg_fps = 0, ffmpeg_decode_fps = 0, v[64], w[64], x[64];
 	uint64_t runs = 3, tp_frames = 0;
@@ -121,6 +123,7 @@ int cmd_open_bench(int argc, char **argv)
 		case 'd': base = optarg; break;
 		case 'j': json = true; break;
 		case 'n': with_hour = false; break;
+		case 'f': throughput = false; break;
 		case 'h': open_usage(stdout); return CLI_OK;
 		default:
 			return fail("open: unknown option '%s' (see 'reel-bench open --help')", argv[optind - 1]),
@@ -230,7 +233,7 @@ int cmd_open_bench(int argc, char **argv)
 		cl->cold_ffmpeg_far_ms = res[1][1][1];
 	}
 
-	{
+	if (throughput) {
 		char raw[PATH_MAX + 16];
 		char *null_decode[] = {
 			(char *)"ffmpeg", (char *)"-nostdin", (char *)"-v", (char *)"error", (char *)"-i",
@@ -305,6 +308,10 @@ int cmd_open_bench(int argc, char **argv)
 			}
 			printf("}");
 		}
+		if (!throughput) {
+			printf("],\"throughput\":null}\n");
+			goto out_ok;
+		}
 		printf("],\"throughput\":{\"clip\":");
 		cli_json_string(stdout, clips[0].label);
 		printf(",\"frames\":%" PRIu64 ",\"chunk\":%" PRIu64 ",\"reel_fps\":%.1f,\"ffmpeg_fps\":%.1f,"
@@ -345,6 +352,8 @@ int cmd_open_bench(int argc, char **argv)
 					       cl->cold_far_ms / cl->cold_ffmpeg_far_ms);
 			}
 		}
+		if (!throughput)
+			goto out_ok;
 		printf("\nmaterialising every frame of %s (%" PRIu64 " frames, NEED of %" PRIu64
 		       " at a time):\n", clips[0].label, tp_frames, chunk);
 		printf("  reel %.1f fps (%.3f ms of system time per frame)\n", reel_fps,
@@ -357,6 +366,7 @@ int cmd_open_bench(int argc, char **argv)
 		printf("  'ffmpeg -f rawvideo FILE'        %.1f fps, ratio %.2fx (FILE beside the buffers)\n",
 		       ffmpeg_raw_fps, reel_fps / ffmpeg_raw_fps);
 	}
+out_ok:
 	code = CLI_OK;
 out_rmdir:
 	rmrf(workdir);
