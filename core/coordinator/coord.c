@@ -688,7 +688,11 @@ int reel_coord_open(const struct reel_coord_options *o, struct reel_coord **ret_
 	r = coord_log_open(c);
 	if (r < 0)
 		goto out;
-	/* Before the materialiser reads the slot table, and before the session is published. */
+	/*
+	 * Before the materialiser reads the slot table, and before the queues
+	 * exist: stages and readers connect through them before they map the
+	 * buffer, so none maps it before its pictures are placed.
+	 */
 	place_pictures(c);
 	reel_stagetab_assign(c->buffer, REEL_STAGETAB_COORD, (uint32_t)getpid(), REEL_ROLE_COORD,
 	                     reel_buffer_generation(c->buffer), 0);
