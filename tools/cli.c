@@ -159,9 +159,7 @@ bool cli_progress_enabled(void)
 
 pid_t cli_spawn(char *const argv[], const char *log_path)
 {
-	pid_t pid;
-
-	pid_t parent = getpid();
+	pid_t pid, parent = getpid();
 
 	fflush(NULL);
 	pid = fork();

@@ -37,7 +37,6 @@ struct reel_buffer {
 	 * a pictures file in RAM mapped over the slot section (at 0, pictures.c).
 	 */
 	int pictures_fd;
-	uint64_t pictures_base;
 	int pictures_guard;               /* the pictures mapping's own SIGBUS guard; -1 none */
 	pid_t pictures_owner;             /* the coordinator that made the pictures file: removes it at close */
 	char pictures_path[REEL__PICTURES_PATH];
@@ -57,6 +56,12 @@ static inline uint8_t *reel__slot_data(const struct reel_buffer *b, uint32_t slo
 {
 	assert(slot < b->info.slot_count);
 	return b->slots + (uint64_t)slot * b->info.slot_stride;
+}
+
+/* Where slot's bytes start in pictures_fd. */
+static inline uint64_t reel__slot_file_offset(const struct reel_buffer *b, uint32_t slot)
+{
+	return (b->pictures_fd == b->fd ? b->info.slots_offset : 0) + (uint64_t)slot * b->info.slot_stride;
 }
 
 static inline struct reel__pictures_live *reel__pictures_record(const struct reel_buffer *b)

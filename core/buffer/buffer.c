@@ -497,7 +497,6 @@ static int map_buffer(int fd, const struct reel_buffer_info *info, bool readonly
 	}
 	b->fd = fd;
 	b->pictures_fd = fd;
-	b->pictures_base = info->slots_offset;
 	b->pictures_guard = -1;
 	b->map = map;
 	b->map_size = (size_t)info->file_size;
@@ -950,8 +949,7 @@ int reel_buffer_reserve_slot(struct reel_buffer *buffer, uint32_t slot)
 	if (__atomic_load_n(&buffer->reserved[slot / 8], __ATOMIC_ACQUIRE) & bit)
 		return 0;
 	/* Two threads may both reach here; fallocating the same range twice is harmless. */
-	r = posix_fallocate(buffer->pictures_fd,
-	                    (off_t)(buffer->pictures_base + (uint64_t)slot * buffer->info.slot_stride),
+	r = posix_fallocate(buffer->pictures_fd, (off_t)reel__slot_file_offset(buffer, slot),
 	                    (off_t)buffer->info.slot_stride);
 	if (r != 0)
 		return -r;
@@ -1000,8 +998,7 @@ int reel_buffer_write_picture(struct reel_buffer *buffer, uint32_t slot,
 		uint32_t w = i == 0 ? info->width : (info->width + 1) / 2;
 		uint32_t h = i == 0 ? info->height : (info->height + 1) / 2;
 		uint32_t gap = info->plane_stride[i] - w;
-		uint64_t off = buffer->pictures_base + (uint64_t)slot * info->slot_stride +
-		               info->plane_offset[i];
+		uint64_t off = reel__slot_file_offset(buffer, slot) + info->plane_offset[i];
 
 		if (info->plane_stride[i] < w || gap > sizeof(pad) || linesize[i] < (int)w)
 			return -ENOTSUP;
@@ -1038,12 +1035,15 @@ int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigne
 	uint64_t offset;
 	int r;
 
-	if (flags & REEL_PREFAULT_FILLED)
-		r = buffer->readonly ? -EBADF : slot >= buffer->info.slot_count ? REEL_E_RANGE : 0;
-	else
+	if (buffer->readonly)
+		return -EBADF;
+	if (slot >= buffer->info.slot_count)
+		return REEL_E_RANGE;
+	if (!(flags & REEL_PREFAULT_FILLED)) {
 		r = reel_buffer_reserve_slot(buffer, slot);
-	if (r < 0)
-		return r;
+		if (r < 0)
+			return r;
+	}
 	if (__atomic_load_n(&buffer->populated[slot / 8], __ATOMIC_ACQUIRE) & bit)
 		return 0;
 	offset = (uint64_t)slot * buffer->info.slot_stride;
@@ -1076,7 +1076,7 @@ int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigne
 	 * contents the caller may destroy.
 	 */
 	if ((flags & REEL_PREFAULT_DISCARD) && !buffer->on_tmpfs) {
-		r = write_zeros(buffer->pictures_fd, buffer->pictures_base + offset,
+		r = write_zeros(buffer->pictures_fd, reel__slot_file_offset(buffer, slot),
 		                buffer->info.slot_stride);
 		if (r < 0)
 			return r;

@@ -129,7 +129,6 @@ static int map_over_slots(struct reel_buffer *b, int fd)
 	b->guard = reel__guard_add(b->map, (size_t)b->info.slots_offset, b->fd, prot);
 	b->pictures_guard = reel__guard_add(at, (size_t)b->info.slots_size, fd, prot);
 	b->pictures_fd = fd;
-	b->pictures_base = 0;
 	b->on_tmpfs = fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
 	return 0;
 }
