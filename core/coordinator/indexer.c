@@ -87,7 +87,8 @@ static void *indexer_main(void *arg)
 	uint64_t count = 0;
 	int r;
 
-	r = reel_media_open_why(ix->path, &media, ix->why, sizeof(ix->why));
+	/* The scan reads the video's packets alone: no sound demuxer parses the file beside it. */
+	r = reel_media_open_scan(ix->path, &media, ix->why, sizeof(ix->why));
 	if (r == 0)
 		r = same_source(media, ix->buffer);
 	if (r == 0) {

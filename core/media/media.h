@@ -43,6 +43,13 @@ int reel_media_open(const char *path, struct reel_media **ret_media);
  */
 int reel_media_open_why(const char *path, struct reel_media **ret_media, char *why,
                         size_t whylen);
+/*
+ * The same for a reader of the container alone (the background index
+ * scan): the sound's demuxer and decoder are not opened, so its frames
+ * cannot be decoded with their sound; the info still describes the sound.
+ */
+int reel_media_open_scan(const char *path, struct reel_media **ret_media, char *why,
+                         size_t whylen);
 void reel_media_close(struct reel_media *media);
 /*
  * 0 while the source is whole; REEL_E_SOURCELOST once it is shorter than

@@ -513,7 +513,6 @@ static void start_audio_early(struct reel_media *media)
 	struct reel__audio *a = &media->audio;
 	struct opener_args *o = malloc(sizeof(*o));
 
-	a->want_index = -1;
 	if (!o)
 		return;
 	o->view = *media;
@@ -711,7 +710,7 @@ static int open_streams(struct reel_media *media)
 	v->fresh = true;
 
 	media->audio_index = pick_audio_stream(v->fmt, v->stream);
-	if (media->audio_index >= 0) {
+	if (media->audio_index >= 0 && media->with_sound) {
 		ret = open_audio(media);
 		if (ret == -ENOMEM)
 			return ret;
@@ -730,15 +729,11 @@ static int open_streams(struct reel_media *media)
 	return 0;
 }
 
-int reel_media_open(const char *path, struct reel_media **ret_media)
-{
-	return reel_media_open_why(path, ret_media, NULL, 0);
-}
-
 static void *hasher_main(void *arg);
 static void hash_join(struct reel_media *media);
 
-int reel_media_open_why(const char *path, struct reel_media **ret_media, char *why, size_t whylen)
+static int open_source(const char *path, bool with_sound, struct reel_media **ret_media,
+                       char *why, size_t whylen)
 {
 	struct reel_media *media;
 	struct stat st;
@@ -797,13 +792,16 @@ int reel_media_open_why(const char *path, struct reel_media **ret_media, char *w
 	                  (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	media->audio_index = -1;
 	media->audio.stream = -1;
+	media->audio.want_index = -1;
+	media->with_sound = with_sound;
 	real = realpath(path, NULL);
 	/* av_strlcpy truncates and always terminates; a cut path still identifies well with the hash. */
 	av_strlcpy(media->path, real ? real : path, sizeof(media->path));
 	free(real);
 
 	/* The sound's demuxer and the identity, each on a thread beside the video's demuxer. */
-	start_audio_early(media);
+	if (with_sound)
+		start_audio_early(media);
 	/* Without the thread, the identity is hashed when first asked for. */
 	media->hash_ret = 1;
 	media->hashing = pthread_create(&media->hasher, NULL, hasher_main, media) == 0;
@@ -825,6 +823,21 @@ out_unmap:
 out_close:
 	close(fd);
 	return ret;
+}
+
+int reel_media_open(const char *path, struct reel_media **ret_media)
+{
+	return open_source(path, true, ret_media, NULL, 0);
+}
+
+int reel_media_open_why(const char *path, struct reel_media **ret_media, char *why, size_t whylen)
+{
+	return open_source(path, true, ret_media, why, whylen);
+}
+
+int reel_media_open_scan(const char *path, struct reel_media **ret_media, char *why, size_t whylen)
+{
+	return open_source(path, false, ret_media, why, whylen);
 }
 
 void reel_media_close(struct reel_media *media)
