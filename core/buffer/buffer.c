@@ -975,6 +975,40 @@ static int write_zeros(int fd, uint64_t offset, uint64_t len)
 	return 0;
 }
 
+/*
+ * After a picture went through the file, every page of its planes exists;
+ * the rest of the slot (the sound, the gaps between planes) is reserved so
+ * that the slot counts as reserved as a whole.  Reserving the planes first
+ * instead would cost a third more than writing them into the hole (tmpfs
+ * on this machine: 0.8 ms more a 1080p frame, and the write after it slower).
+ */
+static int reserve_unwritten(struct reel_buffer *buffer, uint32_t slot)
+{
+	const struct reel_buffer_info *info = &buffer->info;
+	uint8_t bit = (uint8_t)(1u << (slot % 8));
+	uint64_t base = reel__slot_file_offset(buffer, slot), from = 0;
+
+	if (__atomic_load_n(&buffer->reserved[slot / 8], __ATOMIC_ACQUIRE) & bit)
+		return 0;
+	for (int i = 0; i <= 3; i++) {
+		uint64_t to = i < 3 ? info->plane_offset[i] : info->slot_stride;
+		int r;
+
+		if (to > from && (r = posix_fallocate(buffer->pictures_fd, (off_t)(base + from),
+		                                      (off_t)(to - from))) != 0)
+			return -r;
+		if (i < 3) {
+			uint32_t w = i == 0 ? info->width : (info->width + 1) / 2;
+			uint32_t h = i == 0 ? info->height : (info->height + 1) / 2;
+
+			/* The last row's padding is not written. */
+			from = info->plane_offset[i] + (uint64_t)info->plane_stride[i] * (h - 1) + w;
+		}
+	}
+	__atomic_fetch_or(&buffer->reserved[slot / 8], bit, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int reel_buffer_write_picture(struct reel_buffer *buffer, uint32_t slot,
                               const uint8_t *const plane[3], const int linesize[3])
 {
@@ -1026,7 +1060,7 @@ int reel_buffer_write_picture(struct reel_buffer *buffer, uint32_t slot,
 			off += len;
 		}
 	}
-	return 0;
+	return reserve_unwritten(buffer, slot);
 }
 
 int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigned flags)

@@ -223,7 +223,9 @@ int reel_buffer_prefault_slot(struct reel_buffer *buffer, uint32_t slot, unsigne
  * zeroing and block allocation of first touching fresh pages through a
  * shared mapping (measured in docs/ARCHITECTURE.md).  Every mapping of the
  * file sees the picture at once.  The padding at the end of each slot row
- * is written with zeros.  Only for pictures on tmpfs: -ENOTSUP on a disk
+ * is written with zeros.  The slot need not be reserved first: on return
+ * it is, the planes by being written, the rest of it by posix_fallocate.
+ * Only for pictures on tmpfs: -ENOTSUP on a disk
  * file (copy into the planes instead), where it measured slower for the
  * edits that follow; -EBADF read-only.
  */

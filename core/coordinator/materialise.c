@@ -168,6 +168,15 @@ static int sink_write_picture(void *userdata, uint64_t frame, const uint8_t *con
 	return r;
 }
 
+/* The decoder writes into the planes through the mapping: their pages must exist first. */
+static int sink_prepare_planes(void *userdata, uint64_t frame)
+{
+	struct materialiser *m = userdata;
+
+	(void)frame;
+	return reel_buffer_reserve_slot(m->buffer, m->cur_slot);
+}
+
 static int sink_begin(void *userdata, uint64_t frame, struct reel_frame *ret_frame)
 {
 	struct materialiser *m = userdata;
@@ -204,9 +213,7 @@ static int sink_begin(void *userdata, uint64_t frame, struct reel_frame *ret_fra
 	r = reel_slot_lock(m->buffer, slot, 2000);
 	if (r < 0)
 		goto out_unclaim;
-	r = reel_buffer_reserve_slot(m->buffer, slot);
-	if (r < 0)
-		goto out_unlock;
+	/* Reserved when the picture is written (sink_write_picture, sink_prepare_planes). */
 	r = reel_buffer_frame(m->buffer, slot, ret_frame);
 	if (r < 0)
 		goto out_unlock;
@@ -251,6 +258,21 @@ static int sink_end(void *userdata, uint64_t frame, uint32_t audio_samples, int3
 	bool stale;
 	int r;
 
+	/*
+	 * No room for the picture (it is written, and its slot reserved, only
+	 * now): as when a slot cannot be reserved at all, the frame goes back
+	 * to absent and the decode stops with the error.
+	 */
+	if (error == -ENOSPC || error == -EDQUOT) {
+		reel_slot_set_contents(m->buffer, slot, -1, 0, 0);
+		reel_slot_write_end(m->buffer, slot);
+		reel_slot_set_state(m->buffer, slot, REEL_SLOT_EMPTY, 0);
+		pthread_mutex_lock(&m->lock);
+		unclaim(m, frame, slot);
+		pthread_mutex_unlock(&m->lock);
+		reel_slot_unlock(m->buffer, slot);
+		return error;
+	}
 	if (!error) {
 		struct reel_frame view;
 
@@ -312,7 +334,8 @@ static bool mark_error(struct materialiser *m, uint64_t frame, int32_t error)
 {
 	struct reel_frame unused;
 
-	if (sink_begin(m, frame, &unused) != 0)
+	/* No room: the request carries the reason (serve()), the frame stays absent. */
+	if (error == -ENOSPC || error == -EDQUOT || sink_begin(m, frame, &unused) != 0)
 		return false;
 	sink_end(m, frame, 0, error);
 	return true;
@@ -487,7 +510,8 @@ static int reach_index(struct materialiser *m, uint64_t f, uint64_t *ret_upto)
  */
 static int serve(struct materialiser *m, struct request *req)
 {
-	const struct reel_sink sink = { sink_begin, sink_end, m, sink_write_picture };
+	const struct reel_sink sink = { sink_begin, sink_end, m, sink_write_picture,
+	                                sink_prepare_planes };
 
 	for (int pass = 0; pass < 3; pass++) {
 		pthread_mutex_lock(&m->lock);
@@ -522,10 +546,10 @@ static int serve(struct materialiser *m, struct request *req)
 			if (r < 0 && reel_media_lost(m->media))
 				r = reel_media_lost(m->media);
 			/*
-			 * A slot that could not be had (a full disk: its reservation
-			 * failed) leaves the frame with no slot to carry an ERROR
-			 * state: the request keeps the reason instead, so that the
-			 * reply says ENOSPC, not "could not be decoded".
+			 * A slot that could not be had, or a full disk (no room for
+			 * the picture), leaves the frame with no slot to carry an
+			 * ERROR state: the request keeps the reason instead, so that
+			 * the reply says ENOSPC, not "could not be decoded".
 			 */
 			if (!present(m, f) && !mark_error(m, f, r < 0 ? r : REEL_E_DECODE) && r < 0 &&
 			    r != -ECANCELED)

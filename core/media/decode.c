@@ -402,6 +402,9 @@ static int write_picture(struct reel__video *v, const AVFrame *src, const struct
 			if (ret != -ENOTSUP)
 				return ret;
 		}
+		if (sink && sink->prepare_planes &&
+		    (ret = sink->prepare_planes(sink->userdata, frame)) < 0)
+			return ret;
 		for (int i = 0; i < 3; i++)
 			av_image_copy_plane(dst->plane[i], strides[i], src->data[i], src->linesize[i],
 			                    (int)dst->width[i], (int)dst->height[i]);
@@ -409,6 +412,8 @@ static int write_picture(struct reel__video *v, const AVFrame *src, const struct
 	}
 	ret = get_sws(v, src->width, src->height, fmt, full, dw, dh);
 	if (ret < 0)
+		return ret;
+	if (sink && sink->prepare_planes && (ret = sink->prepare_planes(sink->userdata, frame)) < 0)
 		return ret;
 	ret = sws_scale(v->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
 	                planes, strides);
@@ -998,7 +1003,7 @@ int reel_media_decode_picture(struct reel_media *media, const struct reel_buffer
                               uint64_t frame, const struct reel_frame *dst)
 {
 	struct one_picture o = { .frame = frame, .dst = dst };
-	const struct reel_sink sink = { one_begin, one_end, &o, NULL };
+	const struct reel_sink sink = { one_begin, one_end, &o, NULL, NULL };
 	int ret;
 
 	if (!dst || !reel__frame_view_valid(dst))

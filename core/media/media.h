@@ -183,6 +183,13 @@ struct reel_sink {
 	 */
 	int (*write_picture)(void *userdata, uint64_t frame, const uint8_t *const plane[3],
 	                     const int linesize[3]);
+	/*
+	 * Optional: called before the decoder writes into begin()'s planes
+	 * itself (a conversion, or write_picture declined), so that the sink
+	 * makes them ready for writing only when they are written so (the
+	 * materialiser reserves the slot then).  < 0 fails the frame.
+	 */
+	int (*prepare_planes)(void *userdata, uint64_t frame);
 };
 
 /*

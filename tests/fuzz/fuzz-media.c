@@ -89,7 +89,7 @@ static void decode_range(struct reel_media *media, struct reel_buffer *buffer, u
                          uint64_t last, struct outcome *out)
 {
 	struct sink_state s = { buffer, first, last, NULL, out };
-	const struct reel_sink sink = { sink_begin, sink_end, &s, NULL };
+	const struct reel_sink sink = { sink_begin, sink_end, &s, NULL, NULL };
 	int r;
 
 	s.seen = calloc(last - first + 1, 1);

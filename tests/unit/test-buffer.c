@@ -1694,6 +1694,85 @@ static void test_buffer_prefault_filled_maps_tmpfs_pages(void **state)
 	free(dir);
 }
 
+/* Bytes of fd backed by memory or disk (reserved pages count: SEEK_HOLE would call them holes). */
+static uint64_t backed(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	return (uint64_t)st.st_blocks * 512;
+}
+
+/*
+ * A picture written through the file into a slot never reserved leaves the
+ * whole slot backed (planes by the write, the sound and the gaps by
+ * reservation): writing any of it through a mapping afterwards cannot meet
+ * a hole.  Odd sizes, so that rows have padding and the last row's is not
+ * written; source rows further apart than the slot's.
+ */
+static void test_buffer_write_picture_backs_whole_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL;
+	const struct reel_buffer_info *info;
+	struct reel_frame fr;
+	struct statfs sfs;
+	uint8_t *src[3];
+	uint64_t before;
+	int linesize[3], fd;
+	char *dir;
+	bool forget;
+
+	assert_int_equal(statfs(f->dir, &sfs), 0);
+	if (sfs.f_type == TMPFS_MAGIC || access("/dev/shm", W_OK) != 0)
+		skip();
+	dir = pictures_folder(f->dir);
+	p.width = 1001;
+	p.height = 563;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	assert_true(reel_buffer_claim(b, (uint32_t)getpid()) > 0);
+	assert_int_equal(reel_buffer_place_pictures(b, dir, &forget), 1);
+	info = reel_buffer_info(b);
+	fd = open(reel_buffer_pictures_path(b), O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	before = backed(fd);
+	for (int i = 0; i < 3; i++) {
+		uint32_t w = i ? (p.width + 1) / 2 : p.width, h = i ? (p.height + 1) / 2 : p.height;
+
+		linesize[i] = (int)w + 77;
+		src[i] = malloc((size_t)linesize[i] * h);
+		assert_non_null(src[i]);
+		for (size_t k = 0; k < (size_t)linesize[i] * h; k++)
+			src[i][k] = (uint8_t)(k * 7 + (size_t)i * 50 + 3);
+	}
+	assert_int_equal(reel_buffer_write_picture(b, 2, (const uint8_t *const *)src, linesize), 0);
+	/* The whole slot, and nothing more. */
+	assert_int_equal(backed(fd) - before, info->slot_stride);
+	assert_int_equal(reel_buffer_frame(b, 2, &fr), 0);
+	for (int i = 0; i < 3; i++)
+		for (uint32_t y = 0; y < fr.height[i]; y++) {
+			assert_memory_equal(fr.plane[i] + (size_t)y * fr.stride[i],
+			                    src[i] + (size_t)y * (size_t)linesize[i], fr.width[i]);
+			/* The padding after a row (all but the last) is zeros. */
+			if (y + 1 < fr.height[i] && fr.stride[i] > fr.width[i])
+				assert_int_equal(fr.plane[i][(size_t)y * fr.stride[i] + fr.width[i]], 0);
+		}
+	/* The sound goes through the mapping, into pages that exist. */
+	fr.audio[0] = 0.5f;
+	fr.audio[info->audio_capacity * info->channels - 1] = -0.5f;
+	/* Writing again changes nothing but the pixels, and backs nothing more. */
+	assert_int_equal(reel_buffer_write_picture(b, 2, (const uint8_t *const *)src, linesize), 0);
+	assert_true(fr.audio[0] == 0.5f);
+	assert_int_equal(backed(fd) - before, info->slot_stride);
+	for (int i = 0; i < 3; i++)
+		free(src[i]);
+	close(fd);
+	reel_buffer_close(b);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1749,6 +1828,7 @@ int main(void)
 		T(test_buffer_readonly_wait_woken_by_writer),
 		T(test_buffer_close_accepts_null),
 		T(test_buffer_pictures_in_ram),
+		T(test_buffer_write_picture_backs_whole_slot),
 		T(test_buffer_pictures_record_untrusted),
 		T(test_buffer_pictures_sweep),
 		T(test_buffer_prefault_filled_maps_tmpfs_pages),

@@ -414,6 +414,7 @@ struct check_sink {
 	uint8_t *delivered;              /* per frame, this call: 1 ok, 2 error */
 	unsigned ok, errors, mismatches, audio_frames, audio_bad;
 	unsigned written;                /* pictures written through the file */
+	unsigned prepared;               /* pictures the decoder wrote into the planes itself */
 	double audio_max_diff;
 };
 
@@ -517,7 +518,7 @@ static int check_end(void *userdata, uint64_t frame, uint32_t audio_samples, int
 /* Decode [frame, last] and check that each of them arrived, good when must_be_ok. */
 static void decode_range(struct check_sink *s, uint64_t frame, uint64_t last, bool must_be_ok)
 {
-	struct reel_sink sink = { check_begin, check_end, s, NULL };
+	struct reel_sink sink = { check_begin, check_end, s, NULL, NULL };
 
 	memset(s->delivered, 0, s->fx->count);
 	assert_int_equal(reel_media_decode(s->fx->media, s->fx->buffer, frame, last, &sink), 0);
@@ -762,7 +763,7 @@ static void test_media_sink_skip_and_stop(void **state)
 	s.ref = &ref;
 	s.slots = reel_buffer_info(fx.buffer)->slot_count;
 	s.delivered = calloc(fx.count, 1);
-	sink = (struct reel_sink){ skip_begin, stop_end, &s, NULL };
+	sink = (struct reel_sink){ skip_begin, stop_end, &s, NULL, NULL };
 	assert_int_equal(reel_media_decode(fx.media, fx.buffer, 0, fx.count - 1, &sink), 0);
 	/* Even frames up to 6 arrived, odd ones were skipped, nothing after the stop. */
 	for (uint64_t i = 0; i < fx.count; i++)
@@ -773,7 +774,7 @@ static void test_media_sink_skip_and_stop(void **state)
 	assert_int_equal(s.mismatches, 0);
 	/* An aborting sink's error comes back, and the decoder recovers afterwards. */
 	{
-		struct reel_sink abort_sink = { cancel_begin, check_end, &s, NULL };
+		struct reel_sink abort_sink = { cancel_begin, check_end, &s, NULL, NULL };
 		assert_int_equal(reel_media_decode(fx.media, fx.buffer, 20, 22, &abort_sink),
 		                 -ECANCELED);
 		abort_sink.end = NULL;
@@ -1270,6 +1271,15 @@ static int write_through(void *userdata, uint64_t frame, const uint8_t *const pl
 	return r;
 }
 
+static int prepare_planes(void *userdata, uint64_t frame)
+{
+	struct check_sink *s = userdata;
+
+	(void)frame;
+	s->prepared++;
+	return 0;
+}
+
 /*
  * Pictures written through the file (pwritev, as the materialiser does on
  * tmpfs) land in the slots every mapping sees, exactly, padding or not; on
@@ -1302,10 +1312,12 @@ static void test_media_write_through_file(void **state)
 		s.ref = &ref;
 		s.slots = reel_buffer_info(fx.buffer)->slot_count;
 		s.delivered = calloc(fx.count, 1);
-		sink = (struct reel_sink){ check_begin, check_end, &s, write_through };
+		sink = (struct reel_sink){ check_begin, check_end, &s, write_through, prepare_planes };
 		assert_int_equal(reel_media_decode(fx.media, fx.buffer, 0, fx.count - 1, &sink), 0);
 		assert_int_equal(s.ok, fx.count);
 		assert_int_equal(s.written, tmpfs ? fx.count : 0);
+		/* The sink is told before the decoder writes a plane itself, and only then. */
+		assert_int_equal(s.prepared, tmpfs ? 0 : fx.count);
 		assert_int_equal(s.mismatches, 0);
 		free(s.delivered);
 		ref_free(&ref, NULL);
