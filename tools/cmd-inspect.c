@@ -47,6 +47,7 @@ struct summary {
 	bool pid_alive;
 	uint64_t generation;
 	bool index_complete;
+	uint64_t frames;                  /* 0: being counted (frame_count is the index's capacity) */
 	uint64_t slot_states[REEL_SLOT_STATE_COUNT];
 	uint64_t slots_damaged;
 	uint64_t journal_count;
@@ -107,6 +108,7 @@ static void collect(struct reel_buffer *b, struct summary *s)
 	s->pid_alive = s->pid != 0 && (kill((pid_t)s->pid, 0) == 0 || errno == EPERM);
 	s->generation = reel_buffer_generation(b);
 	s->index_complete = reel_index_complete(b);
+	s->frames = reel_buffer_frames(b);
 	for (uint32_t i = 0; i < info->slot_count; i++) {
 		struct reel_slot_info si;
 
@@ -196,7 +198,10 @@ static void print_text(const char *path, const struct summary *s)
 	       in->frame_rate.num, in->frame_rate.den,
 	       (double)in->frame_rate.num / in->frame_rate.den);
 	printf("  %-16s %" PRId32 "/%" PRId32 "\n", "time base", in->time_base.num, in->time_base.den);
-	printf("  %-16s %" PRIu64 "\n", "frames", in->frame_count);
+	if (s->frames)
+		printf("  %-16s %" PRIu64 "\n", "frames", s->frames);
+	else
+		printf("  %-16s not counted yet (room for %" PRIu64 ")\n", "frames", in->frame_count);
 	if (in->sample_fmt == REEL_SAMPLE_NONE)
 		printf("  %-16s none\n", "audio");
 	else
@@ -272,7 +277,11 @@ static void print_json(const char *path, const struct summary *s)
 	       in->frame_rate.num, in->frame_rate.den);
 	printf(",\"time_base\":{\"num\":%" PRId32 ",\"den\":%" PRId32 "}",
 	       in->time_base.num, in->time_base.den);
-	printf(",\"frames\":%" PRIu64 ",\"slots\":%" PRIu32 ",\"slot_stride\":%" PRIu64,
+	if (s->frames)
+		printf(",\"frames\":%" PRIu64, s->frames);
+	else
+		printf(",\"frames\":null");
+	printf(",\"frame_capacity\":%" PRIu64 ",\"slots\":%" PRIu32 ",\"slot_stride\":%" PRIu64,
 	       in->frame_count, in->slot_count, in->slot_stride);
 	printf(",\"audio\":{\"sample_fmt\":\"%s\",\"sample_rate\":%" PRIu32 ",\"channels\":%" PRIu32
 	       ",\"samples_per_slot\":%" PRIu32 "}",

@@ -346,12 +346,22 @@ int cmd_open(int argc, char **argv)
 			fprintf(stderr, "reel: note: the source is %s; the buffer keeps it as 8-bit 4:2:0, "
 			        "limited range\n", fmt);
 	}
-	fprintf(stderr,
-	        "reel: session %s %s: %ux%u, %" PRIu64 " frames, %u slots, buffer %s\n"
-	        "reel: stop it with 'reel stop %s' or Ctrl-C\n",
-	        reel_coord_session(coord), reel_coord_resumed(coord) ? "resumed" : "opened",
-	        info->width, info->height, info->frame_count, info->slot_count,
-	        reel_coord_buffer_path(coord), reel_coord_session(coord));
+	{
+		uint64_t frames = reel_buffer_frames(reel_coord_buffer(coord));
+		char count[64];
+
+		/* A container that does not list its frames: they are counted in the background. */
+		if (frames)
+			snprintf(count, sizeof(count), "%" PRIu64 " frames", frames);
+		else
+			snprintf(count, sizeof(count), "frames being counted");
+		fprintf(stderr,
+		        "reel: session %s %s: %ux%u, %s, %u slots, buffer %s\n"
+		        "reel: stop it with 'reel stop %s' or Ctrl-C\n",
+		        reel_coord_session(coord), reel_coord_resumed(coord) ? "resumed" : "opened",
+		        info->width, info->height, count, info->slot_count,
+		        reel_coord_buffer_path(coord), reel_coord_session(coord));
+	}
 	/* From here on every line goes to the session log; the terminal gets what matters. */
 	route.coord = coord;
 	route.stderr_level = verbose ? REEL_LOG_INFO : REEL_LOG_WARN;

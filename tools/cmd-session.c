@@ -79,6 +79,7 @@ struct table_view {
 	uint64_t output;          /* frames an export keeps, with trims and speed changes */
 	bool have_info;
 	uint64_t index_ready;     /* frames whose index entry is known (all once it is complete) */
+	uint64_t frames;          /* the count; 0 while the coordinator counts them */
 	struct reel_buffer_info info;
 	double duration;          /* seconds, from the first frame's start to the last one's end */
 	char pictures[REEL__PICTURES_PATH]; /* the pictures file in RAM; empty: in the buffer file */
@@ -91,10 +92,11 @@ static double video_duration(const struct reel_buffer *b)
 	const struct reel_buffer_info *in = reel_buffer_info(b);
 	struct reel_index_entry first, last, prev;
 	double tb = (double)in->time_base.num / in->time_base.den, d;
+	uint64_t n = reel_buffer_frames(b);
 
-	if (reel_index_get(b, 0, &first) < 0 || reel_index_get(b, in->frame_count - 1, &last) < 0)
+	if (n == 0 || reel_index_get(b, 0, &first) < 0 || reel_index_get(b, n - 1, &last) < 0)
 		return 0;
-	if (in->frame_count > 1 && reel_index_get(b, in->frame_count - 2, &prev) == 0 &&
+	if (n > 1 && reel_index_get(b, n - 2, &prev) == 0 &&
 	    prev.pts < last.pts)
 		d = (double)(last.pts - prev.pts) * tb;
 	else
@@ -116,7 +118,8 @@ static void read_table(const char *path, uint64_t generation, struct table_view 
 		v->live[i] = reel_stagetab_read(b, i, r) == 0 && r->pid != 0 && r->generation == generation &&
 		             (kill((pid_t)r->pid, 0) == 0 || errno != ESRCH) && r->role < REEL_ROLE_COUNT;
 	}
-	v->output = reel_buffer_info(b)->frame_count;
+	v->frames = reel_buffer_frames(b);
+	v->output = v->frames;
 	v->info = *reel_buffer_info(b);
 	v->have_info = true;
 	v->index_ready = reel_index_ready(b);
@@ -128,10 +131,10 @@ static void read_table(const char *path, uint64_t generation, struct table_view 
 			v->pictures_bytes = (uint64_t)pst.st_blocks * 512;
 	}
 	v->duration = video_duration(b);
-	{
+	if (v->frames) {
 		struct reel_edits *x = NULL;
-		uint32_t *counts = calloc(reel_buffer_info(b)->frame_count, sizeof(*counts));
-		if (counts && reel_edits_new(reel_buffer_info(b)->frame_count, &x) == 0 &&
+		uint32_t *counts = calloc(v->frames, sizeof(*counts));
+		if (counts && reel_edits_new(v->frames, &x) == 0 &&
 		    reel_edits_sync(x, b) == 0)
 			v->output = reel_edits_output(x, counts);
 		reel_edits_free(x);
@@ -168,8 +171,9 @@ static void print_status_json(const char *session, const struct reel_session_rec
 	       st->frames, st->resident, st->journal, st->pending, st->inflight, st->errors,
 	       st->failed, st->malformed, st->generation, st->decoded);
 	if (v->have_info)
-		printf(",\"index_ready\":%" PRIu64 ",\"index_complete\":%s", v->index_ready,
-		       v->index_ready == v->info.frame_count ? "true" : "false");
+		printf(",\"index_ready\":%" PRIu64 ",\"index_complete\":%s,\"counting\":%s",
+		       v->index_ready, v->frames && v->index_ready == v->frames ? "true" : "false",
+		       v->frames ? "false" : "true");
 	printf(",\"pictures\":");
 	if (v->pictures[0])
 		cli_json_string(stdout, v->pictures);
@@ -248,13 +252,20 @@ static void print_status_text(const char *session, const struct reel_session_rec
 		printf("pictures    in RAM, %s: %s\n", cli_human_size(v->pictures_bytes, size, sizeof(size)),
 		       v->pictures);
 	}
-	printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
-	       " decoded since start)\n", st->frames, st->resident, st->errors, st->decoded);
-	if (v->have_info && v->index_ready < v->info.frame_count)
+	if (v->have_info && !v->frames)
+		printf("frames      still being counted (%" PRIu64 " resident, %" PRIu64 " in error, %"
+		       PRIu64 " decoded since start)\n", st->resident, st->errors, st->decoded);
+	else
+		printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
+		       " decoded since start)\n", st->frames, st->resident, st->errors, st->decoded);
+	if (v->have_info && !v->frames)
+		printf("index       being built: %" PRIu64 " frames so far; the count and the duration "
+		       "are known when it ends\n", v->index_ready);
+	else if (v->have_info && v->index_ready < v->frames)
 		printf("index       being built: %" PRIu64 " of %" PRIu64 " frames (%.0f%%); the "
-		       "duration is known when it ends\n", v->index_ready, v->info.frame_count,
-		       100.0 * (double)v->index_ready / (double)v->info.frame_count);
-	if (v->output != st->frames)
+		       "duration is known when it ends\n", v->index_ready, v->frames,
+		       100.0 * (double)v->index_ready / (double)v->frames);
+	if (v->frames && v->output != st->frames)
 		printf("output      %" PRIu64 " frames after trims and speed changes\n", v->output);
 	printf("edits       %" PRIu64 " (%" PRIu64 " applied, %" PRIu64 " pending, %" PRIu64
 	       " undone, %" PRIu64 " failed); %" PRIu64 " journal entries, %" PRIu64

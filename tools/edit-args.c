@@ -83,6 +83,27 @@ static bool index_may_grow(const struct reel_buffer *b, int *waited)
 	return true;
 }
 
+/*
+ * The frame count, waited for while the coordinator counts the frames (a
+ * container that does not list them, opened moments ago).  -1 with why.
+ */
+static int count_waiting(const struct reel_buffer *b, uint64_t *ret, char *why, size_t len)
+{
+	int waited = 0;
+
+	while ((*ret = reel_buffer_frames(b)) == 0)
+		if (!index_may_grow(b, &waited)) {
+			if (reel_index_failed(b))
+				snprintf(why, len, "the video's frames could not be counted (%s); reopen the "
+				         "session to index the whole file", reel_strerror(reel_index_failed(b)));
+			else
+				snprintf(why, len, "the video's frames are still being counted, and were not "
+				         "in a minute");
+			return -1;
+		}
+	return 0;
+}
+
 static int lower_bound_waiting(const struct reel_buffer *b, int64_t pts, uint64_t *ret)
 {
 	int r, waited = 0;
@@ -97,7 +118,7 @@ int cli_wait_index(const struct reel_buffer *b)
 {
 	int waited = 0;
 
-	while (reel_index_ready(b) < reel_buffer_info(b)->frame_count)
+	while (reel_buffer_frames(b) == 0 || reel_index_ready(b) < reel_buffer_frames(b))
 		if (!index_may_grow(b, &waited))
 			return reel_index_failed(b) ? reel_index_failed(b) : REEL_E_NOTYET;
 	return 0;
@@ -116,7 +137,6 @@ static int pts_of_time_waiting(const struct reel_buffer *b, int64_t us, int64_t 
 static int parse_times(const char *text, const struct reel_buffer *b, int64_t *first, int64_t *last,
                        char *why, size_t len)
 {
-	const struct reel_buffer_info *in = reel_buffer_info(b);
 	char buf[128];
 	char *dash;
 	int64_t t1, t2, p1, p2;
@@ -139,10 +159,10 @@ static int parse_times(const char *text, const struct reel_buffer *b, int64_t *f
 	}
 	if (pts_of_time_waiting(b, t1, &p1) < 0 || lower_bound_waiting(b, p1, &a) < 0)
 		goto out_index;
-	if (a >= in->frame_count) {
+	if (a >= reel_index_end(b)) {
 		/* Nothing starts at or after t1: `ffmpeg -ss t1` would give no frame either. */
 		snprintf(why, len, "--time %s: no frame starts at or after %s (the last one starts at "
-		         "%.3f s)", text, buf, reel_index_seconds(b, in->frame_count - 1));
+		         "%.3f s)", text, buf, reel_index_seconds(b, reel_index_end(b) - 1));
 		return -1;
 	}
 	if (!dash) {
@@ -166,7 +186,7 @@ out_index:
 		         "the session to index the whole file", (unsigned long long)reel_index_ready(b),
 		         reel_strerror(reel_index_failed(b)));
 	else
-		snprintf(why, len, reel_index_ready(b) < in->frame_count ?
+		snprintf(why, len, reel_buffer_frames(b) == 0 || reel_index_ready(b) < reel_index_end(b) ?
 		         "the frame index is still being built, and did not reach that time in a minute" :
 		         "the buffer's frame index is damaged");
 	return -1;
@@ -187,9 +207,12 @@ int cli_frame_at(const struct reel_buffer *b, const char *time, int64_t *ret_fra
 int cli_parse_range(const char *frames, const char *times, const struct reel_buffer *b,
                     int64_t *ret_first, int64_t *ret_last, char *why, size_t len)
 {
-	uint64_t count = reel_buffer_info(b)->frame_count;
-	int64_t first = 0, last = count ? (int64_t)count - 1 : 0;
+	uint64_t count;
+	int64_t first = 0, last;
 
+	if (count_waiting(b, &count, why, len) < 0)
+		return -1;
+	last = (int64_t)count - 1;
 	if (frames && times) {
 		snprintf(why, len, "give one --frames or one --time");
 		return -1;
@@ -225,12 +248,14 @@ int cli_parse_edit(int argc, char **argv, const struct reel_buffer *b, struct cl
 {
 	const struct reel_buffer_info *in = reel_buffer_info(b);
 	const struct reel_op_desc *d;
-	struct reel_op_limits lim = { in->width, in->height, in->frame_count, in->sample_rate };
+	struct reel_op_limits lim = { in->width, in->height, 0, in->sample_rate };
 	const char *frames = NULL, *times = NULL;
 	uint32_t given = 0;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
+	if (count_waiting(b, &lim.frames, why, len) < 0)
+		return -1;
 	if (argc < 1) {
 		snprintf(why, len, "no edit given (see 'reel send --help')");
 		return -1;
@@ -278,8 +303,8 @@ int cli_parse_edit(int argc, char **argv, const struct reel_buffer *b, struct cl
 		return -1;
 	}
 	ret->first = 0;
-	ret->last = in->frame_count ? (int64_t)in->frame_count - 1 : 0;
-	if (frames && parse_frames(frames, in->frame_count, &ret->first, &ret->last) < 0) {
+	ret->last = (int64_t)lim.frames - 1;
+	if (frames && parse_frames(frames, lim.frames, &ret->first, &ret->last) < 0) {
 		snprintf(why, len, "--frames %s: expected A-B, A or A- (frame numbers from 0)", frames);
 		return -1;
 	}

@@ -746,6 +746,7 @@ int reel_buffer_create(const char *path, const struct reel_buffer_params *params
 
 		memset(&live, 0, sizeof(live));
 		live.journal_count_check = ~(uint64_t)0;
+		live.frame_total = params->counting ? REEL__COUNTING : 0;
 		memcpy(page.bytes + REEL__LIVE_OFFSET, &live, sizeof(live));
 	}
 	/* Everything before the slots is metadata, written through the mapping. */

@@ -55,7 +55,13 @@ struct reel_source_format {
 
 struct reel_buffer_params {
 	uint32_t width, height;            /* 1..REEL_MAX_DIMENSION */
+	/*
+	 * The frame count; with counting, only an upper bound of it (the
+	 * index's capacity): the coordinator's background scan counts the
+	 * frames and reel_buffer_frames() says how many there are once it ends.
+	 */
 	uint64_t frame_count;
+	bool counting;
 	uint32_t slot_count;               /* 1..frame_count */
 	uint32_t journal_capacity;         /* 0 picks the default */
 	struct reel_rational frame_rate;
@@ -80,6 +86,7 @@ struct reel_buffer_info {
 	uint64_t slot_stride;
 	uint32_t slot_count;
 	uint32_t journal_capacity;
+	/* The index's capacity; the frame count itself is reel_buffer_frames()'s to say. */
 	uint64_t frame_count;
 	uint32_t width, height;
 	uint32_t pix_fmt;
@@ -240,15 +247,31 @@ int reel_index_get(const struct reel_buffer *buffer, uint64_t frame,
                    struct reel_index_entry *ret_entry);
 int reel_index_put(struct reel_buffer *buffer, uint64_t frame,
                    const struct reel_index_entry *entry);
-/* Marks the index complete and makes it durable. */
+/*
+ * Marks the index complete and makes it durable.  A buffer made counting
+ * gets its frame count here: the entries published so far.
+ */
 int reel_index_commit(struct reel_buffer *buffer);
+/*
+ * How many frames the source has: frame_count, except in a buffer made
+ * counting (from a container that does not list its samples), where it is
+ * 0 until the background scan has counted them and committed the index.
+ * Frames past it do not exist; frame numbers below it never change.
+ */
+uint64_t reel_buffer_frames(const struct reel_buffer *buffer);
+/*
+ * Where frame numbers end for lookups: reel_buffer_frames(), or while the
+ * frames are counted, the index's capacity (entries past reel_index_ready()
+ * are not there yet either way).
+ */
+uint64_t reel_index_end(const struct reel_buffer *buffer);
 /* Complete and its CRC holds (reads every entry: for opening, not for every lookup). */
 bool reel_index_complete(const struct reel_buffer *buffer);
 /*
  * While the coordinator still builds the index (core/coordinator/indexer.c)
  * the entries of frames [0, reel_index_ready()) are final and the rest are
  * not yet written: reel_index_get() and the lookups below give
- * REEL_E_NOTYET for them.  frame_count once the index is complete.
+ * REEL_E_NOTYET for them.  reel_buffer_frames() once the index is complete.
  */
 uint64_t reel_index_ready(const struct reel_buffer *buffer);
 /*
@@ -258,7 +281,10 @@ uint64_t reel_index_ready(const struct reel_buffer *buffer);
  */
 int reel_index_publish(struct reel_buffer *buffer, uint64_t first,
                        const struct reel_index_entry *entries, uint64_t n);
-/* Coordinator, alone: forget a partial index before building it again. */
+/*
+ * Coordinator, alone: forget a partial index before building it again (a
+ * buffer made counting counts again).
+ */
 void reel_index_restart(struct reel_buffer *buffer);
 /*
  * The background scan stopped short: error (< 0) is kept in the live

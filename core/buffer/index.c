@@ -38,12 +38,32 @@ static bool entry_valid(const struct reel_index_entry *e)
 	       (e->dts == INT64_MIN || ts_valid(e->dts));
 }
 
+uint64_t reel_buffer_frames(const struct reel_buffer *buffer)
+{
+	uint64_t total = __atomic_load_n(&buffer->live->frame_total, __ATOMIC_ACQUIRE);
+
+	if (total == 0)
+		return buffer->info.frame_count;
+	if (total <= buffer->info.frame_count &&
+	    __atomic_load_n(&buffer->live->index_complete, __ATOMIC_ACQUIRE) == 1)
+		return total;
+	return 0;
+}
+
+uint64_t reel_index_end(const struct reel_buffer *buffer)
+{
+	uint64_t n = reel_buffer_frames(buffer);
+
+	return n ? n : buffer->info.frame_count;
+}
+
 uint64_t reel_index_ready(const struct reel_buffer *buffer)
 {
 	uint64_t ready;
 
-	if (__atomic_load_n(&buffer->live->index_complete, __ATOMIC_ACQUIRE) == 1)
-		return buffer->info.frame_count;
+	if (__atomic_load_n(&buffer->live->index_complete, __ATOMIC_ACQUIRE) == 1 &&
+	    (ready = reel_buffer_frames(buffer)) > 0)
+		return ready;
 	ready = __atomic_load_n(&buffer->live->index_ready, __ATOMIC_ACQUIRE);
 	/* Above the count is damage: nothing past the count is ever an entry. */
 	return ready < buffer->info.frame_count ? ready : buffer->info.frame_count;
@@ -78,10 +98,10 @@ int reel_index_put(struct reel_buffer *buffer, uint64_t frame,
 	return 0;
 }
 
-/* CRC-32 of every entry, in one pass over the section (a few ms for an hour of video). */
-static uint32_t index_crc(const struct reel_buffer *buffer)
+/* CRC-32 of the first `entries` entries, in one pass (a few ms for an hour of video). */
+static uint32_t index_crc(const struct reel_buffer *buffer, uint64_t entries)
 {
-	uint64_t len = buffer->info.frame_count * sizeof(struct reel_index_entry);
+	uint64_t len = entries * sizeof(struct reel_index_entry);
 	const uint8_t *p = (const uint8_t *)buffer->index;
 	uLong crc = crc32(0L, Z_NULL, 0);
 
@@ -118,6 +138,9 @@ void reel_index_restart(struct reel_buffer *buffer)
 	if (buffer->readonly)
 		return;
 	__atomic_store_n(&buffer->live->index_complete, 0u, __ATOMIC_RELEASE);
+	/* Counted (or damaged): counted again; a count the header gives stays. */
+	if (__atomic_load_n(&buffer->live->frame_total, __ATOMIC_RELAXED) != 0)
+		__atomic_store_n(&buffer->live->frame_total, REEL__COUNTING, __ATOMIC_RELEASE);
 	__atomic_store_n(&buffer->live->index_ready, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&buffer->live->index_error, 0, __ATOMIC_RELEASE);
 }
@@ -140,21 +163,30 @@ int reel_index_failed(const struct reel_buffer *buffer)
 
 int reel_index_commit(struct reel_buffer *buffer)
 {
+	bool counting = __atomic_load_n(&buffer->live->frame_total, __ATOMIC_RELAXED) != 0;
+	uint64_t total = buffer->info.frame_count;
 	int r;
 
 	if (buffer->readonly)
 		return -EBADF;
+	if (counting) {
+		total = __atomic_load_n(&buffer->live->index_ready, __ATOMIC_RELAXED);
+		if (total == 0 || total > buffer->info.frame_count)
+			return REEL_E_INDEX;
+	}
 	/*
 	 * The entries must be on disk before the flag that vouches for them,
 	 * or a crash between the two could leave a complete-looking index of
 	 * zeros.
 	 */
 	r = reel__msync_range(buffer, buffer->index,
-	                      (size_t)(buffer->info.frame_count * sizeof(struct reel_index_entry)));
+	                      (size_t)(total * sizeof(struct reel_index_entry)));
 	if (r < 0)
 		return r;
-	__atomic_store_n(&buffer->live->index_crc, index_crc(buffer), __ATOMIC_RELAXED);
-	__atomic_store_n(&buffer->live->index_ready, buffer->info.frame_count, __ATOMIC_RELEASE);
+	__atomic_store_n(&buffer->live->index_crc, index_crc(buffer, total), __ATOMIC_RELAXED);
+	if (counting)
+		__atomic_store_n(&buffer->live->frame_total, total, __ATOMIC_RELEASE);
+	__atomic_store_n(&buffer->live->index_ready, total, __ATOMIC_RELEASE);
 	__atomic_store_n(&buffer->live->index_error, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&buffer->live->index_complete, 1u, __ATOMIC_RELEASE);
 	return reel__msync_range(buffer, buffer->map, REEL__HEADER_SIZE);
@@ -170,7 +202,10 @@ bool reel_index_complete(const struct reel_buffer *buffer)
 	 * another frame's picture in a slot: the CRC sealed at commit catches
 	 * it, and the index is scanned again.
 	 */
-	return __atomic_load_n(&buffer->live->index_crc, __ATOMIC_RELAXED) == index_crc(buffer);
+	uint64_t total = reel_buffer_frames(buffer);
+
+	return total > 0 &&
+	       __atomic_load_n(&buffer->live->index_crc, __ATOMIC_RELAXED) == index_crc(buffer, total);
 }
 
 /* v * num / den rounded half away from zero, without overflow for any v within +-2^64 and int32 num. */
@@ -240,7 +275,7 @@ int reel_index_lower_bound(const struct reel_buffer *b, int64_t pts, uint64_t *r
 			hi = mid;
 	}
 	/* Past the entries written so far, the answer may lie in those still to come. */
-	if (lo == ready && ready < b->info.frame_count)
+	if (lo == ready && __atomic_load_n(&b->live->index_complete, __ATOMIC_ACQUIRE) != 1)
 		return REEL_E_NOTYET;
 	*ret = lo;
 	return 0;
@@ -256,7 +291,7 @@ int reel_index_frame_at_time(const struct reel_buffer *b, int64_t us, uint64_t *
 		r = reel_index_lower_bound(b, pts, &f);
 	if (r < 0)
 		return r;
-	if (f >= b->info.frame_count)
+	if (f >= reel_index_ready(b))
 		return REEL_E_RANGE;
 	*ret_frame = f;
 	return 0;

@@ -129,8 +129,18 @@ struct reel__header_live {
 	 * the whole file before it starts, and waiting readers give up.
 	 */
 	uint64_t index_error;
-	uint64_t reserved[1];
+	/*
+	 * coordinator: 0 when frame_count is the frame count (a container that
+	 * lists its samples, or a buffer made after a whole scan).  Otherwise
+	 * frame_count is only the index's capacity: REEL__COUNTING while the
+	 * background scan counts, then the count it found, stored before
+	 * index_complete and covered by the index CRC (which is of this many
+	 * entries).  Anything else, or a count without index_complete, is
+	 * not a count.
+	 */
+	uint64_t frame_total;
 };
+#define REEL__COUNTING UINT64_MAX
 
 /*
  * Where the slots' contents live, at REEL__PICTURES_OFFSET of the header

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -438,11 +439,41 @@ static int map_buffer(struct reel_client *c)
 	return c->buffer ? 0 : reel_buffer_open_readonly(c->record.buffer_path, &c->buffer);
 }
 
+/*
+ * A buffer made before its frames were counted (a container that does not
+ * list its samples) gets its count when the coordinator's background scan
+ * ends: about a second per hour of video.  A minute without it gives up.
+ */
+#define COUNT_WAIT_MS 60000
+
+static int wait_counted(struct reel_client *c, uint64_t *ret_frames)
+{
+	for (int waited = 0;; waited += 5) {
+		uint32_t pid;
+		int r;
+
+		*ret_frames = reel_buffer_frames(c->buffer);
+		if (*ret_frames)
+			return 0;
+		if ((r = reel_index_failed(c->buffer)) < 0 || (r = reel_buffer_lost(c->buffer)) < 0)
+			return r;
+		pid = reel_buffer_coordinator_pid(c->buffer);
+		if (pid == 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			return REEL_E_NOSESSION;
+		if (waited >= COUNT_WAIT_MS)
+			return REEL_E_NOTYET;
+		usleep(5000);
+	}
+}
+
 int reel_client_video(struct reel_client *c, struct reel_video_info *ret)
 {
 	const struct reel_buffer_info *in;
+	uint64_t frames = 0;
 	int r = map_buffer(c);
 
+	if (r == 0)
+		r = wait_counted(c, &frames);
 	if (r < 0)
 		return r;
 	in = reel_buffer_info(c->buffer);
@@ -451,7 +482,7 @@ int reel_client_video(struct reel_client *c, struct reel_video_info *ret)
 	ret->height = in->height;
 	ret->frame_rate = in->frame_rate;
 	ret->time_base = in->time_base;
-	ret->frames = in->frame_count;
+	ret->frames = frames;
 	ret->sample_rate = in->sample_rate;
 	ret->channels = in->channels;
 	ret->audio_capacity = in->audio_capacity;

@@ -264,6 +264,20 @@ int coord_accept_edit(struct reel_coord *c, uint64_t key, uint32_t op, const dou
 			         reel_strerror(c->journal_error));
 		return c->journal_error;
 	}
+	/*
+	 * While the frames are counted, an edit reaches no further than the
+	 * frames counted so far: its range would otherwise name frames that
+	 * may not exist ('reel send' waits for the count).
+	 */
+	c->limits.frames = coord_frames(c);
+	if (reel_buffer_frames(c->buffer) == 0 && last >= 0 &&
+	    (uint64_t)last >= reel_index_ready(c->buffer)) {
+		if (why && whylen)
+			snprintf(why, whylen, "the video's frames are still being counted (%" PRIu64
+			         " so far): frame %" PRId64 " may not exist", reel_index_ready(c->buffer),
+			         last);
+		return REEL_E_NOTYET;
+	}
 	r = reel_op_validate(op, params, first, last, &c->limits, why, whylen);
 	if (r < 0)
 		return r;

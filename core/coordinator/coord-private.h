@@ -116,6 +116,7 @@ struct reel_coord {
 	/* The background index scan, while the index is being built (indexer.c). */
 	struct indexer *indexer;
 	bool index_pending;       /* the buffer's index is to be built in the background */
+	bool counting;            /* frame_count is the index's capacity: the scan counts the frames */
 	bool index_reported;      /* its end was logged */
 	struct reel_sched *sched;
 	struct reel_edits *edits;
@@ -253,5 +254,15 @@ void coord_close_stages(struct reel_coord *c);
 size_t coord_stages_of(const struct reel_coord *c, uint32_t role);
 /* pid is a stage that said hello. */
 bool coord_is_stage(const struct reel_coord *c, pid_t pid);
+
+/*
+ * The frames a request may name: the count, or while the background scan
+ * counts them, the index's capacity (the materialiser answers REEL_E_RANGE
+ * past the count once it is known).
+ */
+static inline uint64_t coord_frames(const struct reel_coord *c)
+{
+	return reel_index_end(c->buffer);
+}
 
 #endif

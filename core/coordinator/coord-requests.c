@@ -70,7 +70,8 @@ static void handle_need(struct reel_coord *c, const struct reel_msg *req)
 	struct mat_done done;
 	int r;
 
-	if (first >= c->info->frame_count || last >= c->info->frame_count) {
+	/* While the frames are counted, a need past the last one fails when the count is known. */
+	if (first >= coord_frames(c) || last >= coord_frames(c)) {
 		coord_reply_result(c, req, REEL_E_RANGE, 0, 0, 0, 0);
 		return;
 	}
@@ -184,7 +185,7 @@ static void fill_status(struct reel_coord *c, struct reel_msg *m)
 	struct mat_stats ms;
 
 	materialiser_stats(c->mat, &ms);
-	m->stat[REEL_STAT_FRAMES] = c->info->frame_count;
+	m->stat[REEL_STAT_FRAMES] = reel_buffer_frames(c->buffer);   /* 0 while counted */
 	m->stat[REEL_STAT_RESIDENT] = ms.resident;
 	m->stat[REEL_STAT_JOURNAL] = reel_journal_count(c->buffer);
 	m->stat[REEL_STAT_PENDING] = sched_commands(c->sched);

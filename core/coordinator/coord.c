@@ -145,15 +145,22 @@ static int lock_buffer(struct reel_coord *c)
 	return errno == EWOULDBLOCK ? REEL_E_BUFFERBUSY : -errno;
 }
 
-/* Write the scanned index into the buffer and mark it complete. */
+/*
+ * Write the scanned index into the buffer and mark it complete.  A buffer
+ * made counting takes any count up to its capacity.
+ */
 static int write_index(struct reel_coord *c, const struct reel_index_entry *entries, uint64_t count)
 {
-	int r = 0;
+	int r;
 
-	if (count != c->info->frame_count)
+	if (count != c->info->frame_count && !(c->counting && count <= c->info->frame_count)) {
+		if (c->counting)
+			reel_log(REEL_LOG_ERROR, "coord", "the file has %" PRIu64 " frames, more than the "
+			         "%" PRIu64 " its duration allowed when the buffer was made: remove the "
+			         "buffer (reel rm) and open the file again", count, c->info->frame_count);
 		return REEL_E_SOURCE;
-	for (uint64_t f = 0; f < count && r == 0; f++)
-		r = reel_index_put(c->buffer, f, &entries[f]);
+	}
+	r = reel_index_publish(c->buffer, 0, entries, count);
 	return r < 0 ? r : reel_index_commit(c->buffer);
 }
 
@@ -184,9 +191,16 @@ static int create_buffer(struct reel_coord *c, const struct reel_coord_options *
 
 	/*
 	 * A container that lists its samples gives the frame count at once:
-	 * the buffer is made now and its index built in the background.
+	 * the buffer is made now and its index built in the background.  Any
+	 * other with a declared duration gets a buffer sized for an upper
+	 * bound of the count, and its frames counted in the background (the
+	 * first frame then waits for the first packets, not the whole file).
 	 */
 	r = reel_media_sample_table(c->media, &count, &max_audio);
+	if (r < 0 && reel_media_count_bound(c->media, &count, &max_audio) == 0) {
+		c->counting = true;
+		r = 0;
+	}
 	if (r == 0)
 		c->index_pending = true;
 	else
@@ -201,6 +215,7 @@ static int create_buffer(struct reel_coord *c, const struct reel_coord_options *
 	p.width = mi->width;
 	p.height = mi->height;
 	p.frame_count = count;
+	p.counting = c->counting;
 	p.frame_rate = mi->frame_rate;
 	p.time_base = mi->time_base;
 	if (mi->sample_rate && mi->channels) {
@@ -370,10 +385,12 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
 	 */
 	failed_before = reel_index_failed(c->buffer) < 0;
 	reel_index_restart(c->buffer);
+	c->counting = reel_buffer_frames(c->buffer) == 0;
 	if (failed_before)
 		forget_slots(c);
-	if (!failed_before && reel_media_sample_table(c->media, &count, &max_audio) == 0 &&
-	    count == c->info->frame_count) {
+	if (!failed_before && (c->counting ||
+	                       (reel_media_sample_table(c->media, &count, &max_audio) == 0 &&
+	                        count == c->info->frame_count))) {
 		c->index_pending = true;
 		return 0;
 	}
@@ -884,7 +901,10 @@ static void report_index(struct reel_coord *c)
 	c->index_reported = true;
 	if (state > 0)
 		reel_log(REEL_LOG_INFO, "coord", "index complete: %" PRIu64 " frames",
-		         c->info->frame_count);
+		         reel_buffer_frames(c->buffer));
+	else if (c->counting)
+		reel_log(REEL_LOG_ERROR, "coord", "the index stops at frame %" PRIu64 ": %s; the "
+		         "frames past it cannot be decoded", reel_index_ready(c->buffer), why);
 	else
 		reel_log(REEL_LOG_ERROR, "coord", "the index stops at frame %" PRIu64 " of %" PRIu64
 		         ": %s; the frames past it cannot be decoded", reel_index_ready(c->buffer),

@@ -7,6 +7,10 @@
  * whose entry, and its successor's, is published.  The first frame thus
  * waits for the first packets only, not for a scan of the whole file.
  *
+ * Any other container with a declared duration gets its buffer made for
+ * an upper bound of the count (reel_media_count_bound), and this scan
+ * counts the frames: reel_buffer_frames() says how many once it commits.
+ *
  * The entries published never change: the scan hands out an entry only
  * once no packet still to come can sort before it, so a frame number names
  * the same picture before and after the scan ends.  At the end the count
@@ -94,10 +98,16 @@ static void *indexer_main(void *arg)
 	if (r == 0) {
 		reel_media_set_progress(media, cancelled, ix);
 		r = reel_media_scan_progressive(media, &sink, &count);
-		if (r < 0 && reel_media_why(media)[0])
+		if (r == REEL_E_RANGE && reel_buffer_frames(ix->buffer) == 0)
+			snprintf(ix->why, sizeof(ix->why), "the file has more than the %llu frames its "
+			         "duration allows: remove the buffer (reel rm) and open it again",
+			         (unsigned long long)reel_buffer_info(ix->buffer)->frame_count);
+		else if (r < 0 && reel_media_why(media)[0])
 			snprintf(ix->why, sizeof(ix->why), "%s", reel_media_why(media));
 	}
-	if (r == 0 && count != reel_buffer_info(ix->buffer)->frame_count) {
+	/* Counting, the scan gives the count; otherwise it must agree with the sample table. */
+	if (r == 0 && reel_buffer_frames(ix->buffer) != 0 &&
+	    count != reel_buffer_info(ix->buffer)->frame_count) {
 		snprintf(ix->why, sizeof(ix->why),
 		         "the scan found %llu frames where the sample table lists %llu",
 		         (unsigned long long)count,

@@ -442,7 +442,6 @@ static void check_local_index(struct materialiser *m)
  */
 static int reach_index(struct materialiser *m, uint64_t f, uint64_t *ret_upto)
 {
-	uint64_t count = m->info->frame_count;
 	bool local_tried = false;
 	int r = 0;
 
@@ -450,8 +449,14 @@ static int reach_index(struct materialiser *m, uint64_t f, uint64_t *ret_upto)
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
 		uint64_t ready = reel_index_ready(m->buffer), last;
+		/* 0 while the frames are counted (a buffer made for an upper bound of them). */
+		uint64_t count = reel_buffer_frames(m->buffer);
 
-		if (ready == count) {
+		if (count && f >= count) {
+			r = REEL_E_RANGE;
+			break;
+		}
+		if (count && ready == count) {
 			*ret_upto = count - 1;
 			break;
 		}
@@ -532,6 +537,12 @@ static int serve(struct materialiser *m, struct request *req)
 			if (r == 1) {
 				req->next = f;
 				return 0;
+			}
+			/* Counted while it waited: the rest of the request does not exist. */
+			if (r == REEL_E_RANGE) {
+				req->error = r;
+				req->next = req->first;
+				return 1;
 			}
 			if (r == 0)
 				r = reel_media_decode(m->media, m->buffer, f,

@@ -155,7 +155,7 @@ static int sample_end(struct reel_applier *a, int64_t frame, int64_t *ret)
 	int64_t pts = 0, prev = 0, d = 0;
 	int r;
 
-	if ((uint64_t)frame + 1 < in->frame_count) {
+	if ((uint64_t)frame + 1 < reel_index_end(a->cfg.buffer)) {
 		r = pts_of(a, frame + 1, &pts);
 		if (r == 0)
 			*ret = reel_media_sample_at(pts, in->time_base, in->sample_rate);

@@ -28,7 +28,7 @@ static int frame_duration(const struct reel_buffer *b, int64_t f, int64_t *ret)
 	r = reel_index_get(b, (uint64_t)f, &e);
 	if (r < 0)
 		return r;
-	if ((uint64_t)f + 1 < in->frame_count) {
+	if ((uint64_t)f + 1 < reel_index_end(b)) {
 		r = reel_index_get(b, (uint64_t)f + 1, &other);
 		d = other.pts - e.pts;
 	} else if (f > 0) {
@@ -55,7 +55,10 @@ int reel_export_plan(const struct reel_buffer *b, int64_t first, int64_t last,
 	uint32_t *counts = NULL;
 	int r;
 
-	if (first < 0 || last < first || (uint64_t)last >= in->frame_count)
+	/* Frames still being counted cannot be planned: the caller waits for the count. */
+	if (reel_buffer_frames(b) == 0)
+		return REEL_E_NOTYET;
+	if (first < 0 || last < first || (uint64_t)last >= reel_buffer_frames(b))
 		return REEL_E_RANGE;
 	r = reel_edits_new(in->frame_count, &edits);
 	if (r < 0)

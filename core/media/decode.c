@@ -138,7 +138,7 @@ static int64_t lookup_pts(const struct decode_call *c, int64_t pts, uint64_t gue
 	 * Past the entries published so far (the index is still being built):
 	 * a frame after any the caller may ask for now, kept for a later call.
 	 */
-	if (lo == ready && ready < c->binfo->frame_count) {
+	if (lo == ready && ready < reel_index_end(c->buffer)) {
 		const struct reel_media *m = c->media;
 		int64_t in = -1;
 
@@ -151,9 +151,9 @@ static int64_t lookup_pts(const struct decode_call *c, int64_t pts, uint64_t gue
 		 */
 		return in >= 0 ? in : (int64_t)c->last + 1;
 	}
-	if (lo < c->binfo->frame_count && entry_at(c, lo, &e) == 0 && e.pts == pts) {
+	if (lo < reel_index_end(c->buffer) && entry_at(c, lo, &e) == 0 && e.pts == pts) {
 		/* Equal pts (damaged files): take the first one not delivered yet. */
-		while (lo < guess && lo + 1 < c->binfo->frame_count &&
+		while (lo < guess && lo + 1 < reel_index_end(c->buffer) &&
 		       entry_at(c, lo + 1, &e) == 0 && e.pts == pts)
 			lo++;
 		return (int64_t)lo;
@@ -773,7 +773,7 @@ static int frame_samples(const struct decode_call *c, uint64_t idx, int64_t dura
 	ret = entry_at(c, idx, &e);
 	if (ret < 0)
 		return ret;
-	if (idx + 1 < c->binfo->frame_count) {
+	if (idx + 1 < reel_index_end(c->buffer)) {
 		ret = entry_at(c, idx + 1, &next);
 		if (ret < 0)
 			return ret;
@@ -890,7 +890,7 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 	c.binfo = reel_buffer_info(buffer);
 	c.sink = sink;
 	c.last = last;
-	if (!c.binfo || frame > last || last >= c.binfo->frame_count)
+	if (!c.binfo || frame > last || last >= reel_index_end(buffer))
 		return REEL_E_RANGE;
 	if (c.binfo->time_base.num <= 0 || c.binfo->time_base.den <= 0)
 		return REEL_E_HEADER;
@@ -1028,7 +1028,7 @@ int reel_media_decode_audio(struct reel_media *media, const struct reel_buffer *
 	    dst->channels > REEL_MAX_CHANNELS)
 		return -EINVAL;
 	c.binfo = reel_buffer_info(buffer);
-	if (frame >= c.binfo->frame_count)
+	if (frame >= reel_index_end(buffer))
 		return REEL_E_RANGE;
 	reel__media_audio_join(media);
 	if (!media->audio.fmt || c.binfo->sample_rate == 0)

@@ -124,6 +124,18 @@ int reel_media_sample_table(struct reel_media *media, uint64_t *ret_count,
                             uint32_t *ret_max_audio_per_frame);
 
 /*
+ * For any other container (not mov or mp4): an upper bound of the frame count, from the
+ * duration and the fastest frame rate the file declares (twice their
+ * product, and 1024 frames more; within the scan's own limits), so that a
+ * buffer can be made before the frames are counted.  -ENOTSUP when the
+ * file declares no duration, or one guessed from its bit rate, or no
+ * believable rate: the scan is the way there.  *ret_max_audio_per_frame as
+ * above, from the nominal rate (at least a second).
+ */
+int reel_media_count_bound(struct reel_media *media, uint64_t *ret_bound,
+                           uint32_t *ret_max_audio_per_frame);
+
+/*
  * The scan, handing out the index as it goes: publish() gets the next
  * entries in presentation order as soon as no packet still to come can
  * sort before them (its pts is below the dts of the packet just read, and

@@ -12,6 +12,10 @@
  * open is not the whole file: a top-level 'moof' box, or an 'mvex' in the
  * 'moov', sends it to the scan.  So does a table naming bytes past the end
  * of the file (a truncated file: the scan stops where the damage starts).
+ *
+ * Any other container gives no count before a scan; reel_media_count_bound()
+ * gives an upper bound of it from the duration and frame rate the file
+ * declares, for a buffer whose frames are counted in the background.
  */
 #include <errno.h>
 #include <string.h>
@@ -23,6 +27,8 @@
 
 /* A slot holds at most this many seconds of audio (as the scan's own bound). */
 #define MAX_AUDIO_SECONDS 4
+/* Frames a bound from the duration allows beyond twice the estimate (short clips, rounding). */
+#define COUNT_MARGIN 1024
 
 /*
  * The box at off inside [off, end): its type and extent.  false when the
@@ -147,5 +153,71 @@ int reel_media_sample_table(struct reel_media *media, uint64_t *ret_count,
 		*ret_max_audio_per_frame = (uint32_t)(s < cap ? s : cap);
 	}
 	*ret_count = count;
+	return 0;
+}
+
+/* A frame rate, when the stream gives a believable one. */
+static double stream_rate(const AVStream *st)
+{
+	double avg = st->avg_frame_rate.den > 0 ? av_q2d(st->avg_frame_rate) : 0;
+	double real = st->r_frame_rate.den > 0 ? av_q2d(st->r_frame_rate) : 0;
+	double rate = avg > real ? avg : real;
+
+	return rate > 0 && rate <= 1000 ? rate : 0;
+}
+
+int reel_media_count_bound(struct reel_media *media, uint64_t *ret_bound,
+                           uint32_t *ret_max_audio_per_frame)
+{
+	const AVFormatContext *fmt;
+	const AVStream *st;
+	double seconds = 0, rate, bound;
+	uint64_t limit;
+
+	if (!media || !ret_bound || !ret_max_audio_per_frame)
+		return -EINVAL;
+	if (!media->video.fmt || media->video.stream < 0)
+		return -ENOTSUP;
+	/*
+	 * An mp4 whose sample table was not taken (fragmented, cut short, or
+	 * claiming more frames than reel takes) is the scan's to judge first.
+	 */
+	if (!media->iformat || strcmp(media->iformat->name, "mov,mp4,m4a,3gp,3g2,mj2") == 0)
+		return -ENOTSUP;
+	fmt = media->video.fmt;
+	st = fmt->streams[media->video.stream];
+	/* A duration guessed from the bit rate is no bound of anything. */
+	if (fmt->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE)
+		return -ENOTSUP;
+	if (st->duration > 0 && st->duration != AV_NOPTS_VALUE && st->time_base.num > 0 &&
+	    st->time_base.den > 0)
+		seconds = (double)st->duration * av_q2d(st->time_base);
+	else if (fmt->duration > 0 && fmt->duration != AV_NOPTS_VALUE)
+		seconds = (double)fmt->duration / AV_TIME_BASE;
+	rate = stream_rate(st);
+	if (!(seconds > 0) || seconds > 1e7 || rate == 0)
+		return -ENOTSUP;
+	limit = media->size / REEL_MEDIA_MIN_FRAME_BYTES;
+	if (limit > REEL_MEDIA_MAX_FRAMES)
+		limit = REEL_MEDIA_MAX_FRAMES;
+	/* Twice what the duration and the fastest rate the stream claims give, and some. */
+	bound = 2 * seconds * rate + COUNT_MARGIN;
+	*ret_bound = bound < (double)limit ? (uint64_t)bound : limit;
+	/*
+	 * The sound of one frame interval, for sizing the slots before any
+	 * frame's time is known: four nominal intervals, at least a second (a
+	 * frame shown longer than that keeps the start of its sound), at most
+	 * MAX_AUDIO_SECONDS.
+	 */
+	*ret_max_audio_per_frame = 0;
+	if (media->info.sample_rate && media->info.channels) {
+		double s = 4.0 * media->info.sample_rate / rate + 16;
+
+		if (s < media->info.sample_rate)
+			s = media->info.sample_rate;
+		if (s > (double)media->info.sample_rate * MAX_AUDIO_SECONDS)
+			s = (double)media->info.sample_rate * MAX_AUDIO_SECONDS;
+		*ret_max_audio_per_frame = (uint32_t)s;
+	}
 	return 0;
 }

@@ -265,7 +265,14 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 		run->watermark = se->e.dts;
 		return publish(run, false);
 	}
-	/* No dts, or one going back: nothing more is final before the end. */
+	/*
+	 * The first packets may come without a dts (Matroska stores none:
+	 * libav derives it from the reordering once it has seen some pts):
+	 * nothing is final yet, and nothing was published.  A dts missing
+	 * later, or going back: nothing more is final before the end.
+	 */
+	if (se->e.dts == AV_NOPTS_VALUE && run->watermark == INT64_MIN && run->count <= MAX_PENDING)
+		return 0;
 	run->dts_usable = false;
 	return 0;
 }

@@ -11,20 +11,25 @@
 
 #include "buffer/buffer.h"
 #include "preview.h"
+#include "reel/error.h"
 
 int timeline_load(const struct reel_buffer *b, struct timeline *t)
 {
 	const struct reel_buffer_info *in = reel_buffer_info(b);
+	/* 0 while the coordinator counts the frames: the caller waited for the count (reel_client_video). */
+	uint64_t n = reel_buffer_frames(b);
 	struct reel_index_entry e0, e;
 	double tb;
 
-	t->frames = in->frame_count;
+	t->frames = n;
 	t->start = NULL;
-	if (in->frame_count == 0 || in->frame_count > SIZE_MAX / sizeof(double) ||
+	if (n == 0)
+		return REEL_E_NOTYET;
+	if (n > SIZE_MAX / sizeof(double) ||
 	    in->time_base.num <= 0 || in->time_base.den <= 0 || in->frame_rate.num <= 0 ||
 	    in->frame_rate.den <= 0)
 		return -EINVAL;
-	t->start = malloc(in->frame_count * sizeof(double));
+	t->start = malloc(n * sizeof(double));
 	if (!t->start)
 		return -ENOMEM;
 	tb = (double)in->time_base.num / in->time_base.den;
@@ -32,7 +37,7 @@ int timeline_load(const struct reel_buffer *b, struct timeline *t)
 	t->period = 1.0 / t->fps;
 	if (reel_index_get(b, 0, &e0) < 0)
 		e0.pts = 0;
-	for (uint64_t f = 0; f < in->frame_count; f++) {
+	for (uint64_t f = 0; f < n; f++) {
 		double s = f * t->period;
 
 		if (reel_index_get(b, f, &e) == 0)
@@ -43,7 +48,7 @@ int timeline_load(const struct reel_buffer *b, struct timeline *t)
 		t->start[f] = s;
 	}
 	t->end = t->start[t->frames - 1] + t->period;
-	t->exact = reel_index_ready(b) == in->frame_count;
+	t->exact = reel_index_ready(b) == n;
 	return 0;
 }
 

@@ -280,6 +280,27 @@ static int count_lines(const char *s)
 	return n;
 }
 
+/* `reel frame SESSION n` writes exactly the picture libav decodes as frame n of clip. */
+static void assert_reel_frame_is_libavs(const struct fixture *f, const char *clip, int n)
+{
+	char num[16], outpath[4096], *out, *err, *got;
+	size_t len;
+	int w, h;
+	uint8_t *ref = reference_frame(clip, n, &w, &h);
+
+	snprintf(num, sizeof(num), "%d", n);
+	snprintf(outpath, sizeof(outpath), "%s/f%d.yuv", f->dir, n);
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "frame", (char *)f->session, num,
+	                                    "--out", outpath, NULL }, &out, &err), 0);
+	free(out);
+	free(err);
+	got = slurp(outpath, &len);
+	assert_int_equal(len, (size_t)(w * h + 2 * ((w + 1) / 2) * ((h + 1) / 2)));
+	assert_memory_equal(got, ref, len);
+	free(got);
+	free(ref);
+}
+
 static void test_coordinator_open_status_frames_stop(void **state)
 {
 	struct fixture *f = *state;
@@ -300,25 +321,8 @@ static void test_coordinator_open_status_frames_stop(void **state)
 	assert_int_equal(st.stat[REEL_STAT_RESIDENT], 0);
 
 	/* Random frames in random order through `reel frame`, each bit-identical to libav. */
-	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
-		char n[16];
-		size_t len;
-		int w, h;
-		uint8_t *ref = reference_frame(clip, frames[i], &w, &h);
-		char *got;
-
-		snprintf(n, sizeof(n), "%d", frames[i]);
-		snprintf(outpath, sizeof(outpath), "%s/f%d.yuv", f->dir, frames[i]);
-		assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "frame", f->session, n, "--out",
-		                                    outpath, NULL }, &out, &err), 0);
-		free(out);
-		free(err);
-		got = slurp(outpath, &len);
-		assert_int_equal(len, (size_t)(w * h + 2 * ((w + 1) / 2) * ((h + 1) / 2)));
-		assert_memory_equal(got, ref, len);
-		free(got);
-		free(ref);
-	}
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++)
+		assert_reel_frame_is_libavs(f, clip, frames[i]);
 
 	/* status --json carries the keys scripts wait on. */
 	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "status", f->session, "--json", NULL },
@@ -338,6 +342,7 @@ static void test_coordinator_open_status_frames_stop(void **state)
 	free(err);
 
 	/* Out of range: one clear line, exit 2, the session unharmed. */
+	snprintf(outpath, sizeof(outpath), "%s/f50.yuv", f->dir);
 	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "frame", f->session, "50", "--out",
 	                                    outpath, NULL }, &out, &err), 2);
 	assert_int_equal(count_lines(err), 1);
@@ -369,6 +374,79 @@ static void test_coordinator_open_status_frames_stop(void **state)
 		}
 		reel_buffer_close(b);
 	}
+}
+
+/*
+ * Matroska lists no frames: the buffer is made for an upper bound of them
+ * and the coordinator counts them in the background.  Once counted, every
+ * tool sees the count (ffprobe's: 50), frames past it are out of range
+ * however much room the buffer has, an edit of "every frame" covers those
+ * 50, and the frames are bit-identical to libav's; a resumed session keeps
+ * the count.
+ */
+static void test_coordinator_counts_frames_of_matroska(void **state)
+{
+	struct fixture *f = *state;
+	const char *clip = tu_clip("vfr.mkv");
+	unsigned long long frames = 0;
+	struct reel_buffer *b;
+	struct reel_client *c;
+	struct reel_video_info vi;
+	struct reel_msg st;
+	char *out, *err;
+
+	assert_non_null(clip);
+	f->coord = start_coord(f, clip, f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	/* Waits for the count if it is not there yet. */
+	assert_int_equal(reel_client_video(c, &vi), 0);
+	assert_int_equal(vi.frames, 50);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_FRAMES], 50);
+	assert_int_equal(reel_buffer_open_readonly(f->buffer, &b), 0);
+	assert_true(reel_buffer_info(b)->frame_count > 50);
+	assert_int_equal(reel_buffer_frames(b), 50);
+	reel_buffer_close(b);
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "status", f->session, "--json", NULL },
+	                        &out, &err), 0);
+	assert_int_equal(tu_json_u64(out, "frames", &frames), 0);
+	assert_int_equal(frames, 50);
+	assert_non_null(strstr(out, "\"counting\":false"));
+	assert_non_null(strstr(out, "\"index_complete\":true"));
+	free(out);
+	free(err);
+
+	/* The last frame is there and equal to libav's; the next ones are not, room or not. */
+	assert_int_equal(reel_client_need(c, 49, 49, REEL_PRIO_INTERACTIVE, 30000, NULL), 0);
+	assert_int_equal(reel_client_need(c, 50, 50, REEL_PRIO_INTERACTIVE, 30000, NULL), REEL_E_RANGE);
+	assert_int_equal(reel_client_need(c, 60, 60, REEL_PRIO_INTERACTIVE, 30000, NULL), REEL_E_RANGE);
+	assert_int_equal(reel_client_need(c, 40, 55, REEL_PRIO_INTERACTIVE, 30000, NULL), REEL_E_RANGE);
+	assert_reel_frame_is_libavs(f, clip, 0);
+	assert_reel_frame_is_libavs(f, clip, 49);
+
+	/* "Every frame" is the 50 counted. */
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "send", f->session, "brightness",
+	                                    "0.1", NULL }, &out, &err), 0);
+	free(out);
+	free(err);
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "edits", f->session, "--json", NULL },
+	                        &out, &err), 0);
+	assert_non_null(strstr(out, "\"last\":49"));
+	free(out);
+	free(err);
+
+	/* Stopped and opened again: counted once and for all. */
+	reel_client_close(c);
+	assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "stop", f->session, NULL }, &out, &err), 0);
+	free(out);
+	free(err);
+	assert_true(WIFEXITED(tu_wait(f->coord, 10000)));
+	f->coord = start_coord(f, clip, f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	status(c, &st);
+	assert_int_equal(st.stat[REEL_STAT_FRAMES], 50);
+	assert_int_equal(st.stat[REEL_STAT_JOURNAL], 1);
+	reel_client_close(c);
 }
 
 static void test_coordinator_live_session_refused_dead_one_reclaimed(void **state)
@@ -1067,6 +1145,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_coordinator_open_status_frames_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_retry_with_same_key_is_not_a_second_edit,
 		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_counts_frames_of_matroska, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_live_session_refused_dead_one_reclaimed,
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_sigterm_stops_cleanly, setup, teardown),

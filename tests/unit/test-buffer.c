@@ -1325,6 +1325,80 @@ static void test_buffer_index_crc(void **state)
 }
 
 /*
+ * A buffer made before its frames are counted (a container that does not
+ * list them): frame_count is the index's capacity, the count is unknown
+ * (0) to every reader until the commit gives it, and then what was
+ * published is all there is.  The count is covered by the index CRC: a
+ * damaged one is no count, and the index is scanned again.
+ */
+static void test_buffer_counting(void **state)
+{
+	struct fixture *f = *state;
+	struct reel_buffer_params p = small_params();
+	struct reel_buffer *b = NULL, *r = NULL;
+	struct reel_index_entry e[6], back;
+	uint64_t frame, total, live_total;
+
+	p.counting = true;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	assert_int_equal(reel_buffer_open_readonly(f->path, &r), 0);
+	assert_int_equal(reel_buffer_info(r)->frame_count, 10);
+	assert_int_equal(reel_buffer_frames(b), 0);
+	assert_int_equal(reel_buffer_frames(r), 0);
+	assert_int_equal(reel_index_end(r), 10);
+	for (int i = 0; i < 6; i++)
+		e[i] = (struct reel_index_entry){ .pts = i * 3003, .dts = i * 3003, .pos = i * 100,
+		                                  .flags = i == 0 ? REEL_INDEX_KEY : 0, .size = 9 };
+	assert_int_equal(reel_index_publish(b, 0, e, 4), 0);
+	assert_int_equal(reel_index_ready(r), 4);
+	/* Past what is published, nobody knows yet whether a frame is there. */
+	assert_int_equal(reel_index_lower_bound(r, 5 * 3003, &frame), REEL_E_NOTYET);
+	assert_int_equal(reel_index_publish(b, 4, e + 4, 2), 0);
+	assert_int_equal(reel_index_commit(b), 0);
+	/* Counted: six frames, in every handle, and nothing after them. */
+	assert_int_equal(reel_buffer_frames(r), 6);
+	assert_int_equal(reel_index_end(r), 6);
+	assert_int_equal(reel_index_ready(r), 6);
+	assert_true(reel_index_complete(r));
+	assert_int_equal(reel_index_lower_bound(r, 99 * 3003, &frame), 0);
+	assert_int_equal(frame, 6);
+	assert_int_equal(reel_index_frame_at_time(r, 60 * 1000000, &frame), REEL_E_RANGE);
+	assert_int_equal(reel_index_get(r, 5, &back), 0);
+	assert_true(back.pts == 5 * 3003);
+	reel_buffer_close(r);
+	reel_buffer_close(b);
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_int_equal(reel_buffer_frames(b), 6);
+	assert_true(reel_index_complete(b));
+	reel_buffer_close(b);
+
+	/* A count changed on disk (within the capacity) fails the CRC: counted again. */
+	live_total = REEL__LIVE_OFFSET + offsetof(struct reel__header_live, frame_total);
+	total = 7;
+	damage(f->path, live_total, &total, sizeof(total));
+	assert_int_equal(reel_buffer_open(f->path, &b), 0);
+	assert_false(reel_index_complete(b));
+	reel_index_restart(b);
+	assert_int_equal(reel_buffer_frames(b), 0);
+	reel_buffer_close(b);
+	/* Past the capacity it is no count at all. */
+	total = 11;
+	damage(f->path, live_total, &total, sizeof(total));
+	assert_int_equal(reel_buffer_open_readonly(f->path, &r), 0);
+	assert_int_equal(reel_buffer_frames(r), 0);
+	reel_buffer_close(r);
+
+	/* A buffer made with its count keeps it, restarted or not. */
+	unlink(f->path);
+	p.counting = false;
+	assert_int_equal(reel_buffer_create(f->path, &p, &b), 0);
+	assert_int_equal(reel_buffer_frames(b), 10);
+	reel_index_restart(b);
+	assert_int_equal(reel_buffer_frames(b), 10);
+	reel_buffer_close(b);
+}
+
+/*
  * A writer opens only its own private file, never through a link; a reader
  * may look at anything.  Each refusal is its own code.
  */
@@ -1829,6 +1903,7 @@ int main(void)
 		T(test_buffer_close_accepts_null),
 		T(test_buffer_pictures_in_ram),
 		T(test_buffer_write_picture_backs_whole_slot),
+		T(test_buffer_counting),
 		T(test_buffer_pictures_record_untrusted),
 		T(test_buffer_pictures_sweep),
 		T(test_buffer_prefault_filled_maps_tmpfs_pages),

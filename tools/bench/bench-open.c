@@ -16,11 +16,18 @@ static int ttff_once(const char *reel, const char *video, const char *workdir, u
 		coord_stop(&c);
 		return r;
 	}
-	if (frame >= c.frames)
+	/* 0 frames: the session still counts them (the first frame does not wait for that). */
+	if (c.frames && frame >= c.frames)
 		frame = c.frames - 1;
 	r = reel_client_need(c.client, frame, frame, REEL_PRIO_INTERACTIVE, NEED_TIMEOUT_MS, NULL);
 	*ret_ttff_ms = (now_us() - t0) / 1e3;
 	*ret_ready_ms = c.ready_ms;
+	if (r == 0 && c.frames == 0) {
+		struct reel_video_info vi;
+
+		r = reel_client_video(c.client, &vi);
+		c.frames = vi.frames;
+	}
 	*ret_frames = c.frames;
 	if (r < 0)
 		show_log(c.log);

@@ -108,7 +108,11 @@ int reel_client_undo(struct reel_client *client, int timeout_ms, uint64_t *ret_s
 int reel_client_redo(struct reel_client *client, int timeout_ms, uint64_t *ret_seq,
                      uint64_t *ret_target);
 
-/* The video's size, rates, frame count and sound, from the session's buffer. */
+/*
+ * The video's size, rates, frame count and sound, from the session's
+ * buffer.  A session that still counts its frames (a container that does
+ * not list them, opened moments ago) is waited for, up to a minute.
+ */
 int reel_client_video(struct reel_client *client, struct reel_video_info *ret_info);
 
 /*
