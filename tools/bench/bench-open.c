@@ -5,7 +5,7 @@
 
 static int ttff_once(const char *reel, const char *video, const char *workdir, unsigned n,
                      uint64_t frame, double *ret_ttff_ms, double *ret_ready_ms,
-                     uint64_t *ret_frames)
+                     uint64_t *ret_frames, double *ret_rate)
 {
 	struct coord_child c;
 	double t0;
@@ -22,11 +22,15 @@ static int ttff_once(const char *reel, const char *video, const char *workdir, u
 	r = reel_client_need(c.client, frame, frame, REEL_PRIO_INTERACTIVE, NEED_TIMEOUT_MS, NULL);
 	*ret_ttff_ms = (now_us() - t0) / 1e3;
 	*ret_ready_ms = c.ready_ms;
-	if (r == 0 && c.frames == 0) {
+	/* After the timed part: the count (waited for while counted) and the nominal rate. */
+	if (r == 0) {
 		struct reel_video_info vi;
 
 		r = reel_client_video(c.client, &vi);
-		c.frames = vi.frames;
+		if (r == 0) {
+			c.frames = vi.frames;
+			*ret_rate = vi.frame_rate.den > 0 ? (double)vi.frame_rate.num / vi.frame_rate.den : 0;
+		}
 	}
 	*ret_frames = c.frames;
 	if (r < 0)
@@ -72,7 +76,7 @@ static void open_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: reel-bench open [VIDEO] [--runs R] [--chunk N] [--buffer-dir DIR] [--no-hour]\n"
-	        "                       [--first-only] [--json]\n\n"
+	        "                       [--first-only] [--far SECONDS] [--json]\n\n"
 	        "Time to a frame: from spawning 'reel open' to the reply of NEED of the first\n"
 	        "frame, and of a frame far in (500 s into the 10-minute clip, 3000 s into the\n"
 	        "1-hour one), each run with a fresh buffer file, next to 'ffmpeg [-ss T] -i FILE\n"
@@ -87,7 +91,9 @@ static void open_usage(FILE *out)
 	        "H.264 clip (2.4 GB), made once with ffmpeg and cached in\n"
 	        "${XDG_CACHE_HOME:-~/.cache}/reel/bench/; the throughput is measured on the\n"
 	        "10-second one.  Buffer files go to a temporary folder in reel's default buffer\n"
-	        "folder (or DIR), removed afterwards.\n",
+	        "folder (or DIR), removed afterwards.  With VIDEO, --far SECONDS times the frame\n"
+	        "that far in as well (SECONDS times the nominal rate: right for constant-rate\n"
+	        "videos).\n",
 	        DEFAULT_CHUNK);
 }
 
@@ -100,6 +106,7 @@ int cmd_open_bench(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-hour", no_argument, NULL, 'n' },
 		{ "first-only", no_argument, NULL, 'f' },
+		{ "far", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -110,7 +117,7 @@ int cmd_open_bench(int argc, char **argv)
 	bool with_hour = true, cold, throughput = true;
 	const char *base = NULL;
 	double reel_fps = 0, ffmpeg_fps = 0, ffmpeg_decode_fps = 0, v[64], w[64], x[64];
-	uint64_t runs = 3, tp_frames = 0;
+	uint64_t runs = 3, tp_frames = 0, far_s = 0;
 	unsigned nclips, seq = 0;
 	bool json = false;
 	int opt, r, code = CLI_FAIL;
@@ -131,6 +138,10 @@ int cmd_open_bench(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'n': with_hour = false; break;
 		case 'f': throughput = false; break;
+		case 'F':
+			if (parse_option_number("--far", optarg, 1, 86400, &far_s) < 0)
+				return CLI_USAGE;
+			break;
 		case 'h': open_usage(stdout); return CLI_OK;
 		default:
 			return fail("open: unknown option '%s' (see 'reel-bench open --help')", argv[optind - 1]),
@@ -139,6 +150,9 @@ int cmd_open_bench(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return fail("open: at most one VIDEO (see 'reel-bench open --help')"), CLI_USAGE;
+	if (far_s && argc - optind != 1)
+		return fail("open: --far goes with a VIDEO (the clips made here have their own)"),
+		       CLI_USAGE;
 	r = find_reel(reel, sizeof(reel));
 	if (r < 0)
 		return fail("cannot find the reel binary next to reel-bench: %s", strerror(-r));
@@ -149,6 +163,7 @@ int cmd_open_bench(int argc, char **argv)
 			return fail("%s: %s", argv[optind], strerror(errno)), CLI_USAGE;
 		snprintf(clips[0].path, sizeof(clips[0].path), "%s", argv[optind]);
 		clips[0].label = strrchr(clips[0].path, '/') ? strrchr(clips[0].path, '/') + 1 : clips[0].path;
+		clips[0].far_s = (int)far_s;
 		nclips = 1;
 	} else {
 		r = cache_dir(cache, sizeof(cache));
@@ -201,21 +216,21 @@ int cmd_open_bench(int argc, char **argv)
 
 					note("open: %s: %s %s frame, run %u/%" PRIu64, cl->label,
 					     temp ? "cold" : "warm", far ? "far" : "first", i + 1, runs);
-					/* The far frame: as far into the clip as far_s is into it (CFR clips). */
+					/*
+					 * The far frame: far_s times the nominal rate, the frame
+					 * 'ffmpeg -ss' decodes first on a constant-rate clip.
+					 */
 					if (far)
-						frame = (uint64_t)((double)cl->frames * cl->far_s /
-						                   (cl->duration_s > 0 ? cl->duration_s : 1));
+						frame = (uint64_t)((double)cl->far_s * cl->rate + 0.5);
 					if (temp)
 						drop_page_cache();
 					r = ttff_once(reel, cl->path, workdir, seq++, frame, &v[i], &w[i],
-					              &cl->frames);
+					              &cl->frames, &cl->rate);
 					if (r < 0) {
 						fail("%s: reel open and NEED(%" PRIu64 ") failed: %s", cl->path, frame,
 						     reel_strerror(r));
 						goto out_rmdir;
 					}
-					if (temp == 0 && far == 0 && i == 0)
-						cl->duration_s = (double)cl->frames / 30.0;
 					if (temp)
 						drop_page_cache();
 					x[i] = run_timed(far ? far_frame : first_frame);

@@ -79,7 +79,7 @@ struct clip {
 	char path[PATH_MAX];
 	double ttff_ms, ready_ms, ffmpeg_first_ms;
 	int far_s;                  /* a frame this far in (seconds) is timed too; 0: not */
-	double duration_s;
+	double rate;                /* nominal frames per second, from the session */
 	double far_ms, ffmpeg_far_ms;
 	double cold_ttff_ms, cold_ffmpeg_first_ms, cold_far_ms, cold_ffmpeg_far_ms;
 	uint64_t frames;
