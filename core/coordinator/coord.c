@@ -179,6 +179,17 @@ static int scan_progress(void *userdata, uint64_t done, uint64_t total)
 	return 0;
 }
 
+/* The whole scan, before the buffer is made or when its index is built again. */
+static int scan_whole(struct reel_coord *c, struct reel_index_entry **ret_entries,
+                      uint64_t *ret_count, uint32_t *ret_max_audio)
+{
+	int r = reel_media_scan(c->media, ret_entries, ret_count, ret_max_audio);
+
+	if (r == 0 && reel_media_scan_note(c->media)[0])
+		reel_log(REEL_LOG_WARN, "coord", "%s", reel_media_scan_note(c->media));
+	return r;
+}
+
 static int create_buffer(struct reel_coord *c, const struct reel_coord_options *o,
                          const struct reel_source_id *id)
 {
@@ -204,7 +215,7 @@ static int create_buffer(struct reel_coord *c, const struct reel_coord_options *
 	if (r == 0)
 		c->index_pending = true;
 	else
-		r = reel_media_scan(c->media, &entries, &count, &max_audio);
+		r = scan_whole(c, &entries, &count, &max_audio);
 	if (r < 0)
 		return r;
 	if (count == 0) {
@@ -394,7 +405,7 @@ static int open_buffer(struct reel_coord *c, const struct reel_coord_options *o,
 		c->index_pending = true;
 		return 0;
 	}
-	r = reel_media_scan(c->media, &entries, &count, &max_audio);
+	r = scan_whole(c, &entries, &count, &max_audio);
 	if (r == 0)
 		r = write_index(c, entries, count);
 	free(entries);
@@ -899,7 +910,10 @@ static void report_index(struct reel_coord *c)
 	if (state == 0)
 		return;
 	c->index_reported = true;
-	if (state > 0)
+	if (state > 0 && indexer_note(c->indexer)[0])
+		reel_log(REEL_LOG_WARN, "coord", "index complete: %" PRIu64 " frames; %s",
+		         reel_buffer_frames(c->buffer), indexer_note(c->indexer));
+	else if (state > 0)
 		reel_log(REEL_LOG_INFO, "coord", "index complete: %" PRIu64 " frames",
 		         reel_buffer_frames(c->buffer));
 	else if (c->counting)

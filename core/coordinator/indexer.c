@@ -48,6 +48,7 @@ struct indexer {
 	 */
 	uint64_t published;
 	char why[256];
+	char note[320];   /* the scan's note (it ended where the timestamps restart), "" if none */
 };
 
 static int publish(void *userdata, const struct reel_index_entry *entries, uint64_t n)
@@ -105,6 +106,8 @@ static void *indexer_main(void *arg)
 		else if (r < 0 && reel_media_why(media)[0])
 			snprintf(ix->why, sizeof(ix->why), "%s", reel_media_why(media));
 	}
+	if (r == 0)
+		snprintf(ix->note, sizeof(ix->note), "%s", reel_media_scan_note(media));
 	/* Counting, the scan gives the count; otherwise it must agree with the sample table. */
 	if (r == 0 && reel_buffer_frames(ix->buffer) != 0 &&
 	    count != reel_buffer_info(ix->buffer)->frame_count) {
@@ -169,6 +172,11 @@ int indexer_state(struct indexer *ix, const char **ret_why)
 	if (ret_why)
 		*ret_why = state < 0 ? ix->why : "";
 	return state;
+}
+
+const char *indexer_note(struct indexer *ix)
+{
+	return __atomic_load_n(&ix->state, __ATOMIC_ACQUIRE) > 0 ? ix->note : "";
 }
 
 void indexer_stop(struct indexer *ix)

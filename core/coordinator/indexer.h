@@ -22,6 +22,8 @@ int indexer_start(const char *path, struct reel_buffer *buffer, struct materiali
  * scan failed (the error).  *ret_why, when not NULL, gets the reason.
  */
 int indexer_state(struct indexer *ix, const char **ret_why);
+/* Once complete: why the scan ended before the file did (reel_media_scan_note), "" if it did not. */
+const char *indexer_note(struct indexer *ix);
 /* Cancel (a partial index stays incomplete: the next open scans again) and join.  Accepts NULL. */
 void indexer_stop(struct indexer *ix);
 

@@ -270,7 +270,11 @@ static void choose_decoder(struct reel__video *v, bool run)
  * first packet.  Demuxers disagree on what a seek timestamp means: mp4 and
  * matroska compare presentation times, generic index-based seeking compares
  * decode times.  So the keyframe's pts is tried first, then its dts, then
- * the top of the file.  Each landing is checked on the first packet read:
+ * the top of the file.  Formats whose timestamps may start again part-way
+ * (AVFMT_TS_DISCONT: MPEG-TS, program streams), where a time can name two
+ * places, are first sought by the keyframe's byte position, as ffplay
+ * does, and no landing past that position counts.  Each landing is
+ * checked on the first packet read:
  * landing after the keyframe (a decode time later than the keyframe's)
  * would lose frames, and moves on to the next attempt; landing before it
  * only costs decoding time.
@@ -282,12 +286,13 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 	struct reel_index_entry e;
 	int64_t key_dts, key_pts, attempts[2];
 	int n_attempts = 0, ret;
-	bool at_top;
+	bool at_top, by_bytes;
 
 	ret = entry_at(c, key, &e);
 	if (ret < 0)
 		return ret;
 	key_pts = av_rescale_q(e.pts, c->buffer_tb, c->stream_tb);
+	by_bytes = e.pos >= 0 && (media->iformat->flags & AVFMT_TS_DISCONT);
 	key_dts = e.dts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE :
 	          av_rescale_q(e.dts, c->buffer_tb, c->stream_tb);
 	attempts[n_attempts++] = key_pts;
@@ -303,6 +308,21 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 
 	/* A demuxer that has not been read yet stands at the top already. */
 	at_top = v->fresh && key == 0;
+	if (!at_top && by_bytes && av_seek_frame(v->fmt, v->stream, e.pos, AVSEEK_FLAG_BYTE) >= 0) {
+		ret = read_video_packet(v);
+		if (ret == AVERROR(ENOMEM))
+			return -ENOMEM;
+		/* Landed on the keyframe itself, or nowhere it can be trusted. */
+		if (ret == 0 && v->pkt->pos == e.pos) {
+			v->fresh = false;
+			send_video_packet(v);
+			v->positioned = true;
+			v->next_index = key;
+			return 0;
+		}
+		if (ret == 0)
+			av_packet_unref(v->pkt);
+	}
 	for (int attempt = 0; !at_top; attempt++) {
 		bool overshot = false;
 
@@ -322,6 +342,9 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 			overshot = v->pkt->dts > key_dts;
 		else if (v->pkt->pts != AV_NOPTS_VALUE)
 			overshot = v->pkt->pts > key_pts;
+		/* Past the keyframe's bytes: the same time further on, in a later timeline. */
+		if (by_bytes && v->pkt->pos > e.pos)
+			overshot = true;
 		if (!overshot) {
 			v->fresh = false;
 			send_video_packet(v);
@@ -538,6 +561,15 @@ static int audio_append(struct reel__audio *a, const AVFrame *f)
 	} else if (audio_end(a) - at > tol) {
 		skip = audio_end(a) - at;
 	}
+	/*
+	 * Time going back by more than a tenth of a second, in a format whose
+	 * timestamps may start again (the scan ends the video there too): the
+	 * sound of the frames numbered has ended.
+	 */
+	if (skip > (int64_t)a->out_rate / 10 && (a->fmt->iformat->flags & AVFMT_TS_DISCONT)) {
+		a->eof = true;
+		return 0;
+	}
 	if (gap > (int64_t)a->out_rate * 10) {
 		/*
 		 * A jump of more than 10 s is a new start, not silence to store:
@@ -628,6 +660,13 @@ static int audio_rewind(struct reel_media *media)
 	ret = reel__media_open_format(media, &a->io, media->iformat, false, &fmt);
 	if (ret < 0)
 		return ret;
+	/* A demuxer that finds its streams only while reading (program streams) needs the probe. */
+	if ((int)fmt->nb_streams <= a->stream) {
+		reel__media_close_format(&fmt);
+		ret = reel__media_open_format(media, &a->io, media->iformat, true, &fmt);
+		if (ret < 0)
+			return ret;
+	}
 	if ((int)fmt->nb_streams <= a->stream) {
 		reel__media_close_format(&fmt);
 		a->eof = true;   /* the demuxer changed its mind about the streams: no audio */
@@ -649,12 +688,76 @@ static int audio_rewind(struct reel_media *media)
 }
 
 /*
+ * The byte position of the video frames shown `margin` seconds before
+ * sample s (of rate), from the index; 0 when that is before the first.
+ */
+static int64_t audio_byte_target(const struct decode_call *c, int64_t s, uint32_t rate, int margin)
+{
+	int64_t t = av_sat_sub64(av_rescale_q(s, (AVRational){ 1, (int)rate }, c->buffer_tb),
+	                         av_rescale_q(margin, (AVRational){ 1, 1 }, c->buffer_tb));
+	uint64_t lo = 0, hi = reel_index_ready(c->buffer), first;
+	int64_t pos = -1;
+	struct reel_index_entry e;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (entry_at(c, mid, &e) < 0)
+			return 0;
+		if (e.pts <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return 0;
+	/* The frames shown before it may lie after it in the file (reordering): the lowest of a few. */
+	first = lo > 16 ? lo - 16 : 0;
+	for (uint64_t i = first; i < lo; i++)
+		if (entry_at(c, i, &e) == 0 && e.pos >= 0 && (pos < 0 || e.pos < pos))
+			pos = e.pos;
+	return pos < 0 ? 0 : pos;
+}
+
+/*
+ * A format whose timestamps may start again (see seek_video): seek the
+ * sound by bytes, from the index's positions of the frames shown a little
+ * before it, further back while the first sound decoded there starts after
+ * s.  1 when positioned, 0 when the top of the file is the place.
+ */
+static int audio_seek_bytes(struct reel_media *media, const struct decode_call *c, int64_t s)
+{
+	static const int margins[] = { 2, 8, 32 };
+	struct reel__audio *a = &media->audio;
+
+	for (size_t i = 0; i < sizeof(margins) / sizeof(margins[0]); i++) {
+		int64_t pos = audio_byte_target(c, s, a->out_rate, margins[i]);
+		int ret;
+
+		if (pos <= 0)
+			return 0;
+		avcodec_flush_buffers(a->dec);
+		if (av_seek_frame(a->fmt, a->stream, pos, AVSEEK_FLAG_BYTE) < 0)
+			return 0;
+		while (!a->eof && !a->positioned) {
+			ret = audio_decode_more(a);
+			if (ret < 0)
+				return ret;
+		}
+		if (a->positioned && a->buf_start <= s)
+			return 1;
+		audio_reset(a);
+	}
+	return 0;
+}
+
+/*
  * Position the audio decoder so that sample s comes out: seek a little
  * before it (the decoder's pre-roll, at least 200 ms, so that the samples
  * we keep come from a warmed-up decoder), or read from the top when the
  * context is fresh and s is near the start.
  */
-static int audio_seek(struct reel_media *media, int64_t s)
+static int audio_seek(struct reel_media *media, const struct decode_call *c, int64_t s)
 {
 	struct reel__audio *a = &media->audio;
 	const AVStream *st = a->fmt->streams[a->stream], *vst;
@@ -679,7 +782,11 @@ static int audio_seek(struct reel_media *media, int64_t s)
 	start = vst->start_time != AV_NOPTS_VALUE ?
 	        av_rescale_q(vst->start_time, vst->time_base, st->time_base) : 0;
 	ts = av_rescale_q(s - preroll, (AVRational){ 1, (int)a->out_rate }, st->time_base);
-	if (ts > start) {
+	if (ts > start && (a->fmt->iformat->flags & AVFMT_TS_DISCONT)) {
+		ret = audio_seek_bytes(media, c, s - preroll);
+		if (ret != 0)
+			return ret < 0 ? ret : 0;
+	} else if (ts > start) {
 		avcodec_flush_buffers(a->dec);
 		ret = av_seek_frame(a->fmt, a->stream, ts, AVSEEK_FLAG_BACKWARD);
 		if (ret < 0)
@@ -722,7 +829,7 @@ static int write_audio(struct reel_media *media, const struct decode_call *c,
 	}
 	if (!a->positioned || s0 < a->buf_start ||
 	    (!a->eof && s0 > audio_end(a) + (int64_t)a->out_rate)) {
-		ret = audio_seek(media, s0);
+		ret = audio_seek(media, c, s0);
 		if (ret < 0)
 			return ret;
 	}

@@ -147,6 +147,7 @@ struct reel_media {
 	reel_progress_fn progress;  /* see reel_media_set_progress() */
 	void *progress_data;
 	char why[256];              /* the reason of the last refusal, "" when none */
+	char scan_note[320];        /* why the last scan ended before the file did, "" when not */
 	bool with_sound;            /* false: opened for the scan alone (reel_media_open_scan) */
 	/*
 	 * The source's identity (reel_media_source_id), hashed by a thread of

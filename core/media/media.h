@@ -75,6 +75,12 @@ bool reel_media_same_source(const struct reel_source_id *a, const struct reel_so
 
 /* The one-line reason of the last refusal of reel_media_scan(), "" when none. */
 const char *reel_media_why(const struct reel_media *media);
+/*
+ * Why the last scan ended before the file did, "" when it read it all: the
+ * video's timestamps start again part-way (the frames after that point are
+ * not numbered; see core/media/scan.c).  One line, for the user.
+ */
+const char *reel_media_scan_note(const struct reel_media *media);
 
 /*
  * Called now and then during long work (the index scan) with the bytes

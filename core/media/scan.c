@@ -6,16 +6,28 @@
  * what `ffprobe -select_streams v -show_entries packet=pts` lists, sorted.
  *
  * A packet without a pts takes its dts (right for every codec without
- * reordering, which is where containers leave pts out); one without either
- * takes the previous packet's pts plus that packet's duration (or plus one
- * tick), so that every entry has a distinct, usable time.  Equal pts keep
- * their demux order.
+ * reordering); one without either takes the previous packet's pts plus
+ * that packet's duration (or plus one tick), so that every entry has a
+ * distinct, usable time.  Equal pts keep their demux order.  In a stream
+ * that reorders (a pts above its dts was seen), a packet without a pts is
+ * a reference picture whose pts the program stream left out (a PES that
+ * starts two pictures carries one pts: DVDs, .mpg files; libav fills in
+ * those of B-pictures itself): MPEG shows it when the next reference
+ * picture is decoded, so it takes that picture's dts, or at the end the
+ * last pts plus a frame.
  *
  * Packets flagged AV_PKT_FLAG_DISCARD (cut by an mp4 edit list, decoded
  * only as references) are left out, since the decoder never shows them.
  *
  * A truncated or damaged file yields the packets that could be demuxed
  * before the damage; a file without a single video packet is BADMEDIA.
+ *
+ * A file whose timestamps start again part-way (MPEG-TS or program streams,
+ * the formats libav flags AVFMT_TS_DISCONT, joined with cat or from a
+ * recorder restarted: the dts goes back by more than RESTART_TENTHS) ends
+ * where they restart: numbered by pts, the pictures
+ * after it would interleave with those before.  The scan says so in
+ * reel_media_scan_note().
  *
  * Hostile files: the entry count is bounded before memory is taken for it
  * (REEL_MEDIA_MAX_FRAMES, and one frame per REEL_MEDIA_MIN_FRAME_BYTES of
@@ -137,6 +149,13 @@ static bool tables_whole(struct reel_media *media)
 	return reel_media_sample_table(media, &count, &audio) == 0;
 }
 
+/*
+ * A dts this far below one already seen (in tenths of a second) is a new
+ * timeline, not jitter: the scan ends there.  ffmpeg takes the same tenth
+ * for a discontinuity in these formats.
+ */
+#define RESTART_TENTHS 1
+
 /* More entries than this waiting to become final: the rest is published at the end. */
 #define MAX_PENDING 1024
 
@@ -147,6 +166,11 @@ struct scan_run {
 	int64_t last_published_pts;
 	int64_t watermark;            /* every packet still to come has dts >= this */
 	bool dts_usable;              /* dts has grown monotonically so far */
+	int64_t max_dts;              /* the highest dts read, INT64_MIN before one */
+	bool reorders;                /* a pts above its dts was seen */
+	/* The pending entry (by order) of a reference picture without pts, until the next one; -1 none. */
+	int64_t unresolved;
+	int64_t max_pts;              /* the highest pts given so far, INT64_MIN before one */
 	const struct reel_media_scan_sink *sink;   /* NULL: collect every entry */
 	struct reel_index_entry *out; /* progressive: room for one publication */
 	size_t outcap;
@@ -209,10 +233,49 @@ static int publish(struct scan_run *run, bool all)
 	return 0;
 }
 
+/*
+ * Give the pending reference picture without pts its time (see the top of
+ * this file).  A time below what was handed out already would renumber
+ * served frames: the file is damaged there.
+ */
+static int resolve(struct scan_run *run, int64_t pts)
+{
+	for (uint64_t i = 0; i < run->count; i++) {
+		struct scan_entry *se = &run->entries[i];
+
+		if ((int64_t)se->order != run->unresolved)
+			continue;
+		run->unresolved = -1;
+		if (run->published > 0 && pts < run->last_published_pts)
+			return REEL_E_INDEX;
+		se->e.pts = pts;
+		if (pts > run->max_pts)
+			run->max_pts = pts;
+		return 0;
+	}
+	run->unresolved = -1;
+	return 0;
+}
+
+/* At the end: the last reference picture without pts is shown after every other, a frame later. */
+static int resolve_last(struct scan_run *run)
+{
+	int64_t step = 1;
+
+	if (run->unresolved < 0)
+		return 0;
+	for (uint64_t i = 0; i < run->count; i++)
+		if ((int64_t)run->entries[i].order == run->unresolved && run->entries[i].duration > 0)
+			step = run->entries[i].duration;
+	return resolve(run, run->max_pts == INT64_MIN ? 0 :
+	                    FFMIN(av_sat_add64(run->max_pts, step), REEL__MEDIA_TS_MAX));
+}
+
 static int scan_add(struct reel_media *media, struct scan_run *run, const AVPacket *pkt,
                     int64_t *prev_pts, int64_t *prev_duration)
 {
 	struct scan_entry *se;
+	bool anchor;
 	int r;
 
 	if (run->published + run->count == run->limit) {
@@ -233,6 +296,24 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 	/* Times out of +-2^62 are taken as missing; sums then cannot overflow. */
 	se->e.pts = reel__media_ts_ok(pkt->pts) ? pkt->pts : AV_NOPTS_VALUE;
 	se->e.dts = reel__media_ts_ok(pkt->dts) ? pkt->dts : AV_NOPTS_VALUE;
+	anchor = se->e.dts != AV_NOPTS_VALUE &&
+	         (se->e.pts == AV_NOPTS_VALUE ? run->reorders : se->e.pts > se->e.dts);
+	if (se->e.pts != AV_NOPTS_VALUE && se->e.dts != AV_NOPTS_VALUE && se->e.pts > se->e.dts)
+		run->reorders = true;
+	/* The reference picture before this one is shown when this one is decoded. */
+	if (anchor && run->unresolved >= 0) {
+		r = resolve(run, se->e.dts);
+		if (r < 0) {
+			reel__media_why(media->why, sizeof(media->why),
+			                "a picture's time lies before frames already indexed");
+			return r;
+		}
+	}
+	if (se->e.pts == AV_NOPTS_VALUE && anchor && run->reorders) {
+		/* Sorted after every pending entry, so not handed out, until the next reference picture. */
+		se->e.pts = REEL__MEDIA_TS_MAX;
+		run->unresolved = (int64_t)run->order;
+	}
 	if (se->e.pts == AV_NOPTS_VALUE)
 		se->e.pts = se->e.dts;
 	if (se->e.pts == AV_NOPTS_VALUE)
@@ -244,8 +325,10 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 	se->e.flags = (pkt->flags & AV_PKT_FLAG_KEY) ? REEL_INDEX_KEY : 0;
 	se->duration = reel__media_ts_ok(pkt->duration) && pkt->duration > 0 ? pkt->duration : 0;
 	se->order = run->order++;
-	*prev_pts = se->e.pts;
+	*prev_pts = run->unresolved == (int64_t)se->order ? se->e.dts : se->e.pts;
 	*prev_duration = se->duration;
+	if (run->unresolved != (int64_t)se->order && se->e.pts > run->max_pts)
+		run->max_pts = se->e.pts;
 	run->count++;
 	if (!run->sink)
 		return 0;
@@ -278,6 +361,33 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 }
 
 /*
+ * Whether pkt starts a new timeline (see the top of this file); if so the
+ * note says where, and the scan ends before it.
+ */
+static bool timeline_restarts(struct reel_media *media, struct scan_run *run, const AVPacket *pkt)
+{
+	const AVStream *st = media->video.fmt->streams[media->video.stream];
+	int64_t slack;
+
+	/* Only formats whose timestamps may start again: the decoder seeks those by bytes. */
+	if (!(media->video.fmt->iformat->flags & AVFMT_TS_DISCONT) || !reel__media_ts_ok(pkt->dts))
+		return false;
+	if (run->max_dts == INT64_MIN || pkt->dts > run->max_dts) {
+		run->max_dts = pkt->dts;
+		return false;
+	}
+	slack = av_rescale_q(RESTART_TENTHS, (AVRational){ 1, 10 }, st->time_base);
+	if (pkt->dts >= av_sat_sub64(run->max_dts, slack))
+		return false;
+	/* Short: it goes into a session log line (200 bytes) after "index complete: N frames; ". */
+	reel__media_why(media->scan_note, sizeof(media->scan_note),
+	                "the video's time starts again after its first %llu frames (at byte %lld: "
+	                "joined files?); to use the rest: ffmpeg -i FILE -c copy OUT.mkv",
+	                (unsigned long long)(run->published + run->count), (long long)pkt->pos);
+	return true;
+}
+
+/*
  * The demux loop shared by both scans: every video packet of the file into
  * run, published progressively when run->sink is set.
  */
@@ -289,6 +399,10 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 	int ret;
 
 	media->why[0] = 0;
+	media->scan_note[0] = 0;
+	run->max_dts = INT64_MIN;
+	run->max_pts = INT64_MIN;
+	run->unresolved = -1;
 	run->limit = media->size / REEL_MEDIA_MIN_FRAME_BYTES;
 	if (run->limit > REEL_MEDIA_MAX_FRAMES)
 		run->limit = REEL_MEDIA_MAX_FRAMES;
@@ -376,11 +490,18 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 				continue;
 			}
 		}
+		if (timeline_restarts(media, run, pkt)) {
+			av_packet_unref(pkt);
+			break;
+		}
 		ret = scan_add(media, run, pkt, &prev_pts, &prev_duration);
 		av_packet_unref(pkt);
 		if (ret < 0)
 			goto out;
 	}
+	ret = resolve_last(run);
+	if (ret < 0)
+		goto out;
 	if (run->published + run->count == 0) {
 		reel__media_why(media->why, sizeof(media->why),
 		                "damaged %s file: not one video packet could be read",

@@ -1017,6 +1017,11 @@ const char *reel_media_why(const struct reel_media *media)
 	return media ? media->why : "";
 }
 
+const char *reel_media_scan_note(const struct reel_media *media)
+{
+	return media ? media->scan_note : "";
+}
+
 int reel_media_parse_time(const char *text, int64_t *ret_us)
 {
 	int64_t us;

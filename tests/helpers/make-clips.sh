@@ -16,7 +16,8 @@
 # (mkv), HEVC (mkv), VP9 (webm, Opus), MJPEG yuvj422p (avi), a variable frame
 # rate H.264 (mkv), a video without audio (mp4), one too wide for reel, and
 # one longer clip: 10 s, 250 frames of 160x120 H.264 with a fixed GOP of 50
-# and AAC (mp4), for edits that span many work items.
+# and AAC (mp4), for edits that span many work items.  MPEG-TS (H.264, AAC),
+# alone and joined with cat to others whose timestamps start over.
 # Bad inputs: an mp4 cut in half (index at the end: unreadable), a
 # "faststart" mp4 cut in half (index intact, data missing), an mp4 with bytes
 # overwritten in the middle, an empty file, a text file, and playlists (HLS,
@@ -81,11 +82,28 @@ make noaudio.mp4 -f lavfi -i testsrc2=size=128x96:rate=25:duration=2 \
 make bt709-full.mp4 -f lavfi -i testsrc2=size=160x120:rate=25:duration=1 \
 	-c:v libx264 -preset veryfast -pix_fmt yuvj420p -colorspace bt709 -color_primaries bt709 \
 	-color_trc bt709 -color_range pc
+# MPEG-TS, and three of them joined with cat: each starts its timestamps at
+# the same 1.4 s, so the joined file's time starts again twice, over
+# different pictures and sound (what a time seek must not land in).
+make plain.ts -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 $SINE48 \
+	-c:v libx264 -preset veryfast -bf 2 -g 10 -pix_fmt yuv420p -c:a aac -aac_pns 0 -b:a 48k
+make other.ts -f lavfi -i smptebars=size=160x120:rate=25:duration=2 \
+	-f lavfi -i sine=frequency=1500:sample_rate=48000:duration=2 \
+	-c:v libx264 -preset veryfast -bf 2 -g 10 -pix_fmt yuv420p -c:a aac -aac_pns 0 -b:a 48k
+# An MPEG program stream (MPEG-2 video, MP2 sound), the other format whose
+# timestamps may start over.
+make mpeg2.mpg -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 $SINE48 \
+	-c:v mpeg2video -bf 2 -g 12 -q:v 4 -c:a mp2 -b:a 128k
 make long.mp4 -f lavfi -i testsrc2=size=160x120:rate=25:duration=10 \
 	-f lavfi -i sine=frequency=440:sample_rate=44100:duration=10 \
 	-c:v libx264 -preset veryfast -bf 3 -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p \
 	-c:a aac -aac_pns 0 -b:a 64k -ac 2
 }
+
+if [ ! -s "$OUT/joined.ts" ]; then
+	cat "$OUT/plain.ts" "$OUT/other.ts" "$OUT/other.ts" > "$OUT/.tmp-joined.ts"
+	mv "$OUT/.tmp-joined.ts" "$OUT/joined.ts"
+fi
 
 cut_half() {
 	[ -s "$OUT/$2" ] && return 0

@@ -449,6 +449,49 @@ static void test_coordinator_counts_frames_of_matroska(void **state)
 	reel_client_close(c);
 }
 
+/*
+ * MPEG-TS files joined with cat (the time starts again at each join): the
+ * session counts the first file's frames, serves exactly its pictures, and
+ * its log says why the rest is left out and how to join them.
+ */
+static void test_coordinator_joined_ts_serves_its_first_timeline(void **state)
+{
+	struct fixture *f = *state;
+	const char *clip;
+	char plain[4096], *out, *err;
+	struct reel_client *c;
+	struct reel_video_info vi;
+	int frames[] = { 49, 0, 31, 12, 48 };
+
+	/* tu_clip's answer lasts until its next call. */
+	assert_non_null(tu_clip("plain.ts"));
+	snprintf(plain, sizeof(plain), "%s", tu_clip("plain.ts"));
+	clip = tu_clip("joined.ts");
+	assert_non_null(clip);
+	f->coord = start_coord(f, clip, f->buffer, NULL);
+	c = wait_ready(f, f->coord);
+	assert_int_equal(reel_client_video(c, &vi), 0);
+	assert_int_equal(vi.frames, 50);
+	assert_int_equal(reel_client_need(c, 50, 50, REEL_PRIO_INTERACTIVE, 30000, NULL), REEL_E_RANGE);
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++)
+		assert_reel_frame_is_libavs(f, plain, frames[i]);
+	/* The coordinator logs the end of the count at its next tick. */
+	for (int tries = 0;; tries++) {
+		assert_int_equal(tu_run((char *[]){ (char *)reel_bin(), "logs", f->session, NULL }, &out,
+		                        &err), 0);
+		if (strstr(out, "time starts again after its first 50 frames") || tries == 100)
+			break;
+		free(out);
+		free(err);
+		usleep(50000);
+	}
+	assert_non_null(strstr(out, "time starts again after its first 50 frames"));
+	assert_non_null(strstr(out, "ffmpeg -i FILE -c copy OUT.mkv"));
+	free(out);
+	free(err);
+	reel_client_close(c);
+}
+
 static void test_coordinator_live_session_refused_dead_one_reclaimed(void **state)
 {
 	struct fixture *f = *state;
@@ -1147,6 +1190,8 @@ int main(void)
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_counts_frames_of_matroska, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_joined_ts_serves_its_first_timeline,
+		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_live_session_refused_dead_one_reclaimed,
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_sigterm_stops_cleanly, setup, teardown),

@@ -60,7 +60,12 @@ struct clip {
 	 * converges to, but not exactly onto, the continuous decode.
 	 */
 	double audio_tol;
-	bool edit_list;     /* has decode-only packets: compare with ffprobe's frames, not packets */
+	/*
+	 * Compare with ffprobe's decoded frames (their best-effort times), not
+	 * its packets: decode-only packets (an mp4 edit list), or packets
+	 * without pts (a program stream).
+	 */
+	bool by_frames;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -100,13 +105,16 @@ static int compare_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* ffprobe's video packet (or, with frames, decoded frame) pts, sorted; *ret_n counts them. */
+/*
+ * ffprobe's video packet pts (or, with frames, the decoded frames'
+ * best-effort times), sorted; *ret_n counts them.
+ */
 static int64_t *ffprobe_pts_of(const char *path, bool frames, size_t *ret_n)
 {
 	char *out = NULL, *err = NULL, *line, *save = NULL;
 	const char *ffprobe = find_in_path("ffprobe");
 	char *argv[] = { NULL, "-v", "error", "-select_streams", "v", "-show_entries",
-	                 frames ? "frame=pts" : "packet=pts", "-of", "csv=p=0", (char *)path, NULL };
+	                 frames ? "frame=best_effort_timestamp" : "packet=pts", "-of", "csv=p=0", (char *)path, NULL };
 	int64_t *pts = NULL;
 	size_t n = 0, cap = 0;
 
@@ -552,7 +560,7 @@ static void test_media_index_matches_ffprobe(void **state)
 	uint64_t count;
 	uint32_t max_audio;
 	size_t n;
-	int64_t *pts = ffprobe_pts_of(path, clip->edit_list, &n);
+	int64_t *pts = ffprobe_pts_of(path, clip->by_frames, &n);
 
 	assert_int_equal(reel_media_open(path, &media), 0);
 	assert_int_equal(reel_media_scan(media, &idx, &count, &max_audio), 0);
@@ -566,7 +574,7 @@ static void test_media_index_matches_ffprobe(void **state)
 			assert_true(idx[i].pts > idx[i - 1].pts);
 	}
 	/* The first frame in presentation order of these clips is a keyframe (unless cut). */
-	assert_true(clip->edit_list || (idx[0].flags & REEL_INDEX_KEY));
+	assert_true(clip->by_frames || (idx[0].flags & REEL_INDEX_KEY));
 	if (reel_media_info(media)->sample_rate) {
 		const struct reel_media_info *info = reel_media_info(media);
 		double per_frame = (double)info->sample_rate * info->frame_rate.den / info->frame_rate.num;
@@ -1504,6 +1512,8 @@ static const struct clip clip_mjpeg = { "mjpeg.avi", false, 4, 0, false };
 static const struct clip clip_vfr = { "vfr.mkv", false, 6, 0, false };
 static const struct clip clip_noaudio = { "noaudio.mp4", false, 3, 0, false };
 static const struct clip clip_cut = { "cut.mp4", true, 4, 0, true };
+static const struct clip clip_ts = { "plain.ts", true, 6, 0, false };
+static const struct clip clip_mpg = { "mpeg2.mpg", true, 6, 0, true };
 
 #define CLIP_TESTS(fn) \
 	cmocka_unit_test_prestate(fn, (void *)&clip_h264), \
@@ -1516,7 +1526,9 @@ static const struct clip clip_cut = { "cut.mp4", true, 4, 0, true };
 	cmocka_unit_test_prestate(fn, (void *)&clip_mjpeg), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_vfr), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_noaudio), \
-	cmocka_unit_test_prestate(fn, (void *)&clip_cut)
+	cmocka_unit_test_prestate(fn, (void *)&clip_cut), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_ts), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_mpg)
 
 struct progress_seen {
 	int calls;
@@ -1524,6 +1536,82 @@ struct progress_seen {
 	uint64_t last_done, total;
 	int backwards;
 };
+
+/*
+ * MPEG-TS files joined with cat (tests/helpers/make-clips.sh): the time
+ * starts again where the second begins.  The index ends there, with a note
+ * that says so; its frames are the first file's, picture and sound, however
+ * they are reached (a time seek could land in a later file at the same
+ * time, over other pictures).
+ */
+static void test_media_joined_ts_numbers_the_first_timeline(void **state)
+{
+	char plain[PATH_MAX], joined[PATH_MAX];
+	struct reel_index_entry *idx;
+	struct reel_media *media;
+	struct ref_video ref;
+	struct ref_audio aref;
+	struct check_sink s;
+	struct fixture fx;
+	uint64_t count, rng = 0x2545f4914f6cdd1dull;
+	uint32_t max_audio;
+	struct publications pub = { 0 };
+	const struct reel_media_scan_sink sink = { collect_publication, &pub };
+
+	(void)state;
+	/* clip_path's answer lasts until its next call. */
+	snprintf(plain, sizeof(plain), "%s", clip_path("plain.ts"));
+	snprintf(joined, sizeof(joined), "%s", clip_path("joined.ts"));
+	assert_int_equal(reel_media_open(plain, &media), 0);
+	assert_int_equal(reel_media_scan(media, &idx, &count, &max_audio), 0);
+	assert_string_equal(reel_media_scan_note(media), "");
+	reel_media_close(media);
+
+	fixture_open(&fx, joined, 7);
+	assert_int_equal(fx.count, count);
+	assert_memory_equal(fx.index, idx, count * sizeof(*idx));
+	assert_non_null(strstr(reel_media_scan_note(fx.media), "starts again"));
+
+	/* The scan that publishes as it goes ends at the same place, and says the same. */
+	{
+		uint64_t n = 0;
+
+		assert_int_equal(reel_media_scan_progressive(fx.media, &sink, &n), 0);
+		assert_int_equal(n, count);
+		assert_int_equal(pub.count, count);
+		assert_memory_equal(pub.entries, idx, count * sizeof(*idx));
+		assert_non_null(strstr(reel_media_scan_note(fx.media), "starts again"));
+		free(pub.entries);
+	}
+
+	/* Every frame reached any way is the first file's, against libav's decode of it alone. */
+	ref_decode(plain, &ref, &aref);
+	assert_int_equal(ref.n, fx.count);
+	memset(&s, 0, sizeof(s));
+	s.fx = &fx;
+	s.ref = &ref;
+	s.aref = &aref;
+	s.slots = reel_buffer_info(fx.buffer)->slot_count;
+	s.delivered = calloc(fx.count, 1);
+	decode_range(&s, fx.count - 1, fx.count - 1, true);
+	for (int k = 0; k < 24; k++) {
+		uint64_t f = rng_next(&rng) % fx.count;
+		uint64_t last = f + 2 < fx.count ? f + 2 : fx.count - 1;
+
+		decode_range(&s, f, last, true);
+	}
+	decode_range(&s, fx.count - 6, fx.count - 1, true);
+	decode_range(&s, 0, fx.count - 1, true);
+	print_message("# joined.ts: %u frames checked, %u of them with sound\n", s.ok, s.audio_frames);
+	assert_int_equal(s.mismatches, 0);
+	assert_int_equal(s.errors, 0);
+	assert_true(s.audio_frames > 20);
+	assert_int_equal(s.audio_bad, 0);
+	free(s.delivered);
+	ref_free(&ref, &aref);
+	free(idx);
+	fixture_close(&fx);
+}
 
 static int count_progress(void *userdata, uint64_t done, uint64_t total)
 {
@@ -1596,6 +1684,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_media_write_through_file, (void *)"/tmp"),
 		cmocka_unit_test(test_media_local_index_far_frames),
 		cmocka_unit_test(test_media_local_index_refused_with_edit_list),
+		cmocka_unit_test(test_media_joined_ts_numbers_the_first_timeline),
 	};
 
 	av_log_set_level(AV_LOG_QUIET);
