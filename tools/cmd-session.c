@@ -80,6 +80,7 @@ struct table_view {
 	bool have_info;
 	uint64_t index_ready;     /* frames whose index entry is known (all once it is complete) */
 	uint64_t frames;          /* the count; 0 while the coordinator counts them */
+	int index_failed;         /* why the index scan stopped short (< 0), 0 when it did not */
 	struct reel_buffer_info info;
 	double duration;          /* seconds, from the first frame's start to the last one's end */
 	char pictures[REEL__PICTURES_PATH]; /* the pictures file in RAM; empty: in the buffer file */
@@ -123,6 +124,7 @@ static void read_table(const char *path, uint64_t generation, struct table_view 
 	v->info = *reel_buffer_info(b);
 	v->have_info = true;
 	v->index_ready = reel_index_ready(b);
+	v->index_failed = reel_index_failed(b);
 	if (reel_buffer_pictures_path(b)) {
 		struct stat pst;
 
@@ -173,7 +175,11 @@ static void print_status_json(const char *session, const struct reel_session_rec
 	if (v->have_info)
 		printf(",\"index_ready\":%" PRIu64 ",\"index_complete\":%s,\"counting\":%s",
 		       v->index_ready, v->frames && v->index_ready == v->frames ? "true" : "false",
-		       v->frames ? "false" : "true");
+		       v->frames || v->index_failed < 0 ? "false" : "true");
+	if (v->have_info && v->index_failed < 0) {
+		printf(",\"index_error\":");
+		cli_json_string(stdout, reel_strerror(v->index_failed));
+	}
 	printf(",\"pictures\":");
 	if (v->pictures[0])
 		cli_json_string(stdout, v->pictures);
@@ -252,13 +258,21 @@ static void print_status_text(const char *session, const struct reel_session_rec
 		printf("pictures    in RAM, %s: %s\n", cli_human_size(v->pictures_bytes, size, sizeof(size)),
 		       v->pictures);
 	}
-	if (v->have_info && !v->frames)
+	if (v->have_info && !v->frames && v->index_failed < 0)
+		printf("frames      not counted: the index stops at frame %" PRIu64 " (%" PRIu64
+		       " resident, %" PRIu64 " in error, %" PRIu64 " decoded since start)\n",
+		       v->index_ready, st->resident, st->errors, st->decoded);
+	else if (v->have_info && !v->frames)
 		printf("frames      still being counted (%" PRIu64 " resident, %" PRIu64 " in error, %"
 		       PRIu64 " decoded since start)\n", st->resident, st->errors, st->decoded);
 	else
 		printf("frames      %" PRIu64 " (%" PRIu64 " resident, %" PRIu64 " in error, %" PRIu64
 		       " decoded since start)\n", st->frames, st->resident, st->errors, st->decoded);
-	if (v->have_info && !v->frames)
+	if (v->have_info && v->index_failed < 0)
+		printf("index       stopped at frame %" PRIu64 ": %s; the frames past it cannot be "
+		       "decoded (see 'reel logs %s')\n", v->index_ready, reel_strerror(v->index_failed),
+		       session);
+	else if (v->have_info && !v->frames)
 		printf("index       being built: %" PRIu64 " frames so far; the count and the duration "
 		       "are known when it ends\n", v->index_ready);
 	else if (v->have_info && v->index_ready < v->frames)
