@@ -44,7 +44,7 @@ struct decode_call {
 	const struct reel_buffer *buffer;
 	const struct reel_buffer_info *binfo;
 	const struct reel_sink *sink;
-	uint64_t last;
+	uint64_t first, last;          /* the frames asked for */
 	AVRational stream_tb, buffer_tb;
 };
 
@@ -693,11 +693,14 @@ static int audio_rewind(struct reel_media *media)
  */
 static int64_t audio_byte_target(const struct decode_call *c, int64_t s, uint32_t rate, int margin)
 {
-	int64_t t = av_sat_sub64(av_rescale_q(s, (AVRational){ 1, (int)rate }, c->buffer_tb),
-	                         av_rescale_q(margin, (AVRational){ 1, 1 }, c->buffer_tb));
 	uint64_t lo = 0, hi = reel_index_ready(c->buffer), first;
-	int64_t pos = -1;
+	int64_t pos = -1, t;
 	struct reel_index_entry e;
+
+	if (c->buffer_tb.num <= 0 || c->buffer_tb.den <= 0 || rate == 0 || rate > INT_MAX)
+		return 0;
+	t = av_sat_sub64(av_rescale_q(s, (AVRational){ 1, (int)rate }, c->buffer_tb),
+	                 av_rescale_q(margin, (AVRational){ 1, 1 }, c->buffer_tb));
 
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
@@ -970,9 +973,14 @@ out_end:
 }
 
 /* Report every frame of [from, to] as not decodable.  Returns the sink's verdict. */
+/*
+ * Frames [from, to] could not be decoded.  Only those of the request are
+ * said to be broken: one passed on the way from the keyframe may well
+ * decode from an earlier one (an open group's leading pictures).
+ */
 static int deliver_errors(const struct decode_call *c, uint64_t from, uint64_t to)
 {
-	for (uint64_t i = from; i <= to; i++) {
+	for (uint64_t i = from > c->first ? from : c->first; i <= to; i++) {
 		int ret = deliver_error(c, i, REEL_E_DECODE);
 		if (ret != 0)
 			return ret;
@@ -986,8 +994,8 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 	struct decode_call c;
 	struct reel__video *v;
 	uint64_t key = 0;
-	bool go_on, run;
-	int ret;
+	bool go_on, run, seeked;
+	int ret, retries = 0;
 
 	if (!media || !buffer || !sink || !sink->begin || !sink->end)
 		return -EINVAL;
@@ -996,6 +1004,7 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 	c.buffer = buffer;
 	c.binfo = reel_buffer_info(buffer);
 	c.sink = sink;
+	c.first = frame;
 	c.last = last;
 	if (!c.binfo || frame > last || last >= reel_index_end(buffer))
 		return REEL_E_RANGE;
@@ -1014,6 +1023,7 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 	/* A long run on the one-thread decoder goes back to its keyframe with the threaded one. */
 	if (go_on && run && v->dec == v->dec_single && !v->threads_failed)
 		go_on = false;
+	seeked = !go_on;
 	if (!go_on) {
 		choose_decoder(v, run);
 		ret = seek_video(&c, key);
@@ -1045,6 +1055,34 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 			av_frame_unref(v->frame);
 			continue;
 		}
+		/*
+		 * The first picture after a seek lies past the frame wanted, or
+		 * comes only once the file has ended (without a time to tell where
+		 * it lies): the keyframe's leading pictures may need the group
+		 * before it (an open group whose keyframe an AVI lists where it is
+		 * decoded, not where it is shown).  Once or twice more, from the
+		 * keyframe before.
+		 */
+		if (seeked && expect <= frame && key > 0 && retries < 2 &&
+		    ((uint64_t)idx > frame || (pts == AV_NOPTS_VALUE && v->draining))) {
+			uint64_t earlier = 0;
+
+			av_frame_unref(v->frame);
+			ret = find_keyframe(&c, key - 1, &earlier);
+			if (ret < 0)
+				return ret;
+			reel_log(REEL_LOG_DEBUG, "media", "frame %llu not after keyframe %llu: from %llu",
+			         (unsigned long long)frame, (unsigned long long)key,
+			         (unsigned long long)earlier);
+			key = earlier;
+			retries++;
+			choose_decoder(v, last + 1 - key > SHORT_RUN);
+			ret = seek_video(&c, key);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		seeked = false;
 		if ((uint64_t)idx > last) {
 			av_frame_move_ref(v->pending, v->frame);
 			v->has_pending = true;
@@ -1137,6 +1175,9 @@ int reel_media_decode_audio(struct reel_media *media, const struct reel_buffer *
 	c.binfo = reel_buffer_info(buffer);
 	if (frame >= reel_index_end(buffer))
 		return REEL_E_RANGE;
+	if (c.binfo->time_base.num <= 0 || c.binfo->time_base.den <= 0)
+		return REEL_E_HEADER;
+	c.buffer_tb = (AVRational){ c.binfo->time_base.num, c.binfo->time_base.den };
 	reel__media_audio_join(media);
 	if (!media->audio.fmt || c.binfo->sample_rate == 0)
 		return 0;

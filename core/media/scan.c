@@ -9,12 +9,19 @@
  * reordering); one without either takes the previous packet's pts plus
  * that packet's duration (or plus one tick), so that every entry has a
  * distinct, usable time.  Equal pts keep their demux order.  In a stream
- * that reorders (a pts above its dts was seen), a packet without a pts is
- * a reference picture whose pts the program stream left out (a PES that
- * starts two pictures carries one pts: DVDs, .mpg files; libav fills in
- * those of B-pictures itself): MPEG shows it when the next reference
- * picture is decoded, so it takes that picture's dts, or at the end the
- * last pts plus a frame.
+ * that reorders (its decoder has a delay, or a pts above its dts was
+ * seen), the times are those the decoder will give the pictures, which is
+ * how the decoded frames are found in the index:
+ * - H.264 or HEVC that starts without pts (AVI: decode times only) takes,
+ *   for the picture shown k-th, the dts of packet k + delay (the decoder
+ *   shows it when that packet goes in); keyframes keep their place, as
+ *   they do in closed groups of pictures (an IDR's);
+ * - otherwise a packet without pts is a reference picture whose pts the
+ *   container left out (a PES that starts two pictures carries one pts:
+ *   DVDs, .mpg files; AVI with MPEG-4 part 2; libav fills in those of
+ *   B-pictures itself): MPEG shows it when the next reference picture is
+ *   decoded, so it takes that picture's dts.
+ * The last pictures still waiting take the last time plus a frame each.
  *
  * Packets flagged AV_PKT_FLAG_DISCARD (cut by an mp4 edit list, decoded
  * only as references) are left out, since the decoder never shows them.
@@ -158,6 +165,8 @@ static bool tables_whole(struct reel_media *media)
 
 /* More entries than this waiting to become final: the rest is published at the end. */
 #define MAX_PENDING 1024
+/* The deepest decoder delay taken for a stream without pts (H.264 allows 16 frames). */
+#define MAX_WAITING 16
 
 struct scan_run {
 	struct scan_entry *entries;   /* pending (progressive) or every entry so far */
@@ -167,10 +176,19 @@ struct scan_run {
 	int64_t watermark;            /* every packet still to come has dts >= this */
 	bool dts_usable;              /* dts has grown monotonically so far */
 	int64_t max_dts;              /* the highest dts read, INT64_MIN before one */
-	bool reorders;                /* a pts above its dts was seen */
-	/* The pending entry (by order) of a reference picture without pts, until the next one; -1 none. */
-	int64_t unresolved;
+	/*
+	 * Pictures without pts in a stream that reorders (see the top of this
+	 * file): their pending entries, by order, oldest first, until a later
+	 * packet gives their time.
+	 */
+	bool started;                 /* the first video packet was seen */
+	bool reorders;                /* the stream has a decoder delay, or a pts above its dts was seen */
+	int shift;                    /* > 0: no pts from the start; each takes the dts this far on */
+	unsigned nwaiting;
+	int64_t waiting[MAX_WAITING];
 	int64_t max_pts;              /* the highest pts given so far, INT64_MIN before one */
+	int64_t step;                 /* the last rise of the dts: a frame, for the times past the end */
+	int64_t last_dts;             /* the previous packet's, AV_NOPTS_VALUE before one */
 	const struct reel_media_scan_sink *sink;   /* NULL: collect every entry */
 	struct reel_index_entry *out; /* progressive: room for one publication */
 	size_t outcap;
@@ -234,18 +252,21 @@ static int publish(struct scan_run *run, bool all)
 }
 
 /*
- * Give the pending reference picture without pts its time (see the top of
- * this file).  A time below what was handed out already would renumber
- * served frames: the file is damaged there.
+ * Give the oldest waiting picture its time (see the top of this file).  A
+ * time below what was handed out already would renumber served frames:
+ * the file is damaged there.
  */
-static int resolve(struct scan_run *run, int64_t pts)
+static int resolve_oldest(struct scan_run *run, int64_t pts)
 {
+	int64_t order = run->waiting[0];
+
+	run->nwaiting--;
+	memmove(run->waiting, run->waiting + 1, run->nwaiting * sizeof(run->waiting[0]));
 	for (uint64_t i = 0; i < run->count; i++) {
 		struct scan_entry *se = &run->entries[i];
 
-		if ((int64_t)se->order != run->unresolved)
+		if ((int64_t)se->order != order)
 			continue;
-		run->unresolved = -1;
 		if (run->published > 0 && pts < run->last_published_pts)
 			return REEL_E_INDEX;
 		se->e.pts = pts;
@@ -253,29 +274,82 @@ static int resolve(struct scan_run *run, int64_t pts)
 			run->max_pts = pts;
 		return 0;
 	}
-	run->unresolved = -1;
 	return 0;
 }
 
-/* At the end: the last reference picture without pts is shown after every other, a frame later. */
+/* At the end: the pictures still waiting are shown after every other, a frame apart. */
 static int resolve_last(struct scan_run *run)
 {
-	int64_t step = 1;
+	while (run->nwaiting > 0) {
+		int r = resolve_oldest(run, run->max_pts == INT64_MIN ? 0 :
+		                            FFMIN(av_sat_add64(run->max_pts, run->step),
+		                                  REEL__MEDIA_TS_MAX));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
 
-	if (run->unresolved < 0)
-		return 0;
-	for (uint64_t i = 0; i < run->count; i++)
-		if ((int64_t)run->entries[i].order == run->unresolved && run->entries[i].duration > 0)
-			step = run->entries[i].duration;
-	return resolve(run, run->max_pts == INT64_MIN ? 0 :
-	                    FFMIN(av_sat_add64(run->max_pts, step), REEL__MEDIA_TS_MAX));
+/*
+ * Where a packet without pts gets its time from, decided at the first
+ * packet: a stream with a decoder delay that starts without pts (AVI)
+ * takes the dts `delay` packets on, the time the decoder gives the picture
+ * it shows then; one that has pts gets only its reference pictures'
+ * missing times filled (program streams).  Then the packet's own part.
+ */
+static int place_pts(struct reel_media *media, struct scan_run *run, struct scan_entry *se)
+{
+	bool have_pts = se->e.pts != AV_NOPTS_VALUE, have_dts = se->e.dts != AV_NOPTS_VALUE;
+	bool anchor;
+	int r = 0;
+
+	if (!run->started) {
+		const AVStream *st = media->video.fmt->streams[media->video.stream];
+		int delay = st->codecpar->video_delay;
+
+		run->started = true;
+		run->reorders = delay > 0;
+		/*
+		 * With a delay of one picture (MPEG-1, -2, -4 part 2) libav fills in
+		 * the B-pictures' pts itself and the reference pictures are told
+		 * apart by their missing one; deeper delays (H.264, HEVC) get none.
+		 */
+		run->shift = !have_pts && have_dts && delay > 1 ?
+		             (delay < MAX_WAITING ? delay : MAX_WAITING) : 0;
+	}
+	if (have_pts && have_dts && se->e.pts > se->e.dts)
+		run->reorders = true;
+	if (run->shift) {
+		if (!have_dts)
+			return 0;
+		if (run->nwaiting == (unsigned)run->shift)
+			r = resolve_oldest(run, se->e.dts);
+		se->e.pts = AV_NOPTS_VALUE;
+		anchor = true;
+	} else {
+		/* A reference picture: the one before it is shown when it is decoded. */
+		anchor = have_dts && (have_pts ? se->e.pts > se->e.dts : run->reorders);
+		if (anchor && run->nwaiting > 0)
+			r = resolve_oldest(run, se->e.dts);
+	}
+	if (r < 0) {
+		reel__media_why(media->why, sizeof(media->why),
+		                "a picture's time lies before frames already indexed");
+		return r;
+	}
+	if (se->e.pts == AV_NOPTS_VALUE && anchor && run->reorders) {
+		/* Sorted after every pending entry, so not handed out, until its time is known. */
+		se->e.pts = REEL__MEDIA_TS_MAX;
+		run->waiting[run->nwaiting++] = (int64_t)run->order;
+	}
+	return 0;
 }
 
 static int scan_add(struct reel_media *media, struct scan_run *run, const AVPacket *pkt,
                     int64_t *prev_pts, int64_t *prev_duration)
 {
 	struct scan_entry *se;
-	bool anchor;
+	bool waiting;
 	int r;
 
 	if (run->published + run->count == run->limit) {
@@ -296,24 +370,15 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 	/* Times out of +-2^62 are taken as missing; sums then cannot overflow. */
 	se->e.pts = reel__media_ts_ok(pkt->pts) ? pkt->pts : AV_NOPTS_VALUE;
 	se->e.dts = reel__media_ts_ok(pkt->dts) ? pkt->dts : AV_NOPTS_VALUE;
-	anchor = se->e.dts != AV_NOPTS_VALUE &&
-	         (se->e.pts == AV_NOPTS_VALUE ? run->reorders : se->e.pts > se->e.dts);
-	if (se->e.pts != AV_NOPTS_VALUE && se->e.dts != AV_NOPTS_VALUE && se->e.pts > se->e.dts)
-		run->reorders = true;
-	/* The reference picture before this one is shown when this one is decoded. */
-	if (anchor && run->unresolved >= 0) {
-		r = resolve(run, se->e.dts);
-		if (r < 0) {
-			reel__media_why(media->why, sizeof(media->why),
-			                "a picture's time lies before frames already indexed");
-			return r;
-		}
-	}
-	if (se->e.pts == AV_NOPTS_VALUE && anchor && run->reorders) {
-		/* Sorted after every pending entry, so not handed out, until the next reference picture. */
-		se->e.pts = REEL__MEDIA_TS_MAX;
-		run->unresolved = (int64_t)run->order;
-	}
+	if (se->e.dts != AV_NOPTS_VALUE && run->last_dts != AV_NOPTS_VALUE && se->e.dts > run->last_dts)
+		run->step = se->e.dts - run->last_dts;
+	if (se->e.dts != AV_NOPTS_VALUE)
+		run->last_dts = se->e.dts;
+	r = place_pts(media, run, se);
+	if (r < 0)
+		return r;
+	waiting = se->e.pts == REEL__MEDIA_TS_MAX && run->nwaiting > 0 &&
+	          run->waiting[run->nwaiting - 1] == (int64_t)run->order;
 	if (se->e.pts == AV_NOPTS_VALUE)
 		se->e.pts = se->e.dts;
 	if (se->e.pts == AV_NOPTS_VALUE)
@@ -325,9 +390,9 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 	se->e.flags = (pkt->flags & AV_PKT_FLAG_KEY) ? REEL_INDEX_KEY : 0;
 	se->duration = reel__media_ts_ok(pkt->duration) && pkt->duration > 0 ? pkt->duration : 0;
 	se->order = run->order++;
-	*prev_pts = run->unresolved == (int64_t)se->order ? se->e.dts : se->e.pts;
+	*prev_pts = waiting ? se->e.dts : se->e.pts;
 	*prev_duration = se->duration;
-	if (run->unresolved != (int64_t)se->order && se->e.pts > run->max_pts)
+	if (!waiting && se->e.pts > run->max_pts)
 		run->max_pts = se->e.pts;
 	run->count++;
 	if (!run->sink)
@@ -402,7 +467,8 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 	media->scan_note[0] = 0;
 	run->max_dts = INT64_MIN;
 	run->max_pts = INT64_MIN;
-	run->unresolved = -1;
+	run->step = 1;
+	run->last_dts = AV_NOPTS_VALUE;
 	run->limit = media->size / REEL_MEDIA_MIN_FRAME_BYTES;
 	if (run->limit > REEL_MEDIA_MAX_FRAMES)
 		run->limit = REEL_MEDIA_MAX_FRAMES;

@@ -91,9 +91,20 @@ make other.ts -f lavfi -i smptebars=size=160x120:rate=25:duration=2 \
 	-f lavfi -i sine=frequency=1500:sample_rate=48000:duration=2 \
 	-c:v libx264 -preset veryfast -bf 2 -g 10 -pix_fmt yuv420p -c:a aac -aac_pns 0 -b:a 48k
 # An MPEG program stream (MPEG-2 video, MP2 sound), the other format whose
-# timestamps may start over.
+# timestamps may start over, and whose reference pictures may lack a pts.
 make mpeg2.mpg -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 $SINE48 \
 	-c:v mpeg2video -bf 2 -g 12 -q:v 4 -c:a mp2 -b:a 128k
+# AVI keeps decode times only: MPEG-4 part 2 with B-frames (libav fills in
+# the B-frames' pts, not the others'), and H.264 with B-frames (no pts at all).
+make divx.avi -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 $SINE48 \
+	-c:v mpeg4 -bf 2 -g 12 -vtag DX50 -q:v 4 -c:a pcm_s16le
+make h264.avi -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 $SINE48 \
+	-c:v libx264 -preset veryfast -bf 3 -g 15 -pix_fmt yuv420p -c:a pcm_s16le
+# Open groups of pictures in AVI: an I-frame is listed (and flagged) where
+# it is decoded, after the B-frames shown before it that need the group before.
+make opengop.avi -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
+	-c:v libx264 -preset veryfast -bf 3 -x264-params open-gop=1:keyint=12:min-keyint=12:scenecut=0 \
+	-pix_fmt yuv420p
 make long.mp4 -f lavfi -i testsrc2=size=160x120:rate=25:duration=10 \
 	-f lavfi -i sine=frequency=440:sample_rate=44100:duration=10 \
 	-c:v libx264 -preset veryfast -bf 3 -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p \
