@@ -28,6 +28,11 @@
  *
  * A truncated or damaged file yields the packets that could be demuxed
  * before the damage; a file without a single video packet is BADMEDIA.
+ * A file cut in the middle of a group of pictures (a recording, a stream
+ * picked up part-way) starts with pictures whose references are not in
+ * it: the index starts at the first keyframe and leaves out the pictures
+ * shown before it, which no decoder can make (ffmpeg drops them too).  An
+ * mp4's sample table counts every sample, so there every packet stays.
  *
  * A file whose timestamps start again part-way (MPEG-TS or program streams,
  * the formats libav flags AVFMT_TS_DISCONT, joined with cat or from a
@@ -165,6 +170,9 @@ static bool tables_whole(struct reel_media *media)
 
 /* More entries than this waiting to become final: the rest is published at the end. */
 #define MAX_PENDING 1024
+/* Packets looked through for a first keyframe before every packet is taken after all. */
+#define GATE_PACKETS 1024
+
 /* The deepest decoder delay taken for a stream without pts (H.264 allows 16 frames). */
 #define MAX_WAITING 16
 
@@ -189,6 +197,9 @@ struct scan_run {
 	int64_t max_pts;              /* the highest pts given so far, INT64_MIN before one */
 	int64_t step;                 /* the last rise of the dts: a frame, for the times past the end */
 	int64_t last_dts;             /* the previous packet's, AV_NOPTS_VALUE before one */
+	bool gate;                    /* still before the first keyframe: packets are left out */
+	unsigned gated;               /* how many were */
+	int64_t first_key_pts;        /* AV_NOPTS_VALUE: no leading pictures to leave out */
 	const struct reel_media_scan_sink *sink;   /* NULL: collect every entry */
 	struct reel_index_entry *out; /* progressive: room for one publication */
 	size_t outcap;
@@ -426,6 +437,36 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 }
 
 /*
+ * Whether pkt comes before the first picture that can be decoded (see the
+ * top of this file), and is left out; *ret < 0 on an error.  No keyframe
+ * in the first GATE_PACKETS packets: the scan starts again and takes every
+ * packet, as it did before (a stream of intra refresh has none).
+ */
+static bool before_first_picture(struct reel_media *media, struct scan_run *run,
+                                 const AVPacket *pkt, int *ret)
+{
+	struct reel__video *v = &media->video;
+
+	*ret = 0;
+	if (run->gate) {
+		if (pkt->flags & AV_PKT_FLAG_KEY) {
+			run->gate = false;
+			run->first_key_pts = reel__media_ts_ok(pkt->pts) ? pkt->pts : AV_NOPTS_VALUE;
+			return false;
+		}
+		if (++run->gated < GATE_PACKETS)
+			return true;
+		run->gate = false;
+		*ret = reel__media_rewind_video(media);
+		v->fresh = false;
+		return true;
+	}
+	/* A leading picture of the first group: it needs pictures from before the file's start. */
+	return run->first_key_pts != AV_NOPTS_VALUE && reel__media_ts_ok(pkt->pts) &&
+	       pkt->pts < run->first_key_pts;
+}
+
+/*
  * Whether pkt starts a new timeline (see the top of this file); if so the
  * note says where, and the scan ends before it.
  */
@@ -481,6 +522,9 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 	}
 	/* From here the demuxer moves: whatever the decoder was positioned on is gone. */
 	skip_payload = tables_whole(media);
+	/* A sample table counts every sample: the index keeps them all, as the count must agree. */
+	run->gate = !skip_payload;
+	run->first_key_pts = AV_NOPTS_VALUE;
 	v->fresh = false;
 	v->positioned = false;
 	v->draining = false;
@@ -555,6 +599,12 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 				skip_payload = false;
 				continue;
 			}
+		}
+		if (before_first_picture(media, run, pkt, &ret)) {
+			av_packet_unref(pkt);
+			if (ret < 0)
+				goto out;
+			continue;
 		}
 		if (timeline_restarts(media, run, pkt)) {
 			av_packet_unref(pkt);

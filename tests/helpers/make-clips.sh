@@ -111,6 +111,14 @@ make long.mp4 -f lavfi -i testsrc2=size=160x120:rate=25:duration=10 \
 	-c:a aac -aac_pns 0 -b:a 64k -ac 2
 }
 
+# Picked up part-way: plain.ts from a third on (whole 188-byte packets), so
+# it starts inside a group of pictures whose keyframe it does not have.
+if [ ! -s "$OUT/midstart.ts" ]; then
+	size=$(wc -c < "$OUT/plain.ts")
+	tail -c +$((size / 3 / 188 * 188 + 1)) "$OUT/plain.ts" > "$OUT/.tmp-midstart.ts"
+	mv "$OUT/.tmp-midstart.ts" "$OUT/midstart.ts"
+fi
+
 if [ ! -s "$OUT/joined.ts" ]; then
 	cat "$OUT/plain.ts" "$OUT/other.ts" "$OUT/other.ts" > "$OUT/.tmp-joined.ts"
 	mv "$OUT/.tmp-joined.ts" "$OUT/joined.ts"

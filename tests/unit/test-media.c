@@ -1555,6 +1555,7 @@ static const struct clip clip_noaudio = { "noaudio.mp4", false, 3, 0, false };
 static const struct clip clip_cut = { "cut.mp4", true, 4, 0, true };
 static const struct clip clip_ts = { "plain.ts", true, 6, 0, false };
 static const struct clip clip_mpg = { "mpeg2.mpg", true, 6, 0, true };
+static const struct clip clip_midstart = { "midstart.ts", true, 6, 0, true };
 static const struct clip clip_divx = { "divx.avi", true, 5, 0, true };
 static const struct clip clip_h264_avi = { "h264.avi", true, 5, 0, true };
 static const struct clip clip_opengop_avi = { "opengop.avi", false, 5, 0, true };
@@ -1573,6 +1574,7 @@ static const struct clip clip_opengop_avi = { "opengop.avi", false, 5, 0, true }
 	cmocka_unit_test_prestate(fn, (void *)&clip_cut), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_ts), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_mpg), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_midstart), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_divx), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_h264_avi)
 
@@ -1718,6 +1720,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek, (void *)&clip_h264_avi),
 		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek, (void *)&clip_opengop_avi),
 		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek, (void *)&clip_mpg),
+		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek, (void *)&clip_midstart),
 		cmocka_unit_test(test_media_sink_skip_and_stop),
 		cmocka_unit_test(test_media_sequential_calls_do_not_seek),
 		cmocka_unit_test(test_media_bad_paths_refused),
