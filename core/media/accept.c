@@ -150,6 +150,16 @@ bool reel__media_ts_ok(int64_t ts)
 	return ts != AV_NOPTS_VALUE && ts >= -REEL__MEDIA_TS_MAX && ts <= REEL__MEDIA_TS_MAX;
 }
 
+bool reel__media_clock_may_restart(const AVInputFormat *format)
+{
+	/*
+	 * libav's flag, less Ogg (as ffplay has it): an Ogg packet's position
+	 * is its page's, shared by several packets, and a byte seek there does
+	 * not reset the demuxer.
+	 */
+	return format && (format->flags & AVFMT_TS_DISCONT) && strcmp(format->name, "ogg") != 0;
+}
+
 void reel__media_why(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;

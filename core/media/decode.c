@@ -170,6 +170,13 @@ static void drop_pending(struct reel__video *v)
 }
 
 /* Read the next packet of the video stream into v->pkt; < 0 at the end or on damage. */
+/*
+ * The next video packet.  In a format whose clock may start again, a dts
+ * more than a tenth of a second below one read since the last seek is
+ * where the scan ended the video (scan.c, same rule): the end of the
+ * stream here too, so that no picture of the next part is taken for one
+ * of this part with the same time.
+ */
 static int read_video_packet(struct reel__video *v)
 {
 	for (;;) {
@@ -177,9 +184,22 @@ static int read_video_packet(struct reel__video *v)
 
 		if (ret < 0)
 			return ret;
-		if (v->pkt->stream_index == v->stream)
-			return 0;
-		av_packet_unref(v->pkt);
+		if (v->pkt->stream_index != v->stream) {
+			av_packet_unref(v->pkt);
+			continue;
+		}
+		if (reel__media_ts_ok(v->pkt->dts) && reel__media_clock_may_restart(v->fmt->iformat)) {
+			const AVStream *st = v->fmt->streams[v->stream];
+			int64_t tenth = av_rescale_q(1, (AVRational){ 1, 10 }, st->time_base);
+
+			if (v->max_dts != AV_NOPTS_VALUE && v->pkt->dts < av_sat_sub64(v->max_dts, tenth)) {
+				av_packet_unref(v->pkt);
+				return AVERROR_EOF;
+			}
+			if (v->max_dts == AV_NOPTS_VALUE || v->pkt->dts > v->max_dts)
+				v->max_dts = v->pkt->dts;
+		}
+		return 0;
 	}
 }
 
@@ -270,10 +290,10 @@ static void choose_decoder(struct reel__video *v, bool run)
  * first packet.  Demuxers disagree on what a seek timestamp means: mp4 and
  * matroska compare presentation times, generic index-based seeking compares
  * decode times.  So the keyframe's pts is tried first, then its dts, then
- * the top of the file.  Formats whose timestamps may start again part-way
- * (AVFMT_TS_DISCONT: MPEG-TS, program streams), where a time can name two
- * places, are first sought by the keyframe's byte position, as ffplay
- * does, and no landing past that position counts.  Each landing is
+ * the top of the file.  Formats whose clock may start again part-way
+ * (MPEG-TS, program streams: reel__media_clock_may_restart), where a time
+ * can name two places, are first sought by the keyframe's byte position,
+ * as ffplay does, and no landing past that position counts.  Each landing is
  * checked on the first packet read:
  * landing after the keyframe (a decode time later than the keyframe's)
  * would lose frames, and moves on to the next attempt; landing before it
@@ -292,7 +312,9 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 	if (ret < 0)
 		return ret;
 	key_pts = av_rescale_q(e.pts, c->buffer_tb, c->stream_tb);
-	by_bytes = e.pos >= 0 && (media->iformat->flags & AVFMT_TS_DISCONT);
+	/* Only a real keyframe: an entry 0 without the flag is sought through the top of the file. */
+	by_bytes = e.pos >= 0 && (e.flags & REEL_INDEX_KEY) &&
+	           reel__media_clock_may_restart(media->iformat);
 	key_dts = e.dts == AV_NOPTS_VALUE ? AV_NOPTS_VALUE :
 	          av_rescale_q(e.dts, c->buffer_tb, c->stream_tb);
 	attempts[n_attempts++] = key_pts;
@@ -305,6 +327,7 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 	avcodec_flush_buffers(v->dec);
 	v->positioned = false;
 	v->draining = false;
+	v->max_dts = AV_NOPTS_VALUE;
 
 	/* A demuxer that has not been read yet stands at the top already. */
 	at_top = v->fresh && key == 0;
@@ -318,6 +341,7 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 			send_video_packet(v);
 			v->positioned = true;
 			v->next_index = key;
+			v->run_key = key;
 			return 0;
 		}
 		if (ret == 0)
@@ -350,6 +374,7 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 			send_video_packet(v);
 			v->positioned = true;
 			v->next_index = key;
+			v->run_key = key;
 			return 0;
 		}
 		av_packet_unref(v->pkt);
@@ -357,6 +382,7 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 	v->fresh = false;
 	v->positioned = true;
 	v->next_index = key;
+	v->run_key = key;
 	return 0;
 }
 
@@ -562,11 +588,12 @@ static int audio_append(struct reel__audio *a, const AVFrame *f)
 		skip = audio_end(a) - at;
 	}
 	/*
-	 * Time going back by more than a tenth of a second, in a format whose
-	 * timestamps may start again (the scan ends the video there too): the
-	 * sound of the frames numbered has ended.
+	 * Time going back by more than a second, in a format whose clock may
+	 * start again: the sound of the frames numbered has ended (the scan
+	 * ends the video there).  A shorter step back is a glitch: those
+	 * samples are dropped until the time catches up, as anywhere.
 	 */
-	if (skip > (int64_t)a->out_rate / 10 && (a->fmt->iformat->flags & AVFMT_TS_DISCONT)) {
+	if (skip > (int64_t)a->out_rate && reel__media_clock_may_restart(a->fmt->iformat)) {
 		a->eof = true;
 		return 0;
 	}
@@ -785,7 +812,7 @@ static int audio_seek(struct reel_media *media, const struct decode_call *c, int
 	start = vst->start_time != AV_NOPTS_VALUE ?
 	        av_rescale_q(vst->start_time, vst->time_base, st->time_base) : 0;
 	ts = av_rescale_q(s - preroll, (AVRational){ 1, (int)a->out_rate }, st->time_base);
-	if (ts > start && (a->fmt->iformat->flags & AVFMT_TS_DISCONT)) {
+	if (ts > start && reel__media_clock_may_restart(a->fmt->iformat)) {
 		ret = audio_seek_bytes(media, c, s - preroll);
 		if (ret != 0)
 			return ret < 0 ? ret : 0;
@@ -988,13 +1015,30 @@ static int deliver_errors(const struct decode_call *c, uint64_t from, uint64_t t
 	return 0;
 }
 
+/* Decode again from the keyframe before the one the decoder's run started from (see reel_media_decode). */
+static int seek_earlier(const struct decode_call *c, uint64_t frame, int *retries)
+{
+	struct reel__video *v = &c->media->video;
+	uint64_t earlier = 0;
+	int ret = find_keyframe(c, v->run_key - 1, &earlier);
+
+	if (ret < 0)
+		return ret;
+	reel_log(REEL_LOG_DEBUG, "media", "frame %llu not served from keyframe %llu: from %llu",
+	         (unsigned long long)frame, (unsigned long long)v->run_key,
+	         (unsigned long long)earlier);
+	++*retries;
+	choose_decoder(v, c->last + 1 - earlier > SHORT_RUN);
+	return seek_video(c, earlier);
+}
+
 int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer,
                       uint64_t frame, uint64_t last, const struct reel_sink *sink)
 {
 	struct decode_call c;
 	struct reel__video *v;
 	uint64_t key = 0;
-	bool go_on, run, seeked;
+	bool go_on, run, seeked, served = false;
 	int ret, retries = 0;
 
 	if (!media || !buffer || !sink || !sink->begin || !sink->end)
@@ -1039,6 +1083,13 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 		if (ret < 0)
 			return ret;
 		if (ret == END_OF_STREAM) {
+			/* The frame asked for never came: the same, from the keyframe before the run's. */
+			if (!served && v->run_key > 0 && retries < 2 && expect <= frame) {
+				ret = seek_earlier(&c, frame, &retries);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
 			if (expect <= last) {
 				ret = deliver_errors(&c, expect, last);
 				return ret < 0 ? ret : 0;
@@ -1056,33 +1107,29 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 			continue;
 		}
 		/*
-		 * The first picture after a seek lies past the frame wanted, or
-		 * comes only once the file has ended (without a time to tell where
-		 * it lies): the keyframe's leading pictures may need the group
-		 * before it (an open group whose keyframe an AVI lists where it is
-		 * decoded, not where it is shown).  Once or twice more, from the
-		 * keyframe before.
+		 * Pictures of an open group may need pictures from before its
+		 * keyframe: its leading ones (shown before it), and in H.264 with
+		 * referenced B-pictures even later ones.  So after a seek, when the
+		 * first picture lies past the frame wanted, or comes only once the
+		 * file has ended (without a time to tell where it lies: an AVI
+		 * lists a keyframe where it is decoded, not where it is shown), or
+		 * the first one asked for comes out damaged, the decode starts
+		 * again from the keyframe before, once or twice.
 		 */
-		if (seeked && expect <= frame && key > 0 && retries < 2 &&
-		    ((uint64_t)idx > frame || (pts == AV_NOPTS_VALUE && v->draining))) {
-			uint64_t earlier = 0;
-
+		if (v->run_key > 0 && retries < 2 && !served &&
+		    ((seeked && expect <= frame &&
+		      ((uint64_t)idx > frame || (pts == AV_NOPTS_VALUE && v->draining))) ||
+		     ((uint64_t)idx >= frame && (uint64_t)idx <= last &&
+		      ((v->frame->flags & AV_FRAME_FLAG_CORRUPT) || v->frame->decode_error_flags)))) {
 			av_frame_unref(v->frame);
-			ret = find_keyframe(&c, key - 1, &earlier);
-			if (ret < 0)
-				return ret;
-			reel_log(REEL_LOG_DEBUG, "media", "frame %llu not after keyframe %llu: from %llu",
-			         (unsigned long long)frame, (unsigned long long)key,
-			         (unsigned long long)earlier);
-			key = earlier;
-			retries++;
-			choose_decoder(v, last + 1 - key > SHORT_RUN);
-			ret = seek_video(&c, key);
+			ret = seek_earlier(&c, frame, &retries);
 			if (ret < 0)
 				return ret;
 			continue;
 		}
 		seeked = false;
+		if ((uint64_t)idx >= frame)
+			served = true;
 		if ((uint64_t)idx > last) {
 			av_frame_move_ref(v->pending, v->frame);
 			v->has_pending = true;
@@ -1175,12 +1222,12 @@ int reel_media_decode_audio(struct reel_media *media, const struct reel_buffer *
 	c.binfo = reel_buffer_info(buffer);
 	if (frame >= reel_index_end(buffer))
 		return REEL_E_RANGE;
-	if (c.binfo->time_base.num <= 0 || c.binfo->time_base.den <= 0)
-		return REEL_E_HEADER;
-	c.buffer_tb = (AVRational){ c.binfo->time_base.num, c.binfo->time_base.den };
 	reel__media_audio_join(media);
 	if (!media->audio.fmt || c.binfo->sample_rate == 0)
 		return 0;
+	if (c.binfo->time_base.num <= 0 || c.binfo->time_base.den <= 0)
+		return REEL_E_HEADER;
+	c.buffer_tb = (AVRational){ c.binfo->time_base.num, c.binfo->time_base.den };
 	/* No picture decoded, so the last frame ends one frame interval after it starts. */
 	ret = frame_samples(&c, frame, 0, &s0, &s1);
 	if (ret < 0)

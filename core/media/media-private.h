@@ -72,7 +72,10 @@ struct reel__video {
 	bool fresh;                 /* fmt not read since it was opened */
 	bool positioned;            /* dec fed in order, next_index is meaningful */
 	bool draining;              /* demuxer at its end, decoder being drained */
+	/* The highest dts read since the last seek or rewind, AV_NOPTS_VALUE before one (decode.c). */
+	int64_t max_dts;
 	uint64_t next_index;        /* the frame the decoder delivers next */
+	uint64_t run_key;           /* the keyframe the decoder's run started from (its last seek) */
 
 	/* cached converter: rebuilt only when the source or target changes */
 	struct SwsContext *sws;
@@ -175,6 +178,12 @@ const char *reel__media_format_whitelist(void);
 const char *reel__media_codec_whitelist(void);
 /* ts is a time reel believes: not AV_NOPTS_VALUE and within +-REEL__MEDIA_TS_MAX. */
 bool reel__media_ts_ok(int64_t ts);
+/*
+ * A format whose clock may start again part-way (MPEG-TS, program
+ * streams): its times can name two places, so it is sought by bytes, and
+ * a time going back ends the video (core/media/scan.c).
+ */
+bool reel__media_clock_may_restart(const AVInputFormat *format);
 /* printf into why (may be NULL). */
 void reel__media_why(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

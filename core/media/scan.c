@@ -191,6 +191,7 @@ struct scan_run {
 	 */
 	bool started;                 /* the first video packet was seen */
 	bool reorders;                /* the stream has a decoder delay, or a pts above its dts was seen */
+	bool anchors;                 /* reference pictures without pts are given the next one's dts */
 	int shift;                    /* > 0: no pts from the start; each takes the dts this far on */
 	unsigned nwaiting;
 	int64_t waiting[MAX_WAITING];
@@ -200,6 +201,7 @@ struct scan_run {
 	bool gate;                    /* still before the first keyframe: packets are left out */
 	unsigned gated;               /* how many were */
 	int64_t first_key_pts;        /* AV_NOPTS_VALUE: no leading pictures to leave out */
+	bool at_first_key;            /* the packet in hand is the first keyframe */
 	const struct reel_media_scan_sink *sink;   /* NULL: collect every entry */
 	struct reel_index_entry *out; /* progressive: room for one publication */
 	size_t outcap;
@@ -273,7 +275,8 @@ static int resolve_oldest(struct scan_run *run, int64_t pts)
 
 	run->nwaiting--;
 	memmove(run->waiting, run->waiting + 1, run->nwaiting * sizeof(run->waiting[0]));
-	for (uint64_t i = 0; i < run->count; i++) {
+	/* From the end: the waiting entries are among the last few (or, sorted, the last of all). */
+	for (uint64_t i = run->count; i-- > 0;) {
 		struct scan_entry *se = &run->entries[i];
 
 		if ((int64_t)se->order != order)
@@ -321,6 +324,12 @@ static int place_pts(struct reel_media *media, struct scan_run *run, struct scan
 		run->started = true;
 		run->reorders = delay > 0;
 		/*
+		 * Reference pictures are told apart by their missing pts only where
+		 * libav fills in the B-pictures' (a delay of one picture): deeper
+		 * reordering keeps a missing pts at the dts, as before.
+		 */
+		run->anchors = delay <= 1;
+		/*
 		 * With a delay of one picture (MPEG-1, -2, -4 part 2) libav fills in
 		 * the B-pictures' pts itself and the reference pictures are told
 		 * apart by their missing one; deeper delays (H.264, HEVC) get none.
@@ -339,7 +348,7 @@ static int place_pts(struct reel_media *media, struct scan_run *run, struct scan
 		anchor = true;
 	} else {
 		/* A reference picture: the one before it is shown when it is decoded. */
-		anchor = have_dts && (have_pts ? se->e.pts > se->e.dts : run->reorders);
+		anchor = have_dts && run->anchors && (have_pts ? se->e.pts > se->e.dts : run->reorders);
 		if (anchor && run->nwaiting > 0)
 			r = resolve_oldest(run, se->e.dts);
 	}
@@ -382,7 +391,7 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 	se->e.pts = reel__media_ts_ok(pkt->pts) ? pkt->pts : AV_NOPTS_VALUE;
 	se->e.dts = reel__media_ts_ok(pkt->dts) ? pkt->dts : AV_NOPTS_VALUE;
 	if (se->e.dts != AV_NOPTS_VALUE && run->last_dts != AV_NOPTS_VALUE && se->e.dts > run->last_dts)
-		run->step = se->e.dts - run->last_dts;
+		run->step = av_sat_sub64(se->e.dts, run->last_dts);
 	if (se->e.dts != AV_NOPTS_VALUE)
 		run->last_dts = se->e.dts;
 	r = place_pts(media, run, se);
@@ -436,6 +445,18 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 	return 0;
 }
 
+/* The gate found no keyframe: start again, every packet taken. */
+static int take_every_packet(struct reel_media *media, struct scan_run *run)
+{
+	int r;
+
+	run->gate = false;
+	run->first_key_pts = AV_NOPTS_VALUE;
+	r = reel__media_rewind_video(media);
+	media->video.fresh = false;
+	return r;
+}
+
 /*
  * Whether pkt comes before the first picture that can be decoded (see the
  * top of this file), and is left out; *ret < 0 on an error.  No keyframe
@@ -445,25 +466,41 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 static bool before_first_picture(struct reel_media *media, struct scan_run *run,
                                  const AVPacket *pkt, int *ret)
 {
-	struct reel__video *v = &media->video;
-
 	*ret = 0;
-	if (run->gate) {
-		if (pkt->flags & AV_PKT_FLAG_KEY) {
-			run->gate = false;
-			run->first_key_pts = reel__media_ts_ok(pkt->pts) ? pkt->pts : AV_NOPTS_VALUE;
-			return false;
-		}
-		if (++run->gated < GATE_PACKETS)
-			return true;
+	if (!run->gate)
+		return false;
+	if (pkt->flags & AV_PKT_FLAG_KEY) {
 		run->gate = false;
-		*ret = reel__media_rewind_video(media);
-		v->fresh = false;
-		return true;
+		run->first_key_pts = reel__media_ts_ok(pkt->pts) ? pkt->pts : AV_NOPTS_VALUE;
+		run->at_first_key = true;
+		return false;
 	}
-	/* A leading picture of the first group: it needs pictures from before the file's start. */
-	return run->first_key_pts != AV_NOPTS_VALUE && reel__media_ts_ok(pkt->pts) &&
-	       pkt->pts < run->first_key_pts;
+	if (++run->gated < GATE_PACKETS)
+		return true;
+	*ret = take_every_packet(media, run);
+	return true;
+}
+
+/*
+ * A leading picture of the first group (shown before the first keyframe,
+ * decoded after it): it needs pictures from before the file's start.  Only
+ * the first group has such pictures to leave out: once the decode time
+ * reaches the keyframe's time, or the next keyframe comes, none follows.
+ */
+static bool leading_picture(struct scan_run *run, const AVPacket *pkt)
+{
+	if (run->at_first_key) {
+		run->at_first_key = false;
+		return false;
+	}
+	if (run->first_key_pts == AV_NOPTS_VALUE)
+		return false;
+	if ((pkt->flags & AV_PKT_FLAG_KEY) ||
+	    (reel__media_ts_ok(pkt->dts) && pkt->dts >= run->first_key_pts)) {
+		run->first_key_pts = AV_NOPTS_VALUE;
+		return false;
+	}
+	return reel__media_ts_ok(pkt->pts) && pkt->pts < run->first_key_pts;
 }
 
 /*
@@ -475,8 +512,8 @@ static bool timeline_restarts(struct reel_media *media, struct scan_run *run, co
 	const AVStream *st = media->video.fmt->streams[media->video.stream];
 	int64_t slack;
 
-	/* Only formats whose timestamps may start again: the decoder seeks those by bytes. */
-	if (!(media->video.fmt->iformat->flags & AVFMT_TS_DISCONT) || !reel__media_ts_ok(pkt->dts))
+	/* Only formats whose clock may start again: the decoder seeks those by bytes. */
+	if (!reel__media_clock_may_restart(media->video.fmt->iformat) || !reel__media_ts_ok(pkt->dts))
 		return false;
 	if (run->max_dts == INT64_MIN || pkt->dts > run->max_dts) {
 		run->max_dts = pkt->dts;
@@ -489,7 +526,8 @@ static bool timeline_restarts(struct reel_media *media, struct scan_run *run, co
 	reel__media_why(media->scan_note, sizeof(media->scan_note),
 	                "the video's time starts again after its first %llu frames (at byte %lld: "
 	                "joined files?); to use the rest: ffmpeg -i FILE -c copy OUT.mkv",
-	                (unsigned long long)(run->published + run->count), (long long)pkt->pos);
+	                (unsigned long long)(run->published + run->count),
+	                (long long)(pkt->pos >= 0 ? pkt->pos : avio_tell(media->video.fmt->pb)));
 	return true;
 }
 
@@ -573,6 +611,13 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 			ret = -ENOMEM;   /* not the end of the file: an index cut here would be wrong */
 			goto out;
 		}
+		if (ret < 0 && run->gate && run->gated > 0) {
+			/* The end before any keyframe (a short cut of a long group): every packet after all. */
+			ret = take_every_packet(media, run);
+			if (ret < 0)
+				goto out;
+			continue;
+		}
 		if (ret < 0)
 			break;   /* the end, or damage: the index holds what came before */
 		/*
@@ -609,6 +654,10 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 		if (timeline_restarts(media, run, pkt)) {
 			av_packet_unref(pkt);
 			break;
+		}
+		if (leading_picture(run, pkt)) {
+			av_packet_unref(pkt);
+			continue;
 		}
 		ret = scan_add(media, run, pkt, &prev_pts, &prev_duration);
 		av_packet_unref(pkt);

@@ -391,6 +391,7 @@ int reel__media_rewind_video(struct reel_media *media)
 	v->fresh = true;
 	v->positioned = false;
 	v->draining = false;
+	v->max_dts = AV_NOPTS_VALUE;
 	v->has_pending = false;
 	av_frame_unref(v->pending);
 	avcodec_flush_buffers(v->dec);
@@ -708,6 +709,7 @@ static int open_streams(struct reel_media *media)
 	if (!v->pkt || !v->frame || !v->pending)
 		return -ENOMEM;
 	v->fresh = true;
+	v->max_dts = AV_NOPTS_VALUE;
 
 	media->audio_index = pick_audio_stream(v->fmt, v->stream);
 	if (media->audio_index >= 0 && media->with_sound) {

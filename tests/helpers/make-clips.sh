@@ -105,23 +105,37 @@ make h264.avi -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 $SINE48 \
 make opengop.avi -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
 	-c:v libx264 -preset veryfast -bf 3 -x264-params open-gop=1:keyint=12:min-keyint=12:scenecut=0 \
 	-pix_fmt yuv420p
+make other.mpg -f lavfi -i smptebars=size=160x120:rate=25:duration=2 \
+	-f lavfi -i sine=frequency=1500:sample_rate=48000:duration=2 \
+	-c:v mpeg2video -bf 2 -g 12 -q:v 4 -c:a mp2 -b:a 128k
+# Open groups in MPEG-TS, to be picked up part-way.
+make opengop.ts -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
+	-c:v libx264 -preset veryfast -bf 3 -x264-params open-gop=1:keyint=12:min-keyint=12:scenecut=0 \
+	-pix_fmt yuv420p
 make long.mp4 -f lavfi -i testsrc2=size=160x120:rate=25:duration=10 \
 	-f lavfi -i sine=frequency=440:sample_rate=44100:duration=10 \
 	-c:v libx264 -preset veryfast -bf 3 -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p \
 	-c:a aac -aac_pns 0 -b:a 64k -ac 2
 }
 
-# Picked up part-way: plain.ts from a third on (whole 188-byte packets), so
-# it starts inside a group of pictures whose keyframe it does not have.
-if [ ! -s "$OUT/midstart.ts" ]; then
-	size=$(wc -c < "$OUT/plain.ts")
-	tail -c +$((size / 3 / 188 * 188 + 1)) "$OUT/plain.ts" > "$OUT/.tmp-midstart.ts"
-	mv "$OUT/.tmp-midstart.ts" "$OUT/midstart.ts"
-fi
+# Picked up part-way: from a third on (whole 188-byte packets), so that it
+# starts inside a group of pictures whose keyframe it does not have.
+from_a_third() {
+	[ -s "$OUT/$2" ] && return 0
+	size=$(wc -c < "$OUT/$1")
+	tail -c +$((size / 3 / 188 * 188 + 1)) "$OUT/$1" > "$OUT/.tmp-$2"
+	mv "$OUT/.tmp-$2" "$OUT/$2"
+}
+from_a_third plain.ts midstart.ts
+from_a_third opengop.ts midstart-open.ts
 
 if [ ! -s "$OUT/joined.ts" ]; then
 	cat "$OUT/plain.ts" "$OUT/other.ts" "$OUT/other.ts" > "$OUT/.tmp-joined.ts"
 	mv "$OUT/.tmp-joined.ts" "$OUT/joined.ts"
+fi
+if [ ! -s "$OUT/joined.mpg" ]; then
+	cat "$OUT/mpeg2.mpg" "$OUT/other.mpg" "$OUT/other.mpg" > "$OUT/.tmp-joined.mpg"
+	mv "$OUT/.tmp-joined.mpg" "$OUT/joined.mpg"
 fi
 
 cut_half() {

@@ -1556,6 +1556,7 @@ static const struct clip clip_cut = { "cut.mp4", true, 4, 0, true };
 static const struct clip clip_ts = { "plain.ts", true, 6, 0, false };
 static const struct clip clip_mpg = { "mpeg2.mpg", true, 6, 0, true };
 static const struct clip clip_midstart = { "midstart.ts", true, 6, 0, true };
+static const struct clip clip_midstart_open = { "midstart-open.ts", false, 6, 0, true };
 static const struct clip clip_divx = { "divx.avi", true, 5, 0, true };
 static const struct clip clip_h264_avi = { "h264.avi", true, 5, 0, true };
 static const struct clip clip_opengop_avi = { "opengop.avi", false, 5, 0, true };
@@ -1575,6 +1576,7 @@ static const struct clip clip_opengop_avi = { "opengop.avi", false, 5, 0, true }
 	cmocka_unit_test_prestate(fn, (void *)&clip_ts), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_mpg), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_midstart), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_midstart_open), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_divx), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_h264_avi)
 
@@ -1592,8 +1594,13 @@ struct progress_seen {
  * they are reached (a time seek could land in a later file at the same
  * time, over other pictures).
  */
-static void test_media_joined_ts_numbers_the_first_timeline(void **state)
+struct joined {
+	const char *first, *joined;
+};
+
+static void test_media_joined_files_number_the_first_timeline(void **state)
 {
+	const struct joined *j = *state;
 	char plain[PATH_MAX], joined[PATH_MAX];
 	struct reel_index_entry *idx;
 	struct reel_media *media;
@@ -1606,10 +1613,9 @@ static void test_media_joined_ts_numbers_the_first_timeline(void **state)
 	struct publications pub = { 0 };
 	const struct reel_media_scan_sink sink = { collect_publication, &pub };
 
-	(void)state;
 	/* clip_path's answer lasts until its next call. */
-	snprintf(plain, sizeof(plain), "%s", clip_path("plain.ts"));
-	snprintf(joined, sizeof(joined), "%s", clip_path("joined.ts"));
+	snprintf(plain, sizeof(plain), "%s", clip_path(j->first));
+	snprintf(joined, sizeof(joined), "%s", clip_path(j->joined));
 	assert_int_equal(reel_media_open(plain, &media), 0);
 	assert_int_equal(reel_media_scan(media, &idx, &count, &max_audio), 0);
 	assert_string_equal(reel_media_scan_note(media), "");
@@ -1650,7 +1656,8 @@ static void test_media_joined_ts_numbers_the_first_timeline(void **state)
 	}
 	decode_range(&s, fx.count - 6, fx.count - 1, true);
 	decode_range(&s, 0, fx.count - 1, true);
-	print_message("# joined.ts: %u frames checked, %u of them with sound\n", s.ok, s.audio_frames);
+	print_message("# %s: %u frames checked, %u of them with sound\n", j->joined, s.ok,
+	              s.audio_frames);
 	assert_int_equal(s.mismatches, 0);
 	assert_int_equal(s.errors, 0);
 	assert_true(s.audio_frames > 20);
@@ -1660,6 +1667,9 @@ static void test_media_joined_ts_numbers_the_first_timeline(void **state)
 	free(idx);
 	fixture_close(&fx);
 }
+
+static const struct joined joined_ts = { "plain.ts", "joined.ts" };
+static const struct joined joined_mpg = { "mpeg2.mpg", "joined.mpg" };
 
 static int count_progress(void *userdata, uint64_t done, uint64_t total)
 {
@@ -1721,6 +1731,8 @@ int main(void)
 		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek, (void *)&clip_opengop_avi),
 		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek, (void *)&clip_mpg),
 		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek, (void *)&clip_midstart),
+		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek,
+		                          (void *)&clip_midstart_open),
 		cmocka_unit_test(test_media_sink_skip_and_stop),
 		cmocka_unit_test(test_media_sequential_calls_do_not_seek),
 		cmocka_unit_test(test_media_bad_paths_refused),
@@ -1737,7 +1749,10 @@ int main(void)
 		cmocka_unit_test_prestate(test_media_write_through_file, (void *)"/tmp"),
 		cmocka_unit_test(test_media_local_index_far_frames),
 		cmocka_unit_test(test_media_local_index_refused_with_edit_list),
-		cmocka_unit_test(test_media_joined_ts_numbers_the_first_timeline),
+		cmocka_unit_test_prestate(test_media_joined_files_number_the_first_timeline,
+		                          (void *)&joined_ts),
+		cmocka_unit_test_prestate(test_media_joined_files_number_the_first_timeline,
+		                          (void *)&joined_mpg),
 	};
 
 	av_log_set_level(AV_LOG_QUIET);
