@@ -910,19 +910,20 @@ static void report_index(struct reel_coord *c)
 	if (state == 0)
 		return;
 	c->index_reported = true;
-	if (state > 0 && indexer_note(c->indexer)[0])
-		reel_log(REEL_LOG_WARN, "coord", "index complete: %" PRIu64 " frames; %s",
-		         reel_buffer_frames(c->buffer), indexer_note(c->indexer));
-	else if (state > 0)
-		reel_log(REEL_LOG_INFO, "coord", "index complete: %" PRIu64 " frames",
-		         reel_buffer_frames(c->buffer));
-	else if (c->counting)
+	if (state > 0) {
+		/* A note says why the scan ended before the file did: worth a warning. */
+		const char *note = indexer_note(c->indexer);
+
+		reel_log(note[0] ? REEL_LOG_WARN : REEL_LOG_INFO, "coord", "index complete: %" PRIu64
+		         " frames%s%s", reel_buffer_frames(c->buffer), note[0] ? "; " : "", note);
+	} else if (c->counting) {
 		reel_log(REEL_LOG_ERROR, "coord", "the index stops at frame %" PRIu64 ": %s; the "
 		         "frames past it cannot be decoded", reel_index_ready(c->buffer), why);
-	else
+	} else {
 		reel_log(REEL_LOG_ERROR, "coord", "the index stops at frame %" PRIu64 " of %" PRIu64
 		         ": %s; the frames past it cannot be decoded", reel_index_ready(c->buffer),
 		         c->info->frame_count, why);
+	}
 }
 
 static void tick(struct reel_coord *c)

@@ -160,6 +160,22 @@ bool reel__media_clock_may_restart(const AVInputFormat *format)
 	return format && (format->flags & AVFMT_TS_DISCONT) && strcmp(format->name, "ogg") != 0;
 }
 
+bool reel__media_clock_restarts(const AVFormatContext *fmt, int stream, int64_t dts,
+                                 int64_t *max_dts)
+{
+	/* A tenth of a second back is ffmpeg's own threshold for a discontinuity in these formats. */
+	int64_t tenth;
+
+	if (!reel__media_ts_ok(dts) || !reel__media_clock_may_restart(fmt->iformat))
+		return false;
+	if (*max_dts == AV_NOPTS_VALUE || dts > *max_dts) {
+		*max_dts = dts;
+		return false;
+	}
+	tenth = av_rescale_q(1, (AVRational){ 1, 10 }, fmt->streams[stream]->time_base);
+	return dts < av_sat_sub64(*max_dts, tenth);
+}
+
 void reel__media_why(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;

@@ -169,13 +169,12 @@ static void drop_pending(struct reel__video *v)
 	av_frame_unref(v->pending);
 }
 
-/* Read the next packet of the video stream into v->pkt; < 0 at the end or on damage. */
 /*
- * The next video packet.  In a format whose clock may start again, a dts
- * more than a tenth of a second below one read since the last seek is
- * where the scan ended the video (scan.c, same rule): the end of the
- * stream here too, so that no picture of the next part is taken for one
- * of this part with the same time.
+ * Read the next packet of the video stream into v->pkt; < 0 at the end or
+ * on damage.  Where the clock starts again (reel__media_clock_restarts,
+ * since the last seek) the scan ended the video: the end here too, so that
+ * no picture of the next part is taken for one of this part with the same
+ * time.
  */
 static int read_video_packet(struct reel__video *v)
 {
@@ -188,16 +187,9 @@ static int read_video_packet(struct reel__video *v)
 			av_packet_unref(v->pkt);
 			continue;
 		}
-		if (reel__media_ts_ok(v->pkt->dts) && reel__media_clock_may_restart(v->fmt->iformat)) {
-			const AVStream *st = v->fmt->streams[v->stream];
-			int64_t tenth = av_rescale_q(1, (AVRational){ 1, 10 }, st->time_base);
-
-			if (v->max_dts != AV_NOPTS_VALUE && v->pkt->dts < av_sat_sub64(v->max_dts, tenth)) {
-				av_packet_unref(v->pkt);
-				return AVERROR_EOF;
-			}
-			if (v->max_dts == AV_NOPTS_VALUE || v->pkt->dts > v->max_dts)
-				v->max_dts = v->pkt->dts;
+		if (reel__media_clock_restarts(v->fmt, v->stream, v->pkt->dts, &v->max_dts)) {
+			av_packet_unref(v->pkt);
+			return AVERROR_EOF;
 		}
 		return 0;
 	}
@@ -285,6 +277,17 @@ static void choose_decoder(struct reel__video *v, bool run)
 	v->dec = want;
 }
 
+/* The decoder stands at keyframe key, fed v->pkt first when fed. */
+static void positioned_at(struct reel__video *v, uint64_t key, bool fed)
+{
+	v->fresh = false;
+	if (fed)
+		send_video_packet(v);
+	v->positioned = true;
+	v->next_index = key;
+	v->run_key = key;
+}
+
 /*
  * Seek the video demuxer to keyframe `key` and prime the decoder with the
  * first packet.  Demuxers disagree on what a seek timestamp means: mp4 and
@@ -337,11 +340,7 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 			return -ENOMEM;
 		/* Landed on the keyframe itself, or nowhere it can be trusted. */
 		if (ret == 0 && v->pkt->pos == e.pos) {
-			v->fresh = false;
-			send_video_packet(v);
-			v->positioned = true;
-			v->next_index = key;
-			v->run_key = key;
+			positioned_at(v, key, true);
 			return 0;
 		}
 		if (ret == 0)
@@ -370,19 +369,12 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 		if (by_bytes && v->pkt->pos > e.pos)
 			overshot = true;
 		if (!overshot) {
-			v->fresh = false;
-			send_video_packet(v);
-			v->positioned = true;
-			v->next_index = key;
-			v->run_key = key;
+			positioned_at(v, key, true);
 			return 0;
 		}
 		av_packet_unref(v->pkt);
 	}
-	v->fresh = false;
-	v->positioned = true;
-	v->next_index = key;
-	v->run_key = key;
+	positioned_at(v, key, false);
 	return 0;
 }
 
@@ -720,25 +712,21 @@ static int audio_rewind(struct reel_media *media)
  */
 static int64_t audio_byte_target(const struct decode_call *c, int64_t s, uint32_t rate, int margin)
 {
-	uint64_t lo = 0, hi = reel_index_ready(c->buffer), first;
+	uint64_t lo, first;
 	int64_t pos = -1, t;
 	struct reel_index_entry e;
+	int r;
 
 	if (c->buffer_tb.num <= 0 || c->buffer_tb.den <= 0 || rate == 0 || rate > INT_MAX)
 		return 0;
 	t = av_sat_sub64(av_rescale_q(s, (AVRational){ 1, (int)rate }, c->buffer_tb),
 	                 av_rescale_q(margin, (AVRational){ 1, 1 }, c->buffer_tb));
-
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-
-		if (entry_at(c, mid, &e) < 0)
-			return 0;
-		if (e.pts <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	/* The first frame shown after t; past what is indexed so far, the end of that. */
+	r = reel_index_lower_bound(c->buffer, av_sat_add64(t, 1), &lo);
+	if (r == REEL_E_NOTYET)
+		lo = reel_index_ready(c->buffer);
+	else if (r < 0)
+		return 0;
 	if (lo == 0)
 		return 0;
 	/* The frames shown before it may lie after it in the file (reordering): the lowest of a few. */
@@ -949,6 +937,12 @@ static int deliver_error(const struct decode_call *c, uint64_t idx, int32_t erro
 	return c->sink->end(c->sink->userdata, idx, 0, error);
 }
 
+/* Made from damaged data: concealed, or with a reference missing. */
+static bool picture_damaged(const AVFrame *f)
+{
+	return (f->flags & AV_FRAME_FLAG_CORRUPT) || f->decode_error_flags;
+}
+
 static int deliver_frame(const struct decode_call *c, uint64_t idx)
 {
 	struct reel_media *media = c->media;
@@ -969,8 +963,7 @@ static int deliver_frame(const struct decode_call *c, uint64_t idx)
 	 * reference missing) is not the source's frame: it is marked ERROR
 	 * like a frame never produced, and the frames around it go on.
 	 */
-	if ((media->video.frame->flags & AV_FRAME_FLAG_CORRUPT) ||
-	    media->video.frame->decode_error_flags) {
+	if (picture_damaged(media->video.frame)) {
 		reel_log(REEL_LOG_DEBUG, "media", "frame %llu decoded from damaged data (flags %#x)",
 		         (unsigned long long)idx, (unsigned)media->video.frame->decode_error_flags);
 		error = REEL_E_DECODE;
@@ -999,11 +992,11 @@ out_end:
 	return c->sink->end(c->sink->userdata, idx, samples, error);
 }
 
-/* Report every frame of [from, to] as not decodable.  Returns the sink's verdict. */
 /*
- * Frames [from, to] could not be decoded.  Only those of the request are
- * said to be broken: one passed on the way from the keyframe may well
- * decode from an earlier one (an open group's leading pictures).
+ * Report the frames of [from, to] as not decodable; returns the sink's
+ * verdict.  Only those of the request are said to be broken: one passed on
+ * the way from the keyframe may well decode from an earlier one (an open
+ * group's leading pictures).
  */
 static int deliver_errors(const struct decode_call *c, uint64_t from, uint64_t to)
 {
@@ -1119,8 +1112,7 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 		if (v->run_key > 0 && retries < 2 && !served &&
 		    ((seeked && expect <= frame &&
 		      ((uint64_t)idx > frame || (pts == AV_NOPTS_VALUE && v->draining))) ||
-		     ((uint64_t)idx >= frame && (uint64_t)idx <= last &&
-		      ((v->frame->flags & AV_FRAME_FLAG_CORRUPT) || v->frame->decode_error_flags)))) {
+		     ((uint64_t)idx >= frame && (uint64_t)idx <= last && picture_damaged(v->frame)))) {
 			av_frame_unref(v->frame);
 			ret = seek_earlier(&c, frame, &retries);
 			if (ret < 0)

@@ -184,6 +184,14 @@ bool reel__media_ts_ok(int64_t ts);
  * a time going back ends the video (core/media/scan.c).
  */
 bool reel__media_clock_may_restart(const AVInputFormat *format);
+/*
+ * Whether a packet of `stream` with decode time dts starts the clock again
+ * (more than a tenth of a second below *max_dts, the highest read so far,
+ * AV_NOPTS_VALUE before one, which it keeps), in such a format.  The scan
+ * ends the video there, and the decoder's reads end there too.
+ */
+bool reel__media_clock_restarts(const AVFormatContext *fmt, int stream, int64_t dts,
+                                int64_t *max_dts);
 /* printf into why (may be NULL). */
 void reel__media_why(char *why, size_t whylen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -34,12 +34,11 @@
  * shown before it, which no decoder can make (ffmpeg drops them too).  An
  * mp4's sample table counts every sample, so there every packet stays.
  *
- * A file whose timestamps start again part-way (MPEG-TS or program streams,
- * the formats libav flags AVFMT_TS_DISCONT, joined with cat or from a
- * recorder restarted: the dts goes back by more than RESTART_TENTHS) ends
- * where they restart: numbered by pts, the pictures
- * after it would interleave with those before.  The scan says so in
- * reel_media_scan_note().
+ * A file whose clock starts again part-way (MPEG-TS or program streams
+ * joined with cat, or from a restarted recorder: the dts goes back by more
+ * than a tenth of a second, reel__media_clock_restarts) ends there:
+ * numbered by pts, the pictures after it would interleave with those
+ * before.  The scan says so in reel_media_scan_note().
  *
  * Hostile files: the entry count is bounded before memory is taken for it
  * (REEL_MEDIA_MAX_FRAMES, and one frame per REEL_MEDIA_MIN_FRAME_BYTES of
@@ -161,13 +160,6 @@ static bool tables_whole(struct reel_media *media)
 	return reel_media_sample_table(media, &count, &audio) == 0;
 }
 
-/*
- * A dts this far below one already seen (in tenths of a second) is a new
- * timeline, not jitter: the scan ends there.  ffmpeg takes the same tenth
- * for a discontinuity in these formats.
- */
-#define RESTART_TENTHS 1
-
 /* More entries than this waiting to become final: the rest is published at the end. */
 #define MAX_PENDING 1024
 /* Packets looked through for a first keyframe before every packet is taken after all. */
@@ -183,7 +175,7 @@ struct scan_run {
 	int64_t last_published_pts;
 	int64_t watermark;            /* every packet still to come has dts >= this */
 	bool dts_usable;              /* dts has grown monotonically so far */
-	int64_t max_dts;              /* the highest dts read, INT64_MIN before one */
+	int64_t max_dts;              /* the highest dts read (reel__media_clock_restarts) */
 	/*
 	 * Pictures without pts in a stream that reorders (see the top of this
 	 * file): their pending entries, by order, oldest first, until a later
@@ -309,7 +301,8 @@ static int resolve_last(struct scan_run *run)
  * packet: a stream with a decoder delay that starts without pts (AVI)
  * takes the dts `delay` packets on, the time the decoder gives the picture
  * it shows then; one that has pts gets only its reference pictures'
- * missing times filled (program streams).  Then the packet's own part.
+ * missing times filled (program streams).  Then the packet's own part:
+ * 1 when it waits for its time (its pts is REEL__MEDIA_TS_MAX until then).
  */
 static int place_pts(struct reel_media *media, struct scan_run *run, struct scan_entry *se)
 {
@@ -324,16 +317,13 @@ static int place_pts(struct reel_media *media, struct scan_run *run, struct scan
 		run->started = true;
 		run->reorders = delay > 0;
 		/*
-		 * Reference pictures are told apart by their missing pts only where
-		 * libav fills in the B-pictures' (a delay of one picture): deeper
-		 * reordering keeps a missing pts at the dts, as before.
+		 * With a delay of one picture (MPEG-1, -2, -4 part 2) libav fills in
+		 * the B-pictures' pts itself, and the reference pictures are told
+		 * apart by their missing one.  Deeper delays (H.264, HEVC) get none:
+		 * a stream that starts without any takes the shifted dts, and one
+		 * with some missing keeps the dts, as before.
 		 */
 		run->anchors = delay <= 1;
-		/*
-		 * With a delay of one picture (MPEG-1, -2, -4 part 2) libav fills in
-		 * the B-pictures' pts itself and the reference pictures are told
-		 * apart by their missing one; deeper delays (H.264, HEVC) get none.
-		 */
 		run->shift = !have_pts && have_dts && delay > 1 ?
 		             (delay < MAX_WAITING ? delay : MAX_WAITING) : 0;
 	}
@@ -361,6 +351,7 @@ static int place_pts(struct reel_media *media, struct scan_run *run, struct scan
 		/* Sorted after every pending entry, so not handed out, until its time is known. */
 		se->e.pts = REEL__MEDIA_TS_MAX;
 		run->waiting[run->nwaiting++] = (int64_t)run->order;
+		return 1;
 	}
 	return 0;
 }
@@ -369,8 +360,7 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
                     int64_t *prev_pts, int64_t *prev_duration)
 {
 	struct scan_entry *se;
-	bool waiting;
-	int r;
+	int waiting, r;
 
 	if (run->published + run->count == run->limit) {
 		reel__media_why(media->why, sizeof(media->why),
@@ -394,11 +384,9 @@ static int scan_add(struct reel_media *media, struct scan_run *run, const AVPack
 		run->step = av_sat_sub64(se->e.dts, run->last_dts);
 	if (se->e.dts != AV_NOPTS_VALUE)
 		run->last_dts = se->e.dts;
-	r = place_pts(media, run, se);
-	if (r < 0)
-		return r;
-	waiting = se->e.pts == REEL__MEDIA_TS_MAX && run->nwaiting > 0 &&
-	          run->waiting[run->nwaiting - 1] == (int64_t)run->order;
+	waiting = place_pts(media, run, se);
+	if (waiting < 0)
+		return waiting;
 	if (se->e.pts == AV_NOPTS_VALUE)
 		se->e.pts = se->e.dts;
 	if (se->e.pts == AV_NOPTS_VALUE)
@@ -509,18 +497,8 @@ static bool leading_picture(struct scan_run *run, const AVPacket *pkt)
  */
 static bool timeline_restarts(struct reel_media *media, struct scan_run *run, const AVPacket *pkt)
 {
-	const AVStream *st = media->video.fmt->streams[media->video.stream];
-	int64_t slack;
-
-	/* Only formats whose clock may start again: the decoder seeks those by bytes. */
-	if (!reel__media_clock_may_restart(media->video.fmt->iformat) || !reel__media_ts_ok(pkt->dts))
-		return false;
-	if (run->max_dts == INT64_MIN || pkt->dts > run->max_dts) {
-		run->max_dts = pkt->dts;
-		return false;
-	}
-	slack = av_rescale_q(RESTART_TENTHS, (AVRational){ 1, 10 }, st->time_base);
-	if (pkt->dts >= av_sat_sub64(run->max_dts, slack))
+	if (!reel__media_clock_restarts(media->video.fmt, media->video.stream, pkt->dts,
+	                                &run->max_dts))
 		return false;
 	/* Short: it goes into a session log line (200 bytes) after "index complete: N frames; ". */
 	reel__media_why(media->scan_note, sizeof(media->scan_note),
@@ -544,7 +522,7 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 
 	media->why[0] = 0;
 	media->scan_note[0] = 0;
-	run->max_dts = INT64_MIN;
+	run->max_dts = AV_NOPTS_VALUE;
 	run->max_pts = INT64_MIN;
 	run->step = 1;
 	run->last_dts = AV_NOPTS_VALUE;
