@@ -50,6 +50,14 @@ enum { FRAME_ABSENT = 0, FRAME_DECODING, FRAME_READY, FRAME_ERROR };
 
 /* More waiting requests than this are refused: the coordinator caps clients first. */
 #define MAX_REQUESTS 4096
+/*
+ * How pictures go into slots, known once the first one went in.  Until then
+ * the prefaulter waits: on the common path (through the file) it would only
+ * take the other core from the first frame's decode, and make the write
+ * after it slower (docs/ARCHITECTURE.md).
+ */
+enum { PICTURES_UNKNOWN, PICTURES_THROUGH_FILE, PICTURES_THROUGH_MAPPING };
+
 /* Slots the prefaulter keeps ready ahead of the decoder. */
 #define PREFAULT_AHEAD 16
 
@@ -81,7 +89,7 @@ struct materialiser {
 	size_t nfailures, failurecap;
 	bool failed;                 /* the thread stopped on its own */
 	bool index_waiting;          /* the thread waits for the index to grow */
-	bool written_through;        /* pictures go through the file (atomic): no prefaulting */
+	int picture_path;            /* PICTURES_* (atomic): how the latest picture went in */
 	int index_error;             /* the index will not grow past where it is: why */
 	unsigned serving_prio;       /* class of the request being decoded */
 	bool preempt;                /* a higher class waits */
@@ -164,7 +172,7 @@ static int sink_write_picture(void *userdata, uint64_t frame, const uint8_t *con
 	(void)frame;
 	r = reel_buffer_write_picture(m->buffer, m->cur_slot, plane, linesize);
 	if (r == 0)
-		__atomic_store_n(&m->written_through, true, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->picture_path, PICTURES_THROUGH_FILE, __ATOMIC_RELAXED);
 	return r;
 }
 
@@ -174,6 +182,7 @@ static int sink_prepare_planes(void *userdata, uint64_t frame)
 	struct materialiser *m = userdata;
 
 	(void)frame;
+	__atomic_store_n(&m->picture_path, PICTURES_THROUGH_MAPPING, __ATOMIC_RELAXED);
 	return reel_buffer_reserve_slot(m->buffer, m->cur_slot);
 }
 
@@ -660,7 +669,7 @@ static void prefault(struct materialiser *m, uint32_t slot)
 	bool free_slot;
 
 	/* Pictures written through the file need no pages made ready for them. */
-	if (__atomic_load_n(&m->written_through, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&m->picture_path, __ATOMIC_RELAXED) != PICTURES_THROUGH_MAPPING)
 		return;
 	if (reel_slot_lock(m->buffer, slot, 0) < 0)
 		return;
