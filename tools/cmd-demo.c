@@ -28,7 +28,6 @@
 #include "base/clock.h"
 #include "bus/session.h"
 #include "cli.h"
-#include "media/media.h"
 #include "reel/client.h"
 #include "reel/error.h"
 
@@ -76,14 +75,14 @@ static void usage(FILE *out)
 	        "reel status demo, reel send demo ..., reel logs demo.\n");
 }
 
-/* Run a reel command (this program) in the foreground, its output the user's; its exit code. */
-static int run(struct demo *d, bool show, char *const args[])
+/* Run a program in the foreground, its output the user's; its exit code. */
+static int run_program(const char *path, bool show, char *const args[])
 {
 	char *argv[24];
 	int n = 0, status;
 	pid_t pid;
 
-	argv[n++] = d->self;
+	argv[n++] = (char *)path;
 	for (; args[n - 1] && n < 23; n++)
 		argv[n] = args[n - 1];
 	argv[n] = NULL;
@@ -107,6 +106,12 @@ static int run(struct demo *d, bool show, char *const args[])
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* Run a reel command (this program). */
+static int run(struct demo *d, bool show, char *const args[])
+{
+	return run_program(d->self, show, args);
+}
+
 /* reel-preview: next to this program (installed), or in the build tree's renderer/. */
 static int find_preview(const struct demo *d, char *buf, size_t len)
 {
@@ -128,29 +133,35 @@ static int find_preview(const struct demo *d, char *buf, size_t len)
 	return -ENOENT;
 }
 
-static int sample_progress(void *userdata, uint64_t done, uint64_t total)
-{
-	(void)userdata;
-	if (cli_progress_enabled())
-		fprintf(stderr, "\r  making the sample clip: %3.0f%%", 100.0 * (double)done / (double)total);
-	return interrupted != 0;
-}
-
+/*
+ * The sample clip comes from reel-make-sample, next to this program: it
+ * alone loads libavfilter (see tools/make-sample.c).
+ */
 static int make_sample(struct demo *d, const char *path, int seconds, uint32_t w, uint32_t h)
 {
-	char why[256];
+	char prog[PATH_MAX], secs[16], size[32], *slash;
+	char *args[] = { (char *)path, (char *)"--seconds", secs, (char *)"--size", size, NULL };
 	double t0 = reel__now_ms();
 	int r;
 
+	snprintf(prog, sizeof(prog), "%s", d->self);
+	slash = strrchr(prog, '/');
+	if (!slash || (size_t)snprintf(slash + 1, sizeof(prog) - (size_t)(slash + 1 - prog),
+	                               "reel-make-sample") >= sizeof(prog) - (size_t)(slash + 1 - prog))
+		return cli_error(CLI_FAIL, "demo", "cannot find reel-make-sample next to %s", d->self);
+	snprintf(secs, sizeof(secs), "%d", seconds);
+	snprintf(size, sizeof(size), "%ux%u", w, h);
 	printf("reel demo: making a sample clip with libavfilter: %s (%d s, %ux%u, 30 fps, a tone)\n",
 	       path, seconds, w, h);
-	r = reel_media_make_sample(path, w, h, 30, seconds, sample_progress, d, why, sizeof(why));
-	if (cli_progress_enabled())
-		fprintf(stderr, "\r\033[K");
-	if (r == -ECANCELED)
+	r = run_program(prog, false, args);
+	if (interrupted)
 		return 128 + interrupted;
 	if (r < 0)
-		return cli_error(CLI_FAIL, "demo", "%s: %s", path, why[0] ? why : reel_strerror(r));
+		return cli_error(CLI_FAIL, "demo", "%s: %s", prog, strerror(-r));
+	if (r == 127)
+		return cli_error(CLI_FAIL, "demo", "cannot run %s", prog);
+	if (r != 0)
+		return r;   /* reel-make-sample said why */
 	printf("  made in %.1f s\n", (reel__now_ms() - t0) / 1000);
 	return 0;
 }

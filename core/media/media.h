@@ -365,17 +365,4 @@ int reel_encoder_send_audio(struct reel_encoder *encoder, const float *samples, 
 /* Flush the encoders and write the container's trailer. */
 int reel_encoder_finish(struct reel_encoder *encoder);
 
-/* ------------------------------------------------------------ sample */
-
-/*
- * A sample clip at path (its extension names the container): libavfilter's
- * testsrc2 pattern, width x height at fps, with a beeping 440 Hz tone,
- * `seconds` long, H.264 (libx264) and AAC.  Written to path.part and
- * renamed once complete.  progress (may be NULL) is told the frames done;
- * non-zero cancels (-ECANCELED).  Errors come with a one-line reason in why.
- */
-int reel_media_make_sample(const char *path, uint32_t width, uint32_t height, int fps,
-                           int seconds, reel_progress_fn progress, void *userdata, char *why,
-                           size_t whylen);
-
 #endif

@@ -30,7 +30,7 @@ prefix="$(meson introspect "$build" --buildoptions |
 root="$tmp/root$prefix"
 bin="$root/bin"
 
-for p in reel reel-editor reel-effects reel-audio reel-bench; do
+for p in reel reel-make-sample reel-editor reel-effects reel-audio reel-bench; do
 	[ -x "$bin/$p" ] || fail "$p not installed in $bin"
 done
 if [ "$with_preview" = "true" ]; then
