@@ -259,7 +259,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	unsigned width = 1280, height = 720;
 	long seconds = 10;
 	char why[2 * REEL_PATH_MAX], *end, tail;
@@ -298,7 +298,8 @@ int main(int argc, char **argv)
 	                sizeof(why));
 	if (progress_shown())
 		fprintf(stderr, "\r\033[K");
-	if (r == -ECANCELED)
+	/* Stopped by a signal, whatever the step it stopped: the part made is gone already. */
+	if (r < 0 && interrupted)
 		return 128 + interrupted;
 	if (r < 0)
 		return fail(EXIT_FAIL, "%s: %s", argv[optind],

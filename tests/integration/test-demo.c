@@ -2,7 +2,8 @@
  * `reel demo` headless, end to end with the real programs: the sample clip
  * made with libavfilter, the scripted edits applied by real stages, the
  * frames it writes showing them, the export decoding to the whole clip,
- * and nothing left behind.
+ * and nothing left behind.  And reel-make-sample, which makes that clip,
+ * on its own: what it makes, its errors, and Ctrl-C.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -199,10 +203,92 @@ static void test_demo_headless_end_to_end(void **state)
 	free(dir);
 }
 
+/* reel-make-sample, next to reel. */
+static void sample_maker(char *buf, size_t len)
+{
+	const char *reel = getenv("REEL_BIN");
+	const char *slash = strrchr(reel, '/');
+
+	assert_non_null(slash);
+	snprintf(buf, len, "%.*s/reel-make-sample", (int)(slash - reel), reel);
+}
+
+static void test_make_sample_alone(void **state)
+{
+	char *dir = tu_private_env(), prog[4096], path[8192], part[8300];
+	struct counts c;
+	char *o, *e;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	sample_maker(prog, sizeof(prog));
+	snprintf(path, sizeof(path), "%s/s.mkv", dir);
+	snprintf(part, sizeof(part), "%s.part", path);
+	{
+		char *argv[] = { prog, path, "--seconds", "1", "--size", "64x48", NULL };
+		assert_int_equal(tu_run(argv, &o, &e), 0);
+		free(o);
+		free(e);
+	}
+	/* The container its extension names, the size and length asked for, a sound. */
+	c = probe(path);
+	assert_int_equal(c.video_frames, 30);
+	assert_int_equal(c.width, 64);
+	assert_int_equal(c.height, 48);
+	assert_int_equal(c.audio_streams, 1);
+	assert_int_equal(access(part, F_OK), -1);
+	{
+		char *argv[] = { prog, "--help", NULL };
+		assert_int_equal(tu_run(argv, &o, &e), 0);
+		assert_non_null(strstr(o, "usage: reel-make-sample"));
+		free(o);
+		free(e);
+	}
+	/* Bad input: one line on stderr naming it, exit 2, nothing made. */
+	{
+		char *bad[][6] = {
+			{ prog, path, "--size", "3x3", NULL },
+			{ prog, path, "--seconds", "0", NULL },
+			{ prog, path, "--bogus", NULL },
+			{ prog, NULL },
+		};
+		const char *named[] = { "--size", "--seconds", "--bogus", "OUT" };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			assert_int_equal(tu_run(bad[i], &o, &e), 2);
+			assert_non_null(strstr(e, named[i]));
+			assert_int_equal((int)(strchr(e, '\n') - e), (int)strlen(e) - 1);
+			free(o);
+			free(e);
+		}
+	}
+	/* Ctrl-C part-way: exit 130, and neither the clip nor its part is left. */
+	unlink(path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(prog, prog, path, "--seconds", "600", "--size", "640x360", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && access(part, F_OK) < 0; i++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	assert_int_equal(access(part, F_OK), 0);
+	kill(pid, SIGINT);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 130);
+	assert_int_equal(access(part, F_OK), -1);
+	assert_int_equal(access(path, F_OK), -1);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_demo_headless_end_to_end),
+		cmocka_unit_test(test_make_sample_alone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
