@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include "cli.h"
 
 bool cli_verbose;
+const char *cli_program = "reel";
 
 void cli_say(const char *cmd, const char *fmt, ...)
 {
@@ -29,7 +31,7 @@ void cli_say(const char *cmd, const char *fmt, ...)
 
 	if (!cli_verbose)
 		return;
-	fprintf(stderr, "reel%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	fprintf(stderr, "%s%s%s: ", cli_program, cmd ? " " : "", cmd ? cmd : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -40,7 +42,7 @@ int cli_error(int code, const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "reel%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	fprintf(stderr, "%s%s%s: ", cli_program, cmd ? " " : "", cmd ? cmd : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -54,8 +56,21 @@ int cli_bad_option(const char *cmd, int opt, char **argv)
 
 	if (opt == ':')
 		return cli_error(CLI_USAGE, cmd, "option '%s' needs a value", argv[optind - 1]);
-	return cli_error(CLI_USAGE, cmd, "unknown option '%s' (see 'reel %s --help')", argv[optind - 1],
-	                 cmd);
+	return cli_error(CLI_USAGE, cmd, "unknown option '%s' (see '%s%s%s --help')", argv[optind - 1],
+	                 cli_program, cmd ? " " : "", cmd ? cmd : "");
+}
+
+int cli_parse_picture_size(const char *text, uint32_t *ret_width, uint32_t *ret_height)
+{
+	unsigned w, h;
+	char end;
+
+	if (sscanf(text, "%ux%u%c", &w, &h, &end) != 2 || w < 16 || h < 16 || w > 7680 || h > 4320 ||
+	    w % 2 || h % 2)
+		return -EINVAL;
+	*ret_width = w;
+	*ret_height = h;
+	return 0;
 }
 
 int cli_parse_u64(const char *text, uint64_t *ret_value)

@@ -32,11 +32,14 @@ int cmd_export(int argc, char **argv);
 /* Set by --verbose (taken by reel's main wherever it stands). */
 extern bool cli_verbose;
 
-/* "reel <cmd>: <message>" on stderr, only with --verbose. */
+/* The program that names itself in messages: "reel", unless a program of its own says otherwise. */
+extern const char *cli_program;
+
+/* "reel <cmd>: <message>" (cli_program) on stderr, only with --verbose. */
 __attribute__((format(printf, 2, 3)))
 void cli_say(const char *cmd, const char *fmt, ...);
 
-/* "reel <cmd>: <message>" on stderr; returns code. */
+/* "reel <cmd>: <message>" (cli_program; no cmd: "reel: ...") on stderr; returns code. */
 __attribute__((format(printf, 3, 4)))
 int cli_error(int code, const char *cmd, const char *fmt, ...);
 
@@ -45,6 +48,9 @@ int cli_error(int code, const char *cmd, const char *fmt, ...);
  * must start with ':'); returns CLI_USAGE.
  */
 int cli_bad_option(const char *cmd, int opt, char **argv);
+
+/* A picture size "WxH", both even, 16x16 to 7680x4320; -EINVAL on anything else. */
+int cli_parse_picture_size(const char *text, uint32_t *ret_width, uint32_t *ret_height);
 
 /* Parse "512M", "2G", "1048576" into bytes; -EINVAL on anything else. */
 int cli_parse_size(const char *text, uint64_t *ret_bytes);

@@ -112,23 +112,28 @@ static int run(struct demo *d, bool show, char *const args[])
 	return run_program(d->self, show, args);
 }
 
+/* rel (a program, or a path to one) from the folder this program is in; -ENAMETOOLONG. */
+static int next_to_me(const struct demo *d, const char *rel, char *buf, size_t len)
+{
+	const char *slash = strrchr(d->self, '/');
+
+	if (!slash)
+		return -ENOENT;
+	return (size_t)snprintf(buf, len, "%.*s/%s", (int)(slash - d->self), d->self, rel) < len
+	       ? 0 : -ENAMETOOLONG;
+}
+
 /* reel-preview: next to this program (installed), or in the build tree's renderer/. */
 static int find_preview(const struct demo *d, char *buf, size_t len)
 {
 	const char *env = getenv("REEL_STAGE_DIR");
-	char dir[PATH_MAX], *slash;
 
 	if (env && *env && snprintf(buf, len, "%s/reel-preview", env) < (int)len &&
 	    access(buf, X_OK) == 0)
 		return 0;
-	snprintf(dir, sizeof(dir), "%s", d->self);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		return -ENOENT;
-	*slash = 0;
-	if (snprintf(buf, len, "%s/reel-preview", dir) < (int)len && access(buf, X_OK) == 0)
+	if (next_to_me(d, "reel-preview", buf, len) == 0 && access(buf, X_OK) == 0)
 		return 0;
-	if (snprintf(buf, len, "%s/../renderer/reel-preview", dir) < (int)len && access(buf, X_OK) == 0)
+	if (next_to_me(d, "../renderer/reel-preview", buf, len) == 0 && access(buf, X_OK) == 0)
 		return 0;
 	return -ENOENT;
 }
@@ -139,15 +144,12 @@ static int find_preview(const struct demo *d, char *buf, size_t len)
  */
 static int make_sample(struct demo *d, const char *path, int seconds, uint32_t w, uint32_t h)
 {
-	char prog[PATH_MAX], secs[16], size[32], *slash;
+	char prog[PATH_MAX], secs[16], size[32];
 	char *args[] = { (char *)path, (char *)"--seconds", secs, (char *)"--size", size, NULL };
 	double t0 = reel__now_ms();
 	int r;
 
-	snprintf(prog, sizeof(prog), "%s", d->self);
-	slash = strrchr(prog, '/');
-	if (!slash || (size_t)snprintf(slash + 1, sizeof(prog) - (size_t)(slash + 1 - prog),
-	                               "reel-make-sample") >= sizeof(prog) - (size_t)(slash + 1 - prog))
+	if (next_to_me(d, "reel-make-sample", prog, sizeof(prog)) < 0)
 		return cli_error(CLI_FAIL, "demo", "cannot find reel-make-sample next to %s", d->self);
 	snprintf(secs, sizeof(secs), "%d", seconds);
 	snprintf(size, sizeof(size), "%ux%u", w, h);
@@ -356,19 +358,6 @@ static int stop_session(struct demo *d, struct reel_client *client)
 	return code;
 }
 
-static int parse_size(const char *text, uint32_t *w, uint32_t *h)
-{
-	unsigned a, b;
-	char end;
-
-	if (sscanf(text, "%ux%u%c", &a, &b, &end) != 2 || a < 16 || b < 16 || a > 7680 || b > 4320 ||
-	    a % 2 || b % 2)
-		return -EINVAL;
-	*w = a;
-	*h = b;
-	return 0;
-}
-
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -403,7 +392,7 @@ int cmd_demo(int argc, char **argv)
 				return cli_error(CLI_USAGE, "demo", "--sample-seconds: '%s' is not 1-600", optarg);
 			break;
 		case 'z':
-			if (parse_size(optarg, &w, &h) < 0)
+			if (cli_parse_picture_size(optarg, &w, &h) < 0)
 				return cli_error(CLI_USAGE, "demo", "--sample-size: '%s' is not an even WxH "
 				                 "(16x16 to 7680x4320)", optarg);
 			break;

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <libavfilter/buffersink.h>
 #include <libavutil/frame.h>
 
+#include "cli.h"
 #include "media/media.h"
 #include "reel/client.h"
 #include "reel/error.h"
@@ -203,28 +203,7 @@ out:
 	return r;
 }
 
-enum { EXIT_FAIL = 1, EXIT_USAGE = 2 };
-
 static volatile sig_atomic_t interrupted;
-
-__attribute__((format(printf, 2, 3)))
-static int fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("reel-make-sample: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
-/* A progress line only on a terminal. */
-static bool progress_shown(void)
-{
-	return isatty(STDERR_FILENO);
-}
 
 static void on_signal(int sig)
 {
@@ -234,7 +213,7 @@ static void on_signal(int sig)
 static int show_progress(void *userdata, uint64_t done, uint64_t total)
 {
 	(void)userdata;
-	if (progress_shown())
+	if (cli_progress_enabled())
 		fprintf(stderr, "\r  making the sample clip: %3.0f%%", 100.0 * (double)done / (double)total);
 	return interrupted != 0;
 }
@@ -260,49 +239,43 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
-	unsigned width = 1280, height = 720;
-	long seconds = 10;
-	char why[2 * REEL_PATH_MAX], *end, tail;
+	uint32_t width = 1280, height = 720;
+	uint64_t seconds = 10;
+	char why[2 * REEL_PATH_MAX];
 	int opt, r;
 
+	cli_program = "reel-make-sample";
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			errno = 0;
-			seconds = strtol(optarg, &end, 10);
-			if (errno || *end || seconds < 1 || seconds > 600)
-				return fail(EXIT_USAGE, "--seconds %s: expected 1 to 600",
-				                 optarg);
+			if (cli_parse_u64(optarg, &seconds) < 0 || seconds < 1 || seconds > 600)
+				return cli_error(CLI_USAGE, NULL, "--seconds %s: expected 1 to 600", optarg);
 			break;
 		case 'z':
-			if (sscanf(optarg, "%ux%u%c", &width, &height, &tail) != 2 || width < 16 ||
-			    height < 16 || width > 7680 || height > 4320 || width % 2 || height % 2)
-				return fail(EXIT_USAGE, "--size %s: expected WxH, even, "
+			if (cli_parse_picture_size(optarg, &width, &height) < 0)
+				return cli_error(CLI_USAGE, NULL, "--size %s: expected WxH, even, "
 				                 "16x16 to 7680x4320", optarg);
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return CLI_OK;
 		default:
-			return fail(EXIT_USAGE, opt == ':' ? "option '%s' needs a value" :
-			            "unknown option '%s' (see 'reel-make-sample --help')", argv[optind - 1]);
+			return cli_bad_option(NULL, opt, argv);
 		}
 	}
 	if (argc - optind != 1)
-		return fail(EXIT_USAGE, "expected one OUT file (see "
-		                 "'reel-make-sample --help')");
+		return cli_error(CLI_USAGE, NULL, "expected one OUT file (see 'reel-make-sample --help')");
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	r = make_sample(argv[optind], width, height, 30, (int)seconds, show_progress, NULL, why,
 	                sizeof(why));
-	if (progress_shown())
+	if (cli_progress_enabled())
 		fprintf(stderr, "\r\033[K");
 	/* Stopped by a signal, whatever the step it stopped: the part made is gone already. */
 	if (r < 0 && interrupted)
 		return 128 + interrupted;
 	if (r < 0)
-		return fail(EXIT_FAIL, "%s: %s", argv[optind],
-		                 why[0] ? why : reel_strerror(r));
-	return 0;
+		return cli_error(CLI_FAIL, NULL, "%s: %s", argv[optind], why[0] ? why : reel_strerror(r));
+	return CLI_OK;
 }
