@@ -1,7 +1,17 @@
 /*
  * reel-bench open (see reel-bench.c for what it measures).
  */
+#include <libavutil/error.h>
+
 #include "bench/bench.h"
+
+/* The three ways bench-floor.c decodes, as the table and the JSON name them. */
+static const char *const floor_names[FLOOR_KINDS] = {
+	"decoding only",
+	"storing pictures, copied",
+	"storing pictures, decoded into",
+};
+static const char *const floor_keys[FLOOR_KINDS] = { "decode", "store_copied", "store_direct" };
 
 static int ttff_once(const char *reel, const char *video, const char *workdir, unsigned n,
                      uint64_t frame, double *ret_ttff_ms, double *ret_ready_ms,
@@ -85,8 +95,13 @@ static void open_usage(FILE *out)
 	        "Throughput: every frame materialised in order (NEED of N frames at a time,\n"
 	        "default %d), with the coordinator's system time per frame, next to\n"
 	        "'ffmpeg -i FILE -f null -' and to ffmpeg writing the raw frames to a file in\n"
-	        "the buffers' folder (left out with --first-only).  Medians of R runs\n"
-	        "(default 3).\n\n"
+	        "the buffers' folder (left out with --first-only).  Next to them, libav in\n"
+	        "reel-bench itself, the decoder threaded as reel's and no start-up timed: decoding\n"
+	        "only; storing every picture in fresh pages of a file in the pictures' folder,\n"
+	        "copied in with pwritev as reel does; and decoded straight into such pages\n"
+	        "(get_buffer2; 8-bit 4:2:0 only).  The storing figures are the floor for keeping\n"
+	        "every picture on this machine (video only, at most the first 1,000 frames).\n"
+	        "Medians of R runs (default 3).\n\n"
 	        "Without VIDEO: a 10-second, a 10-minute and (unless --no-hour) a 1-hour 1080p30\n"
 	        "H.264 clip (2.4 GB), made once with ffmpeg and cached in\n"
 	        "${XDG_CACHE_HOME:-~/.cache}/reel/bench/; the throughput is measured on the\n"
@@ -117,6 +132,8 @@ int cmd_open_bench(int argc, char **argv)
 	bool with_hour = true, cold, throughput = true;
 	const char *base = NULL;
 	double reel_fps = 0, ffmpeg_fps = 0, ffmpeg_decode_fps = 0, v[64], w[64], x[64];
+	double floor_fps[FLOOR_KINDS] = { 0 };
+	uint64_t floor_frames[FLOOR_KINDS] = { 0 };
 	uint64_t runs = 3, tp_frames = 0, far_s = 0;
 	unsigned nclips, seq = 0;
 	bool json = false;
@@ -266,10 +283,15 @@ int cmd_open_bench(int argc, char **argv)
 			(char *)"-i", clips[0].path, (char *)"-an", (char *)"-f", (char *)"rawvideo",
 			(char *)"-pix_fmt", (char *)"yuv420p", raw, NULL,
 		};
-		double y[64], sys[64];
+		double y[64], sys[64], fl[FLOOR_KINDS][64];
+		char pictures[PATH_MAX];
+		const char *floor_dir = reel_buffer_pictures_dir(pictures, sizeof(pictures));
 
 		/* The raw frames go where the buffers go: the same filesystem, the same writeback. */
 		snprintf(raw, sizeof(raw), "%s/frames.yuv", workdir);
+		/* The floor's pictures go where the coordinator's go. */
+		if (!floor_dir)
+			floor_dir = workdir;
 		for (unsigned i = 0; i < runs; i++) {
 			note("open: materialising every frame, run %u/%" PRIu64, i + 1, runs);
 			r = throughput_once(reel, clips[0].path, workdir, seq++, &v[i], &sys[i], &tp_frames);
@@ -286,7 +308,25 @@ int cmd_open_bench(int argc, char **argv)
 				fail("ffmpeg could not decode %s", clips[0].path);
 				goto out_rmdir;
 			}
+			for (int k = 0; k < FLOOR_KINDS; k++) {
+				note("open: libav in reel-bench, %s, run %u/%" PRIu64, floor_names[k], i + 1, runs);
+				r = floor_run(clips[0].path, floor_dir, (enum floor_kind)k, &fl[k][i],
+				              &floor_frames[k]);
+				/* Straight into pages only fits 8-bit 4:2:0: the figure is then left out. */
+				if (r == AVERROR(ENOTSUP) && k == FLOOR_STORE_DIRECT) {
+					floor_frames[k] = 0;
+					continue;
+				}
+				if (r < 0) {
+					fail("%s: libav decoding in reel-bench (%s) failed: %s", clips[0].path,
+					     floor_names[k], av_err2str(r));
+					goto out_rmdir;
+				}
+			}
 		}
+		for (int k = 0; k < FLOOR_KINDS; k++)
+			if (floor_frames[k])
+				floor_fps[k] = (double)floor_frames[k] / median(fl[k], runs);
 		reel_fps = median(v, runs);
 		reel_sys_ms_per_frame = median(sys, runs) * 1e3 / (double)tp_frames;
 		ffmpeg_fps = (double)tp_frames / (median(x, runs) / 1e3);
@@ -342,10 +382,20 @@ int cmd_open_bench(int argc, char **argv)
 		       tp_frames, chunk, reel_fps, ffmpeg_fps, reel_fps / ffmpeg_fps, ffmpeg_raw_fps,
 		       reel_fps / ffmpeg_raw_fps, reel_sys_ms_per_frame);
 		if (ffmpeg_decode_fps > 0)
-			printf("\"ffmpeg_fps_without_startup\":%.1f,\"ratio_without_startup\":%.3f}}\n",
+			printf("\"ffmpeg_fps_without_startup\":%.1f,\"ratio_without_startup\":%.3f",
 			       ffmpeg_decode_fps, reel_fps / ffmpeg_decode_fps);
 		else
-			printf("\"ffmpeg_fps_without_startup\":null,\"ratio_without_startup\":null}}\n");
+			printf("\"ffmpeg_fps_without_startup\":null,\"ratio_without_startup\":null");
+		for (int k = 0; k < FLOOR_KINDS; k++) {
+			if (floor_fps[k] > 0)
+				printf(",\"libav_%s_fps\":%.1f,\"libav_%s_frames\":%" PRIu64
+				       ",\"ratio_libav_%s\":%.3f", floor_keys[k], floor_fps[k], floor_keys[k],
+				       floor_frames[k], floor_keys[k], reel_fps / floor_fps[k]);
+			else
+				printf(",\"libav_%s_fps\":null,\"ratio_libav_%s\":null", floor_keys[k],
+				       floor_keys[k]);
+		}
+		printf("}}\n");
 	} else {
 		printf("reel-bench open: medians of %" PRIu64 " runs, buffers in %s; page cache %s\n\n",
 		       runs, workdir, cold ? "dropped before each cold run" :
@@ -387,6 +437,15 @@ int cmd_open_bench(int argc, char **argv)
 			       reel_fps / ffmpeg_decode_fps);
 		printf("  'ffmpeg -f rawvideo FILE'        %.1f fps, ratio %.2fx (FILE beside the buffers)\n",
 		       ffmpeg_raw_fps, reel_fps / ffmpeg_raw_fps);
+		printf("  libav in reel-bench, no start-up, the decoder threaded as reel's:\n");
+		for (int k = 0; k < FLOOR_KINDS; k++) {
+			if (floor_fps[k] > 0)
+				printf("    %-29s %.1f fps, ratio %.2fx%s\n", floor_names[k], floor_fps[k],
+				       reel_fps / floor_fps[k],
+				       floor_frames[k] < tp_frames ? " (its first frames only)" : "");
+			else
+				printf("    %-29s left out (not 8-bit 4:2:0)\n", floor_names[k]);
+		}
 	}
 out_ok:
 	code = CLI_OK;

@@ -85,6 +85,14 @@ struct clip {
 	uint64_t frames;
 };
 
+/* Ways of decoding every frame in reel-bench itself (bench-floor.c). */
+enum floor_kind {
+	FLOOR_DECODE_ONLY,
+	FLOOR_STORE_COPIED,
+	FLOOR_STORE_DIRECT,
+};
+#define FLOOR_KINDS 3
+
 double now_us(void);
 void note(const char *fmt, ...);
 void note_done(void);
@@ -123,6 +131,9 @@ int make_hour_clip(const char *dir, const char *ten_min, char *hour, size_t len)
 bool drop_page_cache(void);
 int process_cpu(pid_t pid, double *ret_user, double *ret_sys);
 const char *met(bool yes);
+
+int floor_run(const char *video, const char *dir, enum floor_kind kind, double *ret_s,
+              uint64_t *ret_frames);
 
 int cmd_rtt(int argc, char **argv);
 int cmd_edit_rtt(int argc, char **argv);
