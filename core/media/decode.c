@@ -334,6 +334,20 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 
 	/* A demuxer that has not been read yet stands at the top already. */
 	at_top = v->fresh && key == 0;
+	/*
+	 * No keyframe at or before the frame (a stream without any, or one
+	 * whose first pictures come out only from a recovery point before the
+	 * index starts: core/media/recovery.c): the decode starts at the top
+	 * of the file.  A seek by time could land between that recovery point
+	 * and the first picture, from where the decoder shows nothing for a
+	 * refresh period.
+	 */
+	if (!at_top && key == 0 && !(e.flags & REEL_INDEX_KEY)) {
+		ret = reel__media_rewind_video(media);
+		if (ret < 0)
+			return ret;
+		at_top = true;
+	}
 	if (!at_top && by_bytes && av_seek_frame(v->fmt, v->stream, e.pos, AVSEEK_FLAG_BYTE) >= 0) {
 		ret = read_video_packet(v);
 		if (ret == AVERROR(ENOMEM))

@@ -215,6 +215,16 @@ void reel__media_close_format(AVFormatContext **fmt);
 /* Reopen the video demuxer at the start of the file (used by the scan after decoding). */
 int reel__media_rewind_video(struct reel_media *media);
 
+/* Whether an H.264 packet's bytes hold an IDR picture (a slice of NAL unit type 5). */
+bool reel__media_h264_idr(const AVCodecParameters *par, const uint8_t *data, size_t size);
+/*
+ * The time of the first picture a decoder shows when fed the video from its
+ * first keyframe on (AV_NOPTS_VALUE: none, or none with a time), for a
+ * stream that starts at a recovery point (core/media/recovery.c).  The
+ * video's demuxer is at the top of the file afterwards.
+ */
+int reel__media_first_shown_pts(struct reel_media *media, int64_t *ret_pts);
+
 /* Allocate a decoder for a stream, with reel's limits, and open it. */
 int reel__media_open_decoder(const AVStream *st, bool threads, AVCodecContext **ret_dec);
 

@@ -120,7 +120,8 @@ int reel_media_scan(struct reel_media *media, struct reel_index_entry **ret_entr
 
 /*
  * The frame count of a container that lists its samples in its header
- * (mov, mp4: not fragmented, no sample past the end of the file), from
+ * (mov, mp4: not fragmented, no sample past the end of the file, the first
+ * sample one the decoder shows: a sync sample, an IDR picture in H.264), from
  * libav's index entries, without reading a packet: the same count the scan
  * gives.  *ret_max_audio_per_frame sizes the slots' sound before the
  * presentation times are known (from the samples' dts).  -ENOTSUP for any

@@ -90,6 +90,28 @@ static bool fragmented(const struct reel_media *media)
 	return false;
 }
 
+/*
+ * Whether the decoder shows the table's first sample: it is a sync sample,
+ * and in H.264 an IDR picture.  A file remuxed from a recording picked up
+ * part-way starts with samples no decoder can make, or at a recovery point
+ * whose pictures come out only a refresh period later; the count is then
+ * the scan's, which leaves those out (core/media/scan.c).  Only the first
+ * sample's bytes are read.
+ */
+static bool starts_whole(struct reel_media *media, const AVStream *st)
+{
+	const AVIndexEntry *e = avformat_index_get_entry((AVStream *)st, 0);
+	const struct reel__mapio *io = &media->video.io;
+
+	if (!e || !(e->flags & AVINDEX_KEYFRAME))
+		return false;
+	if (st->codecpar->codec_id != AV_CODEC_ID_H264)
+		return true;
+	if (!io->data || (uint64_t)e->pos >= io->size || (uint64_t)e->size > io->size - (uint64_t)e->pos)
+		return false;
+	return reel__media_h264_idr(st->codecpar, io->data + e->pos, (size_t)e->size);
+}
+
 int reel_media_sample_table(struct reel_media *media, uint64_t *ret_count,
                             uint32_t *ret_max_audio_per_frame)
 {
@@ -127,7 +149,7 @@ int reel_media_sample_table(struct reel_media *media, uint64_t *ret_count,
 		if (++count > limit)
 			return -ENOTSUP;   /* the scan refuses it with its reason */
 	}
-	if (count == 0)
+	if (count == 0 || !starts_whole(media, st))
 		return -ENOTSUP;
 	/*
 	 * The sound of one frame interval, for sizing the slots before the

@@ -31,8 +31,12 @@
  * A file cut in the middle of a group of pictures (a recording, a stream
  * picked up part-way) starts with pictures whose references are not in
  * it: the index starts at the first keyframe and leaves out the pictures
- * shown before it, which no decoder can make (ffmpeg drops them too).  An
- * mp4's sample table counts every sample, so there every packet stays.
+ * shown before it, which no decoder can make (ffmpeg drops them too).  In
+ * H.264 without an IDR picture there (intra refresh), that keyframe is a
+ * recovery point, and the decoder shows nothing until the pictures are
+ * whole again: a decoder is asked where that is (core/media/recovery.c),
+ * and the index starts there.  An mp4's sample table counts every sample,
+ * so there every packet stays.
  *
  * A file whose clock starts again part-way (MPEG-TS or program streams
  * joined with cat, or from a restarted recorder: the dts goes back by more
@@ -194,6 +198,8 @@ struct scan_run {
 	unsigned gated;               /* how many were */
 	int64_t first_key_pts;        /* AV_NOPTS_VALUE: no leading pictures to leave out */
 	bool at_first_key;            /* the packet in hand is the first keyframe */
+	bool probed;                  /* a decoder was asked where its pictures begin (recovery.c) */
+	int64_t first_shown_pts;      /* AV_NOPTS_VALUE: no pictures the decoder skips to leave out */
 	const struct reel_media_scan_sink *sink;   /* NULL: collect every entry */
 	struct reel_index_entry *out; /* progressive: room for one publication */
 	size_t outcap;
@@ -445,6 +451,15 @@ static int take_every_packet(struct reel_media *media, struct scan_run *run)
 	return r;
 }
 
+/* An H.264 keyframe that is no IDR picture: a recovery point (see core/media/recovery.c). */
+static bool starts_at_recovery_point(struct reel_media *media, const AVPacket *pkt)
+{
+	const AVCodecParameters *par = media->video.fmt->streams[media->video.stream]->codecpar;
+
+	return par->codec_id == AV_CODEC_ID_H264 &&
+	       !reel__media_h264_idr(par, pkt->data, pkt->size > 0 ? (size_t)pkt->size : 0);
+}
+
 /*
  * Whether pkt comes before the first picture that can be decoded (see the
  * top of this file), and is left out; *ret < 0 on an error.  No keyframe
@@ -452,12 +467,26 @@ static int take_every_packet(struct reel_media *media, struct scan_run *run)
  * packet, as it did before (a stream of intra refresh has none).
  */
 static bool before_first_picture(struct reel_media *media, struct scan_run *run,
-                                 const AVPacket *pkt, int *ret)
+                                 AVPacket *pkt, int *ret)
 {
 	*ret = 0;
 	if (!run->gate)
 		return false;
 	if (pkt->flags & AV_PKT_FLAG_KEY) {
+		if (!run->probed && starts_at_recovery_point(media, pkt)) {
+			/* pkt is the demuxer's own packet, which the probe reads into. */
+			int64_t key_pts = pkt->pts, shown;
+
+			/* The decoder reads from the top, and so does the scan again, gate and all. */
+			run->probed = true;
+			run->gated = 0;
+			av_packet_unref(pkt);
+			*ret = reel__media_first_shown_pts(media, &shown);
+			if (*ret == 0 && reel__media_ts_ok(key_pts) && reel__media_ts_ok(shown) &&
+			    shown > key_pts)
+				run->first_shown_pts = shown;
+			return true;
+		}
 		run->gate = false;
 		run->first_key_pts = reel__media_ts_ok(pkt->pts) ? pkt->pts : AV_NOPTS_VALUE;
 		run->at_first_key = true;
@@ -489,6 +518,28 @@ static bool leading_picture(struct scan_run *run, const AVPacket *pkt)
 		return false;
 	}
 	return reel__media_ts_ok(pkt->pts) && pkt->pts < run->first_key_pts;
+}
+
+/*
+ * Whether pkt is a picture the decoder does not show, being before the
+ * first one it shows after a recovery point.  A picture kept meanwhile is
+ * no place to start decoding either (the decoder would show nothing until
+ * later): it loses its keyframe flag, so that a seek to it goes to an
+ * earlier keyframe or to the top of the file.  Once the decode time passes
+ * the first picture's time, no later picture is shown before it.
+ */
+static bool before_first_shown(struct scan_run *run, AVPacket *pkt)
+{
+	int64_t first = run->first_shown_pts;
+
+	if (first == AV_NOPTS_VALUE)
+		return false;
+	if (reel__media_ts_ok(pkt->pts) && pkt->pts < first)
+		return true;
+	pkt->flags &= ~AV_PKT_FLAG_KEY;
+	if (reel__media_ts_ok(pkt->dts) && pkt->dts >= first)
+		run->first_shown_pts = AV_NOPTS_VALUE;
+	return false;
 }
 
 /*
@@ -541,6 +592,7 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 	/* A sample table counts every sample: the index keeps them all, as the count must agree. */
 	run->gate = !skip_payload;
 	run->first_key_pts = AV_NOPTS_VALUE;
+	run->first_shown_pts = AV_NOPTS_VALUE;
 	v->fresh = false;
 	v->positioned = false;
 	v->draining = false;
@@ -633,7 +685,7 @@ static int scan_run(struct reel_media *media, struct scan_run *run)
 			av_packet_unref(pkt);
 			break;
 		}
-		if (leading_picture(run, pkt)) {
+		if (leading_picture(run, pkt) || before_first_shown(run, pkt)) {
 			av_packet_unref(pkt);
 			continue;
 		}

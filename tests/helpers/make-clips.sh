@@ -17,7 +17,8 @@
 # rate H.264 (mkv), a video without audio (mp4), one too wide for reel, and
 # one longer clip: 10 s, 250 frames of 160x120 H.264 with a fixed GOP of 50
 # and AAC (mp4), for edits that span many work items.  MPEG-TS (H.264, AAC),
-# alone and joined with cat to others whose timestamps start over.
+# alone and joined with cat to others whose timestamps start over, and
+# picked up part-way: plain, with open groups, and with intra refresh.
 # Bad inputs: an mp4 cut in half (index at the end: unreadable), a
 # "faststart" mp4 cut in half (index intact, data missing), an mp4 with bytes
 # overwritten in the middle, an empty file, a text file, and playlists (HLS,
@@ -112,6 +113,12 @@ make other.mpg -f lavfi -i smptebars=size=160x120:rate=25:duration=2 \
 make opengop.ts -f lavfi -i testsrc2=size=160x120:rate=25:duration=2 \
 	-c:v libx264 -preset veryfast -bf 3 -x264-params open-gop=1:keyint=12:min-keyint=12:scenecut=0 \
 	-pix_fmt yuv420p
+# Intra refresh in MPEG-TS, headers repeated, to be picked up part-way: no
+# IDR picture after the first, so it is entered at a recovery point, and the
+# decoder shows nothing until the refresh has gone round once.
+make irefresh.ts -f lavfi -i testsrc2=size=160x120:rate=25:duration=6 \
+	-c:v libx264 -preset veryfast -bf 2 -x264-params intra-refresh=1:keyint=25:repeat-headers=1 \
+	-pix_fmt yuv420p
 make long.mp4 -f lavfi -i testsrc2=size=160x120:rate=25:duration=10 \
 	-f lavfi -i sine=frequency=440:sample_rate=44100:duration=10 \
 	-c:v libx264 -preset veryfast -bf 3 -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p \
@@ -128,6 +135,10 @@ from_a_third() {
 }
 from_a_third plain.ts midstart.ts
 from_a_third opengop.ts midstart-open.ts
+from_a_third irefresh.ts midstart-irefresh.ts
+# The same remuxed into mp4, whose sample table lists every packet from the
+# cut on: the first sample shown comes a refresh period in.
+make midstart-irefresh.mp4 -i "$OUT/midstart-irefresh.ts" -c copy
 
 if [ ! -s "$OUT/joined.ts" ]; then
 	cat "$OUT/plain.ts" "$OUT/other.ts" "$OUT/other.ts" > "$OUT/.tmp-joined.ts"

@@ -1483,7 +1483,9 @@ static void test_media_progressive_scan_matches(void **state)
 	uint64_t count, total, table_count;
 	uint32_t max_audio, table_audio;
 	const char *dot = strrchr(clip->name, '.');
-	bool has_table = !strcmp(dot, ".mp4") || !strcmp(dot, ".mov");
+	/* A recording picked up part-way gives none (test_media_sample_table_refused_when_cut). */
+	bool is_mp4 = !strcmp(dot, ".mp4") || !strcmp(dot, ".mov");
+	bool has_table = is_mp4 && strncmp(clip->name, "midstart", 8) != 0;
 	int r;
 
 	assert_int_equal(reel_media_open(path, &media), 0);
@@ -1507,6 +1509,11 @@ static void test_media_progressive_scan_matches(void **state)
 		uint32_t bound_audio;
 
 		assert_int_equal(r, -ENOTSUP);
+		/* An mp4 without its table is counted before a buffer is made for it. */
+		if (is_mp4) {
+			assert_int_equal(reel_media_count_bound(media, &bound, &bound_audio), -ENOTSUP);
+			goto out;
+		}
 		/*
 		 * Any other container declares a duration: a buffer is made for an
 		 * upper bound of the count, with room for the sound of a frame.
@@ -1519,15 +1526,21 @@ static void test_media_progressive_scan_matches(void **state)
 		assert_true(pub.calls > 1);
 		assert_true(pub.first_call_at < count);
 	}
+out:
 	free(pub.entries);
 	free(idx);
 	reel_media_close(media);
 }
 
-/* A table that names bytes past the end of a cut file is not believed: the scan finds where. */
+/*
+ * A table that names bytes past the end of a cut file is not believed, nor
+ * one whose first sample the decoder does not show (a recording picked up
+ * part-way, remuxed): the scan finds where the frames are.
+ */
 static void test_media_sample_table_refused_when_cut(void **state)
 {
-	static const char *const cut[] = { "truncated.mp4", "truncated-faststart.mp4" };
+	static const char *const cut[] = { "truncated.mp4", "truncated-faststart.mp4",
+	                                   "midstart-irefresh.mp4" };
 	(void)state;
 
 	for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
@@ -1557,6 +1570,8 @@ static const struct clip clip_ts = { "plain.ts", true, 6, 0, false };
 static const struct clip clip_mpg = { "mpeg2.mpg", true, 6, 0, true };
 static const struct clip clip_midstart = { "midstart.ts", true, 6, 0, true };
 static const struct clip clip_midstart_open = { "midstart-open.ts", false, 6, 0, true };
+static const struct clip clip_midstart_irefresh = { "midstart-irefresh.ts", false, 6, 0, true };
+static const struct clip clip_midstart_irefresh_mp4 = { "midstart-irefresh.mp4", false, 6, 0, true };
 static const struct clip clip_divx = { "divx.avi", true, 5, 0, true };
 static const struct clip clip_h264_avi = { "h264.avi", true, 5, 0, true };
 static const struct clip clip_opengop_avi = { "opengop.avi", false, 5, 0, true };
@@ -1577,6 +1592,8 @@ static const struct clip clip_opengop_avi = { "opengop.avi", false, 5, 0, true }
 	cmocka_unit_test_prestate(fn, (void *)&clip_mpg), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_midstart), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_midstart_open), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_midstart_irefresh), \
+	cmocka_unit_test_prestate(fn, (void *)&clip_midstart_irefresh_mp4), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_divx), \
 	cmocka_unit_test_prestate(fn, (void *)&clip_h264_avi)
 
@@ -1733,6 +1750,10 @@ int main(void)
 		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek, (void *)&clip_midstart),
 		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek,
 		                          (void *)&clip_midstart_open),
+		cmocka_unit_test_prestate(test_media_every_frame_after_a_seek,
+		                          (void *)&clip_midstart_irefresh),
+		cmocka_unit_test_prestate(test_media_every_frame_in_order,
+		                          (void *)&clip_midstart_irefresh),
 		cmocka_unit_test(test_media_sink_skip_and_stop),
 		cmocka_unit_test(test_media_sequential_calls_do_not_seek),
 		cmocka_unit_test(test_media_bad_paths_refused),
