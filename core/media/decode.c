@@ -1022,6 +1022,19 @@ static int deliver_errors(const struct decode_call *c, uint64_t from, uint64_t t
 	return 0;
 }
 
+/*
+ * Whether a decode from keyframe `key` starts at the top of the file: no
+ * keyframe lies at or before the frame (see seek_video).  The pictures
+ * before the first shown one are decoded too, a refresh period after a
+ * recovery point, which is a long run whatever the frames asked for.
+ */
+static bool from_the_top(const struct decode_call *c, uint64_t key)
+{
+	struct reel_index_entry e;
+
+	return key == 0 && entry_at(c, 0, &e) == 0 && !(e.flags & REEL_INDEX_KEY);
+}
+
 /* Decode again from the keyframe before the one the decoder's run started from (see reel_media_decode). */
 static int seek_earlier(const struct decode_call *c, uint64_t frame, int *retries)
 {
@@ -1035,7 +1048,7 @@ static int seek_earlier(const struct decode_call *c, uint64_t frame, int *retrie
 	         (unsigned long long)frame, (unsigned long long)v->run_key,
 	         (unsigned long long)earlier);
 	++*retries;
-	choose_decoder(v, c->last + 1 - earlier > SHORT_RUN);
+	choose_decoder(v, c->last + 1 - earlier > SHORT_RUN || from_the_top(c, earlier));
 	return seek_video(c, earlier);
 }
 
@@ -1074,6 +1087,8 @@ int reel_media_decode(struct reel_media *media, const struct reel_buffer *buffer
 	/* A long run on the one-thread decoder goes back to its keyframe with the threaded one. */
 	if (go_on && run && v->dec == v->dec_single && !v->threads_failed)
 		go_on = false;
+	if (!go_on && from_the_top(&c, key))
+		run = true;
 	seeked = !go_on;
 	if (!go_on) {
 		choose_decoder(v, run);

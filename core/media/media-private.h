@@ -215,8 +215,13 @@ void reel__media_close_format(AVFormatContext **fmt);
 /* Reopen the video demuxer at the start of the file (used by the scan after decoding). */
 int reel__media_rewind_video(struct reel_media *media);
 
-/* Whether an H.264 packet's bytes hold an IDR picture (a slice of NAL unit type 5). */
-bool reel__media_h264_idr(const AVCodecParameters *par, const uint8_t *data, size_t size);
+/* What an H.264 packet's bytes say about where decoding may start (core/media/recovery.c). */
+struct reel__h264_unit {
+	bool idr;                   /* it holds a slice of an IDR picture */
+	int recovery_frames;        /* its recovery-point SEI's recovery_frame_cnt; -1: none */
+};
+void reel__media_h264_look(const AVCodecParameters *par, const uint8_t *data, size_t size,
+                           struct reel__h264_unit *ret_unit);
 /*
  * The time of the first picture a decoder shows when fed the video from its
  * first keyframe on (AV_NOPTS_VALUE: none, or none with a time), for a

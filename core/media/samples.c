@@ -102,6 +102,7 @@ static bool starts_whole(struct reel_media *media, const AVStream *st)
 {
 	const AVIndexEntry *e = avformat_index_get_entry((AVStream *)st, 0);
 	const struct reel__mapio *io = &media->video.io;
+	struct reel__h264_unit u;
 
 	if (!e || !(e->flags & AVINDEX_KEYFRAME))
 		return false;
@@ -109,7 +110,8 @@ static bool starts_whole(struct reel_media *media, const AVStream *st)
 		return true;
 	if (!io->data || (uint64_t)e->pos >= io->size || (uint64_t)e->size > io->size - (uint64_t)e->pos)
 		return false;
-	return reel__media_h264_idr(st->codecpar, io->data + e->pos, (size_t)e->size);
+	reel__media_h264_look(st->codecpar, io->data + e->pos, (size_t)e->size, &u);
+	return u.idr;
 }
 
 int reel_media_sample_table(struct reel_media *media, uint64_t *ret_count,

@@ -451,13 +451,22 @@ static int take_every_packet(struct reel_media *media, struct scan_run *run)
 	return r;
 }
 
-/* An H.264 keyframe that is no IDR picture: a recovery point (see core/media/recovery.c). */
+/*
+ * An H.264 keyframe from which the decoder shows its pictures only later:
+ * no IDR picture, and a recovery point whose pictures are whole only some
+ * frames on (intra refresh), or no recovery point to say (see
+ * core/media/recovery.c).  A recovery point that is whole at once (an open
+ * group's I-picture, as broadcasts have) needs no decoder to tell.
+ */
 static bool starts_at_recovery_point(struct reel_media *media, const AVPacket *pkt)
 {
 	const AVCodecParameters *par = media->video.fmt->streams[media->video.stream]->codecpar;
+	struct reel__h264_unit u;
 
-	return par->codec_id == AV_CODEC_ID_H264 &&
-	       !reel__media_h264_idr(par, pkt->data, pkt->size > 0 ? (size_t)pkt->size : 0);
+	if (par->codec_id != AV_CODEC_ID_H264)
+		return false;
+	reel__media_h264_look(par, pkt->data, pkt->size > 0 ? (size_t)pkt->size : 0, &u);
+	return !u.idr && u.recovery_frames != 0;
 }
 
 /*

@@ -42,6 +42,7 @@
 #include "reel/error.h"
 #include "reel/log.h"
 #include "media/media.h"
+#include "media/media-private.h"
 #include "testutil.h"
 
 /* The documented conversion (reel/media.h), restated here on purpose. */
@@ -1532,6 +1533,63 @@ out:
 	reel_media_close(media);
 }
 
+/* The first keyframe's packet of a file's video, as libav's demuxer (and parser) flag it. */
+static void first_keyframe_unit(const char *name, struct reel__h264_unit *ret_unit)
+{
+	AVFormatContext *fmt = NULL;
+	AVPacket *pkt = av_packet_alloc();
+	int vi;
+
+	assert_int_equal(avformat_open_input(&fmt, clip_path(name), NULL, NULL), 0);
+	assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
+	vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+	assert_true(vi >= 0);
+	for (;;) {
+		assert_int_equal(av_read_frame(fmt, pkt), 0);
+		if (pkt->stream_index == vi && (pkt->flags & AV_PKT_FLAG_KEY))
+			break;
+		av_packet_unref(pkt);
+	}
+	reel__media_h264_look(fmt->streams[vi]->codecpar, pkt->data, (size_t)pkt->size, ret_unit);
+	av_packet_free(&pkt);
+	avformat_close_input(&fmt);
+}
+
+/*
+ * Where decoding may start in H.264: an IDR picture; a recovery point whole
+ * at once (an open group's I-picture); a recovery point of intra refresh,
+ * whole only frames later, which the scan asks a decoder about.  The SEI is
+ * read through its emulation prevention bytes.
+ */
+static void test_media_h264_where_decoding_may_start(void **state)
+{
+	/* Start code, SEI; a message of type 1 whose payload 00 00 01 is escaped; then recovery_frame_cnt 5. */
+	static const uint8_t sei[] = { 0, 0, 0, 1, 0x06, 0x01, 0x03, 0x00, 0x00, 0x03, 0x01,
+	                               0x06, 0x02, 0x34, 0x40, 0x80 };
+	AVCodecParameters *par = avcodec_parameters_alloc();
+	struct reel__h264_unit u;
+	(void)state;
+
+	assert_non_null(par);
+	par->codec_id = AV_CODEC_ID_H264;
+	reel__media_h264_look(par, sei, sizeof(sei), &u);
+	assert_false(u.idr);
+	assert_int_equal(u.recovery_frames, 5);
+	/* Cut inside the message: no recovery point read from it. */
+	reel__media_h264_look(par, sei, sizeof(sei) - 4, &u);
+	assert_int_equal(u.recovery_frames, -1);
+	avcodec_parameters_free(&par);
+
+	first_keyframe_unit("h264-bframes.mp4", &u);   /* length-prefixed (avcC) */
+	assert_true(u.idr);
+	first_keyframe_unit("midstart-open.ts", &u);
+	assert_false(u.idr);
+	assert_int_equal(u.recovery_frames, 0);
+	first_keyframe_unit("midstart-irefresh.ts", &u);
+	assert_false(u.idr);
+	assert_true(u.recovery_frames > 0);
+}
+
 /*
  * A table that names bytes past the end of a cut file is not believed, nor
  * one whose first sample the decoder does not show (a recording picked up
@@ -1754,6 +1812,7 @@ int main(void)
 		                          (void *)&clip_midstart_irefresh),
 		cmocka_unit_test_prestate(test_media_every_frame_in_order,
 		                          (void *)&clip_midstart_irefresh),
+		cmocka_unit_test(test_media_h264_where_decoding_may_start),
 		cmocka_unit_test(test_media_sink_skip_and_stop),
 		cmocka_unit_test(test_media_sequential_calls_do_not_seek),
 		cmocka_unit_test(test_media_bad_paths_refused),
