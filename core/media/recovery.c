@@ -8,9 +8,11 @@
  * parser flags as a keyframe.  The SEI says how many pictures later the
  * picture is whole again (recovery_frame_cnt), and libav's decoder shows
  * nothing before that point: ffmpeg does not, so neither may the index.
- * The scan reads packets, not pictures, so it asks a decoder: from the
- * first keyframe on, decode until the first picture comes out.  Its time
- * is the first the index holds (core/media/scan.c).
+ * The scan reads packets, not pictures.  It reads the keyframe's NAL units
+ * here: an IDR picture, or a recovery point whole at once (an open group's
+ * I-picture), starts the index as any keyframe does.  Otherwise it asks a
+ * decoder: from the first keyframe on, decode until the first picture
+ * comes out.  Its time is the first the index holds (core/media/scan.c).
  */
 #include <errno.h>
 #include <stdint.h>

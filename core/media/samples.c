@@ -98,9 +98,9 @@ static bool fragmented(const struct reel_media *media)
  * the scan's, which leaves those out (core/media/scan.c).  Only the first
  * sample's bytes are read.
  */
-static bool starts_whole(struct reel_media *media, const AVStream *st)
+static bool starts_whole(struct reel_media *media, AVStream *st)
 {
-	const AVIndexEntry *e = avformat_index_get_entry((AVStream *)st, 0);
+	const AVIndexEntry *e = avformat_index_get_entry(st, 0);
 	const struct reel__mapio *io = &media->video.io;
 	struct reel__h264_unit u;
 
