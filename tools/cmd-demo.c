@@ -26,8 +26,10 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "buffer/buffer.h"
 #include "bus/session.h"
 #include "cli.h"
+#include "edit-args.h"
 #include "reel/client.h"
 #include "reel/error.h"
 
@@ -38,7 +40,9 @@ struct demo {
 	char self[PATH_MAX], buffer[PATH_MAX], log[PATH_MAX];
 	bool headless, keep;
 	pid_t coord, preview;
-	double seconds;            /* of the video */
+	uint64_t frames;           /* of the video */
+	bool sound;                /* the video has sound */
+	double seconds;            /* of the video, at its nominal rate: for the user to read */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -209,7 +213,24 @@ static int start_session(struct demo *d, struct reel_client **ret_client)
 	r = reel_client_video(*ret_client, &vi);
 	if (r < 0)
 		return cli_error(CLI_FAIL, "demo", "%s: %s", d->buffer, reel_strerror(r));
-	d->seconds = (double)vi.frames * vi.frame_rate.den / vi.frame_rate.num;
+	/* A container that does not list its frames has them counted first: the script needs the count. */
+	if (vi.frames == 0) {
+		struct reel_buffer *buffer;
+
+		printf("reel demo: counting the video's frames\n");
+		r = reel_buffer_open_readonly(reel_client_record(*ret_client)->buffer_path, &buffer);
+		if (r < 0)
+			return cli_error(CLI_FAIL, "demo", "%s: %s", d->buffer, reel_strerror(r));
+		r = cli_wait_index(buffer);
+		vi.frames = reel_buffer_frames(buffer);
+		reel_buffer_close(buffer);
+		if (r < 0 || vi.frames == 0)
+			return cli_error(CLI_FAIL, "demo", "%s: the frames could not be counted: %s",
+			                 d->video, reel_strerror(r < 0 ? r : REEL_E_NOTYET));
+	}
+	d->frames = vi.frames;
+	d->sound = vi.sample_rate > 0;
+	d->seconds = vi.frame_rate.num > 0 ? (double)vi.frames * vi.frame_rate.den / vi.frame_rate.num : 0;
 	printf("reel demo: session %s: %s, %ux%u, %" PRIu64 " frames (%.1f s)%s\n", d->session,
 	       d->video, vi.width, vi.height, vi.frames, d->seconds,
 	       vi.sample_rate ? ", with sound" : "");
@@ -237,10 +258,28 @@ static void start_preview(struct demo *d)
 	       "           b/B c/C g i m change the picture or sound, u undoes, q closes it)\n");
 }
 
-/* "a-b" seconds of the video, as --time reads them: fractions of its length. */
+/*
+ * The frame at a fraction of the video.  By number, not by time: a video's
+ * first frame need not start at its container's time 0 (a recording picked
+ * up part-way starts where its first whole picture does), nor its frames
+ * at the nominal rate.
+ */
+static uint64_t frame_at(const struct demo *d, double at)
+{
+	uint64_t f = (uint64_t)(at * (double)d->frames);
+
+	return f < d->frames ? f : d->frames - 1;
+}
+
+/* "a-b", the frames from one fraction of the video up to another, as --frames reads them. */
 static void span(const struct demo *d, double from, double to, char *buf, size_t len)
 {
-	snprintf(buf, len, "%.2f-%.2f", from * d->seconds, to * d->seconds);
+	uint64_t a = frame_at(d, from), b = frame_at(d, to);
+
+	/* The next range starts at b: this one ends before it, and holds a frame at least. */
+	if (b > a && to < 1.0)
+		b--;
+	snprintf(buf, len, "%" PRIu64 "-%" PRIu64, a, b);
 }
 
 /* The script: each edit over a part of the video, with a pause to watch it land. */
@@ -250,16 +289,17 @@ static int send_edits(struct demo *d)
 		double from, to;
 		const char *args[4];
 		const char *what;
+		bool sound;            /* an edit of the sound: left out when the video has none */
 	} script[] = {
-		{ 0.00, 0.08, { "fade-in" }, "the picture fades in" },
-		{ 0.00, 0.08, { "audio-fade-in" }, "and so does the sound" },
-		{ 0.10, 0.30, { "brightness", "0.2" }, "brighter" },
-		{ 0.30, 0.50, { "grayscale" }, "no colour" },
-		{ 0.40, 0.60, { "gain", "-12" }, "the sound 12 dB down" },
-		{ 0.60, 0.75, { "blur", "6" }, "blurred" },
-		{ 0.75, 0.90, { "invert" }, "a negative, undone just after" },
-		{ 0.92, 1.00, { "fade-out" }, "the picture fades out" },
-		{ 0.92, 1.00, { "audio-fade-out" }, "and so does the sound" },
+		{ 0.00, 0.08, { "fade-in" }, "the picture fades in", false },
+		{ 0.00, 0.08, { "audio-fade-in" }, "and so does the sound", true },
+		{ 0.10, 0.30, { "brightness", "0.2" }, "brighter", false },
+		{ 0.30, 0.50, { "grayscale" }, "no colour", false },
+		{ 0.40, 0.60, { "gain", "-12" }, "the sound 12 dB down", true },
+		{ 0.60, 0.75, { "blur", "6" }, "blurred", false },
+		{ 0.75, 0.90, { "invert" }, "a negative, undone just after", false },
+		{ 0.92, 1.00, { "fade-out" }, "the picture fades out", false },
+		{ 0.92, 1.00, { "audio-fade-out" }, "and so does the sound", true },
 	};
 	char range[64];
 	int r;
@@ -269,12 +309,14 @@ static int send_edits(struct demo *d)
 		char *argv[12];
 		int n = 0;
 
+		if (script[i].sound && !d->sound)
+			continue;
 		span(d, script[i].from, script[i].to, range, sizeof(range));
 		argv[n++] = "send";
 		argv[n++] = (char *)d->session;
 		for (int a = 0; a < 4 && script[i].args[a]; a++)
 			argv[n++] = (char *)script[i].args[a];
-		argv[n++] = "--time";
+		argv[n++] = "--frames";
 		argv[n++] = range;
 		argv[n++] = "--wait";
 		argv[n] = NULL;
@@ -308,10 +350,10 @@ static int write_results(struct demo *d)
 
 	printf("reel demo: writing frames as they stand, edits and all\n");
 	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]) && !interrupted; i++) {
-		snprintf(at, sizeof(at), "%.2f", frames[i].at * d->seconds);
+		snprintf(at, sizeof(at), "%" PRIu64, frame_at(d, frames[i].at));
 		snprintf(out, sizeof(out), "%s/frame-%s.png", d->dir, frames[i].name);
-		r = run(d, true, (char *[]){ "frame", (char *)d->session, "--time", at, "--out", out,
-		                            "--settled", NULL });
+		r = run(d, true, (char *[]){ "frame", (char *)d->session, at, "--out", out, "--settled",
+		                            NULL });
 		if (r)
 			return r;
 	}

@@ -203,6 +203,48 @@ static void test_demo_headless_end_to_end(void **state)
 	free(dir);
 }
 
+/*
+ * Any video, not only the sample: one picked up part-way, whose first frame
+ * starts well after its container's time 0, and one without sound.  The
+ * script names its ranges by frame, sends no edit of the sound where there
+ * is none, and its grayscale range holds the frame it writes for it.
+ */
+static void test_demo_any_video(void **state)
+{
+	static const struct {
+		const char *clip;
+		bool sound;
+	} videos[] = { { "midstart.ts", true }, { "noaudio.mp4", false } };
+	char *dir = tu_private_env(), out[4096], path[8192], session[64];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(videos) / sizeof(videos[0]); i++) {
+		char *argv[] = { getenv("REEL_BIN"), "demo", (char *)tu_clip(videos[i].clip), "--headless",
+			         "--out", out, "--session", session, NULL };
+		char *o, *e;
+		int code;
+
+		snprintf(out, sizeof(out), "%s/out-%zu", dir, i);
+		tu_session_name(session, sizeof(session));
+		code = tu_run(argv, &o, &e);
+		if (code != 0)
+			fprintf(stderr, "# %s\n# stdout:\n%s\n# stderr:\n%s\n", videos[i].clip, o, e);
+		assert_int_equal(code, 0);
+		assert_non_null(strstr(o, "$ reel send"));
+		assert_non_null(strstr(o, " --frames "));
+		assert_null(strstr(o, "no frame starts"));
+		assert_true((strstr(o, "audio-fade-in") != NULL) == videos[i].sound);
+		snprintf(path, sizeof(path), "%s/frame-grayscale.png", out);
+		assert_true(colourfulness(path) <= 2);
+		snprintf(path, sizeof(path), "%s/frame-brighter.png", out);
+		assert_true(colourfulness(path) > 30);
+		free(o);
+		free(e);
+	}
+	tu_rmrf(dir);
+	free(dir);
+}
+
 /* reel-make-sample, next to reel. */
 static void sample_maker(char *buf, size_t len)
 {
@@ -288,6 +330,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_demo_headless_end_to_end),
+		cmocka_unit_test(test_demo_any_video),
 		cmocka_unit_test(test_make_sample_alone),
 	};
 
