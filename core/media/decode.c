@@ -169,14 +169,8 @@ static void drop_pending(struct reel__video *v)
 	av_frame_unref(v->pending);
 }
 
-/*
- * Read the next packet of the video stream into v->pkt; < 0 at the end or
- * on damage.  Where the clock starts again (reel__media_clock_restarts,
- * since the last seek) the scan ended the video: the end here too, so that
- * no picture of the next part is taken for one of this part with the same
- * time.
- */
-static int read_video_packet(struct reel__video *v)
+/* See media-private.h. */
+int reel__media_read_video_packet(struct reel__video *v)
 {
 	for (;;) {
 		int ret = av_read_frame(v->fmt, v->pkt);
@@ -243,7 +237,7 @@ static int next_video_frame(struct reel__video *v)
 		}
 		if (v->draining)
 			continue;
-		ret = read_video_packet(v);
+		ret = reel__media_read_video_packet(v);
 		if (ret == AVERROR(ENOMEM))
 			return -ENOMEM;
 		if (ret < 0) {
@@ -286,6 +280,19 @@ static void positioned_at(struct reel__video *v, uint64_t key, bool fed)
 	v->positioned = true;
 	v->next_index = key;
 	v->run_key = key;
+}
+
+/*
+ * Whether a decode from keyframe `key` starts at the top of the file: no
+ * keyframe lies at or before the frame (see seek_video).  The pictures
+ * before the first shown one are decoded too, a refresh period after a
+ * recovery point, which is a long run whatever the frames asked for.
+ */
+static bool from_the_top(const struct decode_call *c, uint64_t key)
+{
+	struct reel_index_entry e;
+
+	return key == 0 && entry_at(c, 0, &e) == 0 && !(e.flags & REEL_INDEX_KEY);
 }
 
 /*
@@ -342,14 +349,14 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 	 * and the first picture, from where the decoder shows nothing for a
 	 * refresh period.
 	 */
-	if (!at_top && key == 0 && !(e.flags & REEL_INDEX_KEY)) {
+	if (!at_top && from_the_top(c, key)) {
 		ret = reel__media_rewind_video(media);
 		if (ret < 0)
 			return ret;
 		at_top = true;
 	}
 	if (!at_top && by_bytes && av_seek_frame(v->fmt, v->stream, e.pos, AVSEEK_FLAG_BYTE) >= 0) {
-		ret = read_video_packet(v);
+		ret = reel__media_read_video_packet(v);
 		if (ret == AVERROR(ENOMEM))
 			return -ENOMEM;
 		/* Landed on the keyframe itself, or nowhere it can be trusted. */
@@ -370,7 +377,7 @@ static int seek_video(const struct decode_call *c, uint64_t key)
 				return ret;
 			break;
 		}
-		ret = read_video_packet(v);
+		ret = reel__media_read_video_packet(v);
 		if (ret == AVERROR(ENOMEM))
 			return -ENOMEM;
 		if (ret < 0)
@@ -1020,19 +1027,6 @@ static int deliver_errors(const struct decode_call *c, uint64_t from, uint64_t t
 			return ret;
 	}
 	return 0;
-}
-
-/*
- * Whether a decode from keyframe `key` starts at the top of the file: no
- * keyframe lies at or before the frame (see seek_video).  The pictures
- * before the first shown one are decoded too, a refresh period after a
- * recovery point, which is a long run whatever the frames asked for.
- */
-static bool from_the_top(const struct decode_call *c, uint64_t key)
-{
-	struct reel_index_entry e;
-
-	return key == 0 && entry_at(c, 0, &e) == 0 && !(e.flags & REEL_INDEX_KEY);
 }
 
 /* Decode again from the keyframe before the one the decoder's run started from (see reel_media_decode). */

@@ -215,6 +215,15 @@ void reel__media_close_format(AVFormatContext **fmt);
 /* Reopen the video demuxer at the start of the file (used by the scan after decoding). */
 int reel__media_rewind_video(struct reel_media *media);
 
+/*
+ * Read the next packet of the video stream into v->pkt, as the decoder is
+ * fed (decode.c); < 0 at the end or on damage.  Where the clock starts
+ * again (reel__media_clock_restarts, since v->max_dts was last reset) the
+ * scan ended the video: the end here too, so that no picture of the next
+ * part is taken for one of this part with the same time.
+ */
+int reel__media_read_video_packet(struct reel__video *v);
+
 /* What an H.264 packet's bytes say about where decoding may start (core/media/recovery.c). */
 struct reel__h264_unit {
 	bool idr;                   /* it holds a slice of an IDR picture */

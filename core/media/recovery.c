@@ -170,20 +170,6 @@ void reel__media_h264_look(const AVCodecParameters *par, const uint8_t *data, si
 		look_annexb(data, size, ret_unit);
 }
 
-/* The next packet of the video stream that the decoder would see; < 0 at the end. */
-static int next_packet(struct reel__video *v)
-{
-	for (;;) {
-		int r = av_read_frame(v->fmt, v->pkt);
-
-		if (r < 0)
-			return r;
-		if (v->pkt->stream_index == v->stream && !(v->pkt->flags & AV_PKT_FLAG_DISCARD))
-			return 0;
-		av_packet_unref(v->pkt);
-	}
-}
-
 /* The first picture's time, from a decoder fed from the first keyframe on. */
 static int decode_first(struct reel__video *v, AVCodecContext *dec, AVFrame *frame,
                         int64_t *ret_pts)
@@ -192,7 +178,7 @@ static int decode_first(struct reel__video *v, AVCodecContext *dec, AVFrame *fra
 	int r = 0;
 
 	for (unsigned fed = 0; fed < PROBE_PACKETS;) {
-		r = next_packet(v);
+		r = reel__media_read_video_packet(v);
 		if (r == AVERROR(ENOMEM))
 			return -ENOMEM;
 		if (r < 0)
@@ -232,6 +218,8 @@ int reel__media_first_shown_pts(struct reel_media *media, int64_t *ret_pts)
 	r = reel__media_rewind_video(media);
 	if (r < 0)
 		return r;
+	/* Fed as the coordinator's decoder is after a seek to the top. */
+	v->max_dts = AV_NOPTS_VALUE;
 	/* Frame threads, as the coordinator's decoder has for such a run: the same pictures, sooner. */
 	r = reel__media_open_decoder(v->fmt->streams[v->stream], true, &dec);
 	if (r < 0) {
