@@ -42,7 +42,6 @@ struct demo {
 	pid_t coord, preview;
 	uint64_t frames;           /* of the video */
 	bool sound;                /* the video has sound */
-	double seconds;            /* of the video, at its nominal rate: for the user to read */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -230,9 +229,9 @@ static int start_session(struct demo *d, struct reel_client **ret_client)
 	}
 	d->frames = vi.frames;
 	d->sound = vi.sample_rate > 0;
-	d->seconds = vi.frame_rate.num > 0 ? (double)vi.frames * vi.frame_rate.den / vi.frame_rate.num : 0;
 	printf("reel demo: session %s: %s, %ux%u, %" PRIu64 " frames (%.1f s)%s\n", d->session,
-	       d->video, vi.width, vi.height, vi.frames, d->seconds,
+	       d->video, vi.width, vi.height, vi.frames,
+	       vi.frame_rate.num > 0 ? (double)vi.frames * vi.frame_rate.den / vi.frame_rate.num : 0,
 	       vi.sample_rate ? ", with sound" : "");
 	return 0;
 }
